@@ -1,0 +1,80 @@
+"""The network's building blocks. Every choice is made in ``__init__``; ``forward`` is plain.
+
+All convolutions are 'same'-padded and carry a bias, as in the release, unless stated.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .spec import BlockSpec
+
+
+def conv(c_in: int, c_out: int, k: int, *, bias: bool = True, groups: int = 1) -> nn.Conv2d:
+    """A stride-1 convolution with 'same' padding (k odd)."""
+    return nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias, groups=groups)
+
+
+def activation(kept: bool) -> nn.Module:
+    """ReLU when kept; an identity when removed (really removed, unlike the release's ``ReLU(False)``)."""
+    return nn.ReLU() if kept else nn.Identity()
+
+
+class ResBlock(nn.Module):
+    """The paper's residual block (Eq. 1, EDSR style, no BN): ``x + a * conv3(act(conv3(x)))``."""
+
+    def __init__(self, n_feats: int, act: bool = True, res_scale: float = 1.0) -> None:
+        super().__init__()
+        self.body = nn.Sequential(conv(n_feats, n_feats, 3), activation(act), conv(n_feats, n_feats, 3))
+        self.res_scale = res_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x) * self.res_scale
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 inverted residual with linear bottleneck, without batch norm (as EDSR drops it).
+
+    ``x + a * proj1x1(act(dw3x3(act(expand1x1(x)))))`` with hidden width ``expand * n_feats``;
+    the projection is linear. ``act=False`` removes both activations.
+    """
+
+    def __init__(self, n_feats: int, expand: int, act: bool = True, res_scale: float = 1.0) -> None:
+        super().__init__()
+        hidden = n_feats * expand
+        self.body = nn.Sequential(
+            conv(n_feats, hidden, 1), activation(act),
+            conv(hidden, hidden, 3, groups=hidden), activation(act),
+            conv(hidden, n_feats, 1),
+        )
+        self.res_scale = res_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x) * self.res_scale
+
+
+def make_block(block: BlockSpec, n_feats: int, res_scale: float) -> nn.Module:
+    """The module for one slot of a spec."""
+    if block.type == "res":
+        return ResBlock(n_feats, block.act, res_scale)
+    if block.type == "ir":
+        return InvertedResidual(n_feats, block.expand, block.act, res_scale)
+    raise ValueError(f"block.type: unknown block type {block.type!r}")
+
+
+class Upsampler(nn.Sequential):
+    """Sub-pixel upsampler: x2 and x4 as one or two [conv3x3 n->4n, PixelShuffle(2)], x3 as
+    [conv3x3 n->9n, PixelShuffle(3)]. Other scales raise ``ValueError``."""
+
+    def __init__(self, scale: int, n_feats: int) -> None:
+        if scale in (2, 4):
+            factors = [2] * (scale // 2)
+        elif scale == 3:
+            factors = [3]
+        else:
+            raise ValueError(f"scale: unsupported value {scale!r}; supported: 2, 3, 4")
+        layers: list[nn.Module] = []
+        for r in factors:
+            layers += [conv(n_feats, r * r * n_feats, 3), nn.PixelShuffle(r)]
+        super().__init__(*layers)

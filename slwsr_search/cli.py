@@ -1,0 +1,68 @@
+"""Shared command-line plumbing: one-line errors with exit code 2, spec selection, formatting."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Callable, NoReturn, Sequence
+
+from .presets import PRESETS, get_preset
+from .spec import ArchSpec
+
+EXIT_USAGE = 2  # bad input: arguments, files, specs
+
+
+class Parser(argparse.ArgumentParser):
+    """``ArgumentParser`` whose usage errors are one line on stderr and exit code 2."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None, prog: str = "slwsr_search") -> int:
+    """Run ``main``; a ``ValueError`` or ``OSError`` becomes ``prog: error: MESSAGE`` and exit code 2."""
+    try:
+        return main(argv)
+    except (ValueError, OSError) as e:
+        msg = " ".join(str(e).split())  # one line, whatever the message held
+        sys.stderr.write(f"{prog}: error: {msg}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return 130
+
+
+def add_spec_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """``--preset NAME | --spec FILE.json | --arch STRING``: the network to work on."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--preset", metavar="NAME", help=f"a published design: {', '.join(PRESETS)}")
+    group.add_argument("--spec", metavar="FILE.json", help="a spec JSON file (as written by --json or ArchSpec.save)")
+    group.add_argument("--arch", metavar="STRING", help="an arch string, e.g. x4-n16-RRR.RRR.RRR.RRR.RR-RRR.RRR.RRR.RRR-pool:h,2.1,3.1,4.1,5.1,5.2")
+
+
+def spec_from_args(args: argparse.Namespace) -> tuple[str, ArchSpec]:
+    """``(label, spec)`` from :func:`add_spec_args`'s options; bad input raises ``ValueError``."""
+    if args.preset is not None:
+        return args.preset, get_preset(args.preset)
+    if args.spec is not None:
+        return args.spec, ArchSpec.load(args.spec)
+    return "arch string", ArchSpec.from_arch(args.arch)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``'1280x720'`` (width x height, as screens are named) -> ``(720, 1280)`` = (height, width)."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}")
+    return int(m.group(2)), int(m.group(1))
+
+
+def fmt_size(hw: tuple[int, int]) -> str:
+    """(height, width) -> ``'WIDTHxHEIGHT'``."""
+    return f"{hw[1]}x{hw[0]}"
