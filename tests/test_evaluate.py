@@ -1,0 +1,138 @@
+"""Evaluation: upscalers, self-ensemble, checkpoints, and the evaluate command's errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from slwsr_search import PRESETS, build_model
+from slwsr_search.cli import run_cli
+from slwsr_search.data import ImagePair, load_pairs
+from slwsr_search.evaluate import bicubic_upscaler, evaluate_pairs, main, model_upscaler
+from slwsr_search.model import load_checkpoint, save_checkpoint
+from slwsr_search.resize import imresize
+
+rng = np.random.default_rng(0)
+SMALL = PRESETS["s-lwsr16-half"].replace(n_feats=4)
+
+
+def _pairs(n=2, size=(48, 40)):
+    out = []
+    for i in range(n):
+        hr = rng.integers(0, 256, size=(*size, 3), dtype=np.uint8)
+        out.append(ImagePair(f"im{i}", hr, imresize(hr, 1 / 4), "imresize"))
+    return out
+
+
+def test_perfect_upscaler_scores_inf_and_bicubic_is_finite():
+    pairs = _pairs()
+    lookup = {p.lr.tobytes(): p.hr for p in pairs}
+    perfect = evaluate_pairs(pairs, lambda lr: lookup[lr.tobytes()], 4)
+    assert perfect.psnr == math.inf and perfect.ssim == 1.0
+    bic = evaluate_pairs(pairs, bicubic_upscaler(4), 4)
+    assert 5 < bic.psnr < 40 and [r["name"] for r in bic.images] == ["im0", "im1"]
+
+
+def test_wrong_output_size_is_an_error():
+    with pytest.raises(ValueError, match="im0: upscaler returned"):
+        evaluate_pairs(_pairs(1), lambda lr: lr, 4)
+
+
+class _Nearest(nn.Module):
+    def forward(self, x):
+        return nn.functional.interpolate(x, scale_factor=4, mode="nearest")
+
+
+def test_self_ensemble_maps_every_transform_back():
+    lr = rng.integers(0, 256, size=(7, 5, 3), dtype=np.uint8)
+    # Nearest upsampling commutes with flips and transposes: the ensemble must equal the plain output.
+    np.testing.assert_allclose(model_upscaler(_Nearest(), self_ensemble=True)(lr), model_upscaler(_Nearest())(lr))
+    torch.manual_seed(0)
+    m = build_model(SMALL)
+    plain, ens = model_upscaler(m)(lr), model_upscaler(m, self_ensemble=True)(lr)
+    assert ens.shape == plain.shape == (28, 20, 3) and not np.allclose(ens, plain)
+
+
+def test_checkpoint_round_trip_weights_only(tmp_path):
+    torch.manual_seed(0)
+    m = build_model(SMALL)
+    save_checkpoint(tmp_path / "c.pt", m, protocol={"steps": 10})
+    raw = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert raw["protocol"] == {"steps": 10}
+    m2, ckpt = load_checkpoint(tmp_path / "c.pt")
+    assert m2.spec == SMALL
+    x = torch.rand(1, 3, 6, 6) * 255
+    torch.testing.assert_close(m.eval()(x), m2(x))
+
+
+def _cli(capsys, *argv):
+    try:
+        code = run_cli(main, list(argv), prog="evaluate")
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _bench_dir(root, n=2):
+    (root / "HR").mkdir(parents=True)
+    for p in _pairs(n):
+        Image.fromarray(p.hr).save(root / "HR" / f"{p.name}.png")
+    return root
+
+
+def test_cli_bicubic_json(capsys, tmp_path):
+    root = _bench_dir(tmp_path / "S")
+    code, out, err = _cli(capsys, "--data", str(root), "--json")
+    d = json.loads(out)
+    assert code == 0 and d["method"] == "bicubic" and len(d["images"]) == 2 and d["lr_source"] == ["imresize"]
+    r = evaluate_pairs(load_pairs(root, 4, progress=False), bicubic_upscaler(4), 4)
+    assert d["psnr"] == pytest.approx(r.psnr) and d["ssim"] == pytest.approx(r.ssim)
+    code, out, _ = _cli(capsys, "--data", str(root))
+    assert code == 0 and "mean" in out and "bicubic" in out
+
+
+def test_cli_checkpoint(capsys, tmp_path):
+    root = _bench_dir(tmp_path / "S")
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "m.pt", build_model(SMALL))
+    code, out, _ = _cli(capsys, "--data", str(root), "--checkpoint", str(tmp_path / "m.pt"), "--json")
+    assert code == 0 and json.loads(out)["method"] == SMALL.arch
+    code, out, _ = _cli(capsys, "--data", str(root), "--checkpoint", str(tmp_path / "m.pt"), "--self-ensemble", "--json")
+    assert code == 0 and "self-ensemble" in json.loads(out)["method"]
+    code, _, err = _cli(capsys, "--data", str(root), "--checkpoint", str(tmp_path / "m.pt"), "--preset", "s-lwsr16")
+    assert code == 2 and "not the requested" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("setup,argv,msg", [
+    (None, ["--data", "{tmp}/missing"], "missing: data folder not found"),
+    ("empty", ["--data", "{tmp}/empty"], "empty: no images"),
+    ("corrupt", ["--data", "{tmp}/S"], "HR/bad.png: cannot read image"),
+    ("mismatch", ["--data", "{tmp}/S"], "X4/im0.png: LR size 3x3 does not match HR"),
+    (None, ["--checkpoint", "{tmp}/none.pt"], "none.pt: checkpoint not found"),
+    ("junk", ["--checkpoint", "{tmp}/junk.pt"], "junk.pt: cannot load checkpoint"),
+    (None, ["--method", "model"], "a model needs --checkpoint"),
+    (None, ["--method", "bicubic", "--self-ensemble"], "go with a model"),
+    (None, ["--scale", "5"], "invalid choice: 5"),
+])
+def test_cli_bad_input_is_one_line_exit_2(capsys, tmp_path, setup, argv, msg):
+    if setup == "empty":
+        (tmp_path / "empty").mkdir()
+    elif setup == "corrupt":
+        _bench_dir(tmp_path / "S")
+        (tmp_path / "S" / "HR" / "bad.png").write_bytes(b"garbage")
+    elif setup == "mismatch":
+        _bench_dir(tmp_path / "S")
+        (tmp_path / "S" / "LR_bicubic" / "X4").mkdir(parents=True)
+        for name in ("im0", "im1"):
+            Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(tmp_path / "S" / "LR_bicubic" / "X4" / f"{name}.png")
+    elif setup == "junk":
+        (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    code, out, err = _cli(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 2 and msg in err and err.count("\n") == 1 and "Traceback" not in err
