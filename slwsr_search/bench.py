@@ -4,10 +4,13 @@
 (:func:`measure_cost`, which runs the network), and that the two agree.
 ``bicubic``: our imresize against MATLAB-made LR images, and the bicubic baseline scored with our
 pipeline beside the published figures, on the benchmark sets under ``--data-root``.
+``train``: training-step speed against the device's measured fp32 matmul rate, and the data-time
+fraction, for the optimised settings and (``--baseline``) the plain eager fp32 NCHW loop.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 import sys
@@ -105,9 +108,101 @@ def bench_bicubic(data_root: str, scale: int = 4) -> int:
     return 1 if bad else 0
 
 
+def matmul_gflops(dev, n: int | None = None, repeats: int = 5) -> float:
+    """Best-of-``repeats`` fp32 matmul rate (GFLOP/s) of an n x n product on ``dev`` (TF32 off)."""
+    import torch
+
+    n = n or (8192 if dev.type == "cuda" else 2048)
+    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    prev = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        best = math.inf
+        for _ in range(repeats + 1):
+            _sync(dev)
+            t0 = time.perf_counter()
+            a @ b
+            _sync(dev)
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = prev
+    return 2 * n ** 3 / best / 1e9
+
+
+def _sync(dev) -> None:
+    import torch
+
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def bench_train(preset: str, batch: int, patch: int, device: str, rounds: int, steps_per_round: int,
+                baseline: bool, train_dir: str, threads: int | None) -> int:
+    """Print ms/step, achieved GFLOP/s (exact cost model), matmul GFLOP/s, ratio, data fraction."""
+    import torch
+
+    from .cost import count_cost
+    from .data import PatchSampler, load_pairs
+    from .train import Protocol, Speedups, _prepare_device, resolve_device, setup, train_step
+
+    dev = resolve_device(device)
+    spec = PRESETS[preset] if preset in PRESETS else None
+    if spec is None:
+        raise ValueError(f"preset: unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    protocol = Protocol(batch_size=batch, lr_patch=patch)
+    pairs = load_pairs(train_dir, spec.scale, min_lr_size=patch, progress=False)
+    hr = patch * spec.scale
+    flop_per_step = count_cost(spec, (hr, hr)).macs * batch * 2 * 3  # MACs x 2 FLOPs x (fwd + bwd = 3 fwd)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads() if threads is None else threads} threads"
+    print(f"{preset}, batch {batch}, LR patch {patch}, on {dev} ({name})")
+    print(f"work per step: {flop_per_step / 1e9:.1f} GFLOP (exact forward MACs x 2 x 3); "
+          f"{rounds} rounds x {steps_per_round} steps after warm-up; best round reported, median beside it")
+    configs = []
+    # The plain loop runs first: the optimised one tunes the process's allocator, which stays tuned.
+    if baseline:
+        configs.append(("eager fp32 NCHW", Speedups(channels_last=False, malloc_tuning=False, bf16=False, tf32=False,
+                                                    compile=False, threads=threads)))
+    configs.append(("optimised (defaults)", Speedups(threads=threads)))
+    rows = []
+    for label, sp in configs:
+        _prepare_device(dev, sp)
+        model, fwd, opt, autocast = setup(spec, dev, protocol, sp)
+        sampler = PatchSampler(pairs, spec.scale, patch, batch, dev, seed=0, channels_last=sp.channels_last)
+        for _ in range(3 if not sp.compile else 5):  # warm-up: oneDNN / cuDNN plans, compile
+            lr_img, hr_img = sampler.sample()
+            train_step(fwd, opt, lr_img, hr_img, autocast)
+        _sync(dev)
+        step_times, data_fracs, mm = [], [], 0.0
+        for _ in range(rounds):
+            mm = max(mm, matmul_gflops(dev))
+            data_s = compute_s = 0.0
+            for _ in range(steps_per_round):
+                t0 = time.perf_counter()
+                lr_img, hr_img = sampler.sample()
+                _sync(dev)
+                t1 = time.perf_counter()
+                train_step(fwd, opt, lr_img, hr_img, autocast)
+                _sync(dev)
+                t2 = time.perf_counter()
+                data_s, compute_s = data_s + t1 - t0, compute_s + t2 - t1
+            step_times.append((data_s + compute_s) / steps_per_round)
+            data_fracs.append(data_s / (data_s + compute_s))
+        best = min(step_times)
+        rows.append((label, best, statistics.median(step_times), flop_per_step / best / 1e9, mm,
+                     statistics.median(data_fracs)))
+        del model, fwd, opt, sampler
+    print(f"\n{'settings':<22} {'ms/step':>8} {'(median)':>9} {'GFLOP/s':>8} {'matmul':>8} {'ratio':>6} {'data':>6}")
+    for label, best, med, gf, mm, df in rows:
+        print(f"{label:<22} {best * 1e3:>8.1f} {med * 1e3:>9.1f} {gf:>8.1f} {mm:>8.1f} {100 * gf / mm:>5.1f}% {100 * df:>5.2f}%")
+    if baseline:
+        print(f"\nspeed-up of the optimised settings over the eager fp32 NCHW loop: {rows[0][1] / rows[-1][1]:.2f}x")
+    print("matmul: best fp32 n x n product rate on the same device (TF32 off), measured between rounds.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = Parser(prog=PROG, description=__doc__)
-    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic}")
+    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train}")
     c = sub.add_parser("cost", help="analytic vs fvcore pricing time per spec")
     c.add_argument("--preset", action="append", choices=list(PRESETS), help="preset(s) to time (default: s-lwsr16/32/64)")
     c.add_argument("--random", type=int, default=5, metavar="N", help="also time N seeded random specs (default 5)")
@@ -117,7 +212,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     b = sub.add_parser("bicubic", help="imresize vs MATLAB LR, and the bicubic baseline vs published figures")
     b.add_argument("--data-root", default="../shared/data", metavar="DIR",
                    help="folder holding Set5/, Set14/, ... in the benchmark layout (default ../shared/data)")
+    t = sub.add_parser("train", help="training-step speed vs the device's matmul rate; data-time fraction")
+    t.add_argument("--preset", default="s-lwsr16", help="network (default s-lwsr16)")
+    t.add_argument("--batch", type=int, default=16, help="patches per batch (default 16)")
+    t.add_argument("--patch", type=int, default=48, help="LR patch size (default 48)")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    t.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core)")
+    t.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    t.add_argument("--steps", type=int, default=4, help="steps per round (default 4)")
+    t.add_argument("--baseline", action="store_true", help="also time the plain eager fp32 NCHW loop, first")
+    t.add_argument("--train-dir", default="builtin:train", metavar="DIR", help="training images (default builtin:train)")
     args = p.parse_args(argv)
+    if args.what == "train":
+        return bench_train(args.preset, args.batch, args.patch, args.device, args.rounds, args.steps,
+                           args.baseline, args.train_dir, args.threads)
     if args.what == "bicubic":
         return bench_bicubic(args.data_root)
     presets = args.preset or ["s-lwsr16", "s-lwsr32", "s-lwsr64"]

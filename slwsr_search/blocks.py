@@ -17,8 +17,28 @@ def conv(c_in: int, c_out: int, k: int, *, bias: bool = True, groups: int = 1) -
 
 
 def activation(kept: bool) -> nn.Module:
-    """ReLU when kept; an identity when removed (really removed, unlike the release's ``ReLU(False)``)."""
-    return nn.ReLU() if kept else nn.Identity()
+    """ReLU when kept; an identity when removed (really removed, unlike the release's ``ReLU(False)``).
+
+    In place: it always follows a conv, whose backward does not need its output (saves an
+    allocation per block; measured faster on CPU).
+    """
+    return nn.ReLU(inplace=True) if kept else nn.Identity()
+
+
+class Scale(nn.Module):
+    """Multiply by a fixed factor (the residual scaling ``res_scale``)."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+def residual_branch(layers: list[nn.Module], res_scale: float) -> nn.Sequential:
+    """The layers of a residual branch, with the ``res_scale`` factor appended only when it is not 1."""
+    return nn.Sequential(*layers, *([Scale(res_scale)] if res_scale != 1.0 else []))
 
 
 class ResBlock(nn.Module):
@@ -26,11 +46,12 @@ class ResBlock(nn.Module):
 
     def __init__(self, n_feats: int, act: bool = True, res_scale: float = 1.0) -> None:
         super().__init__()
-        self.body = nn.Sequential(conv(n_feats, n_feats, 3), activation(act), conv(n_feats, n_feats, 3))
-        self.res_scale = res_scale
+        self.body = residual_branch([conv(n_feats, n_feats, 3), activation(act), conv(n_feats, n_feats, 3)], res_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x) * self.res_scale
+        y = self.body(x)
+        y += x  # in place: the branch's last op (conv or scale) does not need its output for backward
+        return y
 
 
 class InvertedResidual(nn.Module):
@@ -43,15 +64,16 @@ class InvertedResidual(nn.Module):
     def __init__(self, n_feats: int, expand: int, act: bool = True, res_scale: float = 1.0) -> None:
         super().__init__()
         hidden = n_feats * expand
-        self.body = nn.Sequential(
+        self.body = residual_branch([
             conv(n_feats, hidden, 1), activation(act),
             conv(hidden, hidden, 3, groups=hidden), activation(act),
             conv(hidden, n_feats, 1),
-        )
-        self.res_scale = res_scale
+        ], res_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x) * self.res_scale
+        y = self.body(x)
+        y += x
+        return y
 
 
 def make_block(block: BlockSpec, n_feats: int, res_scale: float) -> nn.Module:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import warnings
 from typing import Callable, NoReturn, Sequence
 
 from .presets import PRESETS, get_preset
@@ -26,7 +27,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None, prog: str = "slwsr_search") -> int:
-    """Run ``main``; a ``ValueError`` or ``OSError`` becomes ``prog: error: MESSAGE`` and exit code 2."""
+    """Run ``main``; a ``ValueError`` or ``OSError`` becomes ``prog: error: MESSAGE`` and exit code 2.
+    Warnings print as one line, ``prog: warning: MESSAGE``."""
+    warnings.formatwarning = lambda message, *_args, **_kw: f"{prog}: warning: {message}\n"
     try:
         return main(argv)
     except (ValueError, OSError) as e:

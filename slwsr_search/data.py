@@ -171,8 +171,9 @@ def load_pairs(source: str | Path, scale: int, *, min_lr_size: int = 0, use_lr_f
             continue
         pairs.append(pair)
     if skipped:
-        warnings.warn(f"{label}: skipped {len(skipped)} image(s) smaller than {min_lr_size} LR pixels: "
-                      + ", ".join(skipped), stacklevel=2)
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        warnings.warn(f"{label}: skipped {len(skipped)} of {len(items)} image(s) smaller than one {min_lr_size}-pixel "
+                      f"LR patch: " + ", ".join(skipped[:5]) + more, stacklevel=2)
     if not pairs:
         raise ValueError(f"{label}: no image is large enough (LR side >= {min_lr_size}) at x{scale}")
     return pairs
@@ -203,7 +204,8 @@ class PatchSampler:
     """
 
     def __init__(self, pairs: Sequence[ImagePair], scale: int, lr_patch: int = 48, batch_size: int = 16,
-                 device: "str | object" = "cpu", seed: int = 0, augment: bool = True) -> None:
+                 device: "str | object" = "cpu", seed: int = 0, augment: bool = True,
+                 channels_last: bool = False) -> None:
         import torch
 
         if not pairs:
@@ -212,6 +214,7 @@ class PatchSampler:
             if min(p.lr.shape[:2]) < lr_patch:
                 raise ValueError(f"{p.name}: LR {p.lr.shape[1]}x{p.lr.shape[0]} is smaller than one patch ({lr_patch})")
         self.scale, self.lr_patch, self.batch_size, self.augment = scale, lr_patch, batch_size, augment
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.device = torch.device(device)
         # HWC uint8 -> CHW uint8 on the device, once.
         self.lr = [torch.from_numpy(np.ascontiguousarray(p.lr.transpose(2, 0, 1))).to(self.device) for p in pairs]
@@ -219,7 +222,8 @@ class PatchSampler:
         self.rng = random.Random(seed)
 
     def sample(self):
-        """``(lr, hr)``: float32 (B, 3, p, p) and (B, 3, s*p, s*p) on the device, 0..255."""
+        """``(lr, hr)``: float32 (B, 3, p, p) and (B, 3, s*p, s*p) on the device, 0..255, in the
+        sampler's memory format (NHWC when ``channels_last``, matching the model's output)."""
         import torch
 
         p, s = self.lr_patch, self.scale
@@ -240,4 +244,38 @@ class PatchSampler:
                     lr, hr = lr.transpose(1, 2), hr.transpose(1, 2)
             lrs.append(lr)
             hrs.append(hr)
-        return torch.stack(lrs).float(), torch.stack(hrs).float()
+        fmt = self.memory_format
+        return (torch.stack(lrs).contiguous(memory_format=fmt).float(),
+                torch.stack(hrs).contiguous(memory_format=fmt).float())
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """The pairs a training uses: random patches from ``train``, full-image scores on ``val``."""
+
+    train: list[ImagePair]
+    val: list[ImagePair]
+    scale: int
+    train_source: str
+    val_source: str
+
+
+Sources = "str | Path | Sequence[str | Path]"
+
+
+def _as_list(sources) -> list[str | Path]:
+    return [sources] if isinstance(sources, (str, Path)) else list(sources)
+
+
+def load_data(train: Sources = "builtin:train", val: Sources = "builtin:val", scale: int = 4,
+              lr_patch: int = 48, progress: bool = True) -> TrainData:
+    """Load the training images (from one or several sources; images smaller than one LR patch
+    skipped) and the validation images, once."""
+    train_l, val_l = _as_list(train), _as_list(val)
+    if not train_l or not val_l:
+        raise ValueError("data: need at least one training and one validation source")
+    return TrainData(
+        train=[p for src in train_l for p in load_pairs(src, scale, min_lr_size=lr_patch, progress=progress)],
+        val=[p for src in val_l for p in load_pairs(src, scale, progress=progress)],
+        scale=scale, train_source=" + ".join(map(str, train_l)), val_source=" + ".join(map(str, val_l)),
+    )

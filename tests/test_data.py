@@ -147,7 +147,7 @@ def test_hr_lr_size_mismatch_names_both_files(tmp_path):
 def test_small_images_are_skipped_with_a_warning(tmp_path):
     Image.fromarray(_rgb(200, 200)).save(tmp_path / "big.png")
     Image.fromarray(_rgb(100, 300)).save(tmp_path / "small.png")
-    with pytest.warns(UserWarning, match=r"skipped 1 image.*small.png \(LR 75x25\)"):
+    with pytest.warns(UserWarning, match=r"skipped 1 of 2 image.*small.png \(LR 75x25\)"):
         pairs = load_pairs(tmp_path, 4, min_lr_size=48, progress=False)
     assert [p.name for p in pairs] == ["big"]
     (tmp_path / "big.png").unlink()

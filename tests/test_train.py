@@ -1,0 +1,218 @@
+"""Training: determinism, failures as results, checkpoints, device options, the train command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from slwsr_search import PRESETS
+from slwsr_search.cli import run_cli
+from slwsr_search.data import ImagePair, TrainData
+from slwsr_search.model import load_checkpoint
+from slwsr_search.resize import imresize
+from slwsr_search import train as train_mod
+from slwsr_search.train import PROTOCOLS, Protocol, Speedups, resolve_device, train
+
+TINY = PRESETS["s-lwsr16-half"].replace(n_feats=4)
+FAST = Protocol(steps=6, batch_size=2, lr_patch=12)
+
+
+def _data(n=3, size=64, seed=0):
+    g = np.random.default_rng(seed)
+    pairs = []
+    for i in range(n):
+        # smooth-ish images, so that learning is possible at all
+        base = g.integers(0, 256, size=(size // 8, size // 8, 3)).astype(np.float64)
+        hr = np.clip(imresize(base, 8), 0, 255).astype(np.uint8)
+        pairs.append(ImagePair(f"im{i}", hr, imresize(hr, 1 / 4), "imresize"))
+    return TrainData(pairs[1:], pairs[:1], 4, "synthetic", "synthetic")
+
+
+DATA = _data()
+
+
+def test_same_seed_same_result_on_cpu():
+    a = train(TINY, DATA, FAST, device="cpu")
+    b = train(TINY, DATA, FAST, device="cpu")
+    assert a.ok and b.ok and a.psnr == b.psnr and a.ssim == b.ssim and a.final_loss == b.final_loss
+    for (n, p), (_, q) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert torch.equal(p, q), n
+    c = train(TINY, DATA, Protocol(steps=6, batch_size=2, lr_patch=12, seed=1), device="cpu")
+    assert c.psnr != a.psnr
+
+
+def test_result_fields():
+    r = train(TINY, DATA, Protocol(steps=4, batch_size=2, lr_patch=12, eval_every=2), device="cpu")
+    assert r.ok and r.steps_done == 4 and r.device == "cpu" and r.reason is None
+    assert [h["step"] for h in r.history] == [2, 4] and r.history[-1]["psnr"] == r.psnr
+    assert r.data_s > 0 and r.compute_s > 0 and r.eval_s > 0 and r.wall_s >= r.data_s + r.compute_s
+    assert r.steps_per_s > 0 and np.isfinite(r.final_loss)
+    d = r.to_dict()
+    assert "model" not in d and d["status"] == "ok" and json.dumps(d)
+
+
+def test_non_finite_loss_is_a_failed_result_not_an_exception():
+    r = train(TINY, DATA, Protocol(steps=20, batch_size=2, lr_patch=12, lr=1e30), device="cpu")
+    assert r.status == "nonfinite" and not r.ok and "non-finite" in r.reason
+    assert r.psnr is None and r.model is None and r.steps_done < 20
+
+
+def test_out_of_memory_is_a_failed_result(monkeypatch):
+    # The CPU run of the OOM logic: the step raises what CUDA raises when memory runs out.
+    calls = {"n": 0}
+    real_step = train_mod.train_step
+
+    def step(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(*a, **k)
+
+    monkeypatch.setattr(train_mod, "train_step", step)
+    r = train(TINY, DATA, FAST, device="cpu")
+    assert r.status == "oom" and "out of memory on cpu at step 2" in r.reason and r.model is None and r.psnr is None
+
+
+def test_other_errors_still_raise(monkeypatch):
+    monkeypatch.setattr(train_mod, "train_step", lambda *a, **k: (_ for _ in ()).throw(KeyError("bug")))
+    with pytest.raises(KeyError):
+        train(TINY, DATA, FAST, device="cpu")
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu"])
+@pytest.mark.parametrize("speedups", [
+    Speedups(), Speedups(channels_last=False), Speedups(malloc_tuning=False, threads=1),
+    Speedups(bf16=False, tf32=False),
+], ids=["defaults", "nchw", "1-thread", "no-bf16"])
+def test_cpu_path_of_every_device_option(device, speedups):
+    threads = torch.get_num_threads()
+    try:
+        r = train(TINY, DATA, Protocol(steps=2, batch_size=2, lr_patch=12), device=device, speedups=speedups)
+    finally:
+        torch.set_num_threads(threads)
+    assert r.ok and (r.device == "cpu" or torch.cuda.is_available())
+
+
+def test_channels_last_does_not_change_the_result_beyond_rounding():
+    a = train(TINY, DATA, FAST, device="cpu", speedups=Speedups(channels_last=True))
+    b = train(TINY, DATA, FAST, device="cpu", speedups=Speedups(channels_last=False))
+    assert abs(a.psnr - b.psnr) < 0.05
+
+
+def test_compile_on_cpu():
+    pytest.importorskip("torch._inductor")
+    r = train(TINY, DATA, Protocol(steps=2, batch_size=2, lr_patch=12), device="cpu", speedups=Speedups(compile=True))
+    assert r.ok
+
+
+def test_device_names():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="device: unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    with pytest.raises(ValueError, match="device: unsupported device 'meta'"):
+        resolve_device("meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda:0")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training():
+    r = train(TINY, DATA, FAST, device="cuda")
+    assert r.ok and r.device.startswith("cuda") and np.isfinite(r.psnr)
+    r = train(TINY, DATA, Protocol(steps=20, batch_size=2, lr_patch=12, lr=1e30), device="cuda")
+    assert r.status == "nonfinite"
+
+
+@pytest.mark.parametrize("changes,msg", [
+    ({"steps": 0}, "protocol.steps: expected an integer >= 1, got 0"),
+    ({"batch_size": 1.5}, "protocol.batch_size"),
+    ({"lr": -1}, "protocol.lr: expected a finite number > 0, got -1"),
+    ({"lr": float("inf")}, "protocol.lr"),
+    ({"schedule": "linear"}, "protocol.schedule: unknown schedule 'linear'"),
+    ({"seed": -1}, "protocol.seed: expected an integer >= 0"),
+    ({"augment": "yes"}, "protocol.augment"),
+])
+def test_protocol_validation(changes, msg):
+    with pytest.raises(ValueError, match=msg):
+        Protocol(**changes)
+
+
+def test_protocol_dict_and_schedules():
+    p = Protocol(steps=100, lr=1e-3, schedule="cosine")
+    assert Protocol.from_dict(p.to_dict()) == p
+    with pytest.raises(ValueError, match="protocol: unknown key 'epochs'"):
+        Protocol.from_dict({"epochs": 3})
+    assert p.lr_at(0) == pytest.approx(1e-3) and p.lr_at(50) == pytest.approx(5e-4) and p.lr_at(100) == pytest.approx(0)
+    paper = PROTOCOLS["paper"]
+    assert paper.lr == 1e-4 and paper.lr_at(199_999) == 1e-4 and paper.lr_at(200_000) == 5e-5 and paper.lr_at(400_000) == 2.5e-5
+    assert Protocol(schedule="constant").lr_at(10**6) == Protocol().lr
+
+
+def test_scale_mismatch():
+    with pytest.raises(ValueError, match="scale: the spec is x2"):
+        train(TINY.replace(scale=2), DATA, FAST)
+
+
+def _cli(capsys, *argv):
+    try:
+        code = run_cli(train_mod.main, list(argv), prog="train")
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _folders(tmp_path):
+    from PIL import Image
+
+    for name, pairs in (("tr", DATA.train), ("va", DATA.val)):
+        (tmp_path / name).mkdir()
+        for p in pairs:
+            Image.fromarray(p.hr).save(tmp_path / name / f"{p.name}.png")
+    return str(tmp_path / "tr"), str(tmp_path / "va")
+
+
+def test_cli_trains_saves_and_reloads(capsys, tmp_path):
+    tr, va = _folders(tmp_path)
+    ckpt = tmp_path / "m.pt"
+    code, out, err = _cli(capsys, "--arch", TINY.arch, "--steps", "3", "--batch", "2", "--patch", "12",
+                          "--train-dir", tr, "--val-dir", va, "--save", str(ckpt), "--json", "--device", "cpu")
+    d = json.loads(out)
+    assert code == 0 and d["status"] == "ok" and d["steps_done"] == 3 and d["checkpoint"] == str(ckpt)
+    assert d["protocol"]["steps"] == 3 and d["protocol"]["lr"] == Protocol().lr and d["bicubic_psnr"] > 0
+    raw = torch.load(ckpt, weights_only=True)
+    assert raw["protocol"]["steps"] == 3
+    model, _ = load_checkpoint(ckpt)
+    assert model.spec == TINY
+    # the checkpoint's validation score reproduces with the evaluate command
+    from slwsr_search.evaluate import main as eval_main
+    code = run_cli(eval_main, ["--data", va, "--checkpoint", str(ckpt), "--json"])
+    ev = json.loads(capsys.readouterr().out)
+    assert code == 0 and ev["psnr"] == pytest.approx(d["psnr"], abs=1e-6)
+    code, out, _ = _cli(capsys, "--arch", TINY.arch, "--steps", "2", "--batch", "2", "--patch", "12",
+                        "--train-dir", tr, "--val-dir", va, "--quiet", "--device", "cpu")
+    assert code == 0 and "PSNR" in out and "bicubic" in out
+
+
+def test_cli_failed_training_exits_1(capsys, tmp_path):
+    tr, va = _folders(tmp_path)
+    code, out, _ = _cli(capsys, "--arch", TINY.arch, "--steps", "20", "--batch", "2", "--patch", "12", "--lr", "1e30",
+                        "--train-dir", tr, "--val-dir", va, "--quiet", "--device", "cpu")
+    assert code == 1 and "FAILED" in out and "nonfinite" in out
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--preset", "s-lwsr16", "--steps", "0"], "protocol.steps: expected an integer >= 1, got 0"),
+    (["--preset", "s-lwsr16", "--device", "tpu"], "device: unknown device 'tpu'"),
+    (["--preset", "s-lwsr16", "--train-dir", "/nonexistent/dir"], "/nonexistent/dir: data folder not found"),
+    (["--preset", "s-lwsr16", "--save", "/nonexistent/dir/m.pt"], "folder /nonexistent/dir does not exist"),
+    (["--steps", "3"], "one of the arguments --preset --spec --arch is required"),
+])
+def test_cli_bad_input(capsys, argv, msg):
+    code, out, err = _cli(capsys, *argv)
+    assert code == 2 and msg in err and err.count("\n") == 1
