@@ -1,0 +1,202 @@
+"""Search spaces: TOML data mapped onto :class:`~slwsr_search.spec.ArchSpec`.
+
+The encoding is fixed-length: every trial suggests every parameter (``n_feats``, ``res_scale``,
+one ``block:<slot>`` per searchable slot, ``keep``, one ``pool:<source>`` per toggled source), so
+NSGA-II (which only evolves parameters present in every trial) and TPE both work. This module
+holds the only ``suggest_*`` calls of the package (:meth:`SearchSpace.suggest`).
+
+Activation keep-ratio rule (``keep``): slots keep their activation in this priority order, and a
+setting keeps the first k of them::
+
+    F1.b1 F2.b1 F3.b1 F4.b1                 the block after each fusion 1x1
+    LB1.b3 LB2.b3 LB3.b3 LB4.b3 LB5.b2      the last block of each extractor bunch   (9: "1/3")
+    LB3.b1 LB4.b1 LB5.b1                                                              (12: "1/2")
+    F1.b2 F2.b2 F3.b2 F4.b2 LB1.b1                                                    (17: "2/3")
+    LB2.b1 LB3.b2 LB4.b2 LB1.b2 LB2.b2 F1.b3 F2.b3 F3.b3 F4.b3                        (26: "all")
+
+so "1/2" is exactly the authors' intended half mask. "rare" keeps only the first and the last
+block (LB1.b1 and F4.b3), the paper's "only the first and last layers".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import ROOT, check_keys, list_of, read_toml
+from .spec import POOL_SOURCES, SCALES, SLOTS, ArchSpec, BlockSpec
+
+SPACES_DIR = ROOT / "search_spaces"
+
+KEEP_PRIORITY: tuple[str, ...] = (
+    "F1.b1", "F2.b1", "F3.b1", "F4.b1",
+    "LB1.b3", "LB2.b3", "LB3.b3", "LB4.b3", "LB5.b2",
+    "LB3.b1", "LB4.b1", "LB5.b1",
+    "F1.b2", "F2.b2", "F3.b2", "F4.b2", "LB1.b1",
+    "LB2.b1", "LB3.b2", "LB4.b2", "LB1.b2", "LB2.b2", "F1.b3", "F2.b3", "F3.b3", "F4.b3",
+)
+#: Keep-ratio setting -> how many slots (of 26) keep their activation.
+KEEP_COUNTS: dict[str, int] = {"rare": 2, "1/3": 9, "1/2": 12, "2/3": 17, "all": 26}
+
+
+def keep_mask(setting: str) -> tuple[bool, ...]:
+    """Per-slot activation mask (slot order) for a keep-ratio setting (see the module doc)."""
+    if setting == "rare":
+        kept = {"LB1.b1", "F4.b3"}
+    elif setting in KEEP_COUNTS:
+        kept = set(KEEP_PRIORITY[:KEEP_COUNTS[setting]])
+    else:
+        raise ValueError(f"keep: unknown setting {setting!r}; expected one of {', '.join(KEEP_COUNTS)}")
+    return tuple(slot in kept for slot in SLOTS)
+
+
+def parse_block_choice(choice: str, where: str = "blocks.choices") -> BlockSpec:
+    """``"res"`` or ``"ir<t>"`` (inverted residual with expansion t) -> a BlockSpec (activation kept)."""
+    if choice == "res":
+        return BlockSpec("res", None, True)
+    m = re.fullmatch(r"ir(\d+)", choice) if isinstance(choice, str) else None
+    if not m:
+        raise ValueError(f"{where}: unknown block choice {choice!r}; expected 'res' or 'ir<expansion>' such as 'ir4'")
+    return BlockSpec("ir", int(m.group(1)), True)
+
+
+def _block_choice(block: BlockSpec) -> str:
+    return "res" if block.type == "res" else f"ir{block.expand}"
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """One search space (see ``search_spaces/*.toml`` and the module doc for the encoding)."""
+
+    name: str
+    description: str
+    scale: int
+    n_feats: tuple[int, ...]
+    res_scale: tuple[float, ...]
+    block_choices: tuple[str, ...]
+    block_slots: tuple[str, ...]
+    keep: tuple[str, ...]
+    pool_sources: tuple[str, ...]
+
+    @property
+    def param_names(self) -> list[str]:
+        """Every parameter a trial suggests, in order (the same for every trial)."""
+        return (["n_feats", "res_scale"] + [f"block:{s}" for s in self.block_slots] + ["keep"]
+                + [f"pool:{s}" for s in self.pool_sources])
+
+    # ----- the trial -> spec mapping -----------------------------------------------------------
+
+    def suggest(self, trial) -> ArchSpec:
+        """Suggest every parameter on an Optuna ``trial`` and return the spec they encode."""
+        params: dict[str, Any] = {
+            "n_feats": trial.suggest_categorical("n_feats", list(self.n_feats)),
+            "res_scale": trial.suggest_categorical("res_scale", list(self.res_scale)),
+        }
+        for slot in self.block_slots:
+            params[f"block:{slot}"] = trial.suggest_categorical(f"block:{slot}", list(self.block_choices))
+        params["keep"] = trial.suggest_categorical("keep", list(self.keep))
+        for src in self.pool_sources:
+            params[f"pool:{src}"] = trial.suggest_categorical(f"pool:{src}", [False, True])
+        return self.decode(params)
+
+    def decode(self, params: dict[str, Any]) -> ArchSpec:
+        """The spec a full parameter dict encodes. An empty pool is repaired to ``head`` alone
+        (so every point of the space is a valid spec)."""
+        missing = [n for n in self.param_names if n not in params]
+        if missing:
+            raise ValueError(f"params: missing {missing[0]!r}")
+        res = parse_block_choice("res")
+        chosen = {slot: parse_block_choice(params[f"block:{slot}"]) for slot in self.block_slots}
+        mask = keep_mask(params["keep"])
+        blocks = tuple(BlockSpec(chosen.get(slot, res).type, chosen.get(slot, res).expand, act)
+                       for slot, act in zip(SLOTS, mask))
+        pool = [src for src in self.pool_sources if params[f"pool:{src}"]] or ["head"]
+        return ArchSpec(scale=self.scale, n_feats=int(params["n_feats"]), blocks=blocks, pool=tuple(pool),
+                        res_scale=float(params["res_scale"]))
+
+    def encode(self, spec: ArchSpec, label: str = "spec") -> dict[str, Any]:
+        """The parameters that :meth:`decode` maps to ``spec`` (to enqueue a baseline);
+        ``ValueError`` naming what does not fit when the spec lies outside the space."""
+        where = f"{label} is outside search space {self.name!r}"
+        if spec.scale != self.scale:
+            raise ValueError(f"{where}: scale x{spec.scale} (the space is x{self.scale})")
+        if spec.n_feats not in self.n_feats:
+            raise ValueError(f"{where}: n_feats {spec.n_feats} not in {list(self.n_feats)}")
+        if spec.res_scale not in self.res_scale:
+            raise ValueError(f"{where}: res_scale {spec.res_scale:g} not in {list(self.res_scale)}")
+        params: dict[str, Any] = {"n_feats": spec.n_feats, "res_scale": spec.res_scale}
+        for slot in SLOTS:
+            choice = _block_choice(spec.block(slot))
+            if slot in self.block_slots:
+                if choice not in self.block_choices:
+                    raise ValueError(f"{where}: block {slot} {choice!r} not in {list(self.block_choices)}")
+                params[f"block:{slot}"] = choice
+            elif choice != "res":
+                raise ValueError(f"{where}: block {slot} is {choice!r} but that slot is not searched")
+        mask = tuple(b.act for b in spec.blocks)
+        matches = [k for k in self.keep if keep_mask(k) == mask]
+        if not matches:
+            raise ValueError(f"{where}: its activation mask is none of the keep settings {list(self.keep)}")
+        params["keep"] = matches[0]
+        extra = [s for s in spec.pool if s not in self.pool_sources]
+        if extra:
+            raise ValueError(f"{where}: pool source {extra[0]} is not a toggled source")
+        for src in self.pool_sources:
+            params[f"pool:{src}"] = src in spec.pool
+        return params
+
+    # ----- loading -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict[str, Any], where: str) -> "SearchSpace":
+        check_keys(data, where, required=("n_feats", "blocks", "activations", "pool"),
+                   optional=("description", "scale", "res_scale"))
+        scale = data.get("scale", 4)
+        if scale not in SCALES or isinstance(scale, bool):
+            raise ValueError(f"{where}: scale: unsupported value {scale!r}; supported: 2, 3, 4")
+        n_feats = list_of(data["n_feats"], int, f"{where}: n_feats")
+        if any(n <= 0 for n in n_feats):
+            raise ValueError(f"{where}: n_feats: expected positive integers, got {n_feats}")
+        res_scale = [float(v) for v in list_of(data.get("res_scale", [1.0]), (int, float), f"{where}: res_scale")]
+        if any(not v > 0 for v in res_scale):
+            raise ValueError(f"{where}: res_scale: expected numbers > 0, got {res_scale}")
+        blocks = check_keys(data["blocks"], f"{where}: [blocks]", required=("choices",), optional=("slots",))
+        choices = list_of(blocks["choices"], str, f"{where}: blocks.choices")
+        for c in choices:
+            parse_block_choice(c, f"{where}: blocks.choices")
+        slots = blocks.get("slots", "all")
+        slots = list(SLOTS) if slots == "all" else list_of(slots, str, f"{where}: blocks.slots", non_empty=False)
+        for s in slots:
+            if s not in SLOTS:
+                raise ValueError(f"{where}: blocks.slots: unknown slot {s!r}; expected LB1.b1 .. F4.b3 or \"all\"")
+        acts = check_keys(data["activations"], f"{where}: [activations]", required=("keep",))
+        keep = list_of(acts["keep"], str, f"{where}: activations.keep")
+        for k in keep:
+            if k not in KEEP_COUNTS:
+                raise ValueError(f"{where}: activations.keep: unknown setting {k!r}; expected {', '.join(KEEP_COUNTS)}")
+        pool = check_keys(data["pool"], f"{where}: [pool]", required=("sources",))
+        sources = pool["sources"]
+        sources = list(POOL_SOURCES) if sources == "all" else list_of(sources, str, f"{where}: pool.sources")
+        for s in sources:
+            if s not in POOL_SOURCES:
+                raise ValueError(f"{where}: pool.sources: unknown source {s!r}; expected head, LB1.b1 .. LB5.b2 or \"all\"")
+        dup = next((v for v in (n_feats, choices, slots, keep, sources) if len(set(v)) != len(v)), None)
+        if dup is not None:
+            raise ValueError(f"{where}: a list repeats a value: {dup}")
+        return cls(name=name, description=str(data.get("description", "")), scale=scale, n_feats=tuple(n_feats),
+                   res_scale=tuple(res_scale), block_choices=tuple(choices),
+                   block_slots=tuple(s for s in SLOTS if s in slots), keep=tuple(keep),
+                   pool_sources=tuple(s for s in POOL_SOURCES if s in sources))
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> "SearchSpace":
+        """A space by name (``search_spaces/<name>.toml``) or by path; errors name the file."""
+        p = Path(name_or_path)
+        if p.suffix != ".toml":
+            p = SPACES_DIR / f"{name_or_path}.toml"
+            if not p.is_file():
+                known = ", ".join(sorted(q.stem for q in SPACES_DIR.glob("*.toml"))) or "none"
+                raise ValueError(f"search space: unknown space {str(name_or_path)!r}; known: {known}")
+        return cls.from_dict(p.stem, read_toml(p), str(p))
