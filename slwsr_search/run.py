@@ -31,6 +31,7 @@ examples:
   python -m slwsr_search.run --study budget150k --n-trials 40          # resume, up to 40 in total
   python -m slwsr_search.run --study budget150k --train-dir ../shared/data/train/T91 \\
       --train-dir ../shared/data/train/BSD200 --val-dir ../shared/data/Set5 --storage sqlite:///real.db
+  python -m slwsr_search.report --study budget150k                     # refresh reports/budget150k/
   optuna-dashboard sqlite:///studies/budget150k.db                     # browse it
 
 exit codes: 0 done (or stopped by --timeout); 2 bad input (one-line error); 130 interrupted.
@@ -50,6 +51,8 @@ def build_parser():
     p.add_argument("--train-dir", action="append", metavar="DIR", help="training images instead of the study's (repeatable)")
     p.add_argument("--val-dir", action="append", metavar="DIR", help="validation images instead of the study's (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (the per-trial lines still print)")
+    p.add_argument("--no-report", action="store_true", help="do not write reports/NAME/ at the end")
+    p.add_argument("--report-dir", metavar="DIR", help="where to write the report (default reports/NAME)")
     return p
 
 
@@ -153,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_pareto_table(study, cfg))
     if states.get("COMPLETE", 0) < n_trials:
         print(f"not finished (timeout): run the same command again to resume up to {n_trials}.")
+    if not args.no_report:
+        from .report import write_study_report
+
+        out = write_study_report(cfg, storage, args.report_dir)
+        print(f"report: {out}/index.html (and trials.csv, pareto.csv, summary.md, pareto/)")
     return 0
 
 

@@ -319,6 +319,20 @@ def open_study(cfg: StudyConfig, storage: str, seed: int, create: bool = True) -
     return study
 
 
+def open_existing_study(cfg: StudyConfig, storage: str) -> optuna.Study:
+    """Load ``cfg``'s study from ``storage`` without creating anything; one-line ``ValueError``s."""
+    url = mask_url(storage)
+    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///"):]).is_file():
+        raise ValueError(f"storage {url}: no such database (run the study first)")
+    try:
+        return optuna.load_study(study_name=cfg.name, storage=make_storage(storage))
+    except KeyError:
+        raise ValueError(f"storage {url}: holds no study named {cfg.name!r} (run it first)") from None
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"storage {url}: cannot open ({type(e).__name__}: {mask_url(first)})") from None
+
+
 def enqueue_baselines(study: optuna.Study, cfg: StudyConfig) -> list[str]:
     """Enqueue the study's baselines that fit its budget and are not in the study yet; returns
     the names enqueued now. Baselines over budget are skipped (they would only be priced)."""

@@ -1,0 +1,202 @@
+"""Reports: the Pareto front (pure), hypervolume, exported files, HTML rendering, the dashboard."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import torch
+
+from slwsr_search import PRESETS, build_model
+from slwsr_search.cli import run_cli
+from slwsr_search.report import (CSV_COLUMNS, build_report, hypervolume, main as report_main, pareto_mask, trials_frame,
+                                 write_report)
+from slwsr_search.spec import random_spec
+from slwsr_search.study import StudyConfig, open_study
+
+OBJ = ["psnr", "params", "macs"]
+
+
+def _frame(rows):
+    base = {"state": "COMPLETE", "feasible": True, "ssim": 0.8, "baseline": None}
+    return pd.DataFrame([{**base, "number": i, **r} for i, r in enumerate(rows)])
+
+
+def test_pareto_mask_known_front():
+    df = _frame([
+        {"params": 100, "psnr": 30.0, "macs": 1.0},                      # A: on the front
+        {"params": 200, "psnr": 31.0, "macs": 2.0},                      # B: on the front (best PSNR)
+        {"params": 150, "psnr": 29.0, "macs": 1.5},                      # C: dominated by A
+        {"params": 50, "psnr": 35.0, "macs": 0.5, "feasible": False},    # D: infeasible: never on the front
+        {"params": 60, "psnr": None, "macs": 0.5, "state": "FAIL"},      # E: failed
+        {"params": 100, "psnr": 30.0, "macs": 1.0},                      # F: equal to A: kept too
+        {"params": 100, "psnr": 30.0, "macs": 0.9},                      # G: dominates A and F (fewer MACs)
+    ])
+    assert list(df.index[pareto_mask(df, OBJ)]) == [1, 6]
+    assert list(df.index[pareto_mask(df, ["psnr", "params"])]) == [0, 1, 5, 6]
+    assert not pareto_mask(df.assign(feasible=False), OBJ).any()
+
+
+def test_hypervolume_known_values():
+    assert hypervolume(np.array([[1.0, 2.0], [2.0, 1.0]]), np.array([3.0, 3.0])) == pytest.approx(3.0)
+    assert hypervolume(np.array([[0.0, 0.0, 0.0]]), np.ones(3)) == pytest.approx(1.0)
+    assert hypervolume(np.array([[0.5, 0.5, 0.5], [0.0, 0.9, 0.9]]), np.ones(3)) == pytest.approx(0.125 + 0.01 - 0.005)
+    assert hypervolume(np.array([[2.0, 2.0]]), np.array([1.0, 1.0])) == 0.0
+
+
+def _hand_built_study(tmp_path, with_trials=True):
+    cfg = StudyConfig.load("smoke")
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    st = open_study(cfg, url, seed=0)
+    st.set_user_attr("protocol_desc", "hand-built")
+    if not with_trials:
+        return cfg, url, st
+    specs = [random_spec(i, n_feats=(4,)) for i in range(4)] + [PRESETS["s-lwsr16"]]
+    psnrs = [20.0, 22.0, 21.0, 19.0, 25.0]
+    from slwsr_search import count_cost
+
+    for i, (spec, p) in enumerate(zip(specs, psnrs)):
+        c = count_cost(spec)
+        feasible = c.params <= 20_000
+        attrs = {"arch": spec.arch, "spec": spec.to_json(compact=True), "hash": spec.hash, "params": c.params,
+                 "macs": c.macs, "feasible": feasible, "status": "ok" if feasible else "infeasible",
+                 "psnr": p if feasible else None, "ssim": 0.5 if feasible else None}
+        if i == 1:
+            attrs["baseline"] = "made-up"
+        st.add_trial(optuna.trial.create_trial(values=[p if feasible else 0.0, c.params, c.macs / 1e9], user_attrs=attrs))
+    st.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"status": "nonfinite", "reason": "nan"}))
+    return cfg, url, st
+
+
+def test_report_files(tmp_path):
+    cfg, url, st = _hand_built_study(tmp_path)
+    df = trials_frame(st)
+    front_numbers = list(df.index[pareto_mask(df, OBJ)])
+    rep = build_report(st, OBJ, 20_000)
+    out = write_report(rep, tmp_path / "out")
+    for name in ("index.html", "trials.csv", "pareto.csv", "summary.md"):
+        assert (out / name).is_file()
+    trials = pd.read_csv(out / "trials.csv")
+    assert list(trials.columns) == CSV_COLUMNS and len(trials) == 6
+    pareto = pd.read_csv(out / "pareto.csv")
+    assert sorted(pareto["number"]) == sorted(front_numbers) and pareto["feasible"].all()
+    assert "| trial | params |" in (out / "summary.md").read_text()
+    files = sorted((out / "pareto").glob("*.json"))
+    assert [int(f.stem) for f in files] == sorted(front_numbers)
+    from slwsr_search import ArchSpec
+
+    for f in files:  # the exported specs rebuild into the very networks of the trials
+        spec = ArchSpec.load(f)
+        original = ArchSpec.from_json(st.trials[int(f.stem)].user_attrs["spec"])
+        assert spec == original
+        torch.manual_seed(0)
+        a = build_model(spec)
+        torch.manual_seed(0)
+        b = build_model(original)
+        assert sum(p.numel() for p in a.parameters()) == sum(p.numel() for p in b.parameters()) == st.trials[int(f.stem)].user_attrs["params"]
+        x = torch.rand(1, 3, 6, 6) * 255
+        assert torch.equal(a(x), b(x))
+
+
+def test_report_without_completed_trials(tmp_path):
+    cfg, url, st = _hand_built_study(tmp_path, with_trials=False)
+    out = write_report(build_report(st, OBJ, 20_000), tmp_path / "empty")
+    assert "No feasible COMPLETE trial yet" in (out / "summary.md").read_text()
+    assert "No feasible COMPLETE trial yet" in (out / "index.html").read_text()
+    assert list(pd.read_csv(out / "trials.csv").columns) == CSV_COLUMNS
+
+
+def test_unwritable_output(tmp_path):
+    cfg, url, st = _hand_built_study(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="cannot write the report there"):
+        write_report(build_report(st, OBJ, 20_000), tmp_path / "file" / "sub")
+
+
+def _cli(capsys, *argv):
+    try:
+        code = run_cli(report_main, list(argv), prog="report")
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_report_cli(capsys, tmp_path):
+    cfg, url, st = _hand_built_study(tmp_path)
+    code, out, err = _cli(capsys, "--study", "smoke", "--storage", url, "--out", str(tmp_path / "o"))
+    assert code == 0 and (tmp_path / "o" / "index.html").is_file()
+    code, _, err = _cli(capsys, "--study", "nope")
+    assert code == 2 and "known: budget150k, budget600k, smoke" in err
+    code, _, err = _cli(capsys, "--study", "smoke", "--storage", f"sqlite:///{tmp_path / 'none.db'}")
+    assert code == 2 and "no such database" in err and err.count("\n") == 1
+    code, _, err = _cli(capsys, "--study", "smoke", "--storage", url, "--out", str(tmp_path / "r.db" / "x"))
+    assert code == 2 and "cannot write the report there" in err
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_html_renders_in_headless_chromium(tmp_path):
+    cfg, url, st = _hand_built_study(tmp_path)
+    out = write_report(build_report(st, OBJ, 20_000), tmp_path / "out")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chrome'}", "--enable-logging=stderr", "--virtual-time-budget=5000"]
+    p = subprocess.run([CHROMIUM, *flags, "--dump-dom", (out / "index.html").as_uri()], capture_output=True, text=True,
+                       timeout=120)
+    # plotly draws its SVG at run time: three drawn charts mean the JavaScript ran without errors
+    assert p.stdout.count('class="main-svg"') >= 3, p.stderr[-2000:]
+    assert "Uncaught" not in p.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def test_optuna_dashboard_serves_the_study(tmp_path):
+    pytest.importorskip("optuna_dashboard")
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "optuna-dashboard"
+    exe = str(exe) if exe.is_file() else shutil.which("optuna-dashboard")
+    assert exe, "the optuna-dashboard command (dev extra) is not installed"
+    cfg, url, st = _hand_built_study(tmp_path)
+    port = _free_port()
+    proc = subprocess.Popen([exe, url, "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                studies = _get(f"{base}/api/studies")
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("optuna-dashboard did not answer: " + proc.stderr.read1(4000).decode() if proc.stderr else "")
+        summary = next(s for s in studies["study_summaries"] if s["study_name"] == "smoke")
+        detail = _get(f"{base}/api/studies/{summary['study_id']}?after=0")
+        assert detail["objective_names"] == ["PSNR (dB)", "parameters", "Multi-Adds (G)"]
+        attrs = {a["key"]: a["value"] for a in detail["trials"][0]["user_attrs"]}
+        assert attrs["arch"] == st.trials[0].user_attrs["arch"] and attrs["params"] == str(st.trials[0].user_attrs["params"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
