@@ -15,6 +15,24 @@ else:  # pragma: no cover - Python 3.10
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def known_names(folder: Path) -> list[str]:
+    """Names of the TOML files in ``folder`` (without ``.toml``), sorted."""
+    return sorted(q.stem for q in folder.glob("*.toml"))
+
+
+def find_toml(name_or_path: str | Path, folder: Path, kind: str) -> Path:
+    """``<folder>/<name>.toml`` for a name, or the path itself when it ends in ``.toml``; an unknown
+    name raises ``ValueError`` listing the known ones (``kind``: 'study', 'search space')."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml":
+        return p
+    p = folder / f"{name_or_path}.toml"
+    if not p.is_file():
+        known = ", ".join(known_names(folder)) or "none"
+        raise ValueError(f"{kind}: unknown {kind} {str(name_or_path)!r}; known: {known}")
+    return p
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file; a missing file or a syntax error raises ``ValueError`` with file (and line)."""
     p = Path(path)

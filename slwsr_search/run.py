@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from typing import Sequence
@@ -133,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     added = enqueue_baselines(study, cfg)
     before = count_states(study)
     print(f"study      {cfg.name} ({cfg.path}) in {mask_url(storage)}")
-    print(f"budget     " + ", ".join(f"{k.replace('max_', '')} <= {v:,}" for k, v in
+    print("budget     " + ", ".join(f"{k.replace('max_', '')} <= {v:,}" for k, v in
                                      (("max_params", cfg.max_params), ("max_macs", cfg.max_macs)) if v is not None))
     print(f"protocol   {desc}; device {dev}")
     print(f"trials     {before.get('COMPLETE', 0)} of {n_trials} complete so far"

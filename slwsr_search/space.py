@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ROOT, check_keys, list_of, read_toml
+from .config import ROOT, check_keys, find_toml, list_of, read_toml
 from .spec import POOL_SOURCES, SCALES, SLOTS, ArchSpec, BlockSpec
 
 SPACES_DIR = ROOT / "search_spaces"
@@ -193,10 +193,5 @@ class SearchSpace:
     @classmethod
     def load(cls, name_or_path: str | Path) -> "SearchSpace":
         """A space by name (``search_spaces/<name>.toml``) or by path; errors name the file."""
-        p = Path(name_or_path)
-        if p.suffix != ".toml":
-            p = SPACES_DIR / f"{name_or_path}.toml"
-            if not p.is_file():
-                known = ", ".join(sorted(q.stem for q in SPACES_DIR.glob("*.toml"))) or "none"
-                raise ValueError(f"search space: unknown space {str(name_or_path)!r}; known: {known}")
+        p = find_toml(name_or_path, SPACES_DIR, "search space")
         return cls.from_dict(p.stem, read_toml(p), str(p))

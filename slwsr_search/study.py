@@ -21,7 +21,7 @@ from typing import Any, Callable
 import optuna
 from optuna.trial import TrialState
 
-from .config import ROOT, check_keys, list_of, read_toml
+from .config import ROOT, check_keys, find_toml, list_of, read_toml
 from .cost import count_cost
 from .data import TrainData
 from .presets import PRESETS
@@ -87,11 +87,7 @@ class StudyConfig:
     @classmethod
     def load(cls, name_or_path: str | Path) -> "StudyConfig":
         """A study by name (``studies/<name>.toml``) or path; errors name the file and the key."""
-        p = Path(name_or_path)
-        if p.suffix != ".toml":
-            p = STUDIES_DIR / f"{name_or_path}.toml"
-            if not p.is_file():
-                raise ValueError(f"study: unknown study {str(name_or_path)!r}; known: {', '.join(known_studies()) or 'none'}")
+        p = find_toml(name_or_path, STUDIES_DIR, "study")
         data = read_toml(p)
         w = str(p)
         check_keys(data, w, required=("search_space", "n_trials", "protocol", "constraints"),
@@ -175,10 +171,6 @@ class StudyConfig:
                 what = "parameters" if limit is self.max_params else "Multi-Adds"
                 raise ValueError(f"{self.path}: nothing in search space {sp.name!r} fits the budget: the cheapest spec "
                                  f"({cheapest.arch}) has {value:,} {what}, over the limit of {limit:,}")
-
-
-def known_studies() -> list[str]:
-    return sorted(p.stem for p in STUDIES_DIR.glob("*.toml"))
 
 
 def protocol_key(protocol: Protocol, train_source: str, val_source: str, scale: int) -> str:

@@ -8,20 +8,14 @@ import sys
 
 import pytest
 
+from conftest import run_command
 from slwsr_search import PRESETS, ArchSpec
 from slwsr_search.arch import main as arch_main
 from slwsr_search.bench import main as bench_main
-from slwsr_search.cli import run_cli
 
 
 def arch(capsys, *argv):
-    """Run the arch command in-process: (exit code, stdout, stderr); argparse errors exit via SystemExit."""
-    try:
-        code = run_cli(arch_main, list(argv), prog="arch")
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_command(arch_main, capsys, *argv, prog="arch")
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

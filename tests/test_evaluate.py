@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from conftest import run_command
 from slwsr_search import PRESETS, build_model
-from slwsr_search.cli import run_cli
 from slwsr_search.data import ImagePair, load_pairs
 from slwsr_search.evaluate import bicubic_upscaler, evaluate_pairs, main, model_upscaler
 from slwsr_search.model import load_checkpoint, save_checkpoint
@@ -72,12 +72,7 @@ def test_checkpoint_round_trip_weights_only(tmp_path):
 
 
 def _cli(capsys, *argv):
-    try:
-        code = run_cli(main, list(argv), prog="evaluate")
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_command(main, capsys, *argv, prog="evaluate")
 
 
 def _bench_dir(root, n=2):

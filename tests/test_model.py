@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import RANDOM_SPECS
-from slwsr_search import PRESETS, ArchSpec, BlockSpec, build_model
+from slwsr_search import PRESETS, BlockSpec, build_model
 from slwsr_search.model import DIV2K_RGB_MEAN
 from slwsr_search.spec import N_SLOTS, SLOTS
 

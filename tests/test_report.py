@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import run_command
 from slwsr_search import PRESETS, build_model
-from slwsr_search.cli import run_cli
 from slwsr_search.report import (CSV_COLUMNS, build_report, hypervolume, main as report_main, pareto_mask, trials_frame,
                                  write_report)
 from slwsr_search.spec import random_spec
@@ -123,24 +123,7 @@ def test_unwritable_output(tmp_path):
 
 
 def _cli(capsys, *argv):
-    try:
-        code = run_cli(report_main, list(argv), prog="report")
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_report_cli(capsys, tmp_path):
-    cfg, url, st = _hand_built_study(tmp_path)
-    code, out, err = _cli(capsys, "--study", "smoke", "--storage", url, "--out", str(tmp_path / "o"))
-    assert code == 0 and (tmp_path / "o" / "index.html").is_file()
-    code, _, err = _cli(capsys, "--study", "nope")
-    assert code == 2 and "known: budget150k, budget600k, smoke" in err
-    code, _, err = _cli(capsys, "--study", "smoke", "--storage", f"sqlite:///{tmp_path / 'none.db'}")
-    assert code == 2 and "no such database" in err and err.count("\n") == 1
-    code, _, err = _cli(capsys, "--study", "smoke", "--storage", url, "--out", str(tmp_path / "r.db" / "x"))
-    assert code == 2 and "cannot write the report there" in err
+    return run_command(report_main, capsys, *argv, prog="report")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

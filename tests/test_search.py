@@ -6,9 +6,9 @@ import optuna
 import pytest
 from PIL import Image
 
+from conftest import run_command
 from slwsr_search import PRESETS
 from slwsr_search import study as study_mod
-from slwsr_search.cli import run_cli
 from slwsr_search.report import pareto_front, trials_frame
 from slwsr_search.run import main as run_main
 from slwsr_search.space import KEEP_COUNTS, SearchSpace, keep_mask
@@ -33,12 +33,7 @@ def folders(tmp_path):
 
 
 def run(capsys, *argv):
-    try:
-        code = run_cli(run_main, list(argv), prog="run")
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_command(run_main, capsys, *argv, prog="run")
 
 
 def load(url, name):
@@ -251,7 +246,7 @@ def test_unknown_study_lists_the_known_ones(capsys):
     ('search_space = "smoke"\nn_trials = 2\nwidth = 3\n[protocol]\n[constraints]\n', r"custom.toml: unknown key 'width'"),
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\nsteps = 0\n[constraints]\n', r"\[protocol\]|protocol.steps"),
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\nepochs = 3\n[constraints]\n', r"\[protocol\]: unknown key 'epochs'"),
-    ('search_space = "nospace"\nn_trials = 2\n[protocol]\n[constraints]\n', r"unknown space 'nospace'; known: slwsr, smoke"),
+    ('search_space = "nospace"\nn_trials = 2\n[protocol]\n[constraints]\n', r"unknown search space 'nospace'; known: slwsr, smoke"),
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\n[constraints]\nmax_param = 5\n', r"\[constraints\]: unknown key 'max_param'"),
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\n[constraints]\nmax_params = 5000\n', r"nothing in search space 'smoke' fits the budget"),
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\n[constraints]\n[sampler]\nname = "CmaEs"\n', r"unknown sampler 'CmaEs'"),

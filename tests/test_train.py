@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import run_command
 from slwsr_search import PRESETS
 from slwsr_search.cli import run_cli
 from slwsr_search.data import ImagePair, TrainData
@@ -159,12 +160,7 @@ def test_scale_mismatch():
 
 
 def _cli(capsys, *argv):
-    try:
-        code = run_cli(train_mod.main, list(argv), prog="train")
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_command(train_mod.main, capsys, *argv, prog="train")
 
 
 def _folders(tmp_path):
