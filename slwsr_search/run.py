@@ -60,9 +60,9 @@ def _trial_line(t: optuna.trial.FrozenTrial) -> str:
     params = f"{a['params']:>9,}" if "params" in a else " " * 9
     macs = f"{a['macs'] / 1e9:>6.2f} G" if "macs" in a else " " * 8
     if a.get("status") == "infeasible":
-        what = "over budget, not trained"
+        what = "over budget: not trained"
     elif t.state == TrialState.FAIL:
-        what = f"FAILED: {a.get('reason') or t.system_attrs.get('fail_reason', '')}"[:60]
+        what = f"FAILED: {a.get('reason') or t.system_attrs.get('fail_reason', '')}"
     elif a.get("psnr") is not None:
         what = f"PSNR {a['psnr']:6.3f}  SSIM {a['ssim']:.4f}"
     else:
@@ -70,7 +70,7 @@ def _trial_line(t: optuna.trial.FrozenTrial) -> str:
     extra = f"  (= #{a['duplicate_of']})" if "duplicate_of" in a else ""
     extra += f"  [{a['baseline']}]" if a.get("baseline") else ""
     secs = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else 0.0
-    return f"#{t.number:<4} {a.get('arch', '?'):<70} {params} {macs}  {what}  {secs:6.1f} s{extra}"
+    return f"#{t.number:<4} {params} {macs}  {what:<31} {secs:6.1f} s  {a.get('arch', '?')}{extra}"
 
 
 def _pareto_table(study: optuna.Study, cfg) -> str:
