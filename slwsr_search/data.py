@@ -14,7 +14,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -260,7 +260,8 @@ class TrainData:
     val_source: str
 
 
-Sources = "str | Path | Sequence[str | Path]"
+#: One data source (a folder or builtin:train / builtin:val) or several.
+Sources = Union[str, Path, Sequence[Union[str, Path]]]
 
 
 def _as_list(sources) -> list[str | Path]:
