@@ -133,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if (args.spec or args.preset) and not args.checkpoint:
+        parser.error("--spec/--preset name a network; scoring it needs its trained weights: add --checkpoint CKPT")
     method = args.method or ("model" if args.checkpoint else "bicubic")
     if method == "model" and not args.checkpoint:
         parser.error("a model needs --checkpoint (an untrained network scores nothing meaningful)")

@@ -128,3 +128,9 @@ def test_bench_cost_runs(capsys):
     code = bench_main(["cost", "--preset", "s-lwsr16", "--random", "1", "--repeat", "3", "--hr-size", "64x48"])
     out = capsys.readouterr().out
     assert code == 0 and "s-lwsr16" in out and "yes" in out and "NO" not in out
+
+
+def test_closed_pipe_is_quiet():
+    # `python -m slwsr_search.arch --list | head -1`: no error message when the reader goes away
+    p = subprocess.run(f"{sys.executable} -m slwsr_search.arch --list | head -1", shell=True, capture_output=True, text=True)
+    assert p.stdout.startswith("preset") and "Broken pipe" not in p.stderr and "Traceback" not in p.stderr

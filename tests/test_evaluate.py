@@ -131,3 +131,8 @@ def test_cli_bad_input_is_one_line_exit_2(capsys, tmp_path, setup, argv, msg):
         (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     code, out, err = _cli(capsys, *[a.format(tmp=tmp_path) for a in argv])
     assert code == 2 and msg in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_spec_without_checkpoint_says_what_is_missing(capsys):
+    code, _, err = _cli(capsys, "--preset", "s-lwsr16")
+    assert code == 2 and "add --checkpoint CKPT" in err and err.count("\n") == 1
