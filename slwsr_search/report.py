@@ -226,8 +226,8 @@ def write_report(rep: Report, out_dir: str | Path) -> Path:
         raise ValueError(f"{out}: cannot write the report there ({e.strerror or e})") from None
     df = rep.trials.reindex(columns=CSV_COLUMNS)
     df.to_csv(out / "trials.csv", index=False)
-    df[rep.trials["pareto_optimal"].astype(bool)].sort_values("params").to_csv(out / "pareto.csv", index=False) \
-        if len(df) else df.to_csv(out / "pareto.csv", index=False)
+    front = df[rep.trials["pareto_optimal"].astype(bool)].sort_values("params") if len(df) else df
+    front.to_csv(out / "pareto.csv", index=False)
     (out / "summary.md").write_text(summary_markdown(rep))
     for _, r in rep.pareto.iterrows():
         spec = ArchSpec.from_json(r["spec"])
