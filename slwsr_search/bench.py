@@ -160,8 +160,8 @@ def bench_train(preset: str, batch: int, patch: int, device: str, rounds: int, s
     configs = []
     # The plain loop runs first: the optimised one tunes the process's allocator, which stays tuned.
     if baseline:
-        configs.append(("eager fp32 NCHW", Speedups(channels_last=False, malloc_tuning=False, bf16=False, tf32=False,
-                                                    compile=False, threads=threads)))
+        configs.append(("eager fp32 NCHW", Speedups(channels_last=False, malloc_tuning=False, flush_denormal=False,
+                                                    bf16=False, tf32=False, compile=False, threads=threads)))
     configs.append(("optimised (defaults)", Speedups(threads=threads)))
     rows = []
     for label, sp in configs:

@@ -188,7 +188,8 @@ class Speedups:
     by default only where ``bench train`` measured a gain (see the README).
 
     ``channels_last``: NHWC memory format (CPU and CUDA). ``malloc_tuning``: :func:`tune_cpu_allocator`
-    (CPU). ``bf16``: bfloat16 autocast (CUDA only; the CPU here has no bf16 units: 10x slower).
+    (CPU). ``flush_denormal``: treat denormal floats as zero (CPU; tiny gradients otherwise take
+    the slow microcode path: ~9% faster steps in paired runs). ``bf16``: bfloat16 autocast (CUDA only; the CPU here has no bf16 units: 10x slower).
     ``tf32``: TF32 matmuls/convs (CUDA). ``compile``: ``torch.compile`` (measured slower on this
     CPU: 0.83 s vs 0.67 s per step, plus ~48 s of compiling). ``threads``: CPU threads (None:
     PyTorch's default, one per core).
@@ -196,6 +197,7 @@ class Speedups:
 
     channels_last: bool = True
     malloc_tuning: bool = True
+    flush_denormal: bool = True
     bf16: bool = True
     tf32: bool = True
     compile: bool = False
@@ -210,6 +212,7 @@ def _prepare_device(dev: torch.device, sp: Speedups) -> None:
             torch.set_num_threads(sp.threads)
         if sp.malloc_tuning:
             tune_cpu_allocator()
+        torch.set_flush_denormal(sp.flush_denormal)  # process-wide: set either way, so runs don't leak it
     else:
         torch.backends.cuda.matmul.allow_tf32 = sp.tf32
         torch.backends.cudnn.allow_tf32 = sp.tf32

@@ -86,8 +86,8 @@ def test_other_errors_still_raise(monkeypatch):
 @pytest.mark.parametrize("device", ["auto", "cpu"])
 @pytest.mark.parametrize("speedups", [
     Speedups(), Speedups(channels_last=False), Speedups(malloc_tuning=False, threads=1),
-    Speedups(bf16=False, tf32=False),
-], ids=["defaults", "nchw", "1-thread", "no-bf16"])
+    Speedups(bf16=False, tf32=False), Speedups(flush_denormal=False),
+], ids=["defaults", "nchw", "1-thread", "no-bf16", "denormals"])
 def test_cpu_path_of_every_device_option(device, speedups):
     threads = torch.get_num_threads()
     try:
