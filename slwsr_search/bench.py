@@ -112,6 +112,8 @@ def matmul_gflops(dev, n: int | None = None, repeats: int = 5) -> float:
     """Best-of-``repeats`` fp32 matmul rate (GFLOP/s) of an n x n product on ``dev`` (TF32 off)."""
     import torch
 
+    from .train import _sync
+
     n = n or (8192 if dev.type == "cuda" else 2048)
     a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
     prev = torch.backends.cuda.matmul.allow_tf32
@@ -129,13 +131,6 @@ def matmul_gflops(dev, n: int | None = None, repeats: int = 5) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
-def _sync(dev) -> None:
-    import torch
-
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
 def bench_train(preset: str, batch: int, patch: int, device: str, rounds: int, steps_per_round: int,
                 baseline: bool, train_dir: str, threads: int | None) -> int:
     """Print ms/step, achieved GFLOP/s (exact cost model), matmul GFLOP/s, ratio, data fraction."""
@@ -143,7 +138,7 @@ def bench_train(preset: str, batch: int, patch: int, device: str, rounds: int, s
 
     from .cost import count_cost
     from .data import PatchSampler, load_pairs
-    from .train import Protocol, Speedups, _prepare_device, resolve_device, setup, train_step
+    from .train import Protocol, Speedups, _prepare_device, _sync, resolve_device, setup, train_step
 
     dev = resolve_device(device)
     spec = PRESETS[preset] if preset in PRESETS else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from typing import Sequence
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if seed < 0:
         raise ValueError(f"--seed: expected an integer >= 0, got {seed}")
     protocol = cfg.protocol_for(dev.type)
-    protocol = protocol.__class__(**{**protocol.to_dict(), "seed": seed})
+    protocol = dataclasses.replace(protocol, seed=seed)
     n_trials = cfg.n_trials if args.n_trials is None else args.n_trials
     if n_trials < 1:
         raise ValueError(f"--n-trials: expected an integer >= 1, got {n_trials}")

@@ -22,11 +22,11 @@ import optuna
 from optuna.trial import TrialState
 
 from .config import ROOT, check_keys, find_toml, list_of, read_toml
-from .cost import count_cost
+from .cost import block_cost, count_cost
 from .data import TrainData
 from .presets import PRESETS
 from .space import SearchSpace, parse_block_choice
-from .spec import ArchSpec, BlockSpec, SLOTS
+from .spec import ArchSpec, SLOTS
 from .train import Protocol, Speedups, TrainResult, train
 
 STUDIES_DIR = ROOT / "studies"
@@ -158,17 +158,18 @@ class StudyConfig:
         """
         sp = self.space
         n = min(sp.n_feats)
-        for limit, pick in ((self.max_params, lambda c: c.params), (self.max_macs, lambda c: c.macs)):
+        checks = (("parameters", self.max_params, 0, lambda c: c.params), ("Multi-Adds", self.max_macs, 1, lambda c: c.macs))
+        for what, limit, part, pick in checks:
             if limit is None:
                 continue
             blocks = []
             for slot in SLOTS:
-                options = [parse_block_choice(c) for c in sp.block_choices] if slot in sp.block_slots else [parse_block_choice("res")]
-                blocks.append(min(options, key=lambda b: pick(count_cost(ArchSpec(sp.scale, n, (b,) * 26, ("head",))))))
-            cheapest = ArchSpec(sp.scale, n, tuple(BlockSpec(b.type, b.expand, True) for b in blocks), ("head",))
+                choices = sp.block_choices if slot in sp.block_slots else ("res",)
+                # block_cost at one LR pixel ranks the choices by parameters (part 0) or MACs (part 1)
+                blocks.append(min((parse_block_choice(c) for c in choices), key=lambda b: block_cost(b, n, 1)[part]))
+            cheapest = ArchSpec(sp.scale, n, tuple(blocks), ("head",))
             value = pick(count_cost(cheapest))
             if value > limit:
-                what = "parameters" if limit is self.max_params else "Multi-Adds"
                 raise ValueError(f"{self.path}: nothing in search space {sp.name!r} fits the budget: the cheapest spec "
                                  f"({cheapest.arch}) has {value:,} {what}, over the limit of {limit:,}")
 
