@@ -6,6 +6,8 @@
 pipeline beside the published figures, on the benchmark sets under ``--data-root``.
 ``train``: training-step speed against the device's measured fp32 matmul rate, and the data-time
 fraction, for the optimised settings and (``--baseline``) the plain eager fp32 NCHW loop.
+``storage``: N processes hammering one Optuna study with short trials (the writes of a priced,
+over-budget trial) on each local storage: errors, trials lost, trials/s, heartbeat support.
 """
 
 from __future__ import annotations
@@ -195,9 +197,104 @@ def bench_train(preset: str, batch: int, patch: int, device: str, rounds: int, s
     return 0
 
 
+# ----- storage -----------------------------------------------------------------------------------
+
+STORAGE_KINDS = ("sqlite-wal", "sqlite-default", "journal-file")
+
+
+def _storage_of(kind: str, folder: str, heartbeat: bool):
+    import optuna
+
+    from .study import FaultTolerance, make_storage
+
+    if kind == "sqlite-wal":  # ours: WAL, synchronous=NORMAL, 60 s busy timeout, heartbeats
+        return make_storage(f"sqlite:///{folder}/wal.db", FaultTolerance() if heartbeat else None)
+    if kind == "sqlite-default":  # Optuna's plain RDBStorage on a SQLite file
+        return optuna.storages.RDBStorage(f"sqlite:///{folder}/plain.db")
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(f"{folder}/journal.log"))
+
+
+def _storage_worker(kind: str, folder: str, n_trials: int, queue, barrier) -> None:
+    """One process: ``n_trials`` trials of ~10 attribute writes each, started together with the
+    others (``barrier``); reports (done, errors, seconds from the start line)."""
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.simplefilter("ignore")
+    errors: list[str] = []
+    done = 0
+    try:
+        study = optuna.load_study(study_name="bench", storage=_storage_of(kind, folder, heartbeat=True),
+                                  sampler=optuna.samplers.RandomSampler())
+    except Exception as e:  # noqa: BLE001 - counted, not hidden
+        barrier.wait()
+        queue.put((0, [f"open: {type(e).__name__}: {e}"], 0.0))
+        return
+    barrier.wait()
+    t0 = time.perf_counter()
+
+    def objective(trial):
+        x = trial.suggest_int("n_feats", 4, 64)
+        for k in ("arch", "spec", "hash", "params", "macs", "protocol_key", "train_seed", "worker"):
+            trial.set_user_attr(k, f"{k}-{x}")
+        trial.set_user_attr("status", "infeasible")
+        return float(x), float(-x)
+
+    for _ in range(n_trials):
+        try:
+            study.optimize(objective, n_trials=1)
+            done += 1
+        except Exception as e:  # noqa: BLE001 - counted, not hidden
+            errors.append(f"{type(e).__name__}: {str(e).splitlines()[0][:120]}")
+    queue.put((done, errors, time.perf_counter() - t0))
+
+
+def bench_storage(workers: int, trials: int, kinds: Sequence[str]) -> int:
+    """Print, per storage kind: trials stored vs asked, errors, aggregate trials/s, heartbeat support."""
+    import multiprocessing as mp
+    import tempfile
+
+    import optuna
+
+    from optuna.storages._heartbeat import BaseHeartbeat
+
+    print(f"{workers} processes x {trials} trials each on one study (each trial: 1 suggest, 9 user attrs, 2 objectives)")
+    print(f"{'storage':<16} {'stored':>8} {'errors':>7} {'trials/s':>9} {'stuck':>6}  heartbeat support (kill -9 recovery)")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ctx = mp.get_context("spawn")
+    for kind in kinds:
+        with tempfile.TemporaryDirectory() as folder:
+            storage = _storage_of(kind, folder, heartbeat=False)
+            optuna.create_study(study_name="bench", storage=storage, directions=["minimize", "maximize"])
+            queue, barrier = ctx.Queue(), ctx.Barrier(workers)
+            procs = [ctx.Process(target=_storage_worker, args=(kind, folder, trials, queue, barrier)) for _ in range(workers)]
+            for pr in procs:
+                pr.start()
+            results = [queue.get() for _ in procs]
+            for pr in procs:
+                pr.join()
+            wall = max(r[2] for r in results) or math.inf
+            study = optuna.load_study(study_name="bench", storage=_storage_of(kind, folder, heartbeat=False))
+            states = [t.state for t in study.get_trials(deepcopy=False)]
+            stored = sum(st == optuna.trial.TrialState.COMPLETE for st in states)
+            stuck = sum(st == optuna.trial.TrialState.RUNNING for st in states)
+            errors = [e for _, errs, _ in results for e in errs]
+            hb = isinstance(storage, BaseHeartbeat)
+            print(f"{kind:<16} {stored:>4}/{workers * trials:<3} {len(errors):>7} {stored / wall:>9.1f} {stuck:>6}  "
+                  f"{'yes' if hb else 'no: a killed worker leaves its trial RUNNING for ever'}")
+            for e in sorted(set(errors))[:3]:
+                print(f"    e.g. {e}")
+    print("trials/s: stored trials / the slowest process's time from a common start line (start-up excluded).")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = Parser(prog=PROG, description=__doc__)
-    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train}")
+    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train,storage}")
     c = sub.add_parser("cost", help="analytic vs fvcore pricing time per spec")
     c.add_argument("--preset", action="append", choices=list(PRESETS), help="preset(s) to time (default: s-lwsr16/32/64)")
     c.add_argument("--random", type=int, default=5, metavar="N", help="also time N seeded random specs (default 5)")
@@ -217,7 +314,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--steps", type=int, default=4, help="steps per round (default 4)")
     t.add_argument("--baseline", action="store_true", help="also time the plain eager fp32 NCHW loop, first")
     t.add_argument("--train-dir", default="builtin:train", metavar="DIR", help="training images (default builtin:train)")
+    s = sub.add_parser("storage", help="local Optuna storages under N concurrent processes: errors, speed, heartbeats")
+    s.add_argument("--workers", type=int, default=8, help="concurrent processes (default 8)")
+    s.add_argument("--trials", type=int, default=40, help="trials per process (default 40)")
+    s.add_argument("--storage", action="append", choices=STORAGE_KINDS, help="storages to try (default: all)")
     args = p.parse_args(argv)
+    if args.what == "storage":
+        if args.workers < 1 or args.trials < 1:
+            raise ValueError("--workers and --trials: expected integers >= 1")
+        return bench_storage(args.workers, args.trials, args.storage or STORAGE_KINDS)
     if args.what == "train":
         return bench_train(args.preset, args.batch, args.patch, args.device, args.rounds, args.steps,
                            args.baseline, args.train_dir, args.threads)

@@ -13,7 +13,8 @@ from .spec import ArchSpec
 
 #: Columns of :func:`trials_frame`, in order.
 TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "psnr", "ssim", "feasible", "trained", "baseline",
-                 "duplicate_of", "arch", "hash", "train_seconds", "steps_per_s", "device", "status", "reason", "spec"]
+                 "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device", "worker",
+                 "status", "reason", "spec"]
 
 #: Objective name -> (column, direction) for :func:`pareto_mask`.
 DIRECTIONS = {"psnr": ("psnr", "maximize"), "ssim": ("ssim", "maximize"),
@@ -30,17 +31,21 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             "number": t.number, "state": t.state.name, "params": a.get("params"), "macs": macs,
             "gmacs": None if macs is None else macs / 1e9, "psnr": a.get("psnr"), "ssim": a.get("ssim"),
             "feasible": a.get("feasible"), "trained": a.get("status") in ("ok", "nonfinite", "oom") and "duplicate_of" not in a,
-            "baseline": a.get("baseline"), "duplicate_of": a.get("duplicate_of"), "arch": a.get("arch"),
-            "hash": a.get("hash"), "train_seconds": a.get("train_seconds"), "steps_per_s": a.get("steps_per_s"),
-            "device": a.get("device"), "status": a.get("status"), "reason": a.get("reason") or _fail_reason(t),
+            "baseline": a.get("baseline"), "duplicate_of": a.get("duplicate_of"), "retry_of": a.get("retry_of"),
+            "arch": a.get("arch"), "hash": a.get("hash"), "train_seed": a.get("train_seed"),
+            "train_seconds": a.get("train_seconds"), "steps_per_s": a.get("steps_per_s"),
+            "device": a.get("device"), "worker": a.get("worker"), "status": a.get("status"), "reason": a.get("reason") or _fail_reason(t),
             "spec": a.get("spec"),
         })
     df = pd.DataFrame(rows, columns=TRIAL_COLUMNS)
-    return df.astype({"number": int}) if len(df) else df
+    # nullable integers: a CSV says 3, not 3.0, and an empty cell where there is none
+    return df.astype({"number": int, "duplicate_of": "Int64", "retry_of": "Int64", "train_seed": "Int64"}) if len(df) else df
 
 
 def _fail_reason(t: optuna.trial.FrozenTrial) -> str | None:
     if t.state == optuna.trial.TrialState.FAIL:
+        if "status" not in t.user_attrs and "fail_reason" not in t.system_attrs:
+            return "its worker died (no heartbeat); retried up to the study's max_retry"
         return t.system_attrs.get("fail_reason")
     return None
 
@@ -150,7 +155,8 @@ def paper_table() -> pd.DataFrame:
 # ----- writing a report ------------------------------------------------------------------------------
 
 CSV_COLUMNS = ["number", "state", "params", "macs", "psnr", "ssim", "feasible", "pareto_optimal", "baseline",
-               "duplicate_of", "arch", "hash", "train_seconds", "steps_per_s", "device", "status", "reason"]
+               "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device",
+               "worker", "status", "reason"]
 
 
 @dataclass
@@ -341,17 +347,17 @@ def main(argv=None) -> int:
     import sys
 
     from .cli import Parser
-    from .study import StudyConfig, mask_url
+    from .study import StudyConfig, mask_url, resolve_storage
 
     p = Parser(prog=PROG, description="Export a study's Pareto report: index.html (interactive, offline), trials.csv, "
                "pareto.csv, summary.md and pareto/NNN.json (one spec per Pareto point).",
                epilog="example:\n  python -m slwsr_search.report --study budget150k    # -> reports/budget150k/")
     p.add_argument("--study", required=True, metavar="NAME", help="a study in studies/ (or a path to a study TOML)")
-    p.add_argument("--storage", metavar="URL", help="Optuna storage URL (default: the study's)")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage URL (default: $SLWSR_STORAGE, else the study's)")
     p.add_argument("--out", metavar="DIR", help="output folder (default reports/NAME)")
     args = p.parse_args(argv)
     cfg = StudyConfig.load(args.study)
-    storage = args.storage or cfg.storage
+    storage = resolve_storage(args.storage, cfg)
     out = write_study_report(cfg, storage, args.out)
     print(f"report for {cfg.name} ({mask_url(storage)}) written to {out}/: index.html, trials.csv, pareto.csv, "
           "summary.md, pareto/")

@@ -4,21 +4,31 @@ A trial is priced before anything is built: over budget, it is recorded as infea
 constraint > 0) and not trained. A spec already trained under the same protocol and data is not
 trained again; its result is reused. The paper's designs that fit the budget are enqueued first.
 Everything a report needs is stored as trial user attrs.
+
+Several workers (processes, machines) share one study through its storage. Every storage is an
+Optuna ``RDBStorage`` with heartbeats: a trial whose worker died (kill -9, power loss) stops
+beating, is marked FAIL after the grace period by the next worker that looks, and Optuna's
+``RetryHeartbeatStaleTrialCallback`` queues a copy that runs with the same training seed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
+import os
 import re
+import socket
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from .config import ROOT, check_keys, find_toml, list_of, read_toml
@@ -43,6 +53,52 @@ SAMPLERS = ("NSGAIISampler", "TPESampler", "RandomSampler")
 
 class TrainingFailed(Exception):
     """A trial whose training failed (non-finite loss, out of memory): Optuna records it as FAIL."""
+
+
+@dataclass(frozen=True)
+class FaultTolerance:
+    """``[fault_tolerance]`` of a study: heartbeats and retries (seconds, counts).
+
+    Each running trial writes a heartbeat to the storage every ``heartbeat_interval`` s; one
+    silent for ``grace_period`` s is stale: the next worker that looks marks it FAIL and queues a
+    retry, up to ``max_retry`` times per original trial (a spec that kills its worker every time,
+    say by exhausting memory, is not retried forever).
+    """
+
+    heartbeat_interval: int = 10
+    grace_period: int = 60
+    max_retry: int = 2
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> "FaultTolerance":
+        check_keys(d, where, optional=("heartbeat_interval", "grace_period", "max_retry"))
+        out = cls(**d)
+        for f in dataclasses.fields(cls):
+            v = getattr(out, f.name)
+            low = 0 if f.name == "max_retry" else 1
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"{where}: {f.name}: expected an integer >= {low}, got {v!r}")
+        if out.grace_period <= out.heartbeat_interval:
+            raise ValueError(f"{where}: grace_period: must exceed heartbeat_interval ({out.heartbeat_interval}), "
+                             f"got {out.grace_period}")
+        return out
+
+
+def trial_seed(study_seed: int, number: int) -> int:
+    """The training seed of trial ``number``: a function of the study seed and the trial number
+    only (NumPy's ``SeedSequence`` mixes them), so a result never depends on which worker ran it.
+    A retried trial uses the seed of the trial it retries."""
+    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0] % 2**31)
+
+
+#: Environment variable holding the storage URL when ``--storage`` is not given: a database
+#: password there stays out of the process list and the shell history.
+STORAGE_ENV = "SLWSR_STORAGE"
+
+
+def resolve_storage(option: str | None, cfg: "StudyConfig") -> str:
+    """``--storage`` if given, else ``$SLWSR_STORAGE``, else the study's own (``studies/NAME.db``)."""
+    return option or os.environ.get(STORAGE_ENV) or cfg.storage
 
 
 def mask_url(url: str) -> str:
@@ -71,6 +127,7 @@ class StudyConfig:
     seed: int
     baselines: tuple[str, ...]
     storage: str
+    fault_tolerance: FaultTolerance = FaultTolerance()
 
     @property
     def directions(self) -> list[str]:
@@ -92,7 +149,7 @@ class StudyConfig:
         w = str(p)
         check_keys(data, w, required=("search_space", "n_trials", "protocol", "constraints"),
                    optional=("description", "objectives", "cpu_protocol", "data", "sampler", "timeout", "seed",
-                             "baselines", "storage"))
+                             "baselines", "storage", "fault_tolerance"))
         try:
             space = SearchSpace.load(data["search_space"])
         except ValueError as e:
@@ -133,11 +190,12 @@ class StudyConfig:
         storage = data.get("storage") or f"sqlite:///{STUDIES_DIR / (p.stem + '.db')}"
         if not isinstance(storage, str):
             raise ValueError(f"{w}: storage: expected a URL string, got {storage!r}")
+        ft = FaultTolerance.from_dict(data.get("fault_tolerance", {}), f"{w}: [fault_tolerance]")
         return cls(name=p.stem, path=w, description=str(data.get("description", "")), space=space,
                    objectives=objectives, max_params=limits["max_params"], max_macs=limits["max_macs"],
                    protocol=protocol, cpu_protocol=cpu_protocol, train=tuple(train_src), val=tuple(val_src),
                    sampler=sampler, n_trials=n_trials, timeout=float(timeout) if timeout else None, seed=seed,
-                   baselines=tuple(baselines), storage=storage)
+                   baselines=tuple(baselines), storage=storage, fault_tolerance=ft)
 
     # ----- budget ----------------------------------------------------------------------------------
 
@@ -181,6 +239,16 @@ def protocol_key(protocol: Protocol, train_source: str, val_source: str, scale: 
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def sampler_seed(study_seed: int, worker: int, n_existing: int) -> int:
+    """The sampler seed of one worker process. A plain run (worker 0) of a fresh study uses the
+    study seed itself, so a rerun proposes the same designs; any other worker, and any run that
+    joins a study already holding trials, mixes in its worker index and that trial count: workers
+    seeded alike would propose the same first designs, and train each of them twice."""
+    if worker == 0 and n_existing == 0:
+        return study_seed
+    return int(np.random.SeedSequence([study_seed, worker, n_existing]).generate_state(1)[0] % 2**31)
+
+
 def make_sampler(cfg: StudyConfig, seed: int) -> optuna.samplers.BaseSampler:
     """The study's sampler, named and seeded explicitly (Optuna 5 changed the default)."""
     s = cfg.sampler
@@ -194,6 +262,41 @@ def make_sampler(cfg: StudyConfig, seed: int) -> optuna.samplers.BaseSampler:
 # ----- running ---------------------------------------------------------------------------------
 
 
+def worker_id() -> str:
+    """Who runs a trial (user attr ``worker``): host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _live(t: optuna.trial.FrozenTrial, grace_period: int) -> bool:
+    """A RUNNING trial that counts toward the target: one of ours (it beats, so a dead worker's
+    trial goes FAIL after the grace period), or one too young to have said so yet. A RUNNING trial
+    of neither kind (left by a crash before heartbeats existed) never ends: it is ignored."""
+    if "worker" in t.user_attrs or t.datetime_start is None:
+        return True
+    return (time.time() - t.datetime_start.timestamp()) < grace_period
+
+
+def _retried_number(trial: optuna.Trial) -> int | None:
+    """The number of the trial that ``trial`` retries (first of a chain), or None."""
+    for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.number == trial.number:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
+    return None
+
+
+def _covered_before(study: optuna.Study, number: int, target: int, grace_period: int) -> bool:
+    """True when the COMPLETE trials plus the live RUNNING trials numbered below ``number`` already
+    make ``target``: then trial ``number`` is surplus. Trial numbers are handed out in creation
+    order, so of several workers racing for the last place exactly one finds it free."""
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+        if t.number < number and (t.state == TrialState.COMPLETE or _live(t, grace_period)):
+            n += 1
+    return n >= target
+
+
 @dataclass
 class Runner:
     """Runs trials of one study: price, dedupe, train, record."""
@@ -205,21 +308,50 @@ class Runner:
     speedups: Speedups = field(default_factory=Speedups)
     progress: bool = False
     on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None
+    target: int | None = None  # the study's n_trials: no trial beyond it is started (see _covered_before)
+    current: int | None = field(default=None, init=False)  # the trial being run
+    interrupted: int | None = field(default=None, init=False)  # the trial a Ctrl-C ended
 
     @property
     def key(self) -> str:
         return protocol_key(self.protocol, self.data.train_source, self.data.val_source, self.data.scale)
 
     def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
+        self.current = trial.number
+        try:
+            return self._objective(trial)
+        except KeyboardInterrupt:
+            self.interrupted = trial.number
+            trial.set_user_attr("status", "interrupted")
+            trial.set_user_attr("reason", "interrupted (Ctrl-C)")
+            raise
+        finally:
+            self.current = None
+
+    def _objective(self, trial: optuna.Trial) -> tuple[float, ...]:
+        trial.set_user_attr("worker", worker_id())
+        if self.target is not None and _covered_before(trial.study, trial.number, self.target,
+                                                       self.cfg.fault_tolerance.grace_period):
+            # Another worker's trials already cover the study's target: this one would overshoot
+            # n_trials. Nothing is built or trained; PRUNED trials are ignored by the samplers.
+            trial.set_user_attr("status", "surplus")
+            raise optuna.TrialPruned("surplus: the study's target is covered by earlier trials")
         spec = self.cfg.space.suggest(trial)
         cost = count_cost(spec)
+        original = _retried_number(trial)
+        seed = trial_seed(self.protocol.seed, trial.number if original is None else original)
         attrs = {"arch": spec.arch, "spec": spec.to_json(compact=True), "hash": spec.hash, "params": cost.params,
-                 "macs": cost.macs, "protocol_key": self.key}
+                 "macs": cost.macs, "protocol_key": self.key, "train_seed": seed}
+        if original is not None:
+            attrs["retry_of"] = original
         for k, v in attrs.items():
             trial.set_user_attr(k, v)
         violations = self.cfg.violations(cost.params, cost.macs)
-        for k, v in violations.items():
-            trial.set_constraint(k, v)
+        with warnings.catch_warnings():
+            # a retried trial inherits its original's (equal) constraint values; Optuna warns on re-setting
+            warnings.filterwarnings("ignore", message="The constraint value is ignored")
+            for k, v in violations.items():
+                trial.set_constraint(k, v)
         if any(v > 0 for v in violations.values()):
             # Over budget: recorded, never built or trained. PSNR/SSIM objectives get 0 as a
             # placeholder; constrained samplers rank infeasible trials by violation, not values.
@@ -230,13 +362,14 @@ class Runner:
         previous = self._previous(trial, spec.hash)
         if previous is not None:
             trial.set_user_attr("duplicate_of", previous.number)
-            for k in ("psnr", "ssim", "train_seconds", "steps_per_s", "device", "status", "reason"):
+            for k in ("psnr", "ssim", "train_seconds", "steps_per_s", "device", "status", "reason", "train_seed"):
                 if k in previous.user_attrs:
                     trial.set_user_attr(k, previous.user_attrs[k])
             if previous.state == TrialState.FAIL:
                 raise TrainingFailed(f"duplicate of failed trial {previous.number}: {previous.user_attrs.get('reason')}")
             return self._values(trial, previous.user_attrs["psnr"], previous.user_attrs["ssim"], cost.params, cost.macs)
-        res = train(spec, self.data, self.protocol, self.device, self.speedups, progress=self.progress)
+        res = train(spec, self.data, dataclasses.replace(self.protocol, seed=seed), self.device, self.speedups,
+                    progress=self.progress)
         self._record(trial, res)
         if not res.ok:
             raise TrainingFailed(f"{res.status}: {res.reason}")
@@ -269,24 +402,35 @@ class Runner:
         return None
 
 
-def make_storage(url: str) -> optuna.storages.BaseStorage | str:
-    """The Optuna storage for ``url``. SQLite files get write-ahead logging and ``synchronous=NORMAL``:
-    a commit no longer waits for a full fsync (an over-budget trial is priced and recorded in
-    milliseconds instead of ~0.3 s), and a crash of the process loses nothing committed."""
-    if not url.startswith("sqlite:///"):
-        return url
-    from sqlalchemy import event
+def make_storage(url: str, ft: FaultTolerance | None = None) -> optuna.storages.RDBStorage:
+    """The Optuna storage for ``url``, with heartbeats and stale-trial retries when ``ft`` is given.
 
-    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    SQLite files get write-ahead logging and ``synchronous=NORMAL``: readers never block the
+    writer, a commit no longer waits for a full fsync (an over-budget trial is recorded in
+    milliseconds instead of ~0.3 s), and a killed process loses nothing committed. A 60 s busy
+    timeout lets concurrent workers queue for the write lock instead of failing. Server
+    databases (PostgreSQL) get ``pool_pre_ping`` so a dropped connection is replaced, not fatal.
+    """
+    sqlite = url.startswith("sqlite:///")
+    engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        kwargs: dict[str, Any] = {}
+        if ft is not None:
+            kwargs = {"heartbeat_interval": ft.heartbeat_interval, "grace_period": ft.grace_period,
+                      "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=ft.max_retry)}
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+    if sqlite:
+        from sqlalchemy import event
 
-    @event.listens_for(storage.engine, "connect")
-    def _pragmas(dbapi_conn, _record) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
+        @event.listens_for(storage.engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
 
-    storage.engine.dispose()  # reconnect, so every pooled connection gets the pragmas
+        storage.engine.dispose()  # reconnect, so every pooled connection gets the pragmas
     return storage
 
 
@@ -298,7 +442,8 @@ def open_study(cfg: StudyConfig, storage: str, seed: int, create: bool = True) -
         if not folder.is_dir():
             raise ValueError(f"storage {url}: folder {folder} does not exist")
     try:
-        study = optuna.create_study(storage=make_storage(storage), study_name=cfg.name, directions=cfg.directions,
+        study = optuna.create_study(storage=make_storage(storage, cfg.fault_tolerance), study_name=cfg.name,
+                                    directions=cfg.directions,
                                     sampler=make_sampler(cfg, seed), load_if_exists=True)
     except Exception as e:  # SQLAlchemy / driver errors: unreachable server, bad URL, missing driver
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -350,26 +495,73 @@ def count_states(study: optuna.Study) -> dict[str, int]:
 
 
 def run_study(study: optuna.Study, runner: Runner, n_trials: int, timeout: float | None,
-              max_failures: int | None = None) -> None:
-    """Run trials until the study holds ``n_trials`` COMPLETE trials, ``timeout`` seconds pass, or
-    ``max_failures`` trainings fail in a row (default ``n_trials``)."""
+              max_failures: int | None = None, poll: float = 1.0,
+              on_wait: Callable[[dict[str, int]], None] | None = None,
+              on_lost: Callable[[int], None] | None = None) -> None:
+    """Run trials, one at a time, until the study holds ``n_trials`` COMPLETE trials, ``timeout``
+    seconds pass (no trial starts after it), or ``max_failures`` trainings fail in a row (default
+    ``n_trials``). Safe with any number of workers on one storage: a worker starts a trial only
+    while COMPLETE + live RUNNING trials fall short of ``n_trials``, and otherwise waits (every
+    ``poll`` s) for the others' trials to end; a trial that fails, or whose worker dies (heartbeat
+    gone stale: failed and retried here), reopens a place. ``on_wait`` hears once per wait;
+    ``on_lost`` hears the number of each trial found FAIL because its worker died.
+    """
     start = time.monotonic()
     limit_failures = max_failures if max_failures is not None else n_trials
     failures_in_a_row = 0
+    runner.target = n_trials
+    grace = runner.cfg.fault_tolerance.grace_period
 
     def callback(st: optuna.Study, ft: optuna.trial.FrozenTrial) -> None:
         nonlocal failures_in_a_row
+        if ft.state == TrialState.PRUNED:  # surplus: nothing ran
+            return
         failures_in_a_row = failures_in_a_row + 1 if ft.state == TrialState.FAIL else 0
         if runner.on_trial:
             runner.on_trial(ft)
-        if failures_in_a_row >= limit_failures:
-            st.stop()
 
-    stop_at_complete = optuna.study.MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))
+    def lost(st: optuna.Study) -> set[int]:  # FAIL trials that never said why: their worker died
+        return {t.number for t in st.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if "status" not in t.user_attrs}
+
+    known_lost = lost(study)
+    waiting = False
     while True:
-        done = count_states(study).get("COMPLETE", 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and a retry queued
+        if on_lost is not None:
+            now_lost = lost(study)
+            for n in sorted(now_lost - known_lost):
+                on_lost(n)
+            known_lost = now_lost
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+        done = sum(t.state == TrialState.COMPLETE for t in trials)
+        running = sum(t.state == TrialState.RUNNING and _live(t, grace) for t in trials)
         left = None if timeout is None else timeout - (time.monotonic() - start)
         if done >= n_trials or (left is not None and left <= 0) or failures_in_a_row >= limit_failures:
             return
-        study.optimize(runner.objective, n_trials=n_trials - done, timeout=left, catch=(TrainingFailed,),
-                       callbacks=[callback, stop_at_complete], gc_after_trial=False, show_progress_bar=False)
+        if done + running >= n_trials:
+            if not waiting and on_wait is not None:
+                on_wait({"COMPLETE": done, "RUNNING": running})
+            waiting = True
+            time.sleep(poll)
+            continue
+        waiting = False
+        study.optimize(runner.objective, n_trials=1, catch=(TrainingFailed,), callbacks=[callback],
+                       gc_after_trial=False, show_progress_bar=False)
+
+
+def requeue_interrupted(study: optuna.Study, runner: Runner) -> int | None:
+    """After a Ctrl-C: queue a copy of the trial it ended (Optuna marked it FAIL), as a heartbeat
+    retry would, so a resumed run trains that spec first, with the same seed. Returns the
+    interrupted trial's number, or None when no trial was cut short."""
+    n = runner.interrupted
+    if n is None:
+        return None
+    for t in study.get_trials(deepcopy=True, states=(TrialState.FAIL,)):
+        if t.number == n:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                RetryHeartbeatStaleTrialCallback(max_retry=runner.cfg.fault_tolerance.max_retry)(study, t)
+            return n
+    return None  # still RUNNING (the Ctrl-C hit while it was being stored): its heartbeat will go stale
