@@ -52,6 +52,7 @@ exit codes: 0 done (or stopped by --timeout); 1 a worker failed; 2 bad input (on
 130 interrupted.
 """
 
+
 def build_parser():
     import argparse
 
@@ -177,6 +178,37 @@ def _protocol(st: _Settings, device_type: str):
     return dataclasses.replace(st.cfg.protocol_for(device_type), seed=st.seed)
 
 
+class _StopRequest:
+    """SIGINT / SIGTERM handler of a process that runs trials. The first signal asks for a stop at
+    the next clean point (between two training steps, or between trials); a second one stops at
+    once. (A KeyboardInterrupt raised at an arbitrary point can land in a callback that swallows
+    it, e.g. a weakref finaliser, and the worker would go on.)"""
+
+    def __init__(self, announce: bool) -> None:
+        self.requested = False
+        self.announce = announce
+
+    def __call__(self, signum, _frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.announce:
+            print("\nstopping after the current training step (Ctrl-C again to stop at once) ...", file=sys.stderr,
+                  flush=True)
+
+    def __enter__(self) -> "_StopRequest":
+        import signal
+
+        self._previous = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 def _work(st: _Settings, study: optuna.Study, device: str, threads: int | None, show: bool, label: str,
           worker: int = 0, n_existing: int = 0) -> int:
     """Run trials in this process until the study is done; 0, or 130 after a Ctrl-C. ``worker``
@@ -185,25 +217,28 @@ def _work(st: _Settings, study: optuna.Study, device: str, threads: int | None, 
     from .study import Runner, make_sampler, requeue_interrupted, run_study, sampler_seed
     from .train import Speedups, resolve_device
 
-    study.sampler = make_sampler(st.cfg, sampler_seed(st.seed, worker, n_existing))
-    dev = resolve_device(device)
-    protocol = _protocol(st, dev.type)
-    data = load_data(st.train_src, st.val_src, st.cfg.space.scale, protocol.lr_patch, progress=show)
-    runner = Runner(st.cfg, data, protocol, str(dev), Speedups(threads=threads), progress=show,
-                    on_trial=lambda t: print(label + _trial_line(t), flush=True))
-    try:
-        run_study(study, runner, st.n_trials, st.timeout,
-                  on_wait=lambda c: print(f"{label}waiting: {c['RUNNING']} running trial(s) may complete the study",
-                                          flush=True),
-                  on_lost=lambda n: print(f"{label}#{n:<4} FAILED: its worker died (no heartbeat for "
-                                          f"{st.cfg.fault_tolerance.grace_period} s): retried, at most "
-                                          f"{st.cfg.fault_tolerance.max_retry} time(s)", flush=True))
-    except KeyboardInterrupt:
-        n = requeue_interrupted(study, runner)
-        what = (f"trial #{n} was cut short: marked FAIL and queued to run first on resume" if n is not None
-                else "no trial was cut short")
-        print(f"{label}interrupted: {what}", file=sys.stderr, flush=True)
-        return 130
+    with _StopRequest(announce=worker == 0) as stop:
+        study.sampler = make_sampler(st.cfg, sampler_seed(st.seed, worker, n_existing))
+        dev = resolve_device(device)
+        protocol = _protocol(st, dev.type)
+        data = load_data(st.train_src, st.val_src, st.cfg.space.scale, protocol.lr_patch, progress=show)
+        runner = Runner(st.cfg, data, protocol, str(dev), Speedups(threads=threads), progress=show,
+                        on_trial=lambda t: print(label + _trial_line(t), flush=True),
+                        should_stop=lambda: stop.requested)
+        ft = st.cfg.fault_tolerance
+        try:
+            run_study(study, runner, st.n_trials, st.timeout,
+                      on_wait=lambda c: print(f"{label}waiting: {c['RUNNING']} running trial(s) may complete the study",
+                                              flush=True),
+                      on_lost=lambda n: print(f"{label}#{n:<4} FAILED: its worker died (no heartbeat for "
+                                              f"{ft.grace_period} s): retried, at most {ft.max_retry} time(s)",
+                                              flush=True))
+        except KeyboardInterrupt:
+            n = requeue_interrupted(study, runner)
+            what = (f"trial #{n} was cut short: marked FAIL and queued to run first on resume" if n is not None
+                    else "no trial was cut short")
+            print(f"{label}interrupted: {what}", file=sys.stderr, flush=True)
+            return 130
     return 0
 
 
@@ -236,10 +271,12 @@ def _check_protocol(study: optuna.Study, st: _Settings, device_type: str, record
 
 def _worker_main(args) -> int:
     """A child of ``--workers``: the parent created the study and printed the header."""
-    st = _settings(args)
-    study = _open(st)
     from .train import resolve_device
 
+    # The parent forwards Ctrl-C / SIGTERM as SIGINT; _work installs a handler for it, which also
+    # overrides a SIGINT inherited as ignored (a parent started with nohup or in a script's background).
+    st = _settings(args)
+    study = _open(st)
     _check_protocol(study, st, resolve_device(args.device).type, record=False)
     n_existing = int(os.environ.get("SLWSR_TRIALS_BEFORE", "0"))
     return _work(st, study, args.device, args.threads, show=False, label=f"[w{args.worker}] ",
@@ -265,7 +302,6 @@ def _spawn(st: _Settings, plan, n_existing: int) -> tuple[list[int], bool]:
         for d in st.val_src:
             cmd += ["--val-dir", d]
         # the storage URL travels in the environment, never on a command line (passwords)
-
         procs.append(subprocess.Popen(cmd, env={**os.environ, **env, STORAGE_ENV: st.storage,
                                                 "SLWSR_TRIALS_BEFORE": str(n_existing)}, process_group=0))
         print(f"worker w{k}: pid {procs[-1].pid}, device {device}"
@@ -282,10 +318,17 @@ def _spawn(st: _Settings, plan, n_existing: int) -> tuple[list[int], bool]:
             codes = [p.wait() for p in procs]
         except KeyboardInterrupt:
             interrupted = True
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGINT)
-            codes = [p.wait() for p in procs]
+            print("\nstopping every worker after its current training step (Ctrl-C again to stop at once) ...",
+                  file=sys.stderr, flush=True)
+            while True:  # the first forwarded SIGINT stops a worker at a clean point, a second at once
+                for p in procs:
+                    if p.poll() is None:
+                        p.send_signal(signal.SIGINT)
+                try:
+                    codes = [p.wait() for p in procs]
+                    break
+                except KeyboardInterrupt:
+                    continue
     finally:
         signal.signal(signal.SIGTERM, previous)
     return codes, interrupted

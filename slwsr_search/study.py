@@ -309,6 +309,7 @@ class Runner:
     progress: bool = False
     on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None
     target: int | None = None  # the study's n_trials: no trial beyond it is started (see _covered_before)
+    should_stop: Callable[[], bool] | None = None  # asked before every training step (Ctrl-C)
     current: int | None = field(default=None, init=False)  # the trial being run
     interrupted: int | None = field(default=None, init=False)  # the trial a Ctrl-C ended
 
@@ -369,7 +370,9 @@ class Runner:
                 raise TrainingFailed(f"duplicate of failed trial {previous.number}: {previous.user_attrs.get('reason')}")
             return self._values(trial, previous.user_attrs["psnr"], previous.user_attrs["ssim"], cost.params, cost.macs)
         res = train(spec, self.data, dataclasses.replace(self.protocol, seed=seed), self.device, self.speedups,
-                    progress=self.progress)
+                    progress=self.progress, should_stop=self.should_stop)
+        if res.status == "interrupted":
+            raise KeyboardInterrupt  # here, between two steps: Optuna marks the trial FAIL and re-raises
         self._record(trial, res)
         if not res.ok:
             raise TrainingFailed(f"{res.status}: {res.reason}")
@@ -526,6 +529,8 @@ def run_study(study: optuna.Study, runner: Runner, n_trials: int, timeout: float
     known_lost = lost(study)
     waiting = False
     while True:
+        if runner.should_stop is not None and runner.should_stop():
+            raise KeyboardInterrupt  # asked to stop (Ctrl-C) between trials: nothing is cut short
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and a retry queued

@@ -101,7 +101,7 @@ PROTOCOLS: dict[str, Protocol] = {
 
 @dataclass
 class TrainResult:
-    """What one training produced. ``status``: ``ok``, ``nonfinite`` or ``oom``.
+    """What one training produced. ``status``: ``ok``, ``nonfinite``, ``oom`` or ``interrupted``.
 
     Scores are on the validation set (PSNR dB / SSIM, Y channel, ``scale`` px crop); ``None``
     when the training failed. Times in seconds: ``data_s`` drawing batches, ``compute_s``
@@ -189,9 +189,10 @@ class Speedups:
 
     ``channels_last``: NHWC memory format (CPU and CUDA). ``malloc_tuning``: :func:`tune_cpu_allocator`
     (CPU). ``flush_denormal``: treat denormal floats as zero (CPU; tiny gradients otherwise take
-    the slow microcode path: ~9% faster steps in paired runs). ``bf16``: bfloat16 autocast (CUDA only; the CPU here has no bf16 units: 10x slower).
-    ``tf32``: TF32 matmuls/convs (CUDA). ``compile``: ``torch.compile`` (measured slower on this
-    CPU: 0.83 s vs 0.67 s per step, plus ~48 s of compiling). ``threads``: CPU threads (None:
+    the slow microcode path: ~9% faster steps in paired runs). ``bf16``: bfloat16 autocast (CUDA
+    only; on an AVX2 CPU without bf16 units it ran 10x slower). ``tf32``: TF32 matmuls/convs
+    (CUDA). ``compile``: ``torch.compile`` (measured slower on a 2-core CPU: 0.83 s vs 0.67 s per
+    step, plus ~48 s of compiling). ``threads``: CPU threads (None:
     PyTorch's default, one per core).
     """
 
@@ -255,11 +256,14 @@ def train_step(fwd, optimizer, lr_img: torch.Tensor, hr_img: torch.Tensor, autoc
 
 def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), device: str = "auto",
           speedups: Speedups = Speedups(), progress: bool = False,
-          on_eval: Callable[[dict], None] | None = None) -> TrainResult:
+          on_eval: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train ``spec`` on ``data`` under ``protocol``; never raises for a failed training.
 
     Deterministic on CPU: the same spec, data, protocol (seed) and thread count give the same
     weights and scores. ``on_eval`` receives each intermediate score (``eval_every``).
+    ``should_stop`` is asked before every step; when it says so, the training ends at once with
+    ``status="interrupted"`` (how a search stops on Ctrl-C at a clean point).
     """
     if spec.scale != data.scale:
         raise ValueError(f"scale: the spec is x{spec.scale} but the data was prepared for x{data.scale}")
@@ -298,6 +302,8 @@ def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), devi
             steps = tqdm(steps, desc=spec.arch[:40], unit="step", file=sys.stderr, disable=None, leave=False)
         running = torch.zeros((), device=dev)
         for step in steps:
+            if should_stop is not None and should_stop():
+                return result("interrupted", f"interrupted at step {step}")
             t0 = time.perf_counter()
             lr_img, hr_img = sampler.sample()
             _sync(dev)

@@ -212,3 +212,15 @@ def test_cli_failed_training_exits_1(capsys, tmp_path):
 def test_cli_bad_input(capsys, argv, msg):
     code, out, err = _cli(capsys, *argv)
     assert code == 2 and msg in err and err.count("\n") == 1
+
+
+def test_should_stop_ends_the_training_between_steps():
+    asked = []
+
+    def stop_at_third_step() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    res = train(TINY, DATA, Protocol(steps=10, batch_size=2, lr_patch=12), "cpu", should_stop=stop_at_third_step)
+    assert res.status == "interrupted" and res.steps_done == 2 and res.psnr is None and "step 2" in res.reason
+    assert not res.ok

@@ -240,11 +240,17 @@ def test_a_worker_killed_mid_trial_loses_nothing(kind, tmp_path, study_file):
     assert PG_PASSWORD not in res.stdout + res.stderr
 
 
-def _interrupt_mid_trial(path, url, name, *extra):
+def _default_sigint() -> None:
+    # A shell script's background job inherits SIGINT as ignored, and Python then never raises
+    # KeyboardInterrupt; a terminal's Ctrl-C reaches a process with the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _interrupt_mid_trial(path, url, name, *extra, sig=signal.SIGINT):
     proc = subprocess.Popen(_cmd(path, *extra), env=_env(url), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)
     running = _wait_for_training(url, name, proc)
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    proc.send_signal(sig)  # SIGINT: what Ctrl-C sends
     out, err = proc.communicate(timeout=120)
     return proc.returncode, out, err, running
 
@@ -267,15 +273,28 @@ def test_ctrl_c_stops_cleanly_and_resume_retrains_the_cut_trial(tmp_path, study_
     assert states.get("COMPLETE") == 3 and states.get("FAIL") == 1 and set(states) <= {"COMPLETE", "FAIL", "PRUNED"}
 
 
-def test_ctrl_c_stops_every_worker(tmp_path, study_file):
-    path, name = study_file(n_trials=6, steps=150)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_every_worker(tmp_path, study_file, sig):
+    path, name = study_file(n_trials=20, steps=150)
     url = _url("sqlite", tmp_path)
-    code, out, err, _ = _interrupt_mid_trial(path, url, name, "--workers", "2")
+    code, out, err, _ = _interrupt_mid_trial(path, url, name, "--workers", "2", sig=sig)
     assert code == 130, err
     assert "interrupted after" in err and "Traceback" not in err
     states = _states(url, name)
-    assert "RUNNING" not in states and states.get("COMPLETE", 0) < 6, states
+    assert "RUNNING" not in states and states.get("COMPLETE", 0) < 20, states
     # each trial a Ctrl-C cut short is FAIL and has a queued copy
     trials = optuna.load_study(study_name=name, storage=url).trials
     cut = [t.number for t in trials if t.state == TrialState.FAIL]
     assert cut and sorted(t.system_attrs["failed_trial"] for t in trials if t.state == TrialState.WAITING) == sorted(cut)
+
+
+def test_first_signal_asks_a_second_forces():
+    from slwsr_search.run import _StopRequest
+
+    with _StopRequest(announce=False) as stop:
+        assert signal.getsignal(signal.SIGINT) is stop and signal.getsignal(signal.SIGTERM) is stop
+        stop(signal.SIGINT, None)
+        assert stop.requested  # the first: a request, honoured at the next clean point
+        with pytest.raises(KeyboardInterrupt):
+            stop(signal.SIGTERM, None)  # the second: at once
+    assert signal.getsignal(signal.SIGINT) is not stop  # the previous handlers are back
