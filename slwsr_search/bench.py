@@ -21,7 +21,7 @@ from typing import Sequence
 
 from .cli import Parser, fmt_size, parse_size, run_cli
 from .cost import DEFAULT_HR_SIZE, count_cost, measure_cost
-from .presets import PRESETS
+from .presets import PRESETS, get_preset
 from .spec import random_spec
 
 PROG = "python -m slwsr_search.bench"
@@ -82,8 +82,9 @@ def bench_bicubic(data_root: str, scale: int = 4) -> int:
     bad = 0
     print(f"imresize(HR, 1/{scale}) against the MATLAB-made LR images (uint8, all channels):")
     print(f"{'set':<9} {'pixels':>10} {'identical':>10} {'max diff':>9} {'Pillow BICUBIC max diff':>24}")
+    with_files = {name: load_pairs(root / name, scale, progress=False) for name in sets}
     for name in sets:
-        pairs = load_pairs(root / name, scale, progress=False)
+        pairs = with_files[name]
         total = same = worst = pil_worst = 0
         for p in pairs:
             ours = imresize(p.hr, 1 / scale)
@@ -99,7 +100,7 @@ def bench_bicubic(data_root: str, scale: int = 4) -> int:
     for name in sets:
         pub_p, pub_s = PUBLISHED_BICUBIC_X4[name]
         for use_files, label in ((True, "MATLAB-made (files)"), (False, "our imresize of HR")):
-            pairs = load_pairs(root / name, scale, use_lr_files=use_files, progress=False)
+            pairs = with_files[name] if use_files else load_pairs(root / name, scale, use_lr_files=False, progress=False)
             r = evaluate_pairs(pairs, bicubic_upscaler(scale), scale)
             dp, ds = r.psnr - pub_p, r.ssim - pub_s
             ok = abs(dp) <= TOL_PSNR and abs(ds) <= TOL_SSIM
@@ -143,9 +144,7 @@ def bench_train(preset: str, batch: int, patch: int, device: str, rounds: int, s
     from .train import Protocol, Speedups, _prepare_device, _sync, resolve_device, setup, train_step
 
     dev = resolve_device(device)
-    spec = PRESETS[preset] if preset in PRESETS else None
-    if spec is None:
-        raise ValueError(f"preset: unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    spec = get_preset(preset)
     protocol = Protocol(batch_size=batch, lr_patch=patch)
     pairs = load_pairs(train_dir, spec.scale, min_lr_size=patch, progress=False)
     hr = patch * spec.scale

@@ -19,7 +19,7 @@ from typing import Sequence, Union
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .resize import imresize
+from .resize import imresize, to_uint8
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -60,8 +60,7 @@ def load_image(path: str | Path) -> np.ndarray:
                 a = np.asarray(im, dtype=np.float64)
                 if im.mode.startswith("I;16") or (im.mode == "I" and a.max(initial=0) > 255):
                     a = a / 257.0  # 16-bit: 65535 -> 255
-                grey = np.clip(np.floor(a + 0.5), 0, 255).astype(np.uint8)
-                return np.repeat(grey[:, :, None], 3, axis=2)
+                return np.repeat(to_uint8(a)[:, :, None], 3, axis=2)
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
     except FileNotFoundError:
         raise ValueError(f"{p}: image not found") from None
@@ -154,13 +153,12 @@ def load_pairs(source: str | Path, scale: int, *, min_lr_size: int = 0, use_lr_f
     warning; if none is left, ``ValueError``. ``use_lr_files=False`` ignores LR files on disk and
     makes every LR with :func:`imresize`.
     """
-    if str(source) in BUILTIN:
-        items = _builtin_items(str(source))
-        label = str(source)
+    label = str(source)
+    if label in BUILTIN:
+        items = _builtin_items(label)
     else:
         _, found = discover(source, scale)
         items = [(name, hr, lr if use_lr_files else None) for name, hr, lr in found]
-        label = str(source)
     pairs, skipped = [], []
     for name, hr_path, lr_path in _progress(items, len(items), f"loading {label}", progress):
         hr = load_image(hr_path)

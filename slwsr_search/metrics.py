@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from .resize import to_uint8
+
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -35,9 +37,7 @@ SSIM_SIGMA = 1.5
 
 def quantize(img: np.ndarray) -> np.ndarray:
     """Round to 8 bits: float on 0..255 -> uint8 (round half up, clipped). uint8 passes through."""
-    if img.dtype == np.uint8:
-        return img
-    return np.clip(np.floor(np.asarray(img, dtype=np.float64) + 0.5), 0, 255).astype(np.uint8)
+    return img if img.dtype == np.uint8 else to_uint8(img)
 
 
 def rgb_to_y(img: np.ndarray) -> np.ndarray:

@@ -52,9 +52,10 @@ def _resize_dim(a: np.ndarray, axis: int, scale: float, out_len: int, antialias:
     return np.moveaxis(out, 0, axis)
 
 
-def _to_uint8(a: np.ndarray) -> np.ndarray:
-    # MATLAB's uint8(): round half away from zero (half up for the non-negative values here), saturate.
-    return np.clip(np.floor(a + 0.5), 0, 255).astype(np.uint8)
+def to_uint8(a: np.ndarray) -> np.ndarray:
+    """MATLAB's ``uint8()`` on 0..255 values: round half up (half away from zero for the
+    non-negative values here), saturate to 0..255. The one 8-bit rounding of the package."""
+    return np.clip(np.floor(np.asarray(a, dtype=np.float64) + 0.5), 0, 255).astype(np.uint8)
 
 
 def imresize(img: np.ndarray, scale: float, antialias: bool = True) -> np.ndarray:
@@ -75,5 +76,5 @@ def imresize(img: np.ndarray, scale: float, antialias: bool = True) -> np.ndarra
     for axis in (0, 1):  # equal scales on both axes: MATLAB resizes rows (axis 0) first
         out = _resize_dim(out, axis, scale, out_shape[axis], antialias)
         if is_uint8:
-            out = _to_uint8(out)
+            out = to_uint8(out)
     return out

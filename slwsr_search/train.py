@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .config import check_keys
 from .data import PatchSampler, TrainData
 from .evaluate import evaluate_pairs, model_upscaler
 from .model import SLWSR, build_model
@@ -73,13 +74,7 @@ class Protocol:
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "protocol") -> "Protocol":
         """Build from plain data; unknown keys are errors (missing keys take the defaults)."""
-        if not isinstance(data, dict):
-            raise ValueError(f"{where}: expected a table of settings, got {data!r}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{where}: unknown key {unknown[0]!r}; expected {', '.join(sorted(known))}")
-        return cls(**data)
+        return cls(**check_keys(data, where, optional=[f.name for f in dataclasses.fields(cls)]))
 
     def lr_at(self, step: int) -> float:
         """Learning rate for optimiser step ``step`` (0-based)."""
@@ -192,8 +187,7 @@ class Speedups:
     the slow microcode path: ~9% faster steps in paired runs). ``bf16``: bfloat16 autocast (CUDA
     only; on an AVX2 CPU without bf16 units it ran 10x slower). ``tf32``: TF32 matmuls/convs
     (CUDA). ``compile``: ``torch.compile`` (measured slower on a 2-core CPU: 0.83 s vs 0.67 s per
-    step, plus ~48 s of compiling). ``threads``: CPU threads (None:
-    PyTorch's default, one per core).
+    step, plus ~48 s of compiling). ``threads``: CPU threads (None: PyTorch's default, one per core).
     """
 
     channels_last: bool = True
