@@ -9,7 +9,11 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from .config import ROOT
 from .spec import ArchSpec
+
+#: Where reports go by default: ``reports/<study>/``.
+REPORTS_DIR = ROOT / "reports"
 
 #: Columns of :func:`trials_frame`, in order.
 TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "psnr", "ssim", "feasible", "trained", "baseline",
@@ -50,17 +54,26 @@ def _fail_reason(t: optuna.trial.FrozenTrial) -> str | None:
     return None
 
 
+def scored_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows that can be on a front: COMPLETE, within budget, and trained (or reusing a training)."""
+    return (df["state"] == "COMPLETE") & (df["feasible"] == True) & df["psnr"].notna()  # noqa: E712
+
+
+def _minimised(df: pd.DataFrame, objectives: list[str]) -> np.ndarray:
+    """The objectives' columns as an (n, d) float array, each turned into 'smaller is better'."""
+    return np.column_stack([df[c].astype(float).to_numpy() * (-1 if d == "maximize" else 1)
+                            for c, d in (DIRECTIONS[o] for o in objectives)])
+
+
 def pareto_mask(df: pd.DataFrame, objectives: list[str]) -> pd.Series:
     """True for rows that are feasible, COMPLETE, scored, and not dominated by another such row
     in the objectives' directions (:data:`DIRECTIONS`). Duplicate rows (equal on every
     objective) are all kept."""
-    ok = (df["state"] == "COMPLETE") & (df["feasible"] == True) & df["psnr"].notna()  # noqa: E712
+    ok = scored_mask(df)
     mask = pd.Series(False, index=df.index)
     if not ok.any():
         return mask
-    cols = [DIRECTIONS[o] for o in objectives]
-    # Turn every objective into 'smaller is better'.
-    pts = np.column_stack([df.loc[ok, c].astype(float).to_numpy() * (-1 if d == "maximize" else 1) for c, d in cols])
+    pts = _minimised(df[ok], objectives)
     idx = df.index[ok]
     for i in range(len(pts)):
         dominated = np.any(np.all(pts <= pts[i], axis=1) & np.any(pts < pts[i], axis=1))
@@ -99,11 +112,10 @@ def hypervolume_history(df: pd.DataFrame, objectives: list[str], max_params: int
     worst (for ``params``, the budget when there is one), so 1.0 would be a single trial best at
     everything. Columns: ``number``, ``hypervolume``.
     """
-    ok = (df["state"] == "COMPLETE") & (df["feasible"] == True) & df["psnr"].notna()  # noqa: E712
+    ok = scored_mask(df)
     if not ok.any():
         return pd.DataFrame({"number": df["number"], "hypervolume": 0.0})
-    cols = [DIRECTIONS[o] for o in objectives]
-    raw = np.column_stack([df[c].astype(float).to_numpy() * (-1 if d == "maximize" else 1) for c, d in cols])
+    raw = _minimised(df, objectives)
     good = raw[ok.to_numpy()]
     lo, hi = good.min(axis=0), good.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
@@ -112,13 +124,14 @@ def hypervolume_history(df: pd.DataFrame, objectives: list[str], max_params: int
         if o == "params" and max_params is not None:
             ref_raw[j] = max(ref_raw[j], float(max_params))
     norm = (raw - lo) / (ref_raw - lo)
-    out, seen = [], []
-    order = df.sort_values("number")
-    for i, row_ok in zip(order.index, ok[order.index]):
-        if row_ok:
-            seen.append(norm[df.index.get_loc(i)])
-        out.append(hypervolume(np.array(seen), np.ones(len(objectives))) if seen else 0.0)
-    return pd.DataFrame({"number": order["number"].to_numpy(), "hypervolume": out})
+    out, seen, hv = [], [], 0.0
+    order = np.argsort(df["number"].to_numpy(), kind="stable")
+    for i in order:
+        if ok.iloc[i]:  # the front changes only with a scored trial: recompute then
+            seen.append(norm[i])
+            hv = hypervolume(np.array(seen), np.ones(len(objectives)))
+        out.append(hv)
+    return pd.DataFrame({"number": df["number"].to_numpy()[order], "hypervolume": out})
 
 
 #: The paper's Table II (x4, fully trained on DIV2K, ~1M iterations): model, params (K),
@@ -230,10 +243,8 @@ def write_report(rep: Report, out_dir: str | Path) -> Path:
         probe.unlink()
     except OSError as e:
         raise ValueError(f"{out}: cannot write the report there ({e.strerror or e})") from None
-    df = rep.trials.reindex(columns=CSV_COLUMNS)
-    df.to_csv(out / "trials.csv", index=False)
-    front = df[rep.trials["pareto_optimal"].astype(bool)].sort_values("params") if len(df) else df
-    front.to_csv(out / "pareto.csv", index=False)
+    rep.trials.reindex(columns=CSV_COLUMNS).to_csv(out / "trials.csv", index=False)
+    rep.pareto.reindex(columns=CSV_COLUMNS).to_csv(out / "pareto.csv", index=False)
     (out / "summary.md").write_text(summary_markdown(rep))
     for _, r in rep.pareto.iterrows():
         spec = ArchSpec.from_json(r["spec"])
@@ -259,7 +270,7 @@ def _scatter(rep: Report, x: str, x_title: str):
     df = rep.trials.copy()
     df["gx"] = df[x] / 1e9 if x == "macs" else df[x]
     fig = go.Figure()
-    trained = df[(df["state"] == "COMPLETE") & (df["feasible"] == True) & df["psnr"].notna()]  # noqa: E712
+    trained = df[scored_mask(df)]
     floor = (trained["psnr"].min() - 0.3) if len(trained) else 0.0
     others = trained[~trained["pareto_optimal"].astype(bool)]
     fig.add_trace(go.Scatter(x=others["gx"], y=others["psnr"], mode="markers", name="feasible, dominated",
@@ -367,12 +378,11 @@ def main(argv=None) -> int:
 
 def write_study_report(cfg, storage: str, out: str | Path | None = None) -> Path:
     """Load ``cfg``'s study from ``storage`` and write its report (default ``reports/<name>``)."""
-    from .config import ROOT
     from .study import open_existing_study
 
     study = open_existing_study(cfg, storage)
     rep = build_report(study, list(cfg.objectives), cfg.max_params)
-    return write_report(rep, out or ROOT / "reports" / cfg.name)
+    return write_report(rep, out or REPORTS_DIR / cfg.name)
 
 
 if __name__ == "__main__":

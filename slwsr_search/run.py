@@ -123,21 +123,19 @@ def _trial_line(t: optuna.trial.FrozenTrial) -> str:
     return f"#{t.number:<4} {params} {macs}  {what:<31} {secs:6.1f} s  {a.get('arch', '?')}{extra}"
 
 
-def _pareto_table(study: optuna.Study, cfg) -> str:
-    from .report import pareto_front, trials_frame
-
-    df = trials_frame(study)
-    front = pareto_front(df, list(cfg.objectives))
+def _pareto_table(rep) -> str:
+    """The Pareto-optimal trials of a :class:`~slwsr_search.report.Report`, and where each baseline stands."""
+    df, front = rep.trials, rep.pareto
     if front.empty:
         return "no feasible COMPLETE trial yet: no Pareto front"
-    lines = [f"Pareto-optimal trials ({len(front)} of {len(df)}; feasible, objectives {', '.join(cfg.objectives)}):",
+    lines = [f"Pareto-optimal trials ({len(front)} of {len(df)}; feasible, objectives {', '.join(rep.objectives)}):",
              f"{'#':<5} {'params':>9} {'Multi-Adds':>10} {'PSNR':>7} {'SSIM':>7}  arch"]
     for _, r in front.iterrows():
         tag = f"  [{r['baseline']}]" if isinstance(r["baseline"], str) else ""
         lines.append(f"{r['number']:<5} {int(r['params']):>9,} {r['gmacs']:>8.2f} G {r['psnr']:>7.3f} {r['ssim']:>7.4f}  {r['arch']}{tag}")
     base = df[df["baseline"].notna() & (df["state"] == "COMPLETE")]
     for _, r in base.iterrows():
-        on = "on the front" if r["number"] in set(front["number"]) else "dominated"
+        on = "on the front" if r["pareto_optimal"] else "dominated"
         lines.append(f"baseline {r['baseline']}: #{r['number']}, PSNR {r['psnr']:.3f}, {int(r['params']):,} params: {on}")
     return "\n".join(lines)
 
@@ -388,13 +386,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_throughput(study, wall0, elapsed))
     if failed_workers:
         print(f"workers that failed: {', '.join(failed_workers)} (their errors are above)", file=sys.stderr)
-    print(_pareto_table(study, cfg))
+    from .report import REPORTS_DIR, build_report, write_report
+
+    rep = build_report(study, list(cfg.objectives), cfg.max_params)  # once: for the table and the files
+    print(_pareto_table(rep))
     if states.get("COMPLETE", 0) < st.n_trials:
         print(f"not finished (timeout or failures): run the same command again to resume up to {st.n_trials}.")
     if not args.no_report:
-        from .report import write_study_report
-
-        out = write_study_report(cfg, st.storage, args.report_dir)
+        out = write_report(rep, args.report_dir or REPORTS_DIR / cfg.name)
         print(f"report: {out}/index.html (and trials.csv, pareto.csv, summary.md, pareto/)")
     return 1 if failed_workers else 0
 

@@ -262,6 +262,14 @@ def make_sampler(cfg: StudyConfig, seed: int) -> optuna.samplers.BaseSampler:
 # ----- running ---------------------------------------------------------------------------------
 
 
+def retry_callback(ft: FaultTolerance) -> RetryHeartbeatStaleTrialCallback:
+    """Optuna's retry of a failed trial: a WAITING copy with the same parameters and attrs, which
+    remembers the original (``failed_trial``), at most ``ft.max_retry`` times per original."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback(max_retry=ft.max_retry)
+
+
 def worker_id() -> str:
     """Who runs a trial (user attr ``worker``): host and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -276,24 +284,23 @@ def _live(t: optuna.trial.FrozenTrial, grace_period: int) -> bool:
     return (time.time() - t.datetime_start.timestamp()) < grace_period
 
 
-def _retried_number(trial: optuna.Trial) -> int | None:
-    """The number of the trial that ``trial`` retries (first of a chain), or None."""
-    for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.number == trial.number:
+def _retried_number(trials: list[optuna.trial.FrozenTrial], number: int) -> int | None:
+    """The number of the trial that trial ``number`` retries (first of a chain), or None."""
+    for t in trials:
+        if t.number == number:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
     return None
 
 
-def _covered_before(study: optuna.Study, number: int, target: int, grace_period: int) -> bool:
+def _covered_before(trials: list[optuna.trial.FrozenTrial], number: int, target: int, grace_period: int) -> bool:
     """True when the COMPLETE trials plus the live RUNNING trials numbered below ``number`` already
     make ``target``: then trial ``number`` is surplus. Trial numbers are handed out in creation
     order, so of several workers racing for the last place exactly one finds it free."""
-    n = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-        if t.number < number and (t.state == TrialState.COMPLETE or _live(t, grace_period)):
-            n += 1
+    n = sum(t.number < number and (t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING
+                                                                      and _live(t, grace_period)))
+            for t in trials)
     return n >= target
 
 
@@ -310,15 +317,13 @@ class Runner:
     on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None
     target: int | None = None  # the study's n_trials: no trial beyond it is started (see _covered_before)
     should_stop: Callable[[], bool] | None = None  # asked before every training step (Ctrl-C)
-    current: int | None = field(default=None, init=False)  # the trial being run
     interrupted: int | None = field(default=None, init=False)  # the trial a Ctrl-C ended
+    key: str = field(init=False)  # 'the same protocol and data' (protocol_key), fixed for the runner's life
 
-    @property
-    def key(self) -> str:
-        return protocol_key(self.protocol, self.data.train_source, self.data.val_source, self.data.scale)
+    def __post_init__(self) -> None:
+        self.key = protocol_key(self.protocol, self.data.train_source, self.data.val_source, self.data.scale)
 
     def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
-        self.current = trial.number
         try:
             return self._objective(trial)
         except KeyboardInterrupt:
@@ -326,12 +331,12 @@ class Runner:
             trial.set_user_attr("status", "interrupted")
             trial.set_user_attr("reason", "interrupted (Ctrl-C)")
             raise
-        finally:
-            self.current = None
 
     def _objective(self, trial: optuna.Trial) -> tuple[float, ...]:
         trial.set_user_attr("worker", worker_id())
-        if self.target is not None and _covered_before(trial.study, trial.number, self.target,
+        # One read of the study serves the surplus check, the retry lookup and the dedupe.
+        trials = trial.study.get_trials(deepcopy=False)
+        if self.target is not None and _covered_before(trials, trial.number, self.target,
                                                        self.cfg.fault_tolerance.grace_period):
             # Another worker's trials already cover the study's target: this one would overshoot
             # n_trials. Nothing is built or trained; PRUNED trials are ignored by the samplers.
@@ -339,7 +344,7 @@ class Runner:
             raise optuna.TrialPruned("surplus: the study's target is covered by earlier trials")
         spec = self.cfg.space.suggest(trial)
         cost = count_cost(spec)
-        original = _retried_number(trial)
+        original = _retried_number(trials, trial.number)
         seed = trial_seed(self.protocol.seed, trial.number if original is None else original)
         attrs = {"arch": spec.arch, "spec": spec.to_json(compact=True), "hash": spec.hash, "params": cost.params,
                  "macs": cost.macs, "protocol_key": self.key, "train_seed": seed}
@@ -360,7 +365,7 @@ class Runner:
             trial.set_user_attr("feasible", False)
             return self._values(trial, 0.0, 0.0, cost.params, cost.macs)
         trial.set_user_attr("feasible", True)
-        previous = self._previous(trial, spec.hash)
+        previous = self._previous(trials, spec.hash)
         if previous is not None:
             trial.set_user_attr("duplicate_of", previous.number)
             for k in ("psnr", "ssim", "train_seconds", "steps_per_s", "device", "status", "reason", "train_seed"):
@@ -395,11 +400,12 @@ class Runner:
         trial.set_user_attr("device", res.device)
         trial.set_user_attr("final_loss", res.final_loss)
 
-    def _previous(self, trial: optuna.Trial, spec_hash: str) -> optuna.trial.FrozenTrial | None:
+    def _previous(self, trials: list[optuna.trial.FrozenTrial], spec_hash: str) -> optuna.trial.FrozenTrial | None:
         """The earliest finished trial that trained this spec under this protocol and data."""
-        for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)):
+        for t in trials:
             a = t.user_attrs
-            if (a.get("hash") == spec_hash and a.get("protocol_key") == self.key and "duplicate_of" not in a
+            if (t.state in (TrialState.COMPLETE, TrialState.FAIL) and a.get("hash") == spec_hash
+                    and a.get("protocol_key") == self.key and "duplicate_of" not in a
                     and a.get("status") in ("ok", "nonfinite", "oom")):
                 return t
         return None
@@ -421,7 +427,7 @@ def make_storage(url: str, ft: FaultTolerance | None = None) -> optuna.storages.
         kwargs: dict[str, Any] = {}
         if ft is not None:
             kwargs = {"heartbeat_interval": ft.heartbeat_interval, "grace_period": ft.grace_period,
-                      "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=ft.max_retry)}
+                      "heartbeat_stale_trial_callback": retry_callback(ft)}
         storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
     if sqlite:
         from sqlalchemy import event
@@ -437,7 +443,14 @@ def make_storage(url: str, ft: FaultTolerance | None = None) -> optuna.storages.
     return storage
 
 
-def open_study(cfg: StudyConfig, storage: str, seed: int, create: bool = True) -> optuna.Study:
+def _cannot_open(url: str, e: Exception) -> ValueError:
+    """One line for a driver or SQLAlchemy error (unreachable server, bad URL, missing driver),
+    with any password masked."""
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return ValueError(f"storage {url}: cannot open ({type(e).__name__}: {mask_url(first)})")
+
+
+def open_study(cfg: StudyConfig, storage: str, seed: int) -> optuna.Study:
     """Create or load the study in ``storage``; a storage that can't be reached is a one-line ``ValueError``."""
     url = mask_url(storage)
     if storage.startswith("sqlite:///"):
@@ -448,11 +461,9 @@ def open_study(cfg: StudyConfig, storage: str, seed: int, create: bool = True) -
         study = optuna.create_study(storage=make_storage(storage, cfg.fault_tolerance), study_name=cfg.name,
                                     directions=cfg.directions,
                                     sampler=make_sampler(cfg, seed), load_if_exists=True)
-    except Exception as e:  # SQLAlchemy / driver errors: unreachable server, bad URL, missing driver
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"storage {url}: cannot open ({type(e).__name__}: {mask_url(first)})") from None
-    if list(study.directions) != [optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else optuna.study.StudyDirection.MINIMIZE
-                                  for d in cfg.directions]:
+    except Exception as e:  # SQLAlchemy / driver errors
+        raise _cannot_open(url, e) from None
+    if [d.name.lower() for d in study.directions] != cfg.directions:
         raise ValueError(f"storage {url}: study {cfg.name!r} there has other objectives; use another --storage")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -469,9 +480,8 @@ def open_existing_study(cfg: StudyConfig, storage: str) -> optuna.Study:
         return optuna.load_study(study_name=cfg.name, storage=make_storage(storage))
     except KeyError:
         raise ValueError(f"storage {url}: holds no study named {cfg.name!r} (run it first)") from None
-    except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"storage {url}: cannot open ({type(e).__name__}: {mask_url(first)})") from None
+    except Exception as e:  # SQLAlchemy / driver errors
+        raise _cannot_open(url, e) from None
 
 
 def enqueue_baselines(study: optuna.Study, cfg: StudyConfig) -> list[str]:
@@ -523,10 +533,10 @@ def run_study(study: optuna.Study, runner: Runner, n_trials: int, timeout: float
         if runner.on_trial:
             runner.on_trial(ft)
 
-    def lost(st: optuna.Study) -> set[int]:  # FAIL trials that never said why: their worker died
-        return {t.number for t in st.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if "status" not in t.user_attrs}
+    def lost(trials: list[optuna.trial.FrozenTrial]) -> set[int]:  # FAIL trials that never said why: worker died
+        return {t.number for t in trials if t.state == TrialState.FAIL and "status" not in t.user_attrs}
 
-    known_lost = lost(study)
+    known_lost = lost(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))  # before this run's first look
     waiting = False
     while True:
         if runner.should_stop is not None and runner.should_stop():
@@ -534,12 +544,12 @@ def run_study(study: optuna.Study, runner: Runner, n_trials: int, timeout: float
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and a retry queued
+        trials = study.get_trials(deepcopy=False)
         if on_lost is not None:
-            now_lost = lost(study)
+            now_lost = lost(trials)
             for n in sorted(now_lost - known_lost):
                 on_lost(n)
             known_lost = now_lost
-        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
         done = sum(t.state == TrialState.COMPLETE for t in trials)
         running = sum(t.state == TrialState.RUNNING and _live(t, grace) for t in trials)
         left = None if timeout is None else timeout - (time.monotonic() - start)
@@ -565,8 +575,6 @@ def requeue_interrupted(study: optuna.Study, runner: Runner) -> int | None:
         return None
     for t in study.get_trials(deepcopy=True, states=(TrialState.FAIL,)):
         if t.number == n:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                RetryHeartbeatStaleTrialCallback(max_retry=runner.cfg.fault_tolerance.max_retry)(study, t)
+            retry_callback(runner.cfg.fault_tolerance)(study, t)
             return n
     return None  # still RUNNING (the Ctrl-C hit while it was being stored): its heartbeat will go stale

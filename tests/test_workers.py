@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 
 from slwsr_search.config import ROOT
 from slwsr_search.run import worker_plan
-from slwsr_search.study import FaultTolerance, StudyConfig, sampler_seed, trial_seed
+from slwsr_search.study import FaultTolerance, StudyConfig, count_states, sampler_seed, trial_seed
 
 PG_PASSWORD = "s3cret-Pa55"  # trust authentication ignores it: it is here to be masked
 PG_URL = f"postgresql+psycopg2://postgres:{PG_PASSWORD}@127.0.0.1:5432/test"
@@ -104,10 +104,7 @@ def _run(path: str, url: str, *extra: str, timeout: float = 240) -> subprocess.C
 
 
 def _states(url: str, name: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for t in optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False):
-        out[t.state.name] = out.get(t.state.name, 0) + 1
-    return out
+    return count_states(optuna.load_study(study_name=name, storage=url))
 
 
 def _check_seeds(trials) -> None:
