@@ -8,6 +8,7 @@ from PIL import Image
 
 from conftest import run_command
 from slwsr_search import PRESETS
+from slwsr_search import report as report_mod
 from slwsr_search import study as study_mod
 from slwsr_search.report import pareto_front, trials_frame
 from slwsr_search.run import main as run_main
@@ -21,6 +22,12 @@ SPACE_NAMES = ["slwsr", "smoke"]
 STUDY_NAMES = ["budget150k", "budget600k", "smoke"]
 REQUIRED_ATTRS = {"arch", "spec", "hash", "params", "macs", "protocol_key", "feasible", "status"}
 TRAINED_ATTRS = {"psnr", "ssim", "train_seconds", "steps_per_s", "device", "reason"}
+
+
+@pytest.fixture(autouse=True)
+def reports_in_tmp(tmp_path, monkeypatch):
+    """A run writes its report under tmp_path, never into the checkout's reports/."""
+    monkeypatch.setattr(report_mod, "REPORTS_DIR", tmp_path / "reports")
 
 
 @pytest.fixture
