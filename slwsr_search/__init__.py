@@ -1,14 +1,23 @@
 """slwsr-search: architecture search for the s-LWSR super-resolution network.
 
-Public API: :class:`ArchSpec` (a variant as data), :func:`build_model` (spec -> torch module),
-:func:`count_cost` (exact parameters and Multi-Adds from the spec alone), :data:`PRESETS`
-(the paper's designs by name).
+Layers, imported one way (commands -> search -> training -> sr -> model):
+
+* :mod:`slwsr_search.model`: the spec as data, the network built from it, its exact cost, the
+  paper's designs and published figures, checkpoints;
+* :mod:`slwsr_search.sr`: images, data layouts, the built-in set, resizing, PSNR/SSIM, scoring;
+* :mod:`slwsr_search.training`: protocols, devices and speed settings, one training;
+* :mod:`slwsr_search.search`: studies, spaces, storage, the trial loop, workers, reports;
+* :mod:`slwsr_search.benchmarks`: measurements behind ``slwsr bench``;
+* :mod:`slwsr_search.cli`: every argument parser and every print (``slwsr COMMAND``).
+
+The public API below covers the common uses; everything else is importable from its layer.
 """
 
-from .cost import Cost, count_cost
-from .model import build_model
-from .presets import PRESETS
-from .spec import ArchSpec, BlockSpec
+from .model.checkpoint import load_checkpoint, save_checkpoint
+from .model.cost import Cost, count_cost
+from .model.network import build_model
+from .model.presets import PRESETS
+from .model.spec import ArchSpec, BlockSpec
 
-__all__ = ["ArchSpec", "BlockSpec", "Cost", "PRESETS", "build_model", "count_cost"]
-__version__ = "0.1.0"
+__all__ = ["ArchSpec", "BlockSpec", "Cost", "PRESETS", "build_model", "count_cost", "load_checkpoint", "save_checkpoint"]
+__version__ = "0.2.0"

@@ -1,4 +1,6 @@
-"""Reading the project's TOML files (search spaces, studies) with errors that name file and key."""
+"""Reading TOML files and checking plain-data tables, with errors that name the file and the key.
+
+Shared by every layer (protocols, search spaces, studies); imports nothing of the package."""
 
 from __future__ import annotations
 
@@ -10,27 +12,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
-
-#: The repository's top level: ``search_spaces/`` and ``studies/`` live there.
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def known_names(folder: Path) -> list[str]:
-    """Names of the TOML files in ``folder`` (without ``.toml``), sorted."""
-    return sorted(q.stem for q in folder.glob("*.toml"))
-
-
-def find_toml(name_or_path: str | Path, folder: Path, kind: str) -> Path:
-    """``<folder>/<name>.toml`` for a name, or the path itself when it ends in ``.toml``; an unknown
-    name raises ``ValueError`` listing the known ones (``kind``: 'study', 'search space')."""
-    p = Path(name_or_path)
-    if p.suffix == ".toml":
-        return p
-    p = folder / f"{name_or_path}.toml"
-    if not p.is_file():
-        known = ", ".join(known_names(folder)) or "none"
-        raise ValueError(f"{kind}: unknown {kind} {str(name_or_path)!r}; known: {known}")
-    return p
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from conftest import run_command
+from helpers import run_command
 from slwsr_search import PRESETS, ArchSpec
-from slwsr_search.arch import main as arch_main
-from slwsr_search.bench import main as bench_main
+from slwsr_search.cli.arch import main as arch_main
+from slwsr_search.cli.bench import main as bench_main
 
 
 def arch(capsys, *argv):
@@ -116,6 +116,7 @@ def test_bad_arguments(capsys, argv, msg):
     assert msg in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_real_entry_point_no_traceback(tmp_path):
     p = subprocess.run([sys.executable, "-m", "slwsr_search.arch", "--spec", str(tmp_path / "x.json")],
                        capture_output=True, text=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import RANDOM_SPECS
+from helpers import RANDOM_SPECS
 from slwsr_search import PRESETS, build_model, count_cost
-from slwsr_search.cost import measure_cost
-from slwsr_search.presets import PUBLISHED
+from slwsr_search.model.cost import measure_cost
+from slwsr_search.model.presets import PUBLISHED
 
 # Checked figures (facts page, section 2): params, Multi-Adds at 1280x720 output in G.
 EXPECTED = {"s-lwsr16": (143_731, 10.18), "s-lwsr32": (571_107, 39.89), "s-lwsr64": (2_276_803, 157.88),

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from slwsr_search.data import (BUILTIN_TRAIN, BUILTIN_VAL, ImagePair, PatchSampler, discover, load_image,
+from slwsr_search.sr.data import (BUILTIN_TRAIN, BUILTIN_VAL, ImagePair, PatchSampler, discover, load_image,
                                load_pairs, modcrop)
-from slwsr_search.resize import imresize
+from slwsr_search.sr.resize import imresize
 
 rng = np.random.default_rng(0)
 

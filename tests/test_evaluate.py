@@ -11,12 +11,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from conftest import run_command
+from helpers import run_command
 from slwsr_search import PRESETS, build_model
-from slwsr_search.data import ImagePair, load_pairs
-from slwsr_search.evaluate import bicubic_upscaler, evaluate_pairs, main, model_upscaler
-from slwsr_search.model import load_checkpoint, save_checkpoint
-from slwsr_search.resize import imresize
+from slwsr_search.sr.data import ImagePair, load_pairs
+from slwsr_search.cli.evaluate import main
+from slwsr_search.sr.evaluate import bicubic_upscaler, evaluate_pairs, model_upscaler
+from slwsr_search.model.checkpoint import load_checkpoint, save_checkpoint
+from slwsr_search.sr.resize import imresize
 
 rng = np.random.default_rng(0)
 SMALL = PRESETS["s-lwsr16-half"].replace(n_feats=4)

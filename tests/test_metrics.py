@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from slwsr_search.metrics import psnr, quantize, rgb_to_y, ssim
+from slwsr_search.sr.metrics import psnr, quantize, rgb_to_y, ssim
 
 rng = np.random.default_rng(0)
 HR = rng.integers(0, 256, size=(32, 40, 3), dtype=np.uint8)

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import RANDOM_SPECS
+from helpers import RANDOM_SPECS
 from slwsr_search import PRESETS, BlockSpec, build_model
-from slwsr_search.model import DIV2K_RGB_MEAN
-from slwsr_search.spec import N_SLOTS, SLOTS
+from slwsr_search.model.network import DIV2K_RGB_MEAN
+from slwsr_search.model.spec import N_SLOTS, SLOTS
 
 SMALL = PRESETS["s-lwsr16"].replace(n_feats=8)
 
@@ -146,6 +146,6 @@ def test_state_dict_round_trip():
 def test_rejects_non_spec():
     with pytest.raises(ValueError, match="spec: expected an ArchSpec"):
         build_model({"scale": 4})
-    from slwsr_search.blocks import Upsampler
+    from slwsr_search.model.blocks import Upsampler
     with pytest.raises(ValueError, match="scale: unsupported value 8"):
         Upsampler(8, 16)

@@ -16,12 +16,15 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import run_command
+from helpers import run_command
 from slwsr_search import PRESETS, build_model
-from slwsr_search.report import (CSV_COLUMNS, build_report, hypervolume, main as report_main, pareto_mask, trials_frame,
-                                 write_report)
-from slwsr_search.spec import random_spec
-from slwsr_search.study import StudyConfig, open_study
+from slwsr_search.cli.report import main as report_main
+from slwsr_search.search.render import write_report
+from slwsr_search.search.record import TrialRecord
+from slwsr_search.search.report import CSV_COLUMNS, build_report, hypervolume, pareto_mask, trials_frame
+from slwsr_search.model.spec import random_spec
+from slwsr_search.search.storage import open_study
+from slwsr_search.search.study import StudyConfig
 
 OBJ = ["psnr", "params", "macs"]
 
@@ -67,13 +70,12 @@ def _hand_built_study(tmp_path, with_trials=True):
     for i, (spec, p) in enumerate(zip(specs, psnrs)):
         c = count_cost(spec)
         feasible = c.params <= 20_000
-        attrs = {"arch": spec.arch, "spec": spec.to_json(compact=True), "hash": spec.hash, "params": c.params,
-                 "macs": c.macs, "feasible": feasible, "status": "ok" if feasible else "infeasible",
-                 "psnr": p if feasible else None, "ssim": 0.5 if feasible else None}
-        if i == 1:
-            attrs["baseline"] = "made-up"
-        st.add_trial(optuna.trial.create_trial(values=[p if feasible else 0.0, c.params, c.macs / 1e9], user_attrs=attrs))
-    st.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"status": "nonfinite", "reason": "nan"}))
+        rec = TrialRecord(arch=spec.arch, spec=spec.to_json(compact=True), hash=spec.hash, params=c.params, macs=c.macs,
+                          feasible=feasible, status="ok" if feasible else "infeasible", psnr=p if feasible else None,
+                          ssim=0.5 if feasible else None, baseline="made-up" if i == 1 else None)
+        st.add_trial(optuna.trial.create_trial(values=[p if feasible else 0.0, c.params, c.macs / 1e9], user_attrs=rec.attrs()))
+    st.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL,
+                                           user_attrs=TrialRecord(status="nonfinite", reason="nan").attrs()))
     return cfg, url, st
 
 
@@ -105,6 +107,18 @@ def test_report_files(tmp_path):
         assert sum(p.numel() for p in a.parameters()) == sum(p.numel() for p in b.parameters()) == st.trials[int(f.stem)].user_attrs["params"]
         x = torch.rand(1, 3, 6, 6) * 255
         assert torch.equal(a(x), b(x))
+
+
+def test_report_is_split_the_way_it_is_drawn(tmp_path):
+    cfg, url, st = _hand_built_study(tmp_path)
+    rep = build_report(st, OBJ, 20_000)
+    parts = {"front": rep.front, "dominated": rep.dominated, "over_budget": rep.over_budget, "failed": rep.failed}
+    numbers = {k: set(v["number"]) for k, v in parts.items()}
+    assert sorted(n for s in numbers.values() for n in s) == list(range(len(st.trials)))  # a partition of the trials
+    assert numbers["failed"] == {5} and numbers["over_budget"] == {4}  # 4: s-lwsr16, over 20,000 params
+    assert numbers["front"] == set(rep.trials.index[rep.trials["pareto_optimal"]])
+    assert list(rep.front["params"]) == sorted(rep.front["params"])
+    assert list(rep.baselines["number"]) == [1] and rep.states == {"COMPLETE": 5, "FAIL": 1}
 
 
 def test_report_without_completed_trials(tmp_path):
@@ -141,6 +155,7 @@ def test_report_cli(capsys, tmp_path):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 def test_html_renders_in_headless_chromium(tmp_path):
     cfg, url, st = _hand_built_study(tmp_path)
@@ -166,6 +181,7 @@ def _get(url):
         return json.loads(r.read())
 
 
+@pytest.mark.slow
 def test_optuna_dashboard_serves_the_study(tmp_path):
     pytest.importorskip("optuna_dashboard")
     from pathlib import Path

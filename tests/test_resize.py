@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from slwsr_search.resize import cubic, imresize
+from slwsr_search.sr.resize import cubic, imresize
 
 
 def test_cubic_kernel_values():

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from conftest import RANDOM_SPECS
+from helpers import RANDOM_SPECS
 from slwsr_search import PRESETS, ArchSpec, BlockSpec
-from slwsr_search.spec import HALF_ACTIVATION_MASK, N_SLOTS, POOL_SOURCES, PUBLISHED_POOL, SLOTS
+from slwsr_search.model.spec import HALF_ACTIVATION_MASK, N_SLOTS, POOL_SOURCES, PUBLISHED_POOL, SLOTS
 
 ALL_SPECS = list(PRESETS.items()) + [(f"random{i}", s) for i, s in enumerate(RANDOM_SPECS)]
 

@@ -8,31 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_command
+from helpers import DATA, run_command, write_folders
 from slwsr_search import PRESETS
-from slwsr_search.cli import run_cli
-from slwsr_search.data import ImagePair, TrainData
-from slwsr_search.model import load_checkpoint
-from slwsr_search.resize import imresize
-from slwsr_search import train as train_mod
-from slwsr_search.train import PROTOCOLS, Protocol, Speedups, resolve_device, train
+from slwsr_search.cli.common import run_cli
+from slwsr_search.cli.train import main as train_main
+from slwsr_search.model.checkpoint import load_checkpoint
+from slwsr_search.training import loop as train_mod
+from slwsr_search.training.device import Speedups, configure_device, resolve_device
+from slwsr_search.training.loop import train
+from slwsr_search.training.protocol import PROTOCOLS, Protocol
 
 TINY = PRESETS["s-lwsr16-half"].replace(n_feats=4)
 FAST = Protocol(steps=6, batch_size=2, lr_patch=12)
-
-
-def _data(n=3, size=64, seed=0):
-    g = np.random.default_rng(seed)
-    pairs = []
-    for i in range(n):
-        # smooth-ish images, so that learning is possible at all
-        base = g.integers(0, 256, size=(size // 8, size // 8, 3)).astype(np.float64)
-        hr = np.clip(imresize(base, 8), 0, 255).astype(np.uint8)
-        pairs.append(ImagePair(f"im{i}", hr, imresize(hr, 1 / 4), "imresize"))
-    return TrainData(pairs[1:], pairs[:1], 4, "synthetic", "synthetic")
-
-
-DATA = _data()
 
 
 def test_same_seed_same_result_on_cpu():
@@ -91,10 +78,32 @@ def test_other_errors_still_raise(monkeypatch):
 def test_cpu_path_of_every_device_option(device, speedups):
     threads = torch.get_num_threads()
     try:
+        configure_device(resolve_device(device), speedups)  # the process-wide half, as an entry point does
         r = train(TINY, DATA, Protocol(steps=2, batch_size=2, lr_patch=12), device=device, speedups=speedups)
     finally:
         torch.set_num_threads(threads)
+        torch.set_flush_denormal(True)
     assert r.ok and (r.device == "cpu" or torch.cuda.is_available())
+
+
+def _flushes_denormals() -> bool:
+    return torch.tensor([1e-323], dtype=torch.float64).item() == 0  # PyTorch's own example
+
+
+def test_train_leaves_process_wide_settings_to_the_entry_point():
+    threads = torch.get_num_threads()
+    torch.set_flush_denormal(False)
+    try:
+        r = train(TINY, DATA, Protocol(steps=1, batch_size=2, lr_patch=12), "cpu",
+                  speedups=Speedups(threads=1, flush_denormal=True))
+        assert r.ok and torch.get_num_threads() == threads and not _flushes_denormals()
+        configure_device(resolve_device("cpu"), Speedups(threads=1, flush_denormal=True))
+        assert torch.get_num_threads() == 1 and _flushes_denormals()
+        with pytest.raises(ValueError, match="threads: expected an integer >= 1, got 0"):
+            configure_device(resolve_device("cpu"), Speedups(threads=0))
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_flush_denormal(True)
 
 
 def test_channels_last_does_not_change_the_result_beyond_rounding():
@@ -103,6 +112,7 @@ def test_channels_last_does_not_change_the_result_beyond_rounding():
     assert abs(a.psnr - b.psnr) < 0.05
 
 
+@pytest.mark.slow
 def test_compile_on_cpu():
     pytest.importorskip("torch._inductor")
     r = train(TINY, DATA, Protocol(steps=2, batch_size=2, lr_patch=12), device="cpu", speedups=Speedups(compile=True))
@@ -160,21 +170,11 @@ def test_scale_mismatch():
 
 
 def _cli(capsys, *argv):
-    return run_command(train_mod.main, capsys, *argv, prog="train")
-
-
-def _folders(tmp_path):
-    from PIL import Image
-
-    for name, pairs in (("tr", DATA.train), ("va", DATA.val)):
-        (tmp_path / name).mkdir()
-        for p in pairs:
-            Image.fromarray(p.hr).save(tmp_path / name / f"{p.name}.png")
-    return str(tmp_path / "tr"), str(tmp_path / "va")
+    return run_command(train_main, capsys, *argv, prog="train")
 
 
 def test_cli_trains_saves_and_reloads(capsys, tmp_path):
-    tr, va = _folders(tmp_path)
+    tr, va = write_folders(tmp_path)
     ckpt = tmp_path / "m.pt"
     code, out, err = _cli(capsys, "--arch", TINY.arch, "--steps", "3", "--batch", "2", "--patch", "12",
                           "--train-dir", tr, "--val-dir", va, "--save", str(ckpt), "--json", "--device", "cpu")
@@ -186,7 +186,7 @@ def test_cli_trains_saves_and_reloads(capsys, tmp_path):
     model, _ = load_checkpoint(ckpt)
     assert model.spec == TINY
     # the checkpoint's validation score reproduces with the evaluate command
-    from slwsr_search.evaluate import main as eval_main
+    from slwsr_search.cli.evaluate import main as eval_main
     code = run_cli(eval_main, ["--data", va, "--checkpoint", str(ckpt), "--json"])
     ev = json.loads(capsys.readouterr().out)
     assert code == 0 and ev["psnr"] == pytest.approx(d["psnr"], abs=1e-6)
@@ -196,7 +196,7 @@ def test_cli_trains_saves_and_reloads(capsys, tmp_path):
 
 
 def test_cli_failed_training_exits_1(capsys, tmp_path):
-    tr, va = _folders(tmp_path)
+    tr, va = write_folders(tmp_path)
     code, out, _ = _cli(capsys, "--arch", TINY.arch, "--steps", "20", "--batch", "2", "--patch", "12", "--lr", "1e30",
                         "--train-dir", tr, "--val-dir", va, "--quiet", "--device", "cpu")
     assert code == 1 and "FAILED" in out and "nonfinite" in out

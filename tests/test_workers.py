@@ -19,9 +19,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from slwsr_search.config import ROOT
-from slwsr_search.run import worker_plan
-from slwsr_search.study import FaultTolerance, StudyConfig, count_states, sampler_seed, trial_seed
+from slwsr_search.search.storage import count_states
+from slwsr_search.search.study import FaultTolerance, StudyConfig, sampler_seed, trial_seed
+from slwsr_search.search.workers import StopRequest, worker_plan
 
 PG_PASSWORD = "s3cret-Pa55"  # trust authentication ignores it: it is here to be masked
 PG_URL = f"postgresql+psycopg2://postgres:{PG_PASSWORD}@127.0.0.1:5432/test"
@@ -100,7 +100,7 @@ def _env(url: str) -> dict[str, str]:
 
 
 def _run(path: str, url: str, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run(_cmd(path, *extra), env=_env(url), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(_cmd(path, *extra), env=_env(url), cwd=Path(path).parent, capture_output=True, text=True, timeout=timeout)
 
 
 def _states(url: str, name: str) -> dict[str, int]:
@@ -174,6 +174,7 @@ def test_bad_fault_tolerance(tmp_path, table, msg):
 # ----- real workers ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", STORAGES)
 def test_three_workers_finish_exactly_n_trials(kind, tmp_path, study_file):
     path, name = study_file(n_trials=8)
@@ -190,7 +191,8 @@ def test_three_workers_finish_exactly_n_trials(kind, tmp_path, study_file):
     _check_seeds(trials)
     out = res.stdout + res.stderr
     assert "[w1]" in out and "[w3]" in out and "study holds 8 COMPLETE" in out and "Traceback" not in out
-    assert PG_PASSWORD not in out and "***" in out if kind == "postgresql" else True
+    assert PG_PASSWORD not in out
+    assert ("***" in out) == (kind == "postgresql")  # a PostgreSQL URL is printed masked; a SQLite one has nothing to mask
 
 
 def _wait_for_training(url: str, name: str, proc: subprocess.Popen, limit: float = 120) -> int:
@@ -208,11 +210,12 @@ def _wait_for_training(url: str, name: str, proc: subprocess.Popen, limit: float
     raise AssertionError("no trial started training")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", STORAGES)
 def test_a_worker_killed_mid_trial_loses_nothing(kind, tmp_path, study_file):
     path, name = study_file(n_trials=4, steps=150)
     url = _url(kind, tmp_path)
-    proc = subprocess.Popen(_cmd(path), env=_env(url), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(_cmd(path), env=_env(url), cwd=Path(path).parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     killed = _wait_for_training(url, name, proc)
     before = {t.number: t.values for t in optuna.load_study(study_name=name, storage=url).trials if t.state == TrialState.COMPLETE}
     proc.send_signal(signal.SIGKILL)
@@ -244,7 +247,7 @@ def _default_sigint() -> None:
 
 
 def _interrupt_mid_trial(path, url, name, *extra, sig=signal.SIGINT):
-    proc = subprocess.Popen(_cmd(path, *extra), env=_env(url), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(_cmd(path, *extra), env=_env(url), cwd=Path(path).parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=_default_sigint)
     running = _wait_for_training(url, name, proc)
     proc.send_signal(sig)  # SIGINT: what Ctrl-C sends
@@ -252,6 +255,7 @@ def _interrupt_mid_trial(path, url, name, *extra, sig=signal.SIGINT):
     return proc.returncode, out, err, running
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_resume_retrains_the_cut_trial(tmp_path, study_file):
     path, name = study_file(n_trials=3, steps=150)
     url = _url("sqlite", tmp_path)
@@ -270,6 +274,7 @@ def test_ctrl_c_stops_cleanly_and_resume_retrains_the_cut_trial(tmp_path, study_
     assert states.get("COMPLETE") == 3 and states.get("FAIL") == 1 and set(states) <= {"COMPLETE", "FAIL", "PRUNED"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_every_worker(tmp_path, study_file, sig):
     path, name = study_file(n_trials=20, steps=150)
@@ -286,9 +291,7 @@ def test_ctrl_c_stops_every_worker(tmp_path, study_file, sig):
 
 
 def test_first_signal_asks_a_second_forces():
-    from slwsr_search.run import _StopRequest
-
-    with _StopRequest(announce=False) as stop:
+    with StopRequest() as stop:
         assert signal.getsignal(signal.SIGINT) is stop and signal.getsignal(signal.SIGTERM) is stop
         stop(signal.SIGINT, None)
         assert stop.requested  # the first: a request, honoured at the next clean point

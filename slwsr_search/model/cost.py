@@ -13,7 +13,7 @@ The LR input is ``(H // scale, W // scale)``; the output is ``scale`` times that
 default 720x1280 prices a 720x1278 output (1280 is not a multiple of 3).
 
 The paper's published Multi-Adds count every conv at LR resolution, which understates the x4
-network by about 18%; see :data:`slwsr_search.presets.PUBLISHED` and the README.
+network by about 18%; see :mod:`slwsr_search.model.published` and ``docs/cost-and-evaluation.md``.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def measure_cost(spec: ArchSpec, hr_size: tuple[int, int] = DEFAULT_HR_SIZE) -> 
     import torch
     from fvcore.nn import FlopCountAnalysis
 
-    from .model import build_model
+    from .network import build_model
 
     h, w = _check_hr_size(hr_size, spec.scale)
     model = build_model(spec).eval()

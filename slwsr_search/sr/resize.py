@@ -5,8 +5,8 @@ antialiasing when shrinking): Keys' cubic kernel (a = -0.5) widened by ``1/scale
 shrinking, weights normalised per output pixel, out-of-range taps clamped to the edge pixel, the
 dimension that shrinks most resized first (rows first when equal), and for uint8 input a
 round-half-up to uint8 after **each** dimension, as MATLAB keeps the input's class between
-passes. On the MATLAB-made x4 LR images of Set5 and Set14 it is bit-exact (``bench bicubic``).
-Pillow's bicubic differs from them by up to 9 grey levels.
+passes. ``python -m slwsr_search.bench bicubic`` compares it with MATLAB-made LR images
+(``docs/cost-and-evaluation.md``).
 """
 
 from __future__ import annotations

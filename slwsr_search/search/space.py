@@ -1,4 +1,4 @@
-"""Search spaces: TOML data mapped onto :class:`~slwsr_search.spec.ArchSpec`.
+"""Search spaces: TOML data mapped onto :class:`~slwsr_search.model.spec.ArchSpec`.
 
 The encoding is fixed-length: every trial suggests every parameter (``n_feats``, ``res_scale``,
 one ``block:<slot>`` per searchable slot, ``keep``, one ``pool:<source>`` per toggled source), so
@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ROOT, check_keys, find_toml, list_of, read_toml
-from .spec import POOL_SOURCES, SCALES, SLOTS, ArchSpec, BlockSpec
-
-SPACES_DIR = ROOT / "search_spaces"
+from ..config import check_keys, list_of, read_toml
+from ..model.spec import POOL_SOURCES, SCALES, SLOTS, ArchSpec, BlockSpec
+from .resources import SPACES, find_toml
 
 KEEP_PRIORITY: tuple[str, ...] = (
     "F1.b1", "F2.b1", "F3.b1", "F4.b1",
@@ -191,7 +190,8 @@ class SearchSpace:
                    pool_sources=tuple(s for s in POOL_SOURCES if s in sources))
 
     @classmethod
-    def load(cls, name_or_path: str | Path) -> "SearchSpace":
-        """A space by name (``search_spaces/<name>.toml``) or by path; errors name the file."""
-        p = find_toml(name_or_path, SPACES_DIR, "search space")
+    def load(cls, name_or_path: str | Path, relative_to: Path | None = None) -> "SearchSpace":
+        """A built-in space by name (``search_spaces/<name>.toml``) or a TOML path (relative paths
+        from ``relative_to`` when given); errors name the file."""
+        p = find_toml(name_or_path, SPACES, relative_to)
         return cls.from_dict(p.stem, read_toml(p), str(p))

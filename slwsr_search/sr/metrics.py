@@ -14,12 +14,11 @@ s-LWSR/RCAN ``Evaluate_PSNR_SSIM.m``):
   K2 = 0.03, L = 255, statistics over 'valid' window positions only (MATLAB's
   ``filter2(..., 'valid')``), mean of the SSIM map; identical images give 1.
 
-Checked: the bicubic x4 baseline on Set5 / Set14 gives 28.43 / 0.811 and 26.09 / 0.705 here
-against the published 28.42 / 0.810 and 26.10 / 0.704 (``python -m slwsr_search.bench bicubic``).
 scikit-image's ``structural_similarity(y_a, y_b, gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False, data_range=255)`` on the same Y images gives the same value (to float
 rounding; tested): those are the settings that match MATLAB. Its defaults (a 7x7 uniform window,
-sample covariance) do not.
+sample covariance) do not. How close the bicubic baseline comes to the published anchors:
+``python -m slwsr_search.bench bicubic`` and ``docs/cost-and-evaluation.md``.
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
-"""The paper's designs as specs, and the figures the paper published for them.
+"""The paper's designs as specs, by name.
 
 * ``s-lwsr16/32/64``: the published network with every activation kept: what the authors'
   released code actually runs (its ``nn.ReLU(False)`` is still a ReLU).
 * ``s-lwsr16-half`` / ``s-lwsr32-half``: the same network with the intended half-activation
-  mask (12 of 26 kept, :data:`~slwsr_search.spec.HALF_ACTIVATION_MASK`), really removed.
+  mask (12 of 26 kept, :data:`~slwsr_search.model.spec.HALF_ACTIVATION_MASK`), really removed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from .published import PublishedRow, published_row
 from .spec import HALF_ACTIVATION_MASK, ArchSpec
 
 
@@ -27,25 +26,9 @@ PRESETS: dict[str, ArchSpec] = {
     "s-lwsr32-half": _published(32, half=True),
 }
 
-
-@dataclass(frozen=True)
-class Published:
-    """Figures as printed in the paper (Table II, x4). Not recomputed: shown only labelled as published.
-
-    ``params_k`` in thousands; ``gmacs`` the paper's Multi-Adds in G (every conv counted at LR
-    resolution, about 18% below the real count at 1280x720 output).
-    """
-
-    model: str
-    params_k: int
-    gmacs: float
-
-
-_TABLE_II = {16: Published("s-LWSR16", 144, 8.3), 32: Published("s-LWSR32", 571, 32.9), 64: Published("s-LWSR64", 2277, 131.1)}
-
-#: Preset name -> the paper's Table II row for that network. The paper's final models use the
+#: Preset name -> its row of the paper's Table II. The paper's final models use the
 #: half-activation setting; activations carry no parameters, so both variants share the row.
-PUBLISHED: dict[str, Published] = {name: _TABLE_II[spec.n_feats] for name, spec in PRESETS.items()}
+PUBLISHED: dict[str, PublishedRow] = {name: published_row(f"s-LWSR{spec.n_feats}") for name, spec in PRESETS.items()}
 
 
 def get_preset(name: str) -> ArchSpec:

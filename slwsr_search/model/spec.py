@@ -1,10 +1,10 @@
 """The architecture spec: one s-LWSR variant as plain, validated, hashable data.
 
-An :class:`ArchSpec` fully describes a network; :func:`slwsr_search.model.build_model`
-turns it into a module and :func:`slwsr_search.cost.count_cost` prices it. Nothing here
+An :class:`ArchSpec` fully describes a network; :func:`slwsr_search.model.network.build_model`
+turns it into a module and :func:`slwsr_search.model.cost.count_cost` prices it. Nothing here
 imports torch or optuna.
 
-Topology vocabulary (see the README and ``../shared/reference/slwsr-facts.md``):
+Topology vocabulary (see ``docs/network.md``):
 
 * nine bunches of residual-block slots: the extractor ``LB1..LB5`` (3, 3, 3, 3, 2 slots)
   and the fusion ``F1..F4`` (3 slots each), 26 slots in all, named ``LB1.b1`` ... ``F4.b3``;
@@ -231,14 +231,10 @@ class ArchSpec:
 
     @property
     def arch(self) -> str:
-        """Short, stable, human-readable arch string, e.g. for s-LWSR16 with half activations::
+        """The spec as a short, stable, human-readable string; grammar in :meth:`from_arch`.
 
-            x4-n16-rrR.rrR.RrR.RrR.RR-Rrr.Rrr.Rrr.Rrr-pool:h,2.1,3.1,4.1,5.1,5.2
-
-        Tokens: ``R``/``r`` residual block with/without activation, ``I4``/``i4`` inverted residual
-        with expansion 4. Extractor bunches, then fusion bunches, separated by ``.``. Pool sources
-        ``h`` (head) and ``B.K`` for ``LB<B>.b<K>``. A ``-a<res_scale>`` suffix appears only when
-        ``res_scale != 1``. :meth:`from_arch` parses it back.
+        s-LWSR16 with the intended half-activation mask is
+        ``x4-n16-rrR.rrR.RrR.RrR.RR-Rrr.Rrr.Rrr.Rrr-pool:h,2.1,3.1,4.1,5.1,5.2``.
         """
         groups = self.bunches()
         ext = ".".join("".join(b.token for b in groups[n]) for n in EXTRACTOR_BUNCHES)
@@ -251,7 +247,25 @@ class ArchSpec:
 
     @classmethod
     def from_arch(cls, text: str) -> "ArchSpec":
-        """Parse an arch string made by :attr:`arch`; ``ValueError`` says what is wrong."""
+        """Parse an arch string (the inverse of :attr:`arch`); ``ValueError`` says what is wrong.
+
+        The whole grammar::
+
+            arch     := "x" SCALE "-n" N_FEATS "-" EXTRACT "-" FUSION "-pool:" SOURCES [ "-a" RES_SCALE ]
+            EXTRACT  := BUNCH "." BUNCH "." BUNCH "." BUNCH "." BUNCH   LB1..LB5: 3, 3, 3, 3, 2 blocks
+            FUSION   := BUNCH "." BUNCH "." BUNCH "." BUNCH             F1..F4: 3 blocks each
+            BUNCH    := BLOCK+                                        slot order b1, b2, b3
+            BLOCK    := "R" | "r"                                     residual block, activation kept / removed
+                      | "I" T | "i" T                                 inverted residual, expansion T >= 1, kept / removed
+            SOURCES  := SOURCE ("," SOURCE)*                          information-pool inputs, any order
+            SOURCE   := "h"                                           the head conv's output
+                      | B "." K                                       block K of extractor bunch LB<B> (1.1 .. 5.2)
+            SCALE    := 2 | 3 | 4        N_FEATS := integer >= 1       RES_SCALE := number > 0
+
+        The ``-a`` suffix appears only when ``res_scale != 1`` (written with ``:g``); sources are
+        written in canonical (concat) order. Examples: ``x4-n16-RRR.RRR.RRR.RRR.RR-RRR.RRR.RRR.RRR-pool:h,2.1,3.1,4.1,5.1,5.2``
+        (s-LWSR16), ``x4-n12-I2i2R.rrR.RrR.RrR.RR-I4rr.Rrr.Rrr.Rrr-pool:h,5.2-a0.5``.
+        """
         m = re.fullmatch(r"x(\d+)-n(\d+)-([RrIi\d.]+)-([RrIi\d.]+)-pool:([h\d.,]+)(?:-a([0-9.eE+-]+))?", text.strip())
         if not m:
             raise ValueError(

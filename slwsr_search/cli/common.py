@@ -1,4 +1,4 @@
-"""Shared command-line plumbing: one-line errors with exit code 2, spec selection, formatting."""
+"""Shared command-line plumbing: one-line errors with exit code 2, spec selection, sizes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 import warnings
 from typing import Callable, NoReturn, Sequence
 
-from .presets import PRESETS, get_preset
-from .spec import ArchSpec
+from ..model.presets import PRESETS, get_preset
+from ..model.spec import ArchSpec
 
 EXIT_USAGE = 2  # bad input: arguments, files, specs
 

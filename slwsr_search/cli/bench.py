@@ -1,0 +1,129 @@
+"""``slwsr bench`` / ``python -m slwsr_search.bench``: benchmarks that print figures (never timed
+assertions). The measurements are :mod:`slwsr_search.benchmarks`; this module only prints them.
+
+``cost``: how long pricing one spec takes, analytically and by fvcore, and that the two agree.
+``bicubic``: our imresize against MATLAB-made LR images, and the bicubic baseline scored with our
+pipeline beside the published figures, on the benchmark sets under ``--data-root``.
+``train``: training-step speed against the device's measured fp32 matmul rate, and the data-time
+share, for the optimised settings and (``--baseline``) the plain eager fp32 NCHW loop.
+``storage``: N processes storing short trials (the writes of a priced, over-budget trial) on one
+study, on each local storage: errors, trials lost, trials/s, heartbeat support.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Sequence
+
+from ..benchmarks.storage import STORAGE_KINDS
+from ..model.cost import DEFAULT_HR_SIZE
+from ..model.presets import PRESETS
+from .common import Parser, fmt_size, parse_size
+
+SUMMARY = "benchmarks that print figures: pricing, the bicubic anchor, training speed, storages"
+
+
+def _cost(args) -> int:
+    from ..benchmarks.pricing import bench_specs, time_pricing
+
+    presets = args.preset or ["s-lwsr16", "s-lwsr32", "s-lwsr64"]
+    fvcore = not args.no_fvcore
+    print(f"pricing one spec at {fmt_size(args.hr_size)} output (analytic: median of {args.repeat} calls; fvcore: one call)")
+    print(f"{'spec':<34} {'params':>10} {'Multi-Adds':>11} {'analytic':>11} {'fvcore':>9}  agree", flush=True)
+    rows = time_pricing(bench_specs(presets, args.random), args.repeat, args.hr_size, fvcore)
+    for r in rows:
+        fv = "-" if r.fvcore_s is None else f"{r.fvcore_s:.2f} s"
+        agree = "-" if r.agree is None else ("yes" if r.agree else "NO")
+        print(f"{r.label:<34} {r.params:>10,} {r.gmacs:>9.2f} G {r.analytic_us:>8.1f} us {fv:>9}  {agree}")
+    us = [r.analytic_us for r in rows]
+    print(f"\nanalytic: median {statistics.median(us):.1f} us, max {max(us):.1f} us per spec over {len(rows)} specs")
+    return 1 if any(r.agree is False for r in rows) else 0
+
+
+def _bicubic(args) -> int:
+    from ..benchmarks.bicubic import TOL_PSNR, TOL_SSIM, bench_bicubic
+
+    scale = 4
+    resize_rows, score_rows = bench_bicubic(args.data_root, scale)
+    print(f"imresize(HR, 1/{scale}) against the MATLAB-made LR images (uint8, all channels):")
+    print(f"{'set':<9} {'pixels':>10} {'identical':>10} {'max diff':>9} {'Pillow BICUBIC max diff':>24}")
+    for r in resize_rows:
+        print(f"{r.set:<9} {r.values:>10,} {100 * r.identical / r.values:>9.3f}% {r.max_diff:>9} {r.pillow_max_diff:>24}")
+    print(f"\nbicubic x{scale} baseline, Y channel, {scale}-pixel border crop (tolerance {TOL_PSNR} dB, {TOL_SSIM} SSIM):")
+    print(f"{'set':<9} {'LR images':<22} {'PSNR':>7} {'SSIM':>7}   {'published':>15}   {'dPSNR':>7} {'dSSIM':>7}  ok")
+    for r in score_rows:
+        pub_p, pub_s = r.published
+        print(f"{r.set:<9} {r.lr:<22} {r.psnr:>7.3f} {r.ssim:>7.4f}   {pub_p:>7.2f} / {pub_s:.3f}   "
+              f"{r.psnr - pub_p:>+7.3f} {r.ssim - pub_s:>+7.4f}  {'yes' if r.ok else 'NO'}")
+    print("\npublished: the paper's Table II (the literature's standard bicubic anchor).")
+    return 0 if all(r.ok for r in (*resize_rows, *score_rows)) else 1
+
+
+def _train(args) -> int:
+    from ..benchmarks.training import bench_train
+
+    print(f"{args.preset}, batch {args.batch}, LR patch {args.patch}: {args.rounds} rounds x {args.steps} steps after "
+          "warm-up; best round reported, median beside it", flush=True)
+    res = bench_train(args.preset, args.batch, args.patch, args.device, args.rounds, args.steps, args.baseline,
+                      args.train_dir, args.threads)
+    print(f"on {res.device} ({res.device_name}); work per step: {res.gflop_per_step:.1f} GFLOP (exact forward MACs x 2 x 3)")
+    print(f"\n{'settings':<22} {'ms/step':>8} {'(median)':>9} {'GFLOP/s':>8} {'matmul':>8} {'ratio':>6} {'data':>6}")
+    for r in res.rows:
+        print(f"{r.label:<22} {r.best_s * 1e3:>8.1f} {r.median_s * 1e3:>9.1f} {r.gflops:>8.1f} {r.matmul_gflops:>8.1f} "
+              f"{100 * r.ratio:>5.1f}% {100 * r.data_share:>5.2f}%")
+    if args.baseline:
+        print(f"\nspeed-up of the optimised settings over the eager fp32 NCHW loop: "
+              f"{res.rows[0].best_s / res.rows[-1].best_s:.2f}x")
+    print("matmul: best fp32 n x n product rate on the same device (TF32 off), measured between rounds.")
+    return 0
+
+
+def _storage(args) -> int:
+    from ..benchmarks.storage import bench_storage
+
+    print(f"{args.workers} processes x {args.trials} trials each on one study (each trial: 1 suggest, 9 user attrs, "
+          "2 objectives)")
+    print(f"{'storage':<16} {'stored':>8} {'errors':>7} {'trials/s':>9} {'stuck':>6}  heartbeat support (kill -9 recovery)",
+          flush=True)
+    for r in bench_storage(args.workers, args.trials, args.storage or STORAGE_KINDS):
+        hb = "yes" if r.heartbeats else "no: a killed worker leaves its trial RUNNING for ever"
+        print(f"{r.kind:<16} {r.stored:>4}/{r.asked:<3} {r.errors:>7} {r.trials_per_s:>9.1f} {r.stuck:>6}  {hb}")
+        for e in r.examples:
+            print(f"    e.g. {e}")
+    print("trials/s: stored trials / the slowest process's time from a common start line (start-up excluded).")
+    return 0
+
+
+
+def build_parser(prog: str) -> Parser:
+    p = Parser(prog=prog, description=__doc__.split("\n\n", 1)[1])
+    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train,storage}")
+    c = sub.add_parser("cost", help="analytic vs fvcore pricing time per spec")
+    c.add_argument("--preset", action="append", choices=list(PRESETS), help="preset(s) to time (default: s-lwsr16/32/64)")
+    c.add_argument("--random", type=int, default=5, metavar="N", help="also time N seeded random specs (default 5)")
+    c.add_argument("--repeat", type=int, default=1000, metavar="N", help="analytic calls per spec (default 1000)")
+    c.add_argument("--hr-size", type=parse_size, default=DEFAULT_HR_SIZE, metavar="WxH", help="output size (default 1280x720)")
+    c.add_argument("--no-fvcore", action="store_true", help="skip the (slow) fvcore cross-check")
+    b = sub.add_parser("bicubic", help="imresize vs MATLAB LR, and the bicubic baseline vs published figures")
+    b.add_argument("--data-root", default="../shared/data", metavar="DIR",
+                   help="folder holding Set5/, Set14/, ... in the benchmark layout (default ../shared/data)")
+    t = sub.add_parser("train", help="training-step speed vs the device's matmul rate; data-time share")
+    t.add_argument("--preset", default="s-lwsr16", help="network (default s-lwsr16)")
+    t.add_argument("--batch", type=int, default=16, help="patches per batch (default 16)")
+    t.add_argument("--patch", type=int, default=48, help="LR patch size (default 48)")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    t.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core)")
+    t.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    t.add_argument("--steps", type=int, default=4, help="steps per round (default 4)")
+    t.add_argument("--baseline", action="store_true", help="also time the plain eager fp32 NCHW loop, first")
+    t.add_argument("--train-dir", default="builtin:train", metavar="DIR", help="training images (default builtin:train)")
+    s = sub.add_parser("storage", help="local Optuna storages under N concurrent processes: errors, speed, heartbeats")
+    s.add_argument("--workers", type=int, default=8, help="concurrent processes (default 8)")
+    s.add_argument("--trials", type=int, default=40, help="trials per process (default 40)")
+    s.add_argument("--storage", action="append", choices=STORAGE_KINDS, help="storages to try (default: all)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr bench") -> int:
+    args = build_parser(prog).parse_args(argv)
+    return {"cost": _cost, "bicubic": _bicubic, "train": _train, "storage": _storage}[args.what](args)

@@ -1,0 +1,41 @@
+"""``slwsr report`` / ``python -m slwsr_search.report``: export a study's Pareto report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..search.render import REPORT_FILES, write_report
+from ..search.report import build_report
+from ..search.resources import default_report_dir
+from ..search.storage import STORAGE_ENV, mask_url, open_existing_study, resolve_storage
+from ..search.study import StudyConfig
+from .common import Parser
+
+SUMMARY = "export a study's Pareto report: interactive HTML, CSV, Markdown and one spec per Pareto point"
+
+
+def build_parser(prog: str) -> Parser:
+    p = Parser(prog=prog, description="Export a study's Pareto report: index.html (interactive, offline), trials.csv, "
+               "pareto.csv, summary.md and pareto/NNN.json (one spec per Pareto point).",
+               epilog="example:\n  slwsr report --study budget150k    # -> reports/budget150k/ under the current folder")
+    p.add_argument("--study", required=True, metavar="NAME", help="a built-in study, or a path to a study TOML")
+    p.add_argument("--storage", metavar="URL", help=f"Optuna storage URL (default: ${STORAGE_ENV}, else the study's)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default reports/NAME under the current folder)")
+    return p
+
+
+def write_study_report(cfg: StudyConfig, storage: str, out: str | Path | None = None) -> Path:
+    """Load ``cfg``'s study from ``storage`` and write its report (default ``reports/<name>``)."""
+    study = open_existing_study(cfg, storage)
+    rep = build_report(study, list(cfg.objectives), cfg.max_params)
+    return write_report(rep, out or default_report_dir(cfg.name))
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr report") -> int:
+    args = build_parser(prog).parse_args(argv)
+    cfg = StudyConfig.load(args.study)
+    storage = resolve_storage(args.storage, cfg)
+    out = write_study_report(cfg, storage, args.out)
+    print(f"report for {cfg.name} ({mask_url(storage)}) written to {out}/: {REPORT_FILES}", flush=True)
+    return 0

@@ -1,0 +1,90 @@
+"""A trial's record: what the runner stores as Optuna user attrs, typed, in one place.
+
+Every user attr the package writes is a field of :class:`TrialRecord`; :func:`write` refuses any
+other key. The runner writes it, the reports and the terminal lines read it back with
+:meth:`TrialRecord.of`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from ..training.loop import NONFINITE, OK, OOM, OUTCOMES
+
+#: Why a trial trained nothing: over budget (priced only), or beyond the study's target (another
+#: worker's trials already cover it).
+INFEASIBLE, SURPLUS = "infeasible", "surplus"
+#: Every value of the ``status`` attr: a training's outcome, or why nothing was trained.
+STATUSES: tuple[str, ...] = OUTCOMES + (INFEASIBLE, SURPLUS)
+#: Statuses of a training that ran to a result (not cut short): the trainings a run counts, and
+#: the results a later trial of the same spec may reuse.
+TRAINED: frozenset[str] = frozenset({OK, NONFINITE, OOM})
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial's user attrs. ``None``: not recorded (yet, or not applicable).
+
+    ``worker`` (host:pid) runs it; ``arch``, ``spec`` (compact JSON), ``hash``, ``params``,
+    ``macs`` (at 1280x720 output) describe the spec; ``protocol_key`` says which protocol and data
+    trained it; ``train_seed`` its training seed; ``retry_of`` the trial it retries; ``feasible``
+    whether it fits the budget; ``status`` (one of :data:`STATUSES`) and ``reason`` how it ended;
+    ``psnr`` (dB), ``ssim``, ``train_seconds``, ``steps_per_s``, ``device``, ``final_loss`` its
+    training's result; ``baseline`` the paper's design it is; ``duplicate_of`` the trial whose
+    training it reuses.
+    """
+
+    worker: str | None = None
+    arch: str | None = None
+    spec: str | None = None
+    hash: str | None = None
+    params: int | None = None
+    macs: int | None = None
+    protocol_key: str | None = None
+    train_seed: int | None = None
+    retry_of: int | None = None
+    feasible: bool | None = None
+    status: str | None = None
+    reason: str | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    train_seconds: float | None = None
+    steps_per_s: float | None = None
+    device: str | None = None
+    final_loss: float | None = None
+    baseline: str | None = None
+    duplicate_of: int | None = None
+
+    @classmethod
+    def of(cls, trial: optuna.trial.FrozenTrial) -> "TrialRecord":
+        """The record stored on ``trial`` (attrs written by others are ignored)."""
+        a = trial.user_attrs
+        return cls(**{k: a[k] for k in FIELDS if k in a})
+
+    @property
+    def trained(self) -> bool:
+        """Whether this trial ran a training of its own to a result (not a reused one)."""
+        return self.status in TRAINED and self.duplicate_of is None
+
+    def attrs(self) -> dict[str, Any]:
+        """The recorded (non-None) fields as user attrs."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+#: The user-attr keys, in record order.
+FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialRecord))
+#: What a trial copies from the earlier trial whose training it reuses.
+REUSED: tuple[str, ...] = ("psnr", "ssim", "train_seconds", "steps_per_s", "device", "status", "reason", "train_seed")
+
+
+def write(trial: optuna.Trial, **values: Any) -> None:
+    """Store ``values`` as user attrs of the running ``trial`` (``None`` included: 'recorded, none');
+    a key that is not a :class:`TrialRecord` field is a bug and raises ``KeyError``."""
+    for key, value in values.items():
+        if key not in FIELDS:
+            raise KeyError(f"{key!r} is not a TrialRecord field")
+        trial.set_user_attr(key, value)

@@ -1,0 +1,211 @@
+"""Drawing a :class:`~.report.Report`: the HTML page, the Markdown summary, the terminal lines and
+the exported files. Renderers only draw what the report already split; none filters trials."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from ..model.spec import ArchSpec
+from .record import INFEASIBLE, TrialRecord
+from .report import CSV_COLUMNS, Report, published_frame
+
+# ----- terminal -----------------------------------------------------------------------------------
+
+
+def trial_line(t: optuna.trial.FrozenTrial) -> str:
+    """One finished trial as one aligned line: number, params, Multi-Adds, result, seconds, arch."""
+    r = TrialRecord.of(t)
+    params = f"{r.params:>9,}" if r.params is not None else " " * 9
+    macs = f"{r.macs / 1e9:>6.2f} G" if r.macs is not None else " " * 8
+    if r.status == INFEASIBLE:
+        what = "over budget: not trained"
+    elif t.state == optuna.trial.TrialState.FAIL:
+        what = f"FAILED: {r.reason or t.system_attrs.get('fail_reason', '')}"
+    elif r.psnr is not None:
+        what = f"PSNR {r.psnr:6.3f}  SSIM {r.ssim:.4f}"
+    else:
+        what = t.state.name
+    extra = f"  (= #{r.duplicate_of})" if r.duplicate_of is not None else ""
+    extra += f"  (retry of #{r.retry_of})" if r.retry_of is not None else ""
+    extra += f"  [{r.baseline}]" if r.baseline else ""
+    secs = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else 0.0
+    return f"#{t.number:<4} {params} {macs}  {what:<31} {secs:6.1f} s  {r.arch or '?'}{extra}"
+
+
+def _where(on_front: bool) -> str:
+    return "on the Pareto front" if on_front else "dominated"
+
+
+def front_table(rep: Report) -> str:
+    """The Pareto-optimal trials and where each baseline stands, as terminal text."""
+    if rep.front.empty:
+        return "no feasible COMPLETE trial yet: no Pareto front"
+    lines = [f"Pareto-optimal trials ({len(rep.front)} of {len(rep.trials)}; feasible, objectives {', '.join(rep.objectives)}):",
+             f"{'#':<5} {'params':>9} {'Multi-Adds':>10} {'PSNR':>7} {'SSIM':>7}  arch"]
+    for _, r in rep.front.iterrows():
+        tag = f"  [{r['baseline']}]" if isinstance(r["baseline"], str) else ""
+        lines.append(f"{r['number']:<5} {int(r['params']):>9,} {r['gmacs']:>8.2f} G {r['psnr']:>7.3f} {r['ssim']:>7.4f}  {r['arch']}{tag}")
+    for _, r in rep.baselines.iterrows():
+        lines.append(f"baseline {r['baseline']}: #{r['number']}, PSNR {r['psnr']:.3f}, {int(r['params']):,} params: "
+                     f"{_where(r['pareto_optimal'])}")
+    return "\n".join(lines)
+
+
+# ----- Markdown -----------------------------------------------------------------------------------
+
+
+def _markdown_table(front: pd.DataFrame) -> str:
+    lines = ["| trial | params | Multi-Adds (G) | PSNR (dB) | SSIM | arch | baseline |", "|---|---|---|---|---|---|---|"]
+    for _, r in front.iterrows():
+        base = r["baseline"] if isinstance(r["baseline"], str) else ""
+        lines.append(f"| {r['number']} | {int(r['params']):,} | {r['macs'] / 1e9:.2f} | {r['psnr']:.3f} | "
+                     f"{r['ssim']:.4f} | `{r['arch']}` | {base} |")
+    return "\n".join(lines)
+
+
+def _budget(rep: Report, le: str = "<=") -> str:
+    return f"params {le} {rep.max_params:,}" if rep.max_params else "none"
+
+
+def summary_markdown(rep: Report) -> str:
+    """The Pareto table in Markdown, with the context a reader of a pull request needs."""
+    n = len(rep.trials)
+    head = [f"# Study `{rep.study}`: Pareto front", "",
+            f"- trials: {n} (" + ", ".join(f"{v} {k}" for k, v in sorted(rep.states.items())) + ")" if n else "- trials: none",
+            f"- objectives: {', '.join(rep.objectives)}; budget: {_budget(rep)}",
+            f"- protocol: {rep.protocol_desc or 'unknown'}",
+            "- Multi-Adds: conv multiply-accumulates at 1280x720 output; PSNR/SSIM: Y channel, scale-pixel border crop.",
+            ""]
+    if rep.front.empty:
+        return "\n".join(head + ["No feasible COMPLETE trial yet: there is no Pareto front to show.", ""])
+    body = [_markdown_table(rep.front), ""]
+    for _, r in rep.baselines.iterrows():
+        body.append(f"- baseline **{r['baseline']}** (trial {r['number']}): PSNR {r['psnr']:.3f} dB, "
+                    f"{int(r['params']):,} params: {_where(r['pareto_optimal'])}.")
+    body.append("")
+    return "\n".join(head + body)
+
+
+# ----- HTML -------------------------------------------------------------------------------------
+
+
+def _hover(r: pd.Series) -> str:
+    psnr = "not trained" if pd.isna(r["psnr"]) else f"{r['psnr']:.3f} dB"
+    ssim = "" if pd.isna(r["ssim"]) else f"<br>SSIM {r['ssim']:.4f}"
+    base = f"<br>baseline {r['baseline']}" if isinstance(r["baseline"], str) else ""
+    return (f"trial {r['number']}<br>{r['arch']}<br>{int(r['params']):,} params<br>"
+            f"{r['macs'] / 1e9:.2f} G Multi-Adds<br>PSNR {psnr}{ssim}{base}")
+
+
+def _scatter(rep: Report, x: str, x_title: str):
+    """PSNR against ``x`` (``params`` or ``macs``): one trace per part of the report."""
+    import plotly.graph_objects as go
+
+    def gx(df: pd.DataFrame) -> pd.Series:
+        return df[x] / 1e9 if x == "macs" else df[x]
+
+    scored_psnr = pd.concat([rep.front["psnr"], rep.dominated["psnr"]])
+    floor = (scored_psnr.min() - 0.3) if len(scored_psnr) else 0.0  # the strip where untrained trials sit
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=gx(rep.dominated), y=rep.dominated["psnr"], mode="markers", name="feasible, dominated",
+                             marker=dict(color="#8fa8c8", size=8),
+                             hovertext=[_hover(r) for _, r in rep.dominated.iterrows()], hoverinfo="text"))
+    front = rep.front.assign(gx=gx(rep.front)).sort_values("gx")
+    fig.add_trace(go.Scatter(x=front["gx"], y=front["psnr"], mode="lines+markers", name="Pareto front",
+                             line=dict(color="#d62728", shape="hv"), marker=dict(color="#d62728", size=10),
+                             hovertext=[_hover(r) for _, r in front.iterrows()], hoverinfo="text"))
+    over = rep.over_budget
+    fig.add_trace(go.Scatter(x=gx(over), y=[floor] * len(over), mode="markers",
+                             name="over budget (priced, not trained)", marker=dict(color="#999999", symbol="x", size=7),
+                             hovertext=[_hover(r) for _, r in over.iterrows()], hoverinfo="text"))
+    if len(rep.failed):
+        fig.add_trace(go.Scatter(x=gx(rep.failed), y=[floor] * len(rep.failed), mode="markers", name="training failed",
+                                 marker=dict(color="#000000", symbol="triangle-down", size=8),
+                                 hovertext=[f"trial {r['number']}: {r['reason']}<br>{r['arch']}" for _, r in rep.failed.iterrows()],
+                                 hoverinfo="text"))
+    base = rep.baselines
+    fig.add_trace(go.Scatter(x=gx(base), y=base["psnr"], mode="markers+text", name="paper's designs (same protocol)",
+                             text=base["baseline"], textposition="top center",
+                             marker=dict(color="#2ca02c", symbol="star", size=16, line=dict(color="black", width=1)),
+                             hovertext=[_hover(r) for _, r in base.iterrows()], hoverinfo="text"))
+    if x == "params" and rep.max_params:
+        fig.add_vline(x=rep.max_params, line_dash="dash", line_color="#555", annotation_text="budget")
+    fig.update_layout(title=f"PSNR against {x_title}", xaxis_title=x_title, yaxis_title="validation PSNR (dB)",
+                      template="plotly_white", height=480, legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def render_html(rep: Report, paper: pd.DataFrame) -> str:
+    """The report page: charts (plotly.js embedded once, so it opens offline) and tables."""
+    import plotly.graph_objects as go
+
+    parts = [f"<h1>Study <code>{html.escape(rep.study)}</code></h1>",
+             f"<p>{len(rep.trials)} trials. Objectives: {', '.join(rep.objectives)}. Budget: {_budget(rep, '&le;')}"
+             f". Protocol: {html.escape(rep.protocol_desc or 'unknown')}. Multi-Adds at 1280x720 output; "
+             "PSNR/SSIM on the Y channel with a scale-pixel border crop, on the study's validation images.</p>"]
+    if rep.front.empty:
+        parts.append("<p class='empty'><b>No feasible COMPLETE trial yet</b>: there is no Pareto front to show. "
+                     "Run the study (or resume it) and refresh this report.</p>")
+    figs = [_scatter(rep, "params", "parameters"), _scatter(rep, "macs", "Multi-Adds (G)")]
+    if len(rep.hv):
+        hv = go.Figure(go.Scatter(x=rep.hv["number"], y=rep.hv["hypervolume"], mode="lines+markers", line_shape="hv"))
+        hv.update_layout(title="Search progress: hypervolume of the feasible front after each trial (normalised)",
+                         xaxis_title="trial", yaxis_title="hypervolume", template="plotly_white", height=360)
+        figs.append(hv)
+    for i, fig in enumerate(figs):
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
+    parts.append("<h2>Pareto-optimal trials</h2>")
+    if rep.front.empty:
+        parts.append("<p>None yet.</p>")
+    else:
+        t = rep.front[["number", "params", "macs", "psnr", "ssim", "arch", "baseline"]].copy()
+        t["macs"] = (t["macs"] / 1e9).map(lambda v: f"{v:.2f} G")
+        t["params"] = t["params"].map(lambda v: f"{int(v):,}")
+        t["psnr"] = t["psnr"].map(lambda v: f"{v:.3f}")
+        t["ssim"] = t["ssim"].map(lambda v: f"{v:.4f}")
+        t["spec"] = t["number"].map(lambda n: f"<a href='pareto/{int(n):03d}.json'>pareto/{int(n):03d}.json</a>")
+        t = t.astype(object).fillna("")
+        parts.append(t.to_html(index=False, escape=False, classes="table"))
+    parts.append("<h2>Published results (not from this study)</h2>"
+                 "<p>The paper's Table II, x4: <b>fully trained</b> on DIV2K for about 1M iterations, as published. "
+                 "A short search trial cannot reach these figures; compare candidates with the paper's designs "
+                 "trained in this study under the same protocol (the stars above). The published Multi-Adds count "
+                 "every conv at LR resolution (about 18% low for s-LWSR).</p>")
+    parts.append(paper.astype(object).fillna("-").to_html(index=False, classes="table"))
+    style = ("<style>body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
+             ".table{border-collapse:collapse;font-size:13px}.table td,.table th{border:1px solid #ccc;padding:3px 6px}"
+             "code{font-size:12px}.empty{background:#fff3cd;padding:8px}</style>")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(rep.study)}: Pareto report</title>"
+            f"{style}</head><body>" + "\n".join(parts) + "</body></html>")
+
+
+# ----- files --------------------------------------------------------------------------------------
+
+#: What :func:`write_report` writes, for the commands' messages.
+REPORT_FILES = "index.html, trials.csv, pareto.csv, summary.md, pareto/"
+
+
+def write_report(rep: Report, out_dir: str | Path) -> Path:
+    """Write ``index.html``, ``trials.csv``, ``pareto.csv``, ``summary.md`` and ``pareto/NNN.json``."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "pareto").mkdir(exist_ok=True)
+        for old in (out / "pareto").glob("*.json"):
+            old.unlink()  # a refreshed report lists only the current front
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ValueError(f"{out}: cannot write the report there ({e.strerror or e})") from None
+    rep.trials.reindex(columns=CSV_COLUMNS).to_csv(out / "trials.csv", index=False)
+    rep.front.reindex(columns=CSV_COLUMNS).to_csv(out / "pareto.csv", index=False)
+    (out / "summary.md").write_text(summary_markdown(rep))
+    for _, r in rep.front.iterrows():
+        ArchSpec.from_json(r["spec"]).save(out / "pareto" / f"{int(r['number']):03d}.json")
+    (out / "index.html").write_text(render_html(rep, published_frame()), encoding="utf-8")
+    return out

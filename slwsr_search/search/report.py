@@ -1,0 +1,191 @@
+"""Compute, then render: a study's trials as a DataFrame, split the way the report draws them.
+
+:func:`build_report` returns a :class:`Report` already split into the Pareto front, the dominated
+trials, the over-budget (priced only) trials, the failed trainings and the paper's designs trained
+in the study; :mod:`.render` only draws it (HTML, Markdown, terminal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from ..model.published import SETS, TABLE_II
+from .objectives import OBJECTIVES
+from .record import TrialRecord
+
+#: Columns of :func:`trials_frame`, in order.
+TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "psnr", "ssim", "feasible", "trained", "baseline",
+                 "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device", "worker",
+                 "status", "reason", "spec"]
+#: Columns of the exported ``trials.csv`` and ``pareto.csv``.
+CSV_COLUMNS = ["number", "state", "params", "macs", "psnr", "ssim", "feasible", "pareto_optimal", "baseline",
+               "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device",
+               "worker", "status", "reason"]
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: its :class:`~.record.TrialRecord`, state and number."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        r = TrialRecord.of(t)
+        rows.append({
+            "number": t.number, "state": t.state.name, "params": r.params, "macs": r.macs,
+            "gmacs": None if r.macs is None else r.macs / 1e9, "psnr": r.psnr, "ssim": r.ssim,
+            "feasible": r.feasible, "trained": r.trained, "baseline": r.baseline, "duplicate_of": r.duplicate_of,
+            "retry_of": r.retry_of, "arch": r.arch, "hash": r.hash, "train_seed": r.train_seed,
+            "train_seconds": r.train_seconds, "steps_per_s": r.steps_per_s, "device": r.device, "worker": r.worker,
+            "status": r.status, "reason": r.reason or fail_reason(t), "spec": r.spec,
+        })
+    df = pd.DataFrame(rows, columns=TRIAL_COLUMNS)
+    # nullable integers: a CSV says 3, not 3.0, and an empty cell where there is none
+    return df.astype({"number": int, "duplicate_of": "Int64", "retry_of": "Int64", "train_seed": "Int64"}) if len(df) else df
+
+
+def fail_reason(t: optuna.trial.FrozenTrial) -> str | None:
+    """Why a FAIL trial failed, as far as the storage knows (None for other states)."""
+    if t.state == optuna.trial.TrialState.FAIL:
+        if TrialRecord.of(t).status is None and "fail_reason" not in t.system_attrs:
+            return "its worker died (no heartbeat); retried up to the study's max_retry"
+        return t.system_attrs.get("fail_reason")
+    return None
+
+
+def scored_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows that can be on a front: COMPLETE, within budget, and trained (or reusing a training)."""
+    return (df["state"] == "COMPLETE") & (df["feasible"] == True) & df["psnr"].notna()  # noqa: E712
+
+
+def _minimised(df: pd.DataFrame, objectives: list[str]) -> np.ndarray:
+    """The objectives' columns as an (n, d) float array, each turned into 'smaller is better'."""
+    return np.column_stack([df[o.column].astype(float).to_numpy() * o.sign for o in (OBJECTIVES[n] for n in objectives)])
+
+
+def pareto_mask(df: pd.DataFrame, objectives: list[str]) -> pd.Series:
+    """True for rows that are feasible, COMPLETE, scored, and not dominated by another such row
+    in the objectives' directions (:data:`~.objectives.OBJECTIVES`). Rows equal on every
+    objective are all kept."""
+    ok = scored_mask(df)
+    mask = pd.Series(False, index=df.index)
+    if not ok.any():
+        return mask
+    pts = _minimised(df[ok], objectives)
+    idx = df.index[ok]
+    for i in range(len(pts)):
+        dominated = np.any(np.all(pts <= pts[i], axis=1) & np.any(pts < pts[i], axis=1))
+        mask[idx[i]] = not dominated
+    return mask
+
+
+def pareto_front(df: pd.DataFrame, objectives: list[str]) -> pd.DataFrame:
+    """The Pareto-optimal rows, by increasing parameters."""
+    return df[pareto_mask(df, objectives)].sort_values(["params", "number"])
+
+
+def hypervolume(points: np.ndarray, ref: np.ndarray) -> float:
+    """Hypervolume dominated by ``points`` (n, d), all objectives minimised, up to ``ref`` (d,).
+
+    Exact, by slicing along the last objective (fine for the few hundred points of a study)."""
+    pts = np.asarray(points, dtype=float).reshape(-1, len(ref))
+    pts = pts[np.all(pts < ref, axis=1)]
+    if len(pts) == 0:
+        return 0.0
+    if pts.shape[1] == 1:
+        return float(ref[0] - pts[:, 0].min())
+    pts = pts[np.argsort(pts[:, -1], kind="stable")]
+    vol = 0.0
+    for i in range(len(pts)):
+        upper = pts[i + 1, -1] if i + 1 < len(pts) else ref[-1]
+        if upper > pts[i, -1]:
+            vol += (upper - pts[i, -1]) * hypervolume(pts[: i + 1, :-1], ref[:-1])
+    return vol
+
+
+def hypervolume_history(df: pd.DataFrame, objectives: list[str], max_params: int | None = None) -> pd.DataFrame:
+    """Normalised hypervolume of the feasible front after each trial (by trial number).
+
+    Objectives are scaled to [0, 1] between the best value seen and a reference just beyond the
+    worst (for ``params``, the budget when there is one), so 1.0 would be a single trial best at
+    everything. Columns: ``number``, ``hypervolume``.
+    """
+    ok = scored_mask(df)
+    if not ok.any():
+        return pd.DataFrame({"number": df["number"], "hypervolume": 0.0})
+    raw = _minimised(df, objectives)
+    good = raw[ok.to_numpy()]
+    lo, hi = good.min(axis=0), good.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    ref_raw = hi + 0.1 * span
+    for j, o in enumerate(objectives):
+        if o == "params" and max_params is not None:
+            ref_raw[j] = max(ref_raw[j], float(max_params))
+    norm = (raw - lo) / (ref_raw - lo)
+    out, seen, hv = [], [], 0.0
+    order = np.argsort(df["number"].to_numpy(), kind="stable")
+    for i in order:
+        if ok.iloc[i]:  # the front changes only with a scored trial: recompute then
+            seen.append(norm[i])
+            hv = hypervolume(np.array(seen), np.ones(len(objectives)))
+        out.append(hv)
+    return pd.DataFrame({"number": df["number"].to_numpy()[order], "hypervolume": out})
+
+
+def published_frame() -> pd.DataFrame:
+    """The paper's Table II (:mod:`slwsr_search.model.published`) as a DataFrame: published figures
+    of fully trained networks, not ours."""
+    rows = []
+    for r in TABLE_II:
+        row = {"model": r.model, "params_k": r.params_k, "gmacs_published": r.gmacs}
+        for s in SETS:
+            row[f"{s.lower()}_psnr"], row[f"{s.lower()}_ssim"] = r.scores[s]
+        rows.append(row)
+    return pd.DataFrame(rows).astype({"params_k": "Int64"})
+
+
+@dataclass
+class Report:
+    """Everything a report shows, computed from a study and split the way it is drawn.
+
+    ``trials``: every trial (:func:`trials_frame` with ``pareto_optimal``). ``front``: the
+    Pareto-optimal trials by parameters; ``dominated``: the other scored trials; ``over_budget``:
+    trials priced over the budget and never trained; ``failed``: FAIL trials with their reasons;
+    ``baselines``: the scored trials of the paper's designs (their ``pareto_optimal`` says where
+    they stand); ``hv``: normalised hypervolume after each trial; ``states``: trials per state.
+    """
+
+    study: str
+    objectives: list[str]
+    max_params: int | None
+    protocol_desc: str
+    trials: pd.DataFrame
+    front: pd.DataFrame
+    dominated: pd.DataFrame
+    over_budget: pd.DataFrame
+    failed: pd.DataFrame
+    baselines: pd.DataFrame
+    hv: pd.DataFrame
+    states: dict[str, int]
+
+
+def build_report(study: optuna.Study, objectives: list[str], max_params: int | None) -> Report:
+    """Read ``study`` once and split its trials for the renderers."""
+    df = trials_frame(study)
+    if len(df):
+        df["pareto_optimal"] = pareto_mask(df, objectives)
+        hv = hypervolume_history(df, objectives, max_params)
+    else:
+        df["pareto_optimal"] = pd.Series(dtype=bool)
+        hv = pd.DataFrame({"number": [], "hypervolume": []})
+    on_front = df["pareto_optimal"].astype(bool)
+    scored = scored_mask(df) if len(df) else on_front
+    return Report(
+        study=study.study_name, objectives=list(objectives), max_params=max_params,
+        protocol_desc=str(study.user_attrs.get("protocol_desc", "")), trials=df,
+        front=df[on_front].sort_values(["params", "number"]), dominated=df[scored & ~on_front],
+        over_budget=df[(df["feasible"] == False) & df["params"].notna()],  # noqa: E712
+        failed=df[df["state"] == "FAIL"], baselines=df[scored & df["baseline"].notna()], hv=hv,
+        states=df["state"].value_counts().to_dict() if len(df) else {},
+    )

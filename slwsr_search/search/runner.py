@@ -1,0 +1,251 @@
+"""The trial loop shared by every worker: price, dedupe, train, record; until the study holds its
+target of COMPLETE trials.
+
+A trial is priced before anything is built: over budget, it is recorded as infeasible (Optuna
+constraint > 0) and not trained. A spec already trained under the same protocol and data is not
+trained again; its result is reused. The paper's designs that fit the budget are enqueued first.
+Everything a report needs is stored as the trial's :class:`~.record.TrialRecord`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from ..model.cost import count_cost
+from ..model.presets import PRESETS
+from ..sr.data import TrainData
+from ..training.device import Speedups
+from ..training.loop import INTERRUPTED, TrainResult, train
+from ..training.protocol import Protocol
+from . import record
+from .record import INFEASIBLE, REUSED, SURPLUS, TrialRecord
+from .storage import retry_callback
+from .study import StudyConfig, trial_seed
+
+
+class TrainingFailed(Exception):
+    """A trial whose training failed (non-finite loss, out of memory): Optuna records it as FAIL."""
+
+
+def worker_id() -> str:
+    """Who runs a trial (user attr ``worker``): host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _live(t: optuna.trial.FrozenTrial, grace_period: int) -> bool:
+    """A RUNNING trial that counts toward the target: one of ours (it beats, so a dead worker's
+    trial goes FAIL after the grace period), or one too young to have said so yet. A RUNNING trial
+    of neither kind (left by a crash before heartbeats existed) never ends: it is ignored."""
+    if TrialRecord.of(t).worker is not None or t.datetime_start is None:
+        return True
+    return (time.time() - t.datetime_start.timestamp()) < grace_period
+
+
+def _retried_number(trials: list[optuna.trial.FrozenTrial], number: int) -> int | None:
+    """The number of the trial that trial ``number`` retries (first of a chain), or None."""
+    for t in trials:
+        if t.number == number:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
+    return None
+
+
+def _covered_before(trials: list[optuna.trial.FrozenTrial], number: int, target: int, grace_period: int) -> bool:
+    """True when the COMPLETE trials plus the live RUNNING trials numbered below ``number`` already
+    make ``target``: then trial ``number`` is surplus. Trial numbers are handed out in creation
+    order, so of several workers racing for the last place exactly one finds it free."""
+    n = sum(t.number < number and (t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING
+                                                                      and _live(t, grace_period)))
+            for t in trials)
+    return n >= target
+
+
+@dataclass
+class Runner:
+    """Runs trials of one study: price, dedupe, train, record. ``key``: the run's
+    :func:`~.study.protocol_key`, computed once by the entry point."""
+
+    cfg: StudyConfig
+    data: TrainData
+    protocol: Protocol
+    device: str
+    key: str
+    speedups: Speedups = field(default_factory=Speedups)
+    progress: bool = False
+    on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None
+    target: int | None = None  # the study's n_trials: no trial beyond it is started (see _covered_before)
+    should_stop: Callable[[], bool] | None = None  # asked before every training step (Ctrl-C)
+    interrupted: int | None = field(default=None, init=False)  # the trial a Ctrl-C ended
+
+    def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
+        try:
+            return self._objective(trial)
+        except KeyboardInterrupt:
+            self.interrupted = trial.number
+            record.write(trial, status=INTERRUPTED, reason="interrupted (Ctrl-C)")
+            raise
+
+    def _objective(self, trial: optuna.Trial) -> tuple[float, ...]:
+        record.write(trial, worker=worker_id())
+        # One read of the study serves the surplus check, the retry lookup and the dedupe.
+        trials = trial.study.get_trials(deepcopy=False)
+        if self.target is not None and _covered_before(trials, trial.number, self.target,
+                                                       self.cfg.fault_tolerance.grace_period):
+            # Another worker's trials already cover the study's target: this one would overshoot
+            # n_trials. Nothing is built or trained; PRUNED trials are ignored by the samplers.
+            record.write(trial, status=SURPLUS)
+            raise optuna.TrialPruned("surplus: the study's target is covered by earlier trials")
+        spec = self.cfg.space.suggest(trial)
+        cost = count_cost(spec)
+        original = _retried_number(trials, trial.number)
+        seed = trial_seed(self.protocol.seed, trial.number if original is None else original)
+        record.write(trial, arch=spec.arch, spec=spec.to_json(compact=True), hash=spec.hash, params=cost.params,
+                     macs=cost.macs, protocol_key=self.key, train_seed=seed)
+        if original is not None:
+            record.write(trial, retry_of=original)
+        violations = self.cfg.violations(cost.params, cost.macs)
+        with warnings.catch_warnings():
+            # a retried trial inherits its original's (equal) constraint values; Optuna warns on re-setting
+            warnings.filterwarnings("ignore", message="The constraint value is ignored")
+            for k, v in violations.items():
+                trial.set_constraint(k, v)
+        if any(v > 0 for v in violations.values()):
+            # Over budget: recorded, never built or trained. PSNR/SSIM objectives get 0 as a
+            # placeholder; constrained samplers rank infeasible trials by violation, not values.
+            record.write(trial, status=INFEASIBLE, feasible=False)
+            return self._values(0.0, 0.0, cost.params, cost.macs)
+        record.write(trial, feasible=True)
+        previous = self._previous(trials, spec.hash)
+        if previous is not None:
+            record.write(trial, duplicate_of=previous.number,
+                         **{k: previous.user_attrs[k] for k in REUSED if k in previous.user_attrs})
+            if previous.state == TrialState.FAIL:
+                raise TrainingFailed(f"duplicate of failed trial {previous.number}: {previous.user_attrs.get('reason')}")
+            return self._values(previous.user_attrs["psnr"], previous.user_attrs["ssim"], cost.params, cost.macs)
+        res = train(spec, self.data, dataclasses.replace(self.protocol, seed=seed), self.device, self.speedups,
+                    progress=self.progress, should_stop=self.should_stop)
+        if res.status == INTERRUPTED:
+            raise KeyboardInterrupt  # here, between two steps: Optuna marks the trial FAIL and re-raises
+        self._record(trial, res)
+        if not res.ok:
+            raise TrainingFailed(f"{res.status}: {res.reason}")
+        return self._values(res.psnr, res.ssim, cost.params, cost.macs)
+
+    def _values(self, psnr: float, ssim: float, params: int, macs: int) -> tuple[float, ...]:
+        raw = {"psnr": psnr, "ssim": ssim, "params": params, "macs": macs}
+        return tuple(o.study_value(raw[o.column]) for o in self.cfg.objective_table)
+
+    @staticmethod
+    def _record(trial: optuna.Trial, res: TrainResult) -> None:
+        record.write(trial, status=res.status, reason=res.reason, psnr=res.psnr, ssim=res.ssim,
+                     train_seconds=round(res.wall_s, 3), steps_per_s=round(res.steps_per_s, 4), device=res.device,
+                     final_loss=res.final_loss)
+
+    def _previous(self, trials: list[optuna.trial.FrozenTrial], spec_hash: str) -> optuna.trial.FrozenTrial | None:
+        """The earliest finished trial that trained this spec under this protocol and data."""
+        for t in trials:
+            r = TrialRecord.of(t)
+            if (t.state in (TrialState.COMPLETE, TrialState.FAIL) and r.hash == spec_hash
+                    and r.protocol_key == self.key and r.trained):
+                return t
+        return None
+
+
+def enqueue_baselines(study: optuna.Study, cfg: StudyConfig) -> list[str]:
+    """Enqueue the study's baselines that fit its budget and are not in the study yet; returns
+    the names enqueued now. Baselines over budget are skipped (they would only be priced)."""
+    present = {TrialRecord.of(t).baseline for t in study.get_trials(deepcopy=False)}
+    added = []
+    for name in cfg.baselines:
+        spec = PRESETS[name]
+        cost = count_cost(spec)
+        if any(v > 0 for v in cfg.violations(cost.params, cost.macs).values()) or name in present:
+            continue
+        params = cfg.space.encode(spec, f"baseline {name}")
+        study.enqueue_trial(params, user_attrs=TrialRecord(baseline=name).attrs(), skip_if_exists=True)
+        added.append(name)
+    return added
+
+
+def run_study(study: optuna.Study, runner: Runner, n_trials: int, timeout: float | None,
+              max_failures: int | None = None, poll: float = 1.0,
+              on_wait: Callable[[dict[str, int]], None] | None = None,
+              on_lost: Callable[[int], None] | None = None) -> None:
+    """Run trials, one at a time, until the study holds ``n_trials`` COMPLETE trials, ``timeout``
+    seconds pass (no trial starts after it), or ``max_failures`` trainings fail in a row (default
+    ``n_trials``). Safe with any number of workers on one storage: a worker starts a trial only
+    while COMPLETE + live RUNNING trials fall short of ``n_trials``, and otherwise waits (every
+    ``poll`` s) for the others' trials to end; a trial that fails, or whose worker dies (heartbeat
+    gone stale: failed and retried here), reopens a place. ``on_wait`` hears once per wait;
+    ``on_lost`` hears the number of each trial found FAIL because its worker died.
+    """
+    start = time.monotonic()
+    limit_failures = max_failures if max_failures is not None else n_trials
+    failures_in_a_row = 0
+    runner.target = n_trials
+    grace = runner.cfg.fault_tolerance.grace_period
+
+    def callback(st: optuna.Study, ft: optuna.trial.FrozenTrial) -> None:
+        nonlocal failures_in_a_row
+        if ft.state == TrialState.PRUNED:  # surplus: nothing ran
+            return
+        failures_in_a_row = failures_in_a_row + 1 if ft.state == TrialState.FAIL else 0
+        if runner.on_trial:
+            runner.on_trial(ft)
+
+    def lost(trials: list[optuna.trial.FrozenTrial]) -> set[int]:  # FAIL trials that never said why: worker died
+        return {t.number for t in trials if t.state == TrialState.FAIL and TrialRecord.of(t).status is None}
+
+    known_lost = lost(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))  # before this run's first look
+    waiting = False
+    while True:
+        if runner.should_stop is not None and runner.should_stop():
+            raise KeyboardInterrupt  # asked to stop (Ctrl-C) between trials: nothing is cut short
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and a retry queued
+        trials = study.get_trials(deepcopy=False)
+        if on_lost is not None:
+            now_lost = lost(trials)
+            for n in sorted(now_lost - known_lost):
+                on_lost(n)
+            known_lost = now_lost
+        done = sum(t.state == TrialState.COMPLETE for t in trials)
+        running = sum(t.state == TrialState.RUNNING and _live(t, grace) for t in trials)
+        left = None if timeout is None else timeout - (time.monotonic() - start)
+        if done >= n_trials or (left is not None and left <= 0) or failures_in_a_row >= limit_failures:
+            return
+        if done + running >= n_trials:
+            if not waiting and on_wait is not None:
+                on_wait({"COMPLETE": done, "RUNNING": running})
+            waiting = True
+            time.sleep(poll)
+            continue
+        waiting = False
+        study.optimize(runner.objective, n_trials=1, catch=(TrainingFailed,), callbacks=[callback],
+                       gc_after_trial=False, show_progress_bar=False)
+
+
+def requeue_interrupted(study: optuna.Study, runner: Runner) -> int | None:
+    """After a Ctrl-C: queue a copy of the trial it ended (Optuna marked it FAIL), as a heartbeat
+    retry would, so a resumed run trains that spec first, with the same seed. Returns the
+    interrupted trial's number, or None when no trial was cut short."""
+    n = runner.interrupted
+    if n is None:
+        return None
+    for t in study.get_trials(deepcopy=True, states=(TrialState.FAIL,)):
+        if t.number == n:
+            retry_callback(runner.cfg.fault_tolerance)(study, t)
+            return n
+    return None  # still RUNNING (the Ctrl-C hit while it was being stored): its heartbeat will go stale

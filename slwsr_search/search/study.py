@@ -1,0 +1,225 @@
+"""Studies as data (``studies/*.toml``): what to search, the budget, the protocols, the data, the
+sampler, the trial count and the storage; with the seeds and the protocol key derived from them.
+
+A trial is priced before anything is built (:meth:`StudyConfig.violations`); a study whose space
+cannot meet its budget is refused before any training (:meth:`StudyConfig.check_space_fits`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import optuna
+
+from ..config import check_keys, list_of, read_toml
+from ..model.cost import block_cost, count_cost
+from ..model.presets import PRESETS
+from ..model.spec import SLOTS, ArchSpec
+from ..training.protocol import Protocol
+from .objectives import Objective, get_objectives
+from .resources import STUDIES, default_storage, find_toml
+from .space import SearchSpace, parse_block_choice
+
+SAMPLERS = ("NSGAIISampler", "TPESampler", "RandomSampler")
+
+
+@dataclass(frozen=True)
+class FaultTolerance:
+    """``[fault_tolerance]`` of a study: heartbeats and retries (seconds, counts).
+
+    Each running trial writes a heartbeat to the storage every ``heartbeat_interval`` s; one
+    silent for ``grace_period`` s is stale: the next worker that looks marks it FAIL and queues a
+    retry, up to ``max_retry`` times per original trial (a spec that kills its worker every time,
+    say by exhausting memory, is not retried forever).
+    """
+
+    heartbeat_interval: int = 10
+    grace_period: int = 60
+    max_retry: int = 2
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> "FaultTolerance":
+        check_keys(d, where, optional=("heartbeat_interval", "grace_period", "max_retry"))
+        out = cls(**d)
+        for f in dataclasses.fields(cls):
+            v = getattr(out, f.name)
+            low = 0 if f.name == "max_retry" else 1
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"{where}: {f.name}: expected an integer >= {low}, got {v!r}")
+        if out.grace_period <= out.heartbeat_interval:
+            raise ValueError(f"{where}: grace_period: must exceed heartbeat_interval ({out.heartbeat_interval}), "
+                             f"got {out.grace_period}")
+        return out
+
+
+def trial_seed(study_seed: int, number: int) -> int:
+    """The training seed of trial ``number``: a function of the study seed and the trial number
+    only (NumPy's ``SeedSequence`` mixes them), so a result never depends on which worker ran it.
+    A retried trial uses the seed of the trial it retries."""
+    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0] % 2**31)
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """One study (``studies/<name>.toml``, every key in ``docs/search.md``): what to search, under
+    which budget, how to train, where it is stored."""
+
+    name: str
+    path: str
+    description: str
+    space: SearchSpace
+    objectives: tuple[str, ...]
+    max_params: int | None
+    max_macs: int | None
+    protocol: Protocol
+    cpu_protocol: Protocol | None
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    sampler: dict[str, Any]
+    n_trials: int
+    timeout: float | None
+    seed: int
+    baselines: tuple[str, ...]
+    storage: str
+    fault_tolerance: FaultTolerance = FaultTolerance()
+
+    @property
+    def objective_table(self) -> tuple[Objective, ...]:
+        """The study's objectives, from :data:`~slwsr_search.search.objectives.OBJECTIVES`."""
+        return get_objectives(self.objectives)
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objective_table]
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [o.metric_name for o in self.objective_table]
+
+    def protocol_for(self, device_type: str) -> Protocol:
+        """The full protocol on a GPU; the lighter ``[cpu_protocol]`` (when given) on a CPU."""
+        return self.cpu_protocol if (device_type == "cpu" and self.cpu_protocol is not None) else self.protocol
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> "StudyConfig":
+        """A built-in study by name (``studies/<name>.toml``) or a TOML path; errors name the file and
+        the key. A search space given as a relative path is read from the study file's folder."""
+        p = find_toml(name_or_path, STUDIES)
+        data = read_toml(p)
+        w = str(p)
+        check_keys(data, w, required=("search_space", "n_trials", "protocol", "constraints"),
+                   optional=("description", "objectives", "cpu_protocol", "data", "sampler", "timeout", "seed",
+                             "baselines", "storage", "fault_tolerance"))
+        try:
+            space = SearchSpace.load(data["search_space"], relative_to=p.parent)
+        except ValueError as e:
+            raise ValueError(f"{w}: search_space: {e}") from None
+        objectives = tuple(list_of(data.get("objectives", ["psnr", "params", "macs"]), str, f"{w}: objectives"))
+        get_objectives(objectives, f"{w}: objectives")
+        cons = check_keys(data["constraints"], f"{w}: [constraints]", optional=("max_params", "max_macs"))
+        limits = {}
+        for key in ("max_params", "max_macs"):
+            v = cons.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+                raise ValueError(f"{w}: constraints.{key}: expected a positive integer, got {v!r}")
+            limits[key] = v
+        protocol = Protocol.from_dict(data["protocol"], f"{w}: [protocol]")
+        cpu_protocol = Protocol.from_dict(data["cpu_protocol"], f"{w}: [cpu_protocol]") if "cpu_protocol" in data else None
+        d = check_keys(data.get("data", {}), f"{w}: [data]", optional=("train", "val"))
+        train_src = list_of(d.get("train", ["builtin:train"]), str, f"{w}: data.train")
+        val_src = list_of(d.get("val", ["builtin:val"]), str, f"{w}: data.val")
+        sampler = dict(data.get("sampler", {"name": "NSGAIISampler"}))
+        check_keys(sampler, f"{w}: [sampler]", required=("name",), optional=("population_size", "n_startup_trials"))
+        if sampler["name"] not in SAMPLERS:
+            raise ValueError(f"{w}: sampler.name: unknown sampler {sampler['name']!r}; expected {', '.join(SAMPLERS)}")
+        n_trials = data["n_trials"]
+        if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+            raise ValueError(f"{w}: n_trials: expected an integer >= 1, got {n_trials!r}")
+        timeout = data.get("timeout")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ValueError(f"{w}: timeout: expected seconds > 0, got {timeout!r}")
+        seed = data.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"{w}: seed: expected an integer >= 0, got {seed!r}")
+        baselines = list_of(data.get("baselines", []), str, f"{w}: baselines", non_empty=False)
+        for b in baselines:
+            if b not in PRESETS:
+                raise ValueError(f"{w}: baselines: unknown preset {b!r}; known: {', '.join(PRESETS)}")
+        storage = data.get("storage") or default_storage(p.stem)
+        if not isinstance(storage, str):
+            raise ValueError(f"{w}: storage: expected a URL string, got {storage!r}")
+        ft = FaultTolerance.from_dict(data.get("fault_tolerance", {}), f"{w}: [fault_tolerance]")
+        return cls(name=p.stem, path=w, description=str(data.get("description", "")), space=space,
+                   objectives=objectives, max_params=limits["max_params"], max_macs=limits["max_macs"],
+                   protocol=protocol, cpu_protocol=cpu_protocol, train=tuple(train_src), val=tuple(val_src),
+                   sampler=sampler, n_trials=n_trials, timeout=float(timeout) if timeout else None, seed=seed,
+                   baselines=tuple(baselines), storage=storage, fault_tolerance=ft)
+
+    # ----- budget ----------------------------------------------------------------------------------
+
+    def violations(self, params: int, macs: int) -> dict[str, float]:
+        """Optuna constraint values (feasible when all <= 0): how far over each limit a cost is."""
+        out = {}
+        if self.max_params is not None:
+            out["params"] = float(params - self.max_params)
+        if self.max_macs is not None:
+            out["macs"] = float(macs - self.max_macs)
+        return out
+
+    def check_space_fits(self) -> None:
+        """``ValueError`` before any training if no spec of the space can meet the budget.
+
+        Cost is a sum over parts, each growing with ``n_feats``: the cheapest spec takes the
+        smallest width, the cheapest block choice in every searched slot and a one-source pool.
+        """
+        sp = self.space
+        n = min(sp.n_feats)
+        checks = (("parameters", self.max_params, 0, lambda c: c.params), ("Multi-Adds", self.max_macs, 1, lambda c: c.macs))
+        for what, limit, part, pick in checks:
+            if limit is None:
+                continue
+            blocks = []
+            for slot in SLOTS:
+                choices = sp.block_choices if slot in sp.block_slots else ("res",)
+                # block_cost at one LR pixel ranks the choices by parameters (part 0) or MACs (part 1)
+                blocks.append(min((parse_block_choice(c) for c in choices), key=lambda b: block_cost(b, n, 1)[part]))
+            cheapest = ArchSpec(sp.scale, n, tuple(blocks), ("head",))
+            value = pick(count_cost(cheapest))
+            if value > limit:
+                raise ValueError(f"{self.path}: nothing in search space {sp.name!r} fits the budget: the cheapest spec "
+                                 f"({cheapest.arch}) has {value:,} {what}, over the limit of {limit:,}")
+
+
+def protocol_key(protocol: Protocol, train: Sequence[str], val: Sequence[str], scale: int) -> str:
+    """Identifies 'the same protocol and data' (the protocol, the training and validation sources,
+    the scale): equal keys mean a spec's result can be reused, and a study refuses to resume
+    under another key."""
+    blob = json.dumps({"protocol": protocol.to_dict(), "train": " + ".join(map(str, train)),
+                       "val": " + ".join(map(str, val)), "scale": scale}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def sampler_seed(study_seed: int, worker: int, n_existing: int) -> int:
+    """The sampler seed of one worker process. A plain run (worker 0) of a fresh study uses the
+    study seed itself, so a rerun proposes the same designs; any other worker, and any run that
+    joins a study already holding trials, mixes in its worker index and that trial count: workers
+    seeded alike would propose the same first designs, and train each of them twice."""
+    if worker == 0 and n_existing == 0:
+        return study_seed
+    return int(np.random.SeedSequence([study_seed, worker, n_existing]).generate_state(1)[0] % 2**31)
+
+
+def make_sampler(cfg: StudyConfig, seed: int) -> optuna.samplers.BaseSampler:
+    """The study's sampler, named and seeded explicitly (Optuna 5 changed the default)."""
+    s = cfg.sampler
+    if s["name"] == "NSGAIISampler":
+        return optuna.samplers.NSGAIISampler(population_size=s.get("population_size", 8), seed=seed)
+    if s["name"] == "TPESampler":
+        return optuna.samplers.TPESampler(n_startup_trials=s.get("n_startup_trials", 8), seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)

@@ -1,0 +1,189 @@
+"""One short, deterministic training of one spec.
+
+A training draws random LR/HR patches (:class:`~slwsr_search.sr.data.PatchSampler`), minimises the L1
+loss with Adam, and scores PSNR/SSIM on the validation images with the literature's convention.
+It never raises for a failed training: a non-finite loss or running out of GPU memory ends it
+with a :class:`TrainResult` whose ``status`` says so (the search records a failed trial and goes on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..model.network import SLWSR, build_model
+from ..model.spec import ArchSpec
+from ..sr.data import PatchSampler, TrainData
+from ..sr.evaluate import evaluate_pairs, model_upscaler
+from .device import Speedups, is_oom, resolve_device, synchronize
+from .protocol import Protocol
+
+#: How a training can end (:attr:`TrainResult.status`): trained to the last step, stopped by a
+#: non-finite loss, out of device memory, or asked to stop (``should_stop``).
+OK, NONFINITE, OOM, INTERRUPTED = "ok", "nonfinite", "oom", "interrupted"
+OUTCOMES: tuple[str, ...] = (OK, NONFINITE, OOM, INTERRUPTED)
+
+
+@dataclass
+class TrainResult:
+    """What one training produced. ``status``: one of :data:`OUTCOMES`.
+
+    Scores are on the validation set (PSNR dB / SSIM, Y channel, ``scale`` px crop); ``None``
+    when the training failed. Times in seconds: ``data_s`` drawing batches, ``compute_s``
+    forward/backward/update, ``eval_s`` validation, ``wall_s`` all of it.
+    """
+
+    status: str
+    reason: str | None
+    psnr: float | None
+    ssim: float | None
+    steps_done: int
+    final_loss: float | None
+    wall_s: float
+    data_s: float
+    compute_s: float
+    eval_s: float
+    device: str
+    history: list[dict] = field(default_factory=list)
+    model: SLWSR | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    @property
+    def steps_per_s(self) -> float:
+        train_s = self.data_s + self.compute_s
+        return self.steps_done / train_s if train_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in dataclasses.asdict(self).items() if k != "model"}
+        d["steps_per_s"] = self.steps_per_s
+        return d
+
+
+def setup(spec: ArchSpec, dev: torch.device, protocol: Protocol, speedups: Speedups):
+    """``(model, forward, optimizer, autocast)`` for one training, seeded."""
+    torch.manual_seed(protocol.seed)
+    memory_format = torch.channels_last if speedups.channels_last else torch.contiguous_format
+    model = build_model(spec).to(dev).to(memory_format=memory_format)
+    optimizer = torch.optim.Adam(model.parameters(), lr=protocol.lr, betas=(0.9, 0.999), eps=1e-8)
+    fwd = torch.compile(model) if speedups.compile else model
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if (dev.type == "cuda" and speedups.bf16)
+                else contextlib.nullcontext())
+    return model, fwd, optimizer, autocast
+
+
+def train_step(fwd, optimizer, lr_img: torch.Tensor, hr_img: torch.Tensor, autocast) -> torch.Tensor:
+    """One L1 step; returns the loss tensor (not synchronised)."""
+    with autocast:
+        loss = F.l1_loss(fwd(lr_img).float(), hr_img)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), device: str = "auto",
+          speedups: Speedups = Speedups(), progress: bool = False,
+          on_eval: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train ``spec`` on ``data`` under ``protocol``; never raises for a failed training.
+
+    Deterministic on CPU: the same spec, data, protocol (seed) and thread count give the same
+    weights and scores. Only the per-training fields of ``speedups`` are used here (memory format,
+    bf16, compile); the process-wide ones are the entry point's (:func:`.device.configure_device`). ``on_eval`` receives each intermediate score (``eval_every``).
+    ``should_stop`` is asked before every step; when it says so, the training ends at once with
+    ``status="interrupted"`` (how a search stops on Ctrl-C at a clean point).
+    """
+    if spec.scale != data.scale:
+        raise ValueError(f"scale: the spec is x{spec.scale} but the data was prepared for x{data.scale}")
+    dev = resolve_device(device)
+    t_start = time.perf_counter()
+    data_s = compute_s = eval_s = 0.0
+    history: list[dict] = []
+    step = 0
+    last_loss: float | None = None
+    model = optimizer = fwd = sampler = lr_img = hr_img = loss = None
+    autocast = contextlib.nullcontext()
+
+    def result(status: str, reason: str | None, psnr=None, ssim=None) -> TrainResult:
+        return TrainResult(status, reason, psnr, ssim, step, last_loss, time.perf_counter() - t_start,
+                           data_s, compute_s, eval_s, str(dev), history, model if status == OK else None)
+
+    def validate() -> tuple[float, float]:
+        nonlocal eval_s
+        t = time.perf_counter()
+        model.eval()
+        with autocast:
+            r = evaluate_pairs(data.val, model_upscaler(model, str(dev)), data.scale)
+        model.train()
+        eval_s += time.perf_counter() - t
+        return r.psnr, r.ssim
+
+    try:
+        model, fwd, optimizer, autocast = setup(spec, dev, protocol, speedups)
+        sampler = PatchSampler(data.train, data.scale, protocol.lr_patch, protocol.batch_size, dev,
+                               seed=protocol.seed, augment=protocol.augment, channels_last=speedups.channels_last)
+        steps = range(protocol.steps)
+        if progress:
+            from tqdm import tqdm
+
+            steps = tqdm(steps, desc=spec.arch[:40], unit="step", file=sys.stderr, disable=None, leave=False)
+        running = torch.zeros((), device=dev)
+        for step in steps:
+            if should_stop is not None and should_stop():
+                return result(INTERRUPTED, f"interrupted at step {step}")
+            t0 = time.perf_counter()
+            lr_img, hr_img = sampler.sample()
+            synchronize(dev)
+            t1 = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = protocol.lr_at(step)
+            loss = train_step(fwd, optimizer, lr_img, hr_img, autocast)
+            running = running + loss.detach()
+            # A .item() per step would stall a GPU; check finiteness every 10 steps and at the end.
+            if dev.type == "cpu" or (step + 1) % 10 == 0 or step + 1 == protocol.steps:
+                value = float(running)
+                running.zero_()
+                if not math.isfinite(value):
+                    compute_s += time.perf_counter() - t1
+                    step += 1
+                    return result(NONFINITE, f"loss became non-finite ({value}) by step {step}")
+                last_loss = value if dev.type == "cpu" else value / (step % 10 + 1)
+                if progress and hasattr(steps, "set_postfix"):
+                    steps.set_postfix(loss=f"{loss.item():.2f}", refresh=False)
+            synchronize(dev)
+            compute_s += time.perf_counter() - t1
+            data_s += t1 - t0
+            if protocol.eval_every and (step + 1) % protocol.eval_every == 0 and step + 1 < protocol.steps:
+                p, s = validate()
+                point = {"step": step + 1, "psnr": p, "ssim": s, "loss": last_loss}
+                history.append(point)
+                if on_eval:
+                    on_eval(point)
+        step = protocol.steps
+        p, s = validate()
+        history.append({"step": step, "psnr": p, "ssim": s, "loss": last_loss})
+        if on_eval:
+            on_eval(history[-1])
+        return result(OK, None, p, s)
+    except BaseException as e:
+        if not is_oom(e):
+            raise
+        # Drop every reference to device memory before returning, so the next trial starts clean.
+        del e
+        model = optimizer = fwd = sampler = lr_img = hr_img = loss = None
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+        return result(OOM, f"out of memory on {dev} at step {step}")
+
+

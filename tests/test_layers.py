@@ -1,0 +1,126 @@
+"""The package's house rules, checked on its source: layers import one way, library code never
+prints, every published figure has one home, every command answers both ways it is invoked."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import slwsr_search
+from slwsr_search.cli import COMMANDS, main as slwsr_main
+from slwsr_search.model.published import TABLE_II
+
+PACKAGE = Path(slwsr_search.__file__).parent
+#: Layers, bottom first: a module may import its own layer and the ones below, never above.
+#: ``config`` is the shared plain-data helper every layer may use.
+LAYERS = ["config", "model", "sr", "training", "search", "benchmarks", "cli"]
+#: The ``python -m slwsr_search.X`` entry points: two lines each that call the command layer.
+ENTRY_POINTS = {f"{c}.py" for c in COMMANDS} | {"__main__.py"}
+SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in ("studies", "search_spaces"))
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "slwsr_search" and parts[1] in LAYERS else None
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    return ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every package module ``path`` imports, relative imports resolved."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            out.add(target)
+            out |= {f"{target}.{a.name}" for a in node.names}
+    return {m for m in out if m.startswith("slwsr_search")}
+
+
+LIBRARY = [p for p in SOURCES if p.relative_to(PACKAGE).parts[0] != "cli"
+           and not (p.parent == PACKAGE and p.name in ENTRY_POINTS)]
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if _layer(_module_name(p))], ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_run_one_way(path):
+    own = LAYERS.index(_layer(_module_name(path)))
+    for target in _imports(path):
+        layer = _layer(target)
+        assert layer is None or LAYERS.index(layer) <= own, f"{path.relative_to(PACKAGE)} imports {target} (layer {layer})"
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_library_code_never_prints_nor_imports_the_command_layer(path):
+    tree = ast.parse(path.read_text())
+    prints = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "print"]
+    assert not prints, f"print() at lines {prints}"
+    assert not any(_layer(m) == "cli" for m in _imports(path))
+
+
+#: Modules over ~350 lines, each allowed because it is one concern.
+LONG_BUT_ONE_CONCERN = {"model/spec.py": "the spec: validation, JSON, arch string, hash"}
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_modules_stay_readable(path):
+    n = len(path.read_text().splitlines())
+    assert n <= 350 or str(path.relative_to(PACKAGE)) in LONG_BUT_ONE_CONCERN, f"{n} lines"
+
+
+#: The published PSNRs of the rows this package compares with (bicubic and the paper's networks).
+PUBLISHED_PSNRS = sorted({f"{psnr:.2f}" for row in TABLE_II if row.model in ("Bicubic", "s-LWSR16", "s-LWSR32", "s-LWSR64")
+                          for psnr, _ in row.scores.values()})
+
+
+@pytest.mark.parametrize("psnr", PUBLISHED_PSNRS)
+def test_published_figures_live_in_one_module(psnr):
+    holders = [str(p.relative_to(PACKAGE)) for p in SOURCES if psnr in p.read_text()]
+    assert holders == ["model/published.py"], holders
+
+
+def test_arch_grammar_examples_parse():
+    from slwsr_search.model.spec import ArchSpec
+
+    doc = ArchSpec.from_arch.__doc__
+    examples = [w.strip("`(),.") for w in doc.split() if w.startswith("``x") and "-pool:" in w]
+    assert len(examples) == 2
+    for text in examples:
+        assert ArchSpec.from_arch(text).arch == text
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_slwsr_subcommand_help(name, capsys):
+    with pytest.raises(SystemExit) as e:
+        slwsr_main([name, "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and out.startswith(f"usage: slwsr {name}")
+
+
+def test_slwsr_lists_its_commands_and_rejects_unknown_ones(capsys):
+    assert slwsr_main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"  {c} " in out for c in COMMANDS)
+    assert slwsr_main(["frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown command 'frobnicate'" in err and err.count("\n") == 1
+    assert slwsr_main([]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", COMMANDS)
+def test_python_m_entry_points(name):
+    p = subprocess.run([sys.executable, "-m", f"slwsr_search.{name}", "--help"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith(f"usage: python -m slwsr_search.{name}"), p.stderr
