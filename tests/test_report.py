@@ -20,7 +20,7 @@ from helpers import run_command
 from slwsr_search import PRESETS, build_model
 from slwsr_search.cli.report import main as report_main
 from slwsr_search.search.render import write_report
-from slwsr_search.search.record import TrialRecord
+from slwsr_search.search.record import StudyRecord, TrialRecord
 from slwsr_search.search.report import CSV_COLUMNS, build_report, hypervolume, pareto_mask, trials_frame
 from slwsr_search.model.spec import random_spec
 from slwsr_search.search.storage import open_study
@@ -60,7 +60,7 @@ def _hand_built_study(tmp_path, with_trials=True):
     cfg = StudyConfig.load("smoke")
     url = f"sqlite:///{tmp_path / 'r.db'}"
     st = open_study(cfg, url, seed=0)
-    st.set_user_attr("protocol_desc", "hand-built")
+    StudyRecord(protocol_desc="hand-built").write(st)
     if not with_trials:
         return cfg, url, st
     specs = [random_spec(i, n_feats=(4,)) for i in range(4)] + [PRESETS["s-lwsr16"]]

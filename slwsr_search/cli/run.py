@@ -25,8 +25,8 @@ from ..search.render import REPORT_FILES, front_table, trial_line, write_report
 from ..search.report import build_report
 from ..search.resources import default_report_dir
 from ..search.runner import Runner, enqueue_baselines, requeue_interrupted, run_study
-from ..search.storage import STORAGE_ENV, count_states, mask_url, open_study, resolve_storage
-from ..search.study import StudyConfig, make_sampler, protocol_key, sampler_seed
+from ..search.storage import STORAGE_ENV, claim_protocol, count_states, mask_url, open_study, resolve_storage
+from ..search.study import StudyConfig, make_sampler, protocol_desc, protocol_key, sampler_seed
 from ..search.workers import StopRequest, start_workers, wait_workers, worker_plan
 from .common import Parser
 
@@ -138,18 +138,8 @@ def _settings(args) -> _Settings:
 
 def _check_protocol(study: optuna.Study, st: _Settings, protocol: Protocol, key: str, record: bool) -> str:
     """The run's protocol description; refuses a study run with another protocol or data."""
-    recorded = study.user_attrs.get("protocol_key")
-    if recorded is not None and recorded != key:
-        raise ValueError(f"study {st.cfg.name!r} in {mask_url(st.storage)} was run with another protocol or data "
-                         f"({study.user_attrs.get('protocol_desc', '?')}); resume it with the same settings, "
-                         "or give a new --storage")
-    desc = (f"{protocol.steps} steps x {protocol.batch_size} x {protocol.lr_patch}px, lr {protocol.lr:g} "
-            f"{protocol.schedule}, seed {protocol.seed} (+ trial number); train {' + '.join(st.train_src)}; "
-            f"val {' + '.join(st.val_src)}")
-    if recorded is None and record:
-        study.set_user_attr("protocol_key", key)
-        study.set_user_attr("protocol_desc", desc)
-        study.set_user_attr("protocol", protocol.to_dict())
+    desc = protocol_desc(protocol, st.train_src, st.val_src)
+    claim_protocol(study, st.storage, key, desc, protocol.to_dict(), record)
     return desc
 
 

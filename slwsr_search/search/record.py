@@ -88,3 +88,24 @@ def write(trial: optuna.Trial, **values: Any) -> None:
         if key not in FIELDS:
             raise KeyError(f"{key!r} is not a TrialRecord field")
         trial.set_user_attr(key, value)
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """What a study remembers about how it is run (study user attrs): the protocol key that every
+    later run must match, a description of the protocol and data for people, and the protocol."""
+
+    protocol_key: str | None = None
+    protocol_desc: str | None = None
+    protocol: dict | None = None
+
+    @classmethod
+    def of(cls, study: optuna.Study) -> "StudyRecord":
+        a = study.user_attrs
+        return cls(**{f.name: a[f.name] for f in dataclasses.fields(cls) if f.name in a})
+
+    def write(self, study: optuna.Study) -> None:
+        """Store the recorded (non-None) fields on ``study``."""
+        for k, v in dataclasses.asdict(self).items():
+            if v is not None:
+                study.set_user_attr(k, v)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..model.published import SETS, TABLE_II
 from .objectives import OBJECTIVES
-from .record import TrialRecord
+from .record import StudyRecord, TrialRecord
 
 #: Columns of :func:`trials_frame`, in order.
 TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "psnr", "ssim", "feasible", "trained", "baseline",
@@ -183,7 +183,7 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
     scored = scored_mask(df) if len(df) else on_front
     return Report(
         study=study.study_name, objectives=list(objectives), max_params=max_params,
-        protocol_desc=str(study.user_attrs.get("protocol_desc", "")), trials=df,
+        protocol_desc=StudyRecord.of(study).protocol_desc or "", trials=df,
         front=df[on_front].sort_values(["params", "number"]), dominated=df[scored & ~on_front],
         over_budget=df[(df["feasible"] == False) & df["params"].notna()],  # noqa: E712
         failed=df[df["state"] == "FAIL"], baselines=df[scored & df["baseline"].notna()], hv=hv,

@@ -18,6 +18,7 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 
 from .resources import default_storage
+from .record import StudyRecord
 from .study import FaultTolerance, StudyConfig, make_sampler
 
 #: Environment variable holding the storage URL when ``--storage`` is not given: a database
@@ -125,3 +126,15 @@ def count_states(study: optuna.Study) -> dict[str, int]:
     for t in study.get_trials(deepcopy=False):
         out[t.state.name] = out.get(t.state.name, 0) + 1
     return out
+
+
+def claim_protocol(study: optuna.Study, storage: str, key: str, desc: str, protocol: dict, record: bool) -> None:
+    """Refuse to run ``study`` under another protocol key than the one it remembers (``ValueError``
+    naming the storage and the recorded protocol); a study that remembers none records this one
+    when ``record`` (the first run's parent does; its workers only check)."""
+    known = StudyRecord.of(study)
+    if known.protocol_key is not None and known.protocol_key != key:
+        raise ValueError(f"study {study.study_name!r} in {mask_url(storage)} was run with another protocol or data "
+                         f"({known.protocol_desc or '?'}); resume it with the same settings, or give a new --storage")
+    if known.protocol_key is None and record:
+        StudyRecord(key, desc, protocol).write(study)

@@ -205,6 +205,13 @@ def protocol_key(protocol: Protocol, train: Sequence[str], val: Sequence[str], s
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def protocol_desc(protocol: Protocol, train: Sequence[str], val: Sequence[str]) -> str:
+    """The protocol and data in one line, for people (reports, errors)."""
+    return (f"{protocol.steps} steps x {protocol.batch_size} x {protocol.lr_patch}px, lr {protocol.lr:g} "
+            f"{protocol.schedule}, seed {protocol.seed} (+ trial number); train {' + '.join(map(str, train))}; "
+            f"val {' + '.join(map(str, val))}")
+
+
 def sampler_seed(study_seed: int, worker: int, n_existing: int) -> int:
     """The sampler seed of one worker process. A plain run (worker 0) of a fresh study uses the
     study seed itself, so a rerun proposes the same designs; any other worker, and any run that
