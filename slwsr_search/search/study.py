@@ -88,6 +88,7 @@ class StudyConfig:
     baselines: tuple[str, ...]
     storage: str
     fault_tolerance: FaultTolerance = FaultTolerance()
+    reference_protocol: Protocol | None = None  # the fidelity audit's reference (default: K x the screening steps)
 
     @property
     def objective_table(self) -> tuple[Objective, ...]:
@@ -106,6 +107,15 @@ class StudyConfig:
         """The full protocol on a GPU; the lighter ``[cpu_protocol]`` (when given) on a CPU."""
         return self.cpu_protocol if (device_type == "cpu" and self.cpu_protocol is not None) else self.protocol
 
+    def reference_for(self, screening: Protocol, factor: int) -> Protocol:
+        """The fidelity audit's reference: ``[reference_protocol]`` when the study has one, else
+        the screening protocol with ``factor`` times the steps."""
+        if self.reference_protocol is not None:
+            return self.reference_protocol
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+            raise ValueError(f"--factor: expected an integer >= 1, got {factor!r}")
+        return dataclasses.replace(screening, steps=screening.steps * factor)
+
     @classmethod
     def load(cls, name_or_path: str | Path) -> "StudyConfig":
         """A built-in study by name (``studies/<name>.toml``) or a TOML path; errors name the file and
@@ -115,7 +125,7 @@ class StudyConfig:
         w = str(p)
         check_keys(data, w, required=("search_space", "n_trials", "protocol", "constraints"),
                    optional=("description", "objectives", "cpu_protocol", "data", "sampler", "timeout", "seed",
-                             "baselines", "storage", "fault_tolerance"))
+                             "baselines", "storage", "fault_tolerance", "reference_protocol"))
         try:
             space = SearchSpace.load(data["search_space"], relative_to=p.parent)
         except ValueError as e:
@@ -155,11 +165,13 @@ class StudyConfig:
         if not isinstance(storage, str):
             raise ValueError(f"{w}: storage: expected a URL string, got {storage!r}")
         ft = FaultTolerance.from_dict(data.get("fault_tolerance", {}), f"{w}: [fault_tolerance]")
+        reference = (Protocol.from_dict(data["reference_protocol"], f"{w}: [reference_protocol]")
+                     if "reference_protocol" in data else None)
         return cls(name=p.stem, path=w, description=str(data.get("description", "")), space=space,
                    objectives=objectives, max_params=limits["max_params"], max_macs=limits["max_macs"],
                    protocol=protocol, cpu_protocol=cpu_protocol, train=tuple(train_src), val=tuple(val_src),
                    sampler=sampler, n_trials=n_trials, timeout=float(timeout) if timeout else None, seed=seed,
-                   baselines=tuple(baselines), storage=storage, fault_tolerance=ft)
+                   baselines=tuple(baselines), storage=storage, fault_tolerance=ft, reference_protocol=reference)
 
     # ----- budget ----------------------------------------------------------------------------------
 

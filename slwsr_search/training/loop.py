@@ -26,6 +26,10 @@ from ..sr.evaluate import evaluate_pairs, model_upscaler
 from .device import Speedups, is_oom, resolve_device, synchronize
 from .protocol import Protocol
 
+#: The share of the last steps whose mean training loss is :attr:`TrainResult.loss_tail`: a cheap
+#: estimate of how well a design trains (a lower tail loss, a better design), beside validation PSNR.
+TAIL_SHARE = 0.25
+
 #: How a training can end (:attr:`TrainResult.status`): trained to the last step, stopped by a
 #: non-finite loss, out of device memory, or asked to stop (``should_stop``).
 OK, NONFINITE, OOM, INTERRUPTED = "ok", "nonfinite", "oom", "interrupted"
@@ -54,6 +58,8 @@ class TrainResult:
     device: str
     history: list[dict] = field(default_factory=list)
     model: SLWSR | None = field(default=None, repr=False, compare=False)
+    loss_mean: float | None = None  # mean training loss (L1, 0..255 pixels) over every step
+    loss_tail: float | None = None  # ... over the last quarter of the steps (TAIL_SHARE)
 
     @property
     def ok(self) -> bool:
@@ -115,9 +121,10 @@ def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), devi
     model = optimizer = fwd = sampler = lr_img = hr_img = loss = None
     autocast = contextlib.nullcontext()
 
-    def result(status: str, reason: str | None, psnr=None, ssim=None) -> TrainResult:
+    def result(status: str, reason: str | None, psnr=None, ssim=None, loss_mean=None, loss_tail=None) -> TrainResult:
         return TrainResult(status, reason, psnr, ssim, step, last_loss, time.perf_counter() - t_start,
-                           data_s, compute_s, eval_s, str(dev), history, model if status == OK else None)
+                           data_s, compute_s, eval_s, str(dev), history, model if status == OK else None,
+                           loss_mean, loss_tail)
 
     def validate() -> tuple[float, float]:
         nonlocal eval_s
@@ -139,6 +146,9 @@ def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), devi
 
             steps = tqdm(steps, desc=spec.arch[:40], unit="step", file=sys.stderr, disable=None, leave=False)
         running = torch.zeros((), device=dev)
+        # Loss sums for the estimators, kept on the device: read once at the end, never a sync per step.
+        total, tail = torch.zeros((), device=dev), torch.zeros((), device=dev)
+        tail_start = protocol.steps - max(1, round(TAIL_SHARE * protocol.steps))
         for step in steps:
             if should_stop is not None and should_stop():
                 return result(INTERRUPTED, f"interrupted at step {step}")
@@ -150,6 +160,9 @@ def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), devi
                 group["lr"] = protocol.lr_at(step)
             loss = train_step(fwd, optimizer, lr_img, hr_img, autocast)
             running = running + loss.detach()
+            total += loss.detach()
+            if step >= tail_start:
+                tail += loss.detach()
             # A .item() per step would stall a GPU; check finiteness every 10 steps and at the end.
             if dev.type == "cpu" or (step + 1) % 10 == 0 or step + 1 == protocol.steps:
                 value = float(running)
@@ -175,7 +188,7 @@ def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), devi
         history.append({"step": step, "psnr": p, "ssim": s, "loss": last_loss})
         if on_eval:
             on_eval(history[-1])
-        return result(OK, None, p, s)
+        return result(OK, None, p, s, float(total) / protocol.steps, float(tail) / (protocol.steps - tail_start))
     except BaseException as e:
         if not is_oom(e):
             raise

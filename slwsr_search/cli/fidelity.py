@@ -1,0 +1,157 @@
+"""``slwsr fidelity`` / ``python -m slwsr_search.fidelity``: audit how well a study's screening
+ranks designs the way a longer reference training does."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import optuna
+
+from ..search.audit import AuditStore, draw_designs, plan_jobs, run_jobs, settings_key
+from ..search.fidelity import summarize
+from ..search.render import fidelity_dict, fidelity_html, fidelity_text
+from ..search.resources import default_report_dir
+from ..search.study import StudyConfig
+from ..search.workers import StopRequest
+from ..sr.data import load_data
+from ..training.device import Speedups, configure_device, resolve_device
+from .common import Parser
+
+SUMMARY = "audit a study's screening: its ranking of designs against a longer reference training"
+
+DESCRIPTION = """\
+Measure how well the study's screening protocol (what each search trial trains) ranks designs the
+way a longer reference training ranks them.
+
+Draws --designs feasible designs from the study's search space (seeded by --draw-seed, distinct)
+plus its baselines that fit the budget; trains each under the screening protocol with --seeds
+seeds, and once under the reference protocol (the study's [reference_protocol], else the screening
+protocol with --factor times the steps), the first --reference-repeat designs twice (the
+reference's own noise). Then, for each candidate score (single-seed PSNR, the seed mean, two
+training-loss estimators, parameters and Multi-Adds alone), Kendall's tau and Spearman's rho
+against the reference PSNR with bootstrap intervals, and the share of correctly ordered pairs
+among cost-matched designs (parameters within --tolerance of each other).
+
+Every training is stored as it finishes (audit.jsonl in the output folder): run the same command
+again to resume a killed or stopped audit; --max-jobs N stops after N trainings (split a long
+audit across sittings). Ctrl-C stops after the current training step; the cut training reruns on
+resume. Screening data: --train-dir/--val-dir (default the study's); reference data:
+--reference-train-dir/--reference-val-dir (default the screening data).
+"""
+
+EPILOG = """\
+examples:
+  slwsr fidelity --study budget150k --designs 12 --seeds 3 --factor 10
+  slwsr fidelity --study budget150k --designs 13 --reference-train-dir ../shared/data/train/T91 \\
+      --reference-train-dir ../shared/data/train/BSD200 --reference-val-dir ../shared/data/Set5 \\
+      --reference-val-dir ../shared/data/Set14 --out reports/budget150k/fidelity-real
+
+writes (default reports/NAME/fidelity/ under the current folder): audit.jsonl (every training),
+fidelity.csv (one row per design), fidelity.json (the estimators with their intervals), fidelity.html.
+
+exit codes: 0 done (or stopped by --max-jobs); 2 bad input; 130 interrupted (resume with the same command).
+"""
+
+
+def build_parser(prog: str) -> Parser:
+    p = Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
+    p.add_argument("--study", required=True, metavar="NAME", help="a built-in study or a path to a study TOML")
+    p.add_argument("--designs", type=int, default=12, metavar="N", help="designs drawn from the space, besides the baselines (default 12)")
+    p.add_argument("--seeds", type=int, default=3, metavar="S", help="screening seeds per design (default 3)")
+    p.add_argument("--factor", type=int, default=10, metavar="K", help="reference steps = K x screening steps (default 10)")
+    p.add_argument("--reference-repeat", type=int, default=3, metavar="R",
+                   help="designs trained with a second reference seed, to measure the reference's noise (default 3)")
+    p.add_argument("--draw-seed", type=int, default=0, help="seed of the design draw (default 0)")
+    p.add_argument("--tolerance", type=float, default=0.15, help="cost-matched: parameters within this share (default 0.15)")
+    p.add_argument("--train-dir", action="append", metavar="DIR", help="screening training images (default: the study's)")
+    p.add_argument("--val-dir", action="append", metavar="DIR", help="screening validation images (default: the study's)")
+    p.add_argument("--reference-train-dir", action="append", metavar="DIR", help="reference training images (default: the screening's)")
+    p.add_argument("--reference-val-dir", action="append", metavar="DIR", help="reference validation images (default: the screening's)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
+    p.add_argument("--max-jobs", type=int, metavar="N", help="stop after N trainings (resume later)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default reports/NAME/fidelity under the current folder)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int:
+    args = build_parser(prog).parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines instead
+    for name in ("designs", "seeds", "factor", "reference_repeat"):
+        v = getattr(args, name)
+        if v < (1 if name != "reference_repeat" else 0):
+            raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {1 if name != 'reference_repeat' else 0}, got {v}")
+    if not 0 <= args.tolerance < 1:
+        raise ValueError(f"--tolerance: expected a share in [0, 1), got {args.tolerance}")
+    cfg = StudyConfig.load(args.study)
+    dev = resolve_device(args.device)
+    speedups = Speedups(threads=args.threads)
+    configure_device(dev, speedups)  # process-wide switches, once
+    screen = cfg.protocol_for(dev.type)
+    reference = cfg.reference_for(screen, args.factor)
+    out = Path(args.out) if args.out else default_report_dir(cfg.name) / "fidelity"
+    show = not args.quiet and sys.stderr.isatty()
+    train_src, val_src = args.train_dir or list(cfg.train), args.val_dir or list(cfg.val)
+    patch = max(screen.lr_patch, reference.lr_patch)  # one image filter for both
+    screen_data = load_data(train_src, val_src, cfg.space.scale, patch, progress=show)
+    if args.reference_train_dir or args.reference_val_dir:
+        reference_data = load_data(args.reference_train_dir or train_src, args.reference_val_dir or val_src,
+                                   cfg.space.scale, patch, progress=show)
+    else:
+        reference_data = screen_data
+    designs = draw_designs(cfg, args.designs, args.draw_seed)
+    jobs = plan_jobs(designs, args.seeds, min(args.reference_repeat, len(designs)))
+    store = AuditStore(out / "audit.jsonl", settings_key(screen, reference, screen_data, reference_data))
+    done_before = len([j for j in jobs if j.key in store.load()])
+    print(f"study      {cfg.name}: {len(designs)} designs ({sum(d.label in cfg.baselines for d in designs)} baselines), "
+          f"{args.seeds} screening seeds, {len(jobs)} trainings ({done_before} done before); output {out}/")
+    print(f"screening  {screen.steps} steps x {screen.batch_size} x {screen.lr_patch}px, lr {screen.lr:g} {screen.schedule}; "
+          f"train {screen_data.train_source}; val {screen_data.val_source}; device {dev}")
+    print(f"reference  {reference.steps} steps x {reference.batch_size} x {reference.lr_patch}px, lr {reference.lr:g} "
+          f"{reference.schedule}; train {reference_data.train_source}; val {reference_data.val_source}", flush=True)
+    todo = [j for j in jobs if j.key not in store.load()][: args.max_jobs]
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="training", file=sys.stderr)
+    with StopRequest(on_request=lambda: print("\nstopping after the current training step (Ctrl-C again to stop at once) ...",
+                                              file=sys.stderr, flush=True)) as stop:
+        def done(job, rec) -> None:
+            line = (f"{job.role:<9} {job.design.label:<14} seed {job.seed}  {rec['params']:>9,} params  "
+                    + (f"PSNR {rec['psnr']:.3f}" if rec["status"] == "ok" else f"FAILED {rec['status']}")
+                    + f"  {rec['seconds']:.1f} s")
+            (bar.write(line) if bar else print(line, flush=True))
+            if bar:
+                bar.update()
+
+        try:
+            run_jobs(todo, store, screen, reference, screen_data, reference_data, str(dev), speedups, on_done=done,
+                     should_stop=lambda: stop.requested)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if bar:
+                bar.close()
+        stopped = stop.requested
+    records = store.load()
+    summary = summarize(records, args.seeds, args.tolerance)
+    left = len([j for j in jobs if j.key not in records])
+    settings = {"study": cfg.name, "designs": [{"label": d.label, "arch": d.spec.arch} for d in designs],
+                "screen_seeds": args.seeds, "screening_protocol": screen.to_dict(), "reference_protocol": reference.to_dict(),
+                "screening_data": [screen_data.train_source, screen_data.val_source],
+                "reference_data": [reference_data.train_source, reference_data.val_source],
+                "trainings": len(jobs), "trainings_left": left}
+    out.mkdir(parents=True, exist_ok=True)
+    summary.designs.to_csv(out / "fidelity.csv", index=False)
+    (out / "fidelity.json").write_text(json.dumps(fidelity_dict(summary, settings), indent=2) + "\n")
+    (out / "fidelity.html").write_text(fidelity_html(summary, f"Fidelity audit of {cfg.name}"), encoding="utf-8")
+    print()
+    print(fidelity_text(summary))
+    print(f"\n{left} of {len(jobs)} trainings left" + (": run the same command to resume" if left else "")
+          + f"; written to {out}/ (audit.jsonl, fidelity.csv, fidelity.json, fidelity.html)")
+    return 130 if stopped else 0

@@ -1,0 +1,206 @@
+"""Fidelity: how well a cheap score ranks designs the way a reference training ranks them.
+
+Rank statistics (Kendall's tau-b, Spearman's rho, bootstrap intervals, cost-matched pair accuracy)
+and :func:`summarize`, which turns an audit's trainings (:mod:`.audit`) into the table the report
+draws: for each candidate estimator, its agreement with the reference ranking.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..training.loop import OK
+from .audit import REFERENCE, SCREEN
+
+# ----- rank statistics ------------------------------------------------------------------------------
+
+
+def _check_pair(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"scores: expected two equally long lists, got {a.shape} and {b.shape}")
+    return a, b
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's tau-b of two score lists (ties counted as in scipy's default); NaN below 2 items
+    or when either list is constant."""
+    a, b = _check_pair(x, y)
+    i, j = np.triu_indices(len(a), k=1)
+    da, db = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+    n_a, n_b = np.count_nonzero(da), np.count_nonzero(db)
+    if n_a == 0 or n_b == 0:
+        return math.nan
+    return float(np.sum(da * db) / math.sqrt(n_a * n_b))
+
+
+def _ranks(a: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based), ties sharing the mean of their positions."""
+    order = np.argsort(a, kind="stable")
+    ranks = np.empty(len(a))
+    ranks[order] = np.arange(1, len(a) + 1)
+    for v in np.unique(a):
+        tied = a == v
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def spearman_rho(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rho: Pearson's correlation of the average ranks; NaN when undefined."""
+    a, b = _check_pair(x, y)
+    if len(a) < 2:
+        return math.nan
+    ra, rb = _ranks(a), _ranks(b)
+    sa, sb = ra.std(), rb.std()
+    if sa == 0 or sb == 0:
+        return math.nan
+    return float(np.mean((ra - ra.mean()) * (rb - rb.mean())) / (sa * sb))
+
+
+def bootstrap_interval(x: Sequence[float], y: Sequence[float], stat: Callable[[np.ndarray, np.ndarray], float],
+                       n_boot: int = 2000, level: float = 0.9, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat(x, y)``, resampling the designs (pairs) with
+    replacement; resamples where the statistic is undefined are left out. Deterministic per seed."""
+    a, b = _check_pair(x, y)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(a), len(a))
+        v = stat(a[idx], b[idx])
+        if not math.isnan(v):
+            values.append(v)
+    if not values:
+        return math.nan, math.nan
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def matched_pairs(score: Sequence[float], reference: Sequence[float], params: Sequence[float],
+                  tolerance: float = 0.15) -> tuple[int, int]:
+    """``(correctly ordered, all)`` pairs of designs whose parameters are within ``tolerance`` of
+    each other (relative to the larger): where capacity carries no information, does the score
+    order the pair as the reference does? Pairs tied in either are not counted."""
+    s, r = _check_pair(score, reference)
+    p = np.asarray(params, dtype=float)
+    right = total = 0
+    for i in range(len(s)):
+        for j in range(i + 1, len(s)):
+            if abs(p[i] - p[j]) > tolerance * max(p[i], p[j]) or s[i] == s[j] or r[i] == r[j]:
+                continue
+            total += 1
+            right += int((s[i] > s[j]) == (r[i] > r[j]))
+    return right, total
+
+
+
+
+# ----- scoring an audit -------------------------------------------------------------------------------
+
+#: Below this many designs with complete results, rank statistics are not computed.
+MIN_DESIGNS = 4
+
+
+@dataclass(frozen=True)
+class EstimatorRow:
+    """One candidate score's agreement with the reference PSNR over the audited designs: tau and
+    rho with bootstrap intervals (``level``), and correctly ordered cost-matched pairs."""
+
+    name: str
+    what: str
+    tau: float
+    tau_interval: tuple[float, float]
+    rho: float
+    rho_interval: tuple[float, float]
+    pairs_right: int
+    pairs: int
+
+    @property
+    def pair_share(self) -> float:
+        return self.pairs_right / self.pairs if self.pairs else math.nan
+
+
+@dataclass
+class AuditSummary:
+    """What an audit measured. ``designs``: one row per design (screening PSNR per seed, their
+    mean, std, min and max; the loss estimators; reference PSNR per seed and mean) for the
+    designs with every training done. ``estimators``: one :class:`EstimatorRow` per candidate.
+    ``reference_noise``: |difference| between the two reference seeds, per repeated design.
+    ``reference_spread``: std of the reference PSNR across designs (what the ranking resolves)."""
+
+    designs: pd.DataFrame
+    estimators: list[EstimatorRow]
+    reference_noise: list[float]
+    reference_spread: float
+    screen_seeds: int
+    tolerance: float
+    level: float
+    missing: int
+
+
+def design_table(records: dict[str, dict], screen_seeds: int) -> tuple[pd.DataFrame, int]:
+    """Per-design rows from an audit's stored trainings; ``(table, designs left out)``: a design
+    enters only with every screening seed and at least one reference training finished ``ok``."""
+    by_design: dict[str, dict] = {}
+    for rec in records.values():
+        d = by_design.setdefault(rec["hash"], {"label": rec["label"], "arch": rec["arch"], "params": rec["params"],
+                                               "macs": rec["macs"], SCREEN: {}, REFERENCE: {}})
+        d[rec["role"]][rec["seed"]] = rec
+    rows, missing = [], 0
+    for d in by_design.values():
+        screen = [d[SCREEN].get(s) for s in range(screen_seeds)]
+        refs = [r for _, r in sorted(d[REFERENCE].items()) if r["status"] == OK]
+        if any(r is None or r["status"] != OK for r in screen) or not refs:
+            missing += 1
+            continue
+        psnrs = np.array([r["psnr"] for r in screen])
+        row = {"label": d["label"], "params": d["params"], "macs": d["macs"]}
+        row.update({f"screen_psnr_{s}": p for s, p in enumerate(psnrs)})
+        row.update({"screen_mean": psnrs.mean(), "screen_std": psnrs.std(ddof=1) if len(psnrs) > 1 else math.nan,
+                    "screen_min": psnrs.min(), "screen_max": psnrs.max(),
+                    "loss_tail": float(np.mean([r["loss_tail"] for r in screen])),
+                    "loss_mean": float(np.mean([r["loss_mean"] for r in screen]))})
+        row.update({f"reference_psnr_{r['seed']}": r["psnr"] for r in refs})
+        row.update({"reference_mean": float(np.mean([r["psnr"] for r in refs])), "arch": d["arch"]})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return (table.sort_values("params").reset_index(drop=True) if len(table) else table), missing
+
+
+def estimators(screen_seeds: int) -> list[tuple[str, str, Callable[[pd.DataFrame], pd.Series]]]:
+    """The candidate scores: ``(name, what, higher-is-better score of a design table)``."""
+    out = [(f"psnr_seed{s}", f"screening PSNR, seed {s} alone", (lambda t, s=s: t[f"screen_psnr_{s}"]))
+           for s in range(screen_seeds)]
+    out += [("psnr_mean", f"screening PSNR, mean of {screen_seeds} seeds", lambda t: t["screen_mean"]),
+            ("loss_tail", "minus the mean training loss over the last quarter of the steps (seed mean)",
+             lambda t: -t["loss_tail"]),
+            ("loss_mean", "minus the mean training loss over every step (sum of training losses; seed mean)",
+             lambda t: -t["loss_mean"]),
+            ("params", "parameters (no training)", lambda t: t["params"].astype(float)),
+            ("macs", "Multi-Adds (no training)", lambda t: t["macs"].astype(float))]
+    return out
+
+
+def summarize(records: dict[str, dict], screen_seeds: int, tolerance: float = 0.15, level: float = 0.9,
+              n_boot: int = 2000) -> AuditSummary:
+    """Score every candidate estimator against the reference PSNR on the audited designs."""
+    table, missing = design_table(records, screen_seeds)
+    rows: list[EstimatorRow] = []
+    if len(table) >= MIN_DESIGNS:
+        ref = table["reference_mean"].to_numpy()
+        for name, what, score in estimators(screen_seeds):
+            x = score(table).to_numpy(dtype=float)
+            right, pairs = matched_pairs(x, ref, table["params"], tolerance)
+            rows.append(EstimatorRow(name, what, kendall_tau(x, ref), bootstrap_interval(x, ref, kendall_tau, n_boot, level),
+                                     spearman_rho(x, ref), bootstrap_interval(x, ref, spearman_rho, n_boot, level),
+                                     right, pairs))
+    noise = []
+    if len(table) and "reference_psnr_1" in table:
+        both = table.dropna(subset=["reference_psnr_0", "reference_psnr_1"])
+        noise = list((both["reference_psnr_0"] - both["reference_psnr_1"]).abs())
+    spread = float(table["reference_mean"].std(ddof=1)) if len(table) > 1 else math.nan
+    return AuditSummary(table, rows, noise, spread, screen_seeds, tolerance, level, missing)

@@ -1,0 +1,150 @@
+"""The fidelity audit: rank statistics against known values, the design draw, a store that survives
+a kill, resuming, and the command end to end on a tiny study."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from helpers import run_command
+from slwsr_search.cli.fidelity import main as fidelity_main
+from slwsr_search.search import audit as audit_mod
+from slwsr_search.search.audit import REFERENCE, SCREEN, AuditStore, Design, draw_designs, plan_jobs
+from slwsr_search.search.fidelity import (bootstrap_interval, design_table, kendall_tau, matched_pairs, spearman_rho,
+                                          summarize)
+from slwsr_search.search.study import StudyConfig
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tau_and_rho_match_scipy_with_ties(seed):
+    g = np.random.default_rng(seed)
+    x = g.integers(0, 6, 15).astype(float)  # few values: many ties
+    y = x + g.normal(0, 2, 15).round()
+    assert kendall_tau(x, y) == pytest.approx(stats.kendalltau(x, y).statistic)
+    assert spearman_rho(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
+
+
+def test_known_values():
+    assert kendall_tau([1, 2, 3, 4], [1, 2, 3, 4]) == 1.0 and kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == -1.0
+    assert kendall_tau([1, 2, 3], [1, 3, 2]) == pytest.approx(1 / 3)
+    assert spearman_rho([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
+    assert math.isnan(kendall_tau([1, 1, 1], [1, 2, 3])) and math.isnan(spearman_rho([1], [1]))
+    with pytest.raises(ValueError, match="equally long"):
+        kendall_tau([1, 2], [1, 2, 3])
+
+
+def test_bootstrap_interval_is_deterministic_and_brackets_a_clear_trend():
+    g = np.random.default_rng(0)
+    x = np.arange(20.0)
+    y = x + g.normal(0, 3, 20)
+    lo, hi = bootstrap_interval(x, y, kendall_tau, n_boot=500, seed=1)
+    assert (lo, hi) == bootstrap_interval(x, y, kendall_tau, n_boot=500, seed=1)
+    assert 0 < lo < kendall_tau(x, y) < hi <= 1
+
+
+def test_matched_pairs_count_only_cost_matched_untied_pairs():
+    params = [100, 110, 200, 205, 400]
+    score = [1.0, 2.0, 3.0, 3.0, 9.0]
+    ref = [1.0, 2.0, 5.0, 4.0, 0.0]
+    # matched: (0,1) right; (2,3) tied in score: not counted; 400 matches nothing
+    assert matched_pairs(score, ref, params, 0.15) == (1, 1)
+    assert matched_pairs(score, [2.0, 1.0, 5.0, 4.0, 0.0], params, 0.15) == (0, 1)
+    assert matched_pairs(score, ref, params, 0.0) == (0, 0)
+
+
+def _rec(label, h, params, role, seed, psnr, status="ok", loss=10.0):
+    return {"key": f"{role}:{h}:{seed}", "label": label, "arch": label, "hash": h, "params": params, "macs": params * 10,
+            "role": role, "seed": seed, "status": status, "psnr": psnr, "ssim": 0.5, "loss_mean": loss, "loss_tail": loss}
+
+
+def _records(n=6):
+    """n designs whose screening seed-mean ranks exactly as the reference; seed 1 reverses it."""
+    out = {}
+    for k in range(n):
+        h = f"h{k}"
+        for r in (_rec(f"d{k}", h, 1000 + k, SCREEN, 0, 20.0 + k, loss=50.0 - k),
+                  _rec(f"d{k}", h, 1000 + k, SCREEN, 1, 20.0 + 0.1 * (n - k), loss=50.0 - k),
+                  _rec(f"d{k}", h, 1000 + k, REFERENCE, 0, 25.0 + k)):
+            out[r["key"]] = r
+    return out
+
+
+def test_summary_scores_each_estimator_against_the_reference():
+    recs = _records()
+    recs["reference:h0:1"] = _rec("d0", "h0", 1000, REFERENCE, 1, 25.2)
+    s = summarize(recs, screen_seeds=2, n_boot=200)
+    by = {e.name: e for e in s.estimators}
+    assert by["psnr_seed0"].tau == 1.0 and by["psnr_seed1"].tau == -1.0 and by["psnr_mean"].tau == 1.0
+    assert by["loss_tail"].tau == 1.0 and by["params"].tau == 1.0  # lower loss, more params: higher reference here
+    assert by["psnr_seed0"].pairs == 15 and by["psnr_seed0"].pairs_right == 15  # every pair within 15% of params
+    assert s.reference_noise == [pytest.approx(0.2)] and len(s.designs) == 6 and s.missing == 0
+
+
+def test_designs_without_every_training_are_left_out():
+    recs = _records()
+    del recs["screen:h1:1"]
+    recs["screen:h2:0"]["status"] = "nonfinite"
+    table, missing = design_table(recs, 2)
+    assert missing == 2 and set(table["label"]) == {"d0", "d3", "d4", "d5"}
+    assert not summarize({k: v for k, v in recs.items() if v["hash"] in ("h0", "h3", "h4")}, 2).estimators  # 3 < 4
+
+
+def test_design_draw_is_seeded_distinct_feasible_and_baselines_first():
+    cfg = StudyConfig.load("budget150k")
+    a, b = draw_designs(cfg, 6, seed=3), draw_designs(cfg, 6, seed=3)
+    assert [d.spec for d in a] == [d.spec for d in b] and [d.label for d in a[:2]] == ["s-lwsr16", "s-lwsr16-half"]
+    assert len({d.spec.hash for d in a}) == 8 and all(d.cost.params <= 150_000 for d in a)
+    assert [d.spec for d in draw_designs(cfg, 6, seed=4)] != [d.spec for d in a]
+    jobs = plan_jobs(a, screen_seeds=3, reference_repeat=2)
+    assert len(jobs) == 8 * 3 + 8 + 2 and [j.role for j in jobs[-10:]] == [REFERENCE] * 10
+    assert len({j.key for j in jobs}) == len(jobs)
+
+
+def test_store_survives_a_torn_line_and_keeps_settings_apart(tmp_path):
+    store = AuditStore(tmp_path / "a.jsonl", "k1")
+    store.append({"key": "x", "psnr": 1.0})
+    AuditStore(tmp_path / "a.jsonl", "k2").append({"key": "x", "psnr": 2.0})
+    with (tmp_path / "a.jsonl").open("a") as f:
+        f.write('{"key": "y", "psn')  # kill -9 in the middle of a write
+    assert store.load() == {"x": {"key": "x", "psnr": 1.0, "settings": "k1"}}
+    (tmp_path / "a.jsonl").write_text('garbage\n{"key": "x", "settings": "k1"}\n')
+    with pytest.raises(ValueError, match="a.jsonl: line 1 is not JSON"):
+        store.load()
+
+
+def _cli(capsys, *argv):
+    return run_command(fidelity_main, capsys, *argv, prog="fidelity")
+
+
+def test_the_command_resumes_without_retraining(capsys, tmp_path, monkeypatch, folders):
+    calls = []
+    real = audit_mod.train
+    monkeypatch.setattr(audit_mod, "train", lambda spec, *a, **k: calls.append(spec) or real(spec, *a, **k))
+    argv = ["--study", "smoke", "--designs", "4", "--seeds", "2", "--factor", "2", "--reference-repeat", "1",
+            "--device", "cpu", "--quiet", "--out", str(tmp_path / "f"), *folders]
+    code, out, err = _cli(capsys, *argv, "--max-jobs", "5")  # a first sitting, stopped early
+    assert code == 0, err
+    assert len(calls) == 5 and "8 of 13 trainings left" in out and "too few to rank" in out
+    code, out, err = _cli(capsys, *argv)  # resume: only what is missing
+    assert code == 0, err
+    assert len(calls) == 13 and "0 of 13 trainings left" in out and "Kendall tau" in out
+    summary = json.loads((tmp_path / "f" / "fidelity.json").read_text())
+    assert [e["name"] for e in summary["estimators"]][-2:] == ["params", "macs"]
+    assert summary["designs_scored"] == 4 and summary["trainings_left"] == 0
+    assert len(summary["reference_noise_db"]) == 1
+    assert (tmp_path / "f" / "fidelity.html").read_text().count("Kendall tau") >= 1
+    assert len((tmp_path / "f" / "audit.jsonl").read_text().splitlines()) == 13
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--designs", "0"], "--designs: expected an integer >= 1, got 0"),
+    (["--tolerance", "1.5"], "--tolerance: expected a share in [0, 1)"),
+    (["--factor", "0"], "--factor: expected an integer >= 1, got 0"),
+])
+def test_bad_input(capsys, argv, msg):
+    code, _, err = _cli(capsys, "--study", "smoke", "--device", "cpu", *argv)
+    assert code == 2 and msg in err and err.count("\n") == 1
