@@ -105,13 +105,16 @@ def test_design_draw_is_seeded_distinct_feasible_and_baselines_first():
 
 
 def test_store_survives_a_torn_line_and_keeps_settings_apart(tmp_path):
-    store = AuditStore(tmp_path / "a.jsonl", "k1")
-    store.append({"key": "x", "psnr": 1.0})
-    AuditStore(tmp_path / "a.jsonl", "k2").append({"key": "x", "psnr": 2.0})
+    store = AuditStore(tmp_path / "a.jsonl", {SCREEN: "s1", REFERENCE: "r1"})
+    store.append({"key": "x", "role": SCREEN, "psnr": 1.0})
+    AuditStore(tmp_path / "a.jsonl", {SCREEN: "s2", REFERENCE: "r1"}).append({"key": "y", "role": SCREEN, "psnr": 2.0})
+    store.append({"key": "z", "role": REFERENCE, "psnr": 3.0})
     with (tmp_path / "a.jsonl").open("a") as f:
-        f.write('{"key": "y", "psn')  # kill -9 in the middle of a write
-    assert store.load() == {"x": {"key": "x", "psnr": 1.0, "settings": "k1"}}
-    (tmp_path / "a.jsonl").write_text('garbage\n{"key": "x", "settings": "k1"}\n')
+        f.write('{"key": "w", "psn')  # kill -9 in the middle of a write
+    assert sorted(store.load()) == ["x", "z"]
+    # another reference on the same screening shares the screening trainings, not the reference ones
+    assert sorted(AuditStore(tmp_path / "a.jsonl", {SCREEN: "s1", REFERENCE: "r9"}).load()) == ["x"]
+    (tmp_path / "a.jsonl").write_text('garbage\n{"key": "x", "role": "screen", "settings": "s1"}\n')
     with pytest.raises(ValueError, match="a.jsonl: line 1 is not JSON"):
         store.load()
 
@@ -138,6 +141,11 @@ def test_the_command_resumes_without_retraining(capsys, tmp_path, monkeypatch, f
     assert len(summary["reference_noise_db"]) == 1
     assert (tmp_path / "f" / "fidelity.html").read_text().count("Kendall tau") >= 1
     assert len((tmp_path / "f" / "audit.jsonl").read_text().splitlines()) == 13
+    # a second audit with another reference on the same screening reuses the screening trainings
+    code, out, err = _cli(capsys, *argv, "--factor", "3", "--store", str(tmp_path / "f" / "audit.jsonl"),
+                          "--out", str(tmp_path / "g"))
+    assert code == 0, err
+    assert len(calls) == 13 + 5 and "0 of 13 trainings left" in out  # 4 designs + 1 repeat: only the references
 
 
 @pytest.mark.parametrize("argv,msg", [

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import optuna
 
-from ..search.audit import AuditStore, draw_designs, plan_jobs, run_jobs, settings_key
+from ..search.audit import REFERENCE, SCREEN, AuditStore, draw_designs, plan_jobs, role_key, run_jobs
 from ..search.fidelity import summarize
 from ..search.render import fidelity_dict, fidelity_html, fidelity_text
 from ..search.resources import default_report_dir
@@ -61,7 +61,9 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--study", required=True, metavar="NAME", help="a built-in study or a path to a study TOML")
     p.add_argument("--designs", type=int, default=12, metavar="N", help="designs drawn from the space, besides the baselines (default 12)")
     p.add_argument("--seeds", type=int, default=3, metavar="S", help="screening seeds per design (default 3)")
-    p.add_argument("--factor", type=int, default=10, metavar="K", help="reference steps = K x screening steps (default 10)")
+    p.add_argument("--factor", type=int, metavar="K",
+                   help="reference = the screening protocol with K x the steps (default: the study's [reference_protocol], "
+                        "else K = 10)")
     p.add_argument("--reference-repeat", type=int, default=3, metavar="R",
                    help="designs trained with a second reference seed, to measure the reference's noise (default 3)")
     p.add_argument("--draw-seed", type=int, default=0, help="seed of the design draw (default 0)")
@@ -73,6 +75,8 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
     p.add_argument("--max-jobs", type=int, metavar="N", help="stop after N trainings (resume later)")
+    p.add_argument("--store", metavar="FILE.jsonl",
+                   help="where the trainings are kept (default OUT/audit.jsonl); audits with the same screening can share one")
     p.add_argument("--out", metavar="DIR", help="output folder (default reports/NAME/fidelity under the current folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -83,6 +87,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines instead
     for name in ("designs", "seeds", "factor", "reference_repeat"):
         v = getattr(args, name)
+        if v is None:
+            continue
         if v < (1 if name != "reference_repeat" else 0):
             raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {1 if name != 'reference_repeat' else 0}, got {v}")
     if not 0 <= args.tolerance < 1:
@@ -96,16 +102,17 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     out = Path(args.out) if args.out else default_report_dir(cfg.name) / "fidelity"
     show = not args.quiet and sys.stderr.isatty()
     train_src, val_src = args.train_dir or list(cfg.train), args.val_dir or list(cfg.val)
-    patch = max(screen.lr_patch, reference.lr_patch)  # one image filter for both
-    screen_data = load_data(train_src, val_src, cfg.space.scale, patch, progress=show)
-    if args.reference_train_dir or args.reference_val_dir:
-        reference_data = load_data(args.reference_train_dir or train_src, args.reference_val_dir or val_src,
-                                   cfg.space.scale, patch, progress=show)
-    else:
+    # each role's images filtered by its own patch size, as `slwsr run` loads a study's
+    screen_data = load_data(train_src, val_src, cfg.space.scale, screen.lr_patch, progress=show)
+    ref_train, ref_val = args.reference_train_dir or train_src, args.reference_val_dir or val_src
+    if (ref_train, ref_val) == (train_src, val_src) and reference.lr_patch == screen.lr_patch:
         reference_data = screen_data
+    else:
+        reference_data = load_data(ref_train, ref_val, cfg.space.scale, reference.lr_patch, progress=show)
     designs = draw_designs(cfg, args.designs, args.draw_seed)
     jobs = plan_jobs(designs, args.seeds, min(args.reference_repeat, len(designs)))
-    store = AuditStore(out / "audit.jsonl", settings_key(screen, reference, screen_data, reference_data))
+    store = AuditStore(Path(args.store) if args.store else out / "audit.jsonl",
+                       {SCREEN: role_key(screen, screen_data), REFERENCE: role_key(reference, reference_data)})
     done_before = len([j for j in jobs if j.key in store.load()])
     print(f"study      {cfg.name}: {len(designs)} designs ({sum(d.label in cfg.baselines for d in designs)} baselines), "
           f"{args.seeds} screening seeds, {len(jobs)} trainings ({done_before} done before); output {out}/")
@@ -114,6 +121,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     print(f"reference  {reference.steps} steps x {reference.batch_size} x {reference.lr_patch}px, lr {reference.lr:g} "
           f"{reference.schedule}; train {reference_data.train_source}; val {reference_data.val_source}", flush=True)
     todo = [j for j in jobs if j.key not in store.load()][: args.max_jobs]
+    print(f"store      {store.path}", flush=True)
     bar = None
     if show:
         from tqdm import tqdm
@@ -145,7 +153,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
                 "screen_seeds": args.seeds, "screening_protocol": screen.to_dict(), "reference_protocol": reference.to_dict(),
                 "screening_data": [screen_data.train_source, screen_data.val_source],
                 "reference_data": [reference_data.train_source, reference_data.val_source],
-                "trainings": len(jobs), "trainings_left": left}
+                "trainings": len(jobs), "trainings_left": left, "store": str(store.path),
+                "cpus": sorted({r.get("cpu", "?") for r in records.values()})}
     out.mkdir(parents=True, exist_ok=True)
     summary.designs.to_csv(out / "fidelity.csv", index=False)
     (out / "fidelity.json").write_text(json.dumps(fidelity_dict(summary, settings), indent=2) + "\n")

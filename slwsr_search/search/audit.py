@@ -99,11 +99,14 @@ def plan_jobs(designs: Sequence[Design], screen_seeds: int, reference_repeat: in
 class AuditStore:
     """The audit's trainings, one JSON object per line in ``path``. Each line is written and
     flushed to disk as its training finishes, so a killed audit loses at most the training under
-    way; lines from other settings (another protocol key) are kept but not used."""
+    way. Every record carries the key of its role's settings (:func:`role_key`: protocol and data),
+    so audits that share a screening (say, one reference on the built-in images, another on real
+    data) can share one file and its screening trainings; records of other settings are kept but
+    not used."""
 
-    def __init__(self, path: str | Path, settings_key: str) -> None:
+    def __init__(self, path: str | Path, keys: dict[str, str]) -> None:
         self.path = Path(path)
-        self.settings_key = settings_key
+        self.keys = dict(keys)  # role -> settings key
 
     def load(self) -> dict[str, dict]:
         """The finished trainings of these settings, by job key. A torn last line (a kill in the
@@ -119,24 +122,42 @@ class AuditStore:
                 if n == len(lines):
                     continue
                 raise ValueError(f"{self.path}: line {n} is not JSON") from None
-            if rec.get("settings") == self.settings_key:
+            if rec.get("settings") is not None and rec.get("settings") == self.keys.get(rec.get("role")):
                 out[rec["key"]] = rec
         return out
 
     def append(self, record: dict) -> None:
+        """Store one finished training (``record["role"]`` says which settings it belongs to)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f:
-            f.write(json.dumps({**record, "settings": self.settings_key}) + "\n")
+            f.write(json.dumps({**record, "settings": self.keys[record["role"]]}) + "\n")
             f.flush()
             os.fsync(f.fileno())
 
 
-def settings_key(screen: Protocol, reference: Protocol, screen_data: TrainData, reference_data: TrainData) -> str:
-    """Identifies what an audit's results depend on besides design and seed."""
-    blob = json.dumps({"screen": screen.to_dict(), "reference": reference.to_dict(),
-                       "screen_data": [screen_data.train_source, screen_data.val_source],
-                       "reference_data": [reference_data.train_source, reference_data.val_source]}, sort_keys=True)
+def role_key(protocol: Protocol, data: TrainData) -> str:
+    """Identifies what one role's trainings depend on besides design and seed: its protocol
+    (without the seed, which each job sets) and its data."""
+    blob = json.dumps({"protocol": {**protocol.to_dict(), "seed": None}, "train": data.train_source,
+                       "val": data.val_source, "scale": data.scale}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def cpu_label() -> str:
+    """The machine a training ran on, as far as results depend on it: the CPU model and whether
+    it has AVX-512 (short trainings at a high learning rate round differently across CPUs)."""
+    import platform
+
+    model, avx512 = platform.processor() or platform.machine(), False
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                avx512 = " avx512f" in line
+    except OSError:
+        pass
+    return f"{model}{', AVX-512' if avx512 else ''}"
 
 
 def run_jobs(jobs: Sequence[Job], store: AuditStore, screen: Protocol, reference: Protocol,
@@ -147,6 +168,7 @@ def run_jobs(jobs: Sequence[Job], store: AuditStore, screen: Protocol, reference
     not stored (it runs again on resume)."""
     done = store.load()
     ran = 0
+    cpu = cpu_label()
     for job in jobs:
         if job.key in done:
             continue
@@ -161,7 +183,7 @@ def run_jobs(jobs: Sequence[Job], store: AuditStore, screen: Protocol, reference
         record = {"key": job.key, "label": job.design.label, "arch": job.design.spec.arch, "hash": job.design.spec.hash,
                   "params": c.params, "macs": c.macs, "role": job.role, "seed": job.seed, "status": res.status,
                   "psnr": res.psnr, "ssim": res.ssim, "loss_mean": res.loss_mean, "loss_tail": res.loss_tail,
-                  "steps": protocol.steps, "seconds": round(res.wall_s, 3)}
+                  "steps": protocol.steps, "seconds": round(res.wall_s, 3), "device": res.device, "cpu": cpu}
         store.append(record)
         ran += 1
         if on_done is not None:

@@ -107,11 +107,13 @@ class StudyConfig:
         """The full protocol on a GPU; the lighter ``[cpu_protocol]`` (when given) on a CPU."""
         return self.cpu_protocol if (device_type == "cpu" and self.cpu_protocol is not None) else self.protocol
 
-    def reference_for(self, screening: Protocol, factor: int) -> Protocol:
-        """The fidelity audit's reference: ``[reference_protocol]`` when the study has one, else
-        the screening protocol with ``factor`` times the steps."""
-        if self.reference_protocol is not None:
-            return self.reference_protocol
+    def reference_for(self, screening: Protocol, factor: int | None = None) -> Protocol:
+        """The fidelity audit's reference: the screening protocol with ``factor`` times the steps
+        when a factor is given, else the study's ``[reference_protocol]``, else 10 times the steps."""
+        if factor is None:
+            if self.reference_protocol is not None:
+                return self.reference_protocol
+            factor = 10
         if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
             raise ValueError(f"--factor: expected an integer >= 1, got {factor!r}")
         return dataclasses.replace(screening, steps=screening.steps * factor)
