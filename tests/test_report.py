@@ -121,6 +121,34 @@ def test_report_is_split_the_way_it_is_drawn(tmp_path):
     assert list(rep.baselines["number"]) == [1] and rep.states == {"COMPLETE": 5, "FAIL": 1}
 
 
+def _audit(protocol: dict, data: list[str]) -> dict:
+    from slwsr_search.search.fidelity import screening_signature
+
+    est = lambda name, tau: {"name": name, "kendall_tau": tau, "kendall_tau_interval": [tau - 0.2, tau + 0.1],  # noqa: E731
+                             "cost_matched_pairs": 10, "cost_matched_share": 0.6}
+    return {"screening_signature": screening_signature(protocol, data), "designs_scored": 14,
+            "interval": "bootstrap 90% (percentile, designs resampled)",
+            "reference_protocol": {"steps": 1500, "batch_size": 8, "lr_patch": 32}, "reference_data": ["T", "V"],
+            "estimators": [est("psnr_seed0", 0.31), est("psnr_seed1", 0.12), est("psnr_mean", 0.45), est("params", 0.7)]}
+
+
+def test_the_report_states_the_audit_of_its_own_screening_only(tmp_path):
+    cfg, url, st = _hand_built_study(tmp_path)
+    protocol = {"steps": 3, "batch_size": 2, "lr_patch": 16, "seed": 7}
+    StudyRecord(protocol=protocol, data=["builtin:train", "builtin:val"]).write(st)
+    other_seed = {**protocol, "seed": 0}  # an audit trains seeds 0, 1, ...: the seed is not part of the match
+    rep = build_report(st, OBJ, 20_000, _audit(other_seed, ["builtin:train", "builtin:val"]))
+    out = write_report(rep, tmp_path / "out")
+    text = (out / "summary.md").read_text()
+    assert "Fidelity audit of this screening (14 designs" in text and "+0.31 [+0.11, +0.41]" in text
+    assert "of parameters alone +0.70" in text and "seeds +0.31, +0.12" in text
+    assert "Fidelity audit" in (out / "index.html").read_text()
+    for audit in (_audit({**protocol, "steps": 4}, ["builtin:train", "builtin:val"]),  # another protocol
+                  _audit(protocol, ["T91", "builtin:val"]), None):  # other data; no audit
+        rep = build_report(st, OBJ, 20_000, audit)
+        assert rep.fidelity is None and "Fidelity audit" not in (write_report(rep, tmp_path / "o2") / "summary.md").read_text()
+
+
 def test_report_without_completed_trials(tmp_path):
     cfg, url, st = _hand_built_study(tmp_path, with_trials=False)
     out = write_report(build_report(st, OBJ, 20_000), tmp_path / "empty")

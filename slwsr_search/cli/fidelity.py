@@ -11,7 +11,7 @@ from typing import Sequence
 import optuna
 
 from ..search.audit import REFERENCE, SCREEN, AuditStore, draw_designs, plan_jobs, role_key, run_jobs
-from ..search.fidelity import summarize
+from ..search.fidelity import screening_signature, summarize
 from ..search.render import fidelity_dict, fidelity_html, fidelity_text
 from ..search.resources import default_report_dir
 from ..search.study import StudyConfig
@@ -152,6 +152,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     settings = {"study": cfg.name, "designs": [{"label": d.label, "arch": d.spec.arch} for d in designs],
                 "screen_seeds": args.seeds, "screening_protocol": screen.to_dict(), "reference_protocol": reference.to_dict(),
                 "screening_data": [screen_data.train_source, screen_data.val_source],
+                "screening_signature": screening_signature(screen.to_dict(), [screen_data.train_source, screen_data.val_source]),
                 "reference_data": [reference_data.train_source, reference_data.val_source],
                 "trainings": len(jobs), "trainings_left": left, "store": str(store.path),
                 "cpus": sorted({r.get("cpu", "?") for r in records.values()})}

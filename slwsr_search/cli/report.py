@@ -7,7 +7,8 @@ from typing import Sequence
 
 from ..search.render import REPORT_FILES, write_report
 from ..search.report import build_report
-from ..search.resources import default_report_dir
+from ..search.fidelity import read_audit
+from ..search.resources import default_audit_file, default_report_dir
 from ..search.storage import STORAGE_ENV, mask_url, open_existing_study, resolve_storage
 from ..search.study import StudyConfig
 from .common import Parser
@@ -22,20 +23,27 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--study", required=True, metavar="NAME", help="a built-in study, or a path to a study TOML")
     p.add_argument("--storage", metavar="URL", help=f"Optuna storage URL (default: ${STORAGE_ENV}, else the study's)")
     p.add_argument("--out", metavar="DIR", help="output folder (default reports/NAME under the current folder)")
+    p.add_argument("--fidelity", metavar="FILE.json",
+                   help="a fidelity audit (fidelity.json) to state in the report when it audited this study's screening "
+                        "(default OUT/fidelity/fidelity.json when present)")
     return p
 
 
-def write_study_report(cfg: StudyConfig, storage: str, out: str | Path | None = None) -> Path:
-    """Load ``cfg``'s study from ``storage`` and write its report (default ``reports/<name>``)."""
+def write_study_report(cfg: StudyConfig, storage: str, out: str | Path | None = None,
+                       audit_file: str | Path | None = None) -> Path:
+    """Load ``cfg``'s study from ``storage`` and write its report (default ``reports/<name>``),
+    stating its fidelity audit when one exists."""
     study = open_existing_study(cfg, storage)
-    rep = build_report(study, list(cfg.objectives), cfg.max_params)
-    return write_report(rep, out or default_report_dir(cfg.name))
+    out = Path(out or default_report_dir(cfg.name))
+    audit = read_audit(audit_file or default_audit_file(out))
+    rep = build_report(study, list(cfg.objectives), cfg.max_params, audit)
+    return write_report(rep, out)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr report") -> int:
     args = build_parser(prog).parse_args(argv)
     cfg = StudyConfig.load(args.study)
     storage = resolve_storage(args.storage, cfg)
-    out = write_study_report(cfg, storage, args.out)
+    out = write_study_report(cfg, storage, args.out, args.fidelity)
     print(f"report for {cfg.name} ({mask_url(storage)}) written to {out}/: {REPORT_FILES}", flush=True)
     return 0

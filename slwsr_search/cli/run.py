@@ -12,6 +12,7 @@ import dataclasses
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 import optuna
@@ -23,7 +24,8 @@ from ..training.protocol import Protocol
 from ..search.record import TrialRecord
 from ..search.render import REPORT_FILES, front_table, trial_line, write_report
 from ..search.report import build_report
-from ..search.resources import default_report_dir
+from ..search.fidelity import read_audit
+from ..search.resources import default_audit_file, default_report_dir
 from ..search.runner import Runner, enqueue_baselines, requeue_interrupted, run_study
 from ..search.storage import STORAGE_ENV, claim_protocol, count_states, mask_url, open_study, resolve_storage
 from ..search.study import StudyConfig, make_sampler, protocol_desc, protocol_key, sampler_seed
@@ -139,7 +141,8 @@ def _settings(args) -> _Settings:
 def _check_protocol(study: optuna.Study, st: _Settings, protocol: Protocol, key: str, record: bool) -> str:
     """The run's protocol description; refuses a study run with another protocol or data."""
     desc = protocol_desc(protocol, st.train_src, st.val_src)
-    claim_protocol(study, st.storage, key, desc, protocol.to_dict(), record)
+    claim_protocol(study, st.storage, key, desc, protocol.to_dict(), [" + ".join(st.train_src), " + ".join(st.val_src)],
+                   record)
     return desc
 
 
@@ -276,11 +279,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
     print(_throughput(study, wall0, elapsed))
     if failed_workers:
         print(f"workers that failed: {', '.join(failed_workers)} (their errors are above)", file=sys.stderr)
-    rep = build_report(study, list(cfg.objectives), cfg.max_params)  # once: for the table and the files
+    report_dir = Path(args.report_dir) if args.report_dir else default_report_dir(cfg.name)
+    rep = build_report(study, list(cfg.objectives), cfg.max_params,  # once: for the table and the files
+                       read_audit(default_audit_file(report_dir)))
     print(front_table(rep))
     if states.get("COMPLETE", 0) < st.n_trials:
         print(f"not finished (timeout or failures): run the same command again to resume up to {st.n_trials}.")
     if not args.no_report:
-        out = write_report(rep, args.report_dir or default_report_dir(cfg.name))
+        out = write_report(rep, report_dir)
         print(f"report: {out}/index.html (and {REPORT_FILES.replace('index.html, ', '')})")
     return 1 if failed_workers else 0

@@ -7,8 +7,10 @@ draws: for each candidate estimator, its agreement with the reference ranking.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -204,3 +206,33 @@ def summarize(records: dict[str, dict], screen_seeds: int, tolerance: float = 0.
         noise = list((both["reference_psnr_0"] - both["reference_psnr_1"]).abs())
     spread = float(table["reference_mean"].std(ddof=1)) if len(table) > 1 else math.nan
     return AuditSummary(table, rows, noise, spread, screen_seeds, tolerance, level, missing)
+
+
+# ----- an audit beside a study's report -------------------------------------------------------------
+
+
+def screening_signature(protocol: dict, data: Sequence[str]) -> dict:
+    """What makes an audit's screening the study's: the protocol without its seed (each trial
+    trains with its own) and the data sources."""
+    return {"protocol": {k: v for k, v in protocol.items() if k != "seed"}, "data": list(data)}
+
+
+def read_audit(path: str | Path) -> dict | None:
+    """A ``fidelity.json`` written by ``slwsr fidelity``, or None when there is none; an unreadable
+    one is a ``ValueError`` naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{p}: cannot read the fidelity audit ({e})") from None
+
+
+def audit_for(study_protocol: dict | None, study_data: Sequence[str] | None, audit: dict | None) -> dict | None:
+    """``audit`` (a ``fidelity.json``) when its screening is the study's, else None."""
+    if audit is None or study_protocol is None or study_data is None:
+        return None
+    if audit.get("screening_signature") != screening_signature(study_protocol, study_data):
+        return None
+    return audit

@@ -93,11 +93,13 @@ def write(trial: optuna.Trial, **values: Any) -> None:
 @dataclass(frozen=True)
 class StudyRecord:
     """What a study remembers about how it is run (study user attrs): the protocol key that every
-    later run must match, a description of the protocol and data for people, and the protocol."""
+    later run must match, a description of the protocol and data for people, the protocol, and
+    the data (``[training sources, validation sources]``, each joined with `` + ``)."""
 
     protocol_key: str | None = None
     protocol_desc: str | None = None
     protocol: dict | None = None
+    data: list[str] | None = None
 
     @classmethod
     def of(cls, study: optuna.Study) -> "StudyRecord":

@@ -54,6 +54,8 @@ def front_table(rep: Report) -> str:
     for _, r in rep.baselines.iterrows():
         lines.append(f"baseline {r['baseline']}: #{r['number']}, PSNR {r['psnr']:.3f}, {int(r['params']):,} params: "
                      f"{_where(r['pareto_optimal'])}")
+    if fidelity_line(rep):
+        lines.append(fidelity_line(rep))
     return "\n".join(lines)
 
 
@@ -69,6 +71,30 @@ def _markdown_table(front: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def fidelity_line(rep: Report) -> str | None:
+    """What the fidelity audit of this study's screening measured, in one sentence (None without one)."""
+    a = rep.fidelity
+    if not a or not a.get("estimators"):
+        return None
+    est = {e["name"]: e for e in a["estimators"]}
+    singles = [e for n, e in est.items() if n.startswith("psnr_seed")]
+    first = singles[0]
+    ref = a["reference_protocol"]
+
+    def tau(e: dict) -> str:
+        lo, hi = e["kendall_tau_interval"]
+        return f"{e['kendall_tau']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+    share = first.get("cost_matched_share")
+    return (f"Fidelity audit of this screening ({a['designs_scored']} designs, reference {ref['steps']} steps x "
+            f"{ref['batch_size']} x {ref['lr_patch']} px on {a['reference_data'][0]}, validated on {a['reference_data'][1]}): "
+            f"Kendall tau of one seed's PSNR against the reference {tau(first)} ({a['interval']}; seeds "
+            + ", ".join(f"{e['kendall_tau']:+.2f}" for e in singles) + f"), of the mean of {len(singles)} seeds "
+            f"{tau(est['psnr_mean'])}, of parameters alone {tau(est['params'])}"
+            + (f"; cost-matched pairs ordered right by one seed: {share:.0%} of {first['cost_matched_pairs']}"
+               if share is not None else "") + ".")
+
+
 def _budget(rep: Report, le: str = "<=") -> str:
     return f"params {le} {rep.max_params:,}" if rep.max_params else "none"
 
@@ -81,6 +107,7 @@ def summary_markdown(rep: Report) -> str:
             f"- objectives: {', '.join(rep.objectives)}; budget: {_budget(rep)}",
             f"- protocol: {rep.protocol_desc or 'unknown'}",
             "- Multi-Adds: conv multiply-accumulates at 1280x720 output; PSNR/SSIM: Y channel, scale-pixel border crop.",
+            *([f"- {fidelity_line(rep)}"] if fidelity_line(rep) else []),
             ""]
     if rep.front.empty:
         return "\n".join(head + ["No feasible COMPLETE trial yet: there is no Pareto front to show.", ""])
@@ -149,6 +176,8 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
              f"<p>{len(rep.trials)} trials. Objectives: {', '.join(rep.objectives)}. Budget: {_budget(rep, '&le;')}"
              f". Protocol: {html.escape(rep.protocol_desc or 'unknown')}. Multi-Adds at 1280x720 output; "
              "PSNR/SSIM on the Y channel with a scale-pixel border crop, on the study's validation images.</p>"]
+    if fidelity_line(rep):
+        parts.append(f"<p class='fidelity'>{html.escape(fidelity_line(rep))}</p>")
     if rep.front.empty:
         parts.append("<p class='empty'><b>No feasible COMPLETE trial yet</b>: there is no Pareto front to show. "
                      "Run the study (or resume it) and refresh this report.</p>")

@@ -14,6 +14,7 @@ import optuna
 import pandas as pd
 
 from ..model.published import SETS, TABLE_II
+from .fidelity import audit_for
 from .objectives import OBJECTIVES
 from .record import StudyRecord, TrialRecord
 
@@ -153,7 +154,8 @@ class Report:
     Pareto-optimal trials by parameters; ``dominated``: the other scored trials; ``over_budget``:
     trials priced over the budget and never trained; ``failed``: FAIL trials with their reasons;
     ``baselines``: the scored trials of the paper's designs (their ``pareto_optimal`` says where
-    they stand); ``hv``: normalised hypervolume after each trial; ``states``: trials per state.
+    they stand); ``hv``: normalised hypervolume after each trial; ``states``: trials per state;
+    ``fidelity``: the ``fidelity.json`` of an audit of this very screening, when one is given.
     """
 
     study: str
@@ -168,10 +170,13 @@ class Report:
     baselines: pd.DataFrame
     hv: pd.DataFrame
     states: dict[str, int]
+    fidelity: dict | None = None  # the fidelity audit of this study's screening, when one exists
 
 
-def build_report(study: optuna.Study, objectives: list[str], max_params: int | None) -> Report:
-    """Read ``study`` once and split its trials for the renderers."""
+def build_report(study: optuna.Study, objectives: list[str], max_params: int | None,
+                 audit: dict | None = None) -> Report:
+    """Read ``study`` once and split its trials for the renderers. ``audit``: a ``fidelity.json``
+    (:mod:`.fidelity`), kept when it audited this study's screening protocol and data."""
     df = trials_frame(study)
     if len(df):
         df["pareto_optimal"] = pareto_mask(df, objectives)
@@ -179,13 +184,15 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
     else:
         df["pareto_optimal"] = pd.Series(dtype=bool)
         hv = pd.DataFrame({"number": [], "hypervolume": []})
+    known = StudyRecord.of(study)
     on_front = df["pareto_optimal"].astype(bool)
     scored = scored_mask(df) if len(df) else on_front
     return Report(
         study=study.study_name, objectives=list(objectives), max_params=max_params,
-        protocol_desc=StudyRecord.of(study).protocol_desc or "", trials=df,
+        protocol_desc=known.protocol_desc or "", trials=df,
         front=df[on_front].sort_values(["params", "number"]), dominated=df[scored & ~on_front],
         over_budget=df[(df["feasible"] == False) & df["params"].notna()],  # noqa: E712
         failed=df[df["state"] == "FAIL"], baselines=df[scored & df["baseline"].notna()], hv=hv,
         states=df["state"].value_counts().to_dict() if len(df) else {},
+        fidelity=audit_for(known.protocol, known.data, audit),
     )

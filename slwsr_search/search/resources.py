@@ -58,3 +58,8 @@ def default_storage(study_name: str) -> str:
 def default_report_dir(study_name: str) -> Path:
     """A study's default report folder: ``reports/<name>``, relative to the current folder."""
     return Path("reports") / study_name
+
+
+def default_audit_file(report_dir: Path) -> Path:
+    """Where a study's report looks for its fidelity audit: ``<report dir>/fidelity/fidelity.json``."""
+    return Path(report_dir) / "fidelity" / "fidelity.json"

@@ -128,7 +128,8 @@ def count_states(study: optuna.Study) -> dict[str, int]:
     return out
 
 
-def claim_protocol(study: optuna.Study, storage: str, key: str, desc: str, protocol: dict, record: bool) -> None:
+def claim_protocol(study: optuna.Study, storage: str, key: str, desc: str, protocol: dict, data: list[str],
+                   record: bool) -> None:
     """Refuse to run ``study`` under another protocol key than the one it remembers (``ValueError``
     naming the storage and the recorded protocol); a study that remembers none records this one
     when ``record`` (the first run's parent does; its workers only check)."""
@@ -137,4 +138,4 @@ def claim_protocol(study: optuna.Study, storage: str, key: str, desc: str, proto
         raise ValueError(f"study {study.study_name!r} in {mask_url(storage)} was run with another protocol or data "
                          f"({known.protocol_desc or '?'}); resume it with the same settings, or give a new --storage")
     if known.protocol_key is None and record:
-        StudyRecord(key, desc, protocol).write(study)
+        StudyRecord(key, desc, protocol, data).write(study)
