@@ -156,3 +156,18 @@ def test_the_command_resumes_without_retraining(capsys, tmp_path, monkeypatch, f
 def test_bad_input(capsys, argv, msg):
     code, _, err = _cli(capsys, "--study", "smoke", "--device", "cpu", *argv)
     assert code == 2 and msg in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_audit_without_doing_a_training_twice(tmp_path, folders):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "slwsr_search.fidelity", "--study", "smoke", "--designs", "4", "--seeds", "2",
+           "--factor", "2", "--reference-repeat", "1", "--device", "cpu", "--workers", "2", "--out", str(tmp_path / "f"),
+           *folders]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "[w1]" in p.stdout and "[w2]" in p.stdout and "0 of 13 trainings left" in p.stdout
+    keys = [json.loads(line)["key"] for line in (tmp_path / "f" / "audit.jsonl").read_text().splitlines()]
+    assert len(keys) == 13 and len(set(keys)) == 13

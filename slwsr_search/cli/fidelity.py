@@ -3,7 +3,10 @@ ranks designs the way a longer reference training does."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -15,9 +18,10 @@ from ..search.fidelity import screening_signature, summarize
 from ..search.render import fidelity_dict, fidelity_html, fidelity_text
 from ..search.resources import default_report_dir
 from ..search.study import StudyConfig
-from ..search.workers import StopRequest
-from ..sr.data import load_data
+from ..search.workers import StopRequest, start_workers, wait_workers, worker_plan
+from ..sr.data import TrainData, load_data
 from ..training.device import Speedups, configure_device, resolve_device
+from ..training.protocol import Protocol
 from .common import Parser
 
 SUMMARY = "audit a study's screening: its ranking of designs against a longer reference training"
@@ -74,7 +78,10 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--reference-val-dir", action="append", metavar="DIR", help="reference validation images (default: the screening's)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
-    p.add_argument("--max-jobs", type=int, metavar="N", help="stop after N trainings (resume later)")
+    p.add_argument("--max-jobs", type=int, metavar="N", help="stop after N trainings (resume later; per worker with --workers)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes on this machine (default 1; on CUDA one GPU each, on a CPU the cores split)")
+    p.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # set by --workers for its child processes
     p.add_argument("--store", metavar="FILE.jsonl",
                    help="where the trainings are kept (default OUT/audit.jsonl); audits with the same screening can share one")
     p.add_argument("--out", metavar="DIR", help="output folder (default reports/NAME/fidelity under the current folder)")
@@ -91,6 +98,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
             continue
         if v < (1 if name != "reference_repeat" else 0):
             raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {1 if name != 'reference_repeat' else 0}, got {v}")
+    if args.workers < 1:
+        raise ValueError(f"--workers: expected an integer >= 1, got {args.workers}")
     if not 0 <= args.tolerance < 1:
         raise ValueError(f"--tolerance: expected a share in [0, 1), got {args.tolerance}")
     cfg = StudyConfig.load(args.study)
@@ -120,17 +129,26 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
           f"train {screen_data.train_source}; val {screen_data.val_source}; device {dev}")
     print(f"reference  {reference.steps} steps x {reference.batch_size} x {reference.lr_patch}px, lr {reference.lr:g} "
           f"{reference.schedule}; train {reference_data.train_source}; val {reference_data.val_source}", flush=True)
-    todo = [j for j in jobs if j.key not in store.load()][: args.max_jobs]
-    print(f"store      {store.path}", flush=True)
+    audit = _Audit(cfg, designs, jobs, store, screen, reference, screen_data, reference_data, out)
+    finished = store.load()
+    # Worker k of N takes every N-th job of the full, fixed list: the same share whatever it finds done.
+    mine = [j for i, j in enumerate(jobs) if args.worker is None or i % args.workers == args.worker - 1]
+    todo = [j for j in mine if j.key not in finished][: args.max_jobs]
+    label = f"[w{args.worker}] " if args.worker is not None else ""
+    if args.worker is None:
+        print(f"store      {store.path}", flush=True)
+    if args.workers > 1 and args.worker is None:
+        return _finish(args, audit, _spawn_workers(args, argv))
     bar = None
     if show:
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="training", file=sys.stderr)
-    with StopRequest(on_request=lambda: print("\nstopping after the current training step (Ctrl-C again to stop at once) ...",
-                                              file=sys.stderr, flush=True)) as stop:
-        def done(job, rec) -> None:
-            line = (f"{job.role:<9} {job.design.label:<14} seed {job.seed}  {rec['params']:>9,} params  "
+    announce = None if args.worker is not None else (lambda: print(
+        "\nstopping after the current training step (Ctrl-C again to stop at once) ...", file=sys.stderr, flush=True))
+    with StopRequest(on_request=announce) as stop:
+        def trained(job, rec) -> None:
+            line = (f"{label}{job.role:<9} {job.design.label:<14} seed {job.seed}  {rec['params']:>9,} params  "
                     + (f"PSNR {rec['psnr']:.3f}" if rec["status"] == "ok" else f"FAILED {rec['status']}")
                     + f"  {rec['seconds']:.1f} s")
             (bar.write(line) if bar else print(line, flush=True))
@@ -138,7 +156,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
                 bar.update()
 
         try:
-            run_jobs(todo, store, screen, reference, screen_data, reference_data, str(dev), speedups, on_done=done,
+            run_jobs(todo, store, screen, reference, screen_data, reference_data, str(dev), speedups, on_done=trained,
                      should_stop=lambda: stop.requested)
         except KeyboardInterrupt:
             pass
@@ -146,6 +164,30 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
             if bar:
                 bar.close()
         stopped = stop.requested
+    if args.worker is not None:
+        return 130 if stopped else 0
+    return _finish(args, audit, stopped)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Audit:
+    """One audit's settings, resolved once from the study and the options."""
+
+    cfg: StudyConfig
+    designs: list
+    jobs: list
+    store: AuditStore
+    screen: Protocol
+    reference: Protocol
+    screen_data: TrainData
+    reference_data: TrainData
+    out: Path
+
+
+def _finish(args, a: _Audit, stopped: bool) -> int:
+    """Score what the store holds, write the outputs and print the estimator table."""
+    cfg, designs, jobs, store, out = a.cfg, a.designs, a.jobs, a.store, a.out
+    screen, reference, screen_data, reference_data = a.screen, a.reference, a.screen_data, a.reference_data
     records = store.load()
     summary = summarize(records, args.seeds, args.tolerance)
     left = len([j for j in jobs if j.key not in records])
@@ -165,3 +207,28 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     print(f"\n{left} of {len(jobs)} trainings left" + (": run the same command to resume" if left else "")
           + f"; written to {out}/ (audit.jsonl, fidelity.csv, fidelity.json, fidelity.html)")
     return 130 if stopped else 0
+
+
+def _spawn_workers(args, argv: Sequence[str] | None) -> bool:
+    """Run ``--workers`` child processes (``python -m slwsr_search.fidelity ... --worker K``) on
+    this machine and wait for them; whether a Ctrl-C stopped them."""
+    import torch
+
+    plan = worker_plan(args.workers, args.device, torch.cuda.device_count() if args.device != "cpu" else 0,
+                       os.cpu_count() or 1, args.threads, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    base = [sys.executable, "-m", "slwsr_search.fidelity", *(sys.argv[1:] if argv is None else argv)]
+    commands, envs = [], []
+    for k, (env, device, threads) in enumerate(plan, start=1):
+        cmd = base + ["--worker", str(k), "--device", device, "--quiet"]
+        commands.append(cmd + (["--threads", str(threads)] if threads is not None else []))
+        envs.append(env)
+    procs = start_workers(commands, envs)
+    for k, (p, (env, device, threads)) in enumerate(zip(procs, plan), start=1):
+        print(f"worker w{k}: pid {p.pid}, device {device}" + (f", {threads} CPU thread(s)" if threads else ""), flush=True)
+    codes, interrupted = wait_workers(procs, on_interrupt=lambda: print(
+        "\nstopping every worker after its current training step (Ctrl-C again to stop at once) ...",
+        file=sys.stderr, flush=True))
+    failed = [f"w{k} (exit {c})" for k, c in enumerate(codes, start=1) if c not in (0, 130)]
+    if failed:
+        print(f"workers that failed: {', '.join(failed)} (their errors are above)", file=sys.stderr)
+    return interrupted
