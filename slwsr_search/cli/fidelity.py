@@ -122,21 +122,21 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     jobs = plan_jobs(designs, args.seeds, min(args.reference_repeat, len(designs)))
     store = AuditStore(Path(args.store) if args.store else out / "audit.jsonl",
                        {SCREEN: role_key(screen, screen_data), REFERENCE: role_key(reference, reference_data)})
-    done_before = len([j for j in jobs if j.key in store.load()])
-    print(f"study      {cfg.name}: {len(designs)} designs ({sum(d.label in cfg.baselines for d in designs)} baselines), "
-          f"{args.seeds} screening seeds, {len(jobs)} trainings ({done_before} done before); output {out}/")
-    print(f"screening  {screen.steps} steps x {screen.batch_size} x {screen.lr_patch}px, lr {screen.lr:g} {screen.schedule}; "
-          f"train {screen_data.train_source}; val {screen_data.val_source}; device {dev}")
-    print(f"reference  {reference.steps} steps x {reference.batch_size} x {reference.lr_patch}px, lr {reference.lr:g} "
-          f"{reference.schedule}; train {reference_data.train_source}; val {reference_data.val_source}", flush=True)
+    if args.worker is None:  # workers are quiet but for their training lines
+        done_before = len([j for j in jobs if j.key in store.load()])
+        print(f"study      {cfg.name}: {len(designs)} designs ({sum(d.label in cfg.baselines for d in designs)} baselines), "
+              f"{args.seeds} screening seeds, {len(jobs)} trainings ({done_before} done before); output {out}/")
+        print(f"screening  {screen.steps} steps x {screen.batch_size} x {screen.lr_patch}px, lr {screen.lr:g} "
+              f"{screen.schedule}; train {screen_data.train_source}; val {screen_data.val_source}; device {dev}")
+        print(f"reference  {reference.steps} steps x {reference.batch_size} x {reference.lr_patch}px, lr {reference.lr:g} "
+              f"{reference.schedule}; train {reference_data.train_source}; val {reference_data.val_source}")
+        print(f"store      {store.path}", flush=True)
     audit = _Audit(cfg, designs, jobs, store, screen, reference, screen_data, reference_data, out)
     finished = store.load()
     # Worker k of N takes every N-th job of the full, fixed list: the same share whatever it finds done.
     mine = [j for i, j in enumerate(jobs) if args.worker is None or i % args.workers == args.worker - 1]
     todo = [j for j in mine if j.key not in finished][: args.max_jobs]
     label = f"[w{args.worker}] " if args.worker is not None else ""
-    if args.worker is None:
-        print(f"store      {store.path}", flush=True)
     if args.workers > 1 and args.worker is None:
         return _finish(args, audit, _spawn_workers(args, argv))
     bar = None
