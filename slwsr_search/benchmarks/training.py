@@ -3,6 +3,7 @@ drawing batches, for the optimised settings and (optionally) the plain eager fp3
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import time
@@ -83,7 +84,7 @@ def bench_train(preset: str, batch: int, patch: int, device: str, rounds: int, s
     configs = []
     # The plain loop runs first: the optimised one tunes the process's allocator, which stays tuned.
     if baseline:
-        configs.append(("eager fp32 NCHW", Speedups(**{**EAGER_FP32_NCHW.__dict__, "threads": threads})))
+        configs.append(("eager fp32 NCHW", dataclasses.replace(EAGER_FP32_NCHW, threads=threads)))
     configs.append(("optimised (defaults)", Speedups(threads=threads)))
     rows = []
     for label, sp in configs:

@@ -29,17 +29,10 @@ def entry(name: str) -> int:
 
 
 def _usage() -> str:
-    # each SUMMARY is read from its module's source, so `slwsr --help` imports neither torch nor optuna
-    import ast
-    from pathlib import Path
-
     lines = ["usage: slwsr COMMAND [options]    (slwsr COMMAND --help for each)", "",
              "Pareto search over s-LWSR super-resolution architectures.", "", "commands:"]
     for name in COMMANDS:
-        tree = ast.parse((Path(__file__).parent / f"{name}.py").read_text())
-        summary = next(n.value.value for n in tree.body if isinstance(n, ast.Assign)
-                       and any(getattr(t, "id", None) == "SUMMARY" for t in n.targets))
-        lines.append(f"  {name:<10} {summary}")
+        lines.append(f"  {name:<10} {_module(name).SUMMARY}")
     lines += ["", "Each is also `python -m slwsr_search.COMMAND`; the main job is `slwsr run --study budget150k`."]
     return "\n".join(lines)
 

@@ -92,14 +92,10 @@ def build_parser(prog: str) -> Parser:
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int:
     args = build_parser(prog).parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines instead
-    for name in ("designs", "seeds", "factor", "reference_repeat"):
+    for name, low in (("designs", 1), ("seeds", 1), ("factor", 1), ("reference_repeat", 0), ("workers", 1)):
         v = getattr(args, name)
-        if v is None:
-            continue
-        if v < (1 if name != "reference_repeat" else 0):
-            raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {1 if name != 'reference_repeat' else 0}, got {v}")
-    if args.workers < 1:
-        raise ValueError(f"--workers: expected an integer >= 1, got {args.workers}")
+        if v is not None and v < low:
+            raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {low}, got {v}")
     if not 0 <= args.tolerance < 1:
         raise ValueError(f"--tolerance: expected a share in [0, 1), got {args.tolerance}")
     cfg = StudyConfig.load(args.study)
@@ -122,8 +118,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     jobs = plan_jobs(designs, args.seeds, min(args.reference_repeat, len(designs)))
     store = AuditStore(Path(args.store) if args.store else out / "audit.jsonl",
                        {SCREEN: role_key(screen, screen_data), REFERENCE: role_key(reference, reference_data)})
+    finished = store.load()
     if args.worker is None:  # workers are quiet but for their training lines
-        done_before = len([j for j in jobs if j.key in store.load()])
+        done_before = len([j for j in jobs if j.key in finished])
         print(f"study      {cfg.name}: {len(designs)} designs ({sum(d.label in cfg.baselines for d in designs)} baselines), "
               f"{args.seeds} screening seeds, {len(jobs)} trainings ({done_before} done before); output {out}/")
         print(f"screening  {screen.steps} steps x {screen.batch_size} x {screen.lr_patch}px, lr {screen.lr:g} "
@@ -132,7 +129,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
               f"{reference.schedule}; train {reference_data.train_source}; val {reference_data.val_source}")
         print(f"store      {store.path}", flush=True)
     audit = _Audit(cfg, designs, jobs, store, screen, reference, screen_data, reference_data, out)
-    finished = store.load()
     # Worker k of N takes every N-th job of the full, fixed list: the same share whatever it finds done.
     mine = [j for i, j in enumerate(jobs) if args.worker is None or i % args.workers == args.worker - 1]
     todo = [j for j in mine if j.key not in finished][: args.max_jobs]

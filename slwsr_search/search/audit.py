@@ -10,7 +10,6 @@ the reference's own noise) under a reference protocol, and stores every training
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from ..sr.data import TrainData
 from ..training.device import Speedups
 from ..training.loop import INTERRUPTED, train
 from ..training.protocol import Protocol
-from .study import StudyConfig
+from .study import StudyConfig, settings_key
 
 SCREEN, REFERENCE = "screen", "reference"
 
@@ -50,7 +49,7 @@ def draw_designs(cfg: StudyConfig, n: int, seed: int = 0, max_tries: int = 10_00
     for name in cfg.baselines:
         spec = PRESETS[name]
         c = count_cost(spec)
-        if not any(v > 0 for v in cfg.violations(c.params, c.macs).values()):
+        if cfg.fits(c.params, c.macs):
             designs.append(Design(name, spec))
             seen.add(spec.hash)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
@@ -62,7 +61,7 @@ def draw_designs(cfg: StudyConfig, n: int, seed: int = 0, max_tries: int = 10_00
         spec = cfg.space.suggest(trial)
         study.tell(trial, 0.0)
         c = count_cost(spec)
-        if spec.hash in seen or any(v > 0 for v in cfg.violations(c.params, c.macs).values()):
+        if spec.hash in seen or not cfg.fits(c.params, c.macs):
             continue
         seen.add(spec.hash)
         designs.append(Design(f"d{drawn}", spec))
@@ -138,9 +137,7 @@ class AuditStore:
 def role_key(protocol: Protocol, data: TrainData) -> str:
     """Identifies what one role's trainings depend on besides design and seed: its protocol
     (without the seed, which each job sets) and its data."""
-    blob = json.dumps({"protocol": {**protocol.to_dict(), "seed": None}, "train": data.train_source,
-                       "val": data.val_source, "scale": data.scale}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return settings_key({**protocol.to_dict(), "seed": None}, data.train_source, data.val_source, data.scale)
 
 
 def cpu_label() -> str:

@@ -54,9 +54,8 @@ def front_table(rep: Report) -> str:
     for _, r in rep.baselines.iterrows():
         lines.append(f"baseline {r['baseline']}: #{r['number']}, PSNR {r['psnr']:.3f}, {int(r['params']):,} params: "
                      f"{_where(r['pareto_optimal'])}")
-    if fidelity_line(rep):
-        lines.append(fidelity_line(rep))
-    return "\n".join(lines)
+    audit = fidelity_line(rep)
+    return "\n".join(lines + ([audit] if audit else []))
 
 
 # ----- Markdown -----------------------------------------------------------------------------------
@@ -102,12 +101,13 @@ def _budget(rep: Report, le: str = "<=") -> str:
 def summary_markdown(rep: Report) -> str:
     """The Pareto table in Markdown, with the context a reader of a pull request needs."""
     n = len(rep.trials)
+    audit = fidelity_line(rep)
     head = [f"# Study `{rep.study}`: Pareto front", "",
             f"- trials: {n} (" + ", ".join(f"{v} {k}" for k, v in sorted(rep.states.items())) + ")" if n else "- trials: none",
             f"- objectives: {', '.join(rep.objectives)}; budget: {_budget(rep)}",
             f"- protocol: {rep.protocol_desc or 'unknown'}",
             "- Multi-Adds: conv multiply-accumulates at 1280x720 output; PSNR/SSIM: Y channel, scale-pixel border crop.",
-            *([f"- {fidelity_line(rep)}"] if fidelity_line(rep) else []),
+            *([f"- {audit}"] if audit else []),
             ""]
     if rep.front.empty:
         return "\n".join(head + ["No feasible COMPLETE trial yet: there is no Pareto front to show.", ""])
@@ -176,8 +176,9 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
              f"<p>{len(rep.trials)} trials. Objectives: {', '.join(rep.objectives)}. Budget: {_budget(rep, '&le;')}"
              f". Protocol: {html.escape(rep.protocol_desc or 'unknown')}. Multi-Adds at 1280x720 output; "
              "PSNR/SSIM on the Y channel with a scale-pixel border crop, on the study's validation images.</p>"]
-    if fidelity_line(rep):
-        parts.append(f"<p class='fidelity'>{html.escape(fidelity_line(rep))}</p>")
+    audit = fidelity_line(rep)
+    if audit:
+        parts.append(f"<p class='fidelity'>{html.escape(audit)}</p>")
     if rep.front.empty:
         parts.append("<p class='empty'><b>No feasible COMPLETE trial yet</b>: there is no Pareto front to show. "
                      "Run the study (or resume it) and refresh this report.</p>")

@@ -120,7 +120,7 @@ class Runner:
             warnings.filterwarnings("ignore", message="The constraint value is ignored")
             for k, v in violations.items():
                 trial.set_constraint(k, v)
-        if any(v > 0 for v in violations.values()):
+        if not self.cfg.fits(cost.params, cost.macs):
             # Over budget: recorded, never built or trained. PSNR/SSIM objectives get 0 as a
             # placeholder; constrained samplers rank infeasible trials by violation, not values.
             record.write(trial, status=INFEASIBLE, feasible=False)
@@ -170,7 +170,7 @@ def enqueue_baselines(study: optuna.Study, cfg: StudyConfig) -> list[str]:
     for name in cfg.baselines:
         spec = PRESETS[name]
         cost = count_cost(spec)
-        if any(v > 0 for v in cfg.violations(cost.params, cost.macs).values()) or name in present:
+        if not cfg.fits(cost.params, cost.macs) or name in present:
             continue
         params = cfg.space.encode(spec, f"baseline {name}")
         study.enqueue_trial(params, user_attrs=TrialRecord(baseline=name).attrs(), skip_if_exists=True)

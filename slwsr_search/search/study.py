@@ -186,6 +186,10 @@ class StudyConfig:
             out["macs"] = float(macs - self.max_macs)
         return out
 
+    def fits(self, params: int, macs: int) -> bool:
+        """Whether a cost meets every limit of the budget (no violation above 0)."""
+        return not any(v > 0 for v in self.violations(params, macs).values())
+
     def check_space_fits(self) -> None:
         """``ValueError`` before any training if no spec of the space can meet the budget.
 
@@ -214,8 +218,13 @@ def protocol_key(protocol: Protocol, train: Sequence[str], val: Sequence[str], s
     """Identifies 'the same protocol and data' (the protocol, the training and validation sources,
     the scale): equal keys mean a spec's result can be reused, and a study refuses to resume
     under another key."""
-    blob = json.dumps({"protocol": protocol.to_dict(), "train": " + ".join(map(str, train)),
-                       "val": " + ".join(map(str, val)), "scale": scale}, sort_keys=True)
+    return settings_key(protocol.to_dict(), " + ".join(map(str, train)), " + ".join(map(str, val)), scale)
+
+
+def settings_key(protocol: dict, train: str, val: str, scale: int) -> str:
+    """16 hex digits of the SHA-256 of a protocol (as plain data), the data sources and the scale:
+    the hash behind :func:`protocol_key` and the fidelity audit's role keys."""
+    blob = json.dumps({"protocol": protocol, "train": train, "val": val, "scale": scale}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

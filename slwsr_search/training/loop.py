@@ -159,10 +159,11 @@ def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), devi
             for group in optimizer.param_groups:
                 group["lr"] = protocol.lr_at(step)
             loss = train_step(fwd, optimizer, lr_img, hr_img, autocast)
-            running = running + loss.detach()
-            total += loss.detach()
+            detached = loss.detach()
+            running = running + detached
+            total += detached
             if step >= tail_start:
-                tail += loss.detach()
+                tail += detached
             # A .item() per step would stall a GPU; check finiteness every 10 steps and at the end.
             if dev.type == "cpu" or (step + 1) % 10 == 0 or step + 1 == protocol.steps:
                 value = float(running)
