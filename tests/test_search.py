@@ -8,7 +8,7 @@ import pytest
 from helpers import run_command
 from slwsr_search import PRESETS
 from slwsr_search.cli.run import main as run_main
-from slwsr_search.search import record, runner as runner_mod
+from slwsr_search.search import record, rungs as rungs_mod
 from slwsr_search.search.record import STATUSES, TrialRecord
 from slwsr_search.search.report import pareto_front, trials_frame
 from slwsr_search.search.space import KEEP_COUNTS, SearchSpace, keep_mask
@@ -104,14 +104,19 @@ def test_budget150k_enqueues_the_paper_designs_that_fit():
 # ----- runs -----------------------------------------------------------------------------------------
 
 
+def _spy_trainings(monkeypatch, calls: list) -> None:
+    """Record the spec of every training segment the runner starts."""
+    real = rungs_mod.Training.run
+    monkeypatch.setattr(rungs_mod.Training, "run", lambda self, *a, **k: calls.append(self.spec) or real(self, *a, **k))
+
+
 def _smoke(tmp_path, *argv):
     return ["--study", "smoke", "--storage", f"sqlite:///{tmp_path / 's.db'}", "--quiet", "--device", "cpu", *argv]
 
 
 def test_smoke_study_end_to_end(capsys, tmp_path, folders, monkeypatch):
     trained = []
-    real = runner_mod.train
-    monkeypatch.setattr(runner_mod, "train", lambda spec, *a, **k: trained.append(spec) or real(spec, *a, **k))
+    _spy_trainings(monkeypatch, trained)
     code, out, err = run(capsys, *_smoke(tmp_path, "--n-trials", "6"), *folders)
     assert code == 0, err
     st = load(f"sqlite:///{tmp_path / 's.db'}", "smoke")
@@ -141,7 +146,8 @@ def test_resume_up_to_n_trials(capsys, tmp_path, folders):
     st = load(f"sqlite:///{tmp_path / 's.db'}", "smoke")
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in st.trials) == 5
     code, out, _ = run(capsys, *_smoke(tmp_path, "--n-trials", "5"), *folders)
-    assert code == 0 and "5 of 5 complete so far" in out and len(load(f"sqlite:///{tmp_path / 's.db'}", "smoke").trials) == 5
+    # a finished study runs nothing more (over-budget proposals are PRUNED, so not every trial is COMPLETE)
+    assert code == 0 and "5 of 5 complete so far" in out and len(load(f"sqlite:///{tmp_path / 's.db'}", "smoke").trials) == len(st.trials)
 
 
 def test_resume_with_other_data_is_refused(capsys, tmp_path, folders):
@@ -184,8 +190,7 @@ lr_patch = 12
 def test_duplicates_are_not_retrained(capsys, tmp_path, folders, monkeypatch):
     path = _write_study(tmp_path, ONE_SPEC_SPACE, STUDY.replace("BASELINES", "[]"))
     calls = []
-    real = runner_mod.train
-    monkeypatch.setattr(runner_mod, "train", lambda spec, *a, **k: calls.append(spec) or real(spec, *a, **k))
+    _spy_trainings(monkeypatch, calls)
     code, out, err = run(capsys, "--study", path, "--storage", f"sqlite:///{tmp_path / 'd.db'}", "--quiet", *folders)
     assert code == 0, err
     st = load(f"sqlite:///{tmp_path / 'd.db'}", "custom")
@@ -209,17 +214,17 @@ def test_baselines_are_enqueued_first_and_trained(capsys, tmp_path, folders):
 
 
 def test_a_failed_training_is_a_failed_trial_and_the_study_goes_on(capsys, tmp_path, folders, monkeypatch):
-    real = runner_mod.train
+    real = rungs_mod.Training.run
     state = {"n": 0}
 
-    def flaky(spec, *a, **k):
+    def flaky(self, steps, *a, **k):
         state["n"] += 1
         if state["n"] == 1:
             return TrainResult("nonfinite", "loss became non-finite (nan) by step 1", None, None, 1, None,
                                0.1, 0.0, 0.1, 0.0, "cpu")
-        return real(spec, *a, **k)
+        return real(self, steps, *a, **k)
 
-    monkeypatch.setattr(runner_mod, "train", flaky)
+    monkeypatch.setattr(rungs_mod.Training, "run", flaky)
     space = ONE_SPEC_SPACE.replace("n_feats = [4]", "n_feats = [4, 6, 8]")
     path = _write_study(tmp_path, space, STUDY.replace("BASELINES", "[]"))
     code, out, err = run(capsys, "--study", path, "--storage", f"sqlite:///{tmp_path / 'f.db'}", "--quiet", *folders)
@@ -249,7 +254,7 @@ def test_unknown_study_lists_the_known_ones(capsys):
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\n[constraints]\n[sampler]\nname = "CmaEs"\n', r"unknown sampler 'CmaEs'"),
 ])
 def test_bad_study_files(capsys, tmp_path, text, msg, monkeypatch):
-    monkeypatch.setattr(runner_mod, "train", lambda *a, **k: pytest.fail("trained despite bad input"))
+    monkeypatch.setattr(rungs_mod.Training, "run", lambda *a, **k: pytest.fail("trained despite bad input"))
     path = tmp_path / "custom.toml"
     path.write_text(text)
     code, out, err = run(capsys, "--study", str(path), "--storage", f"sqlite:///{tmp_path / 'x.db'}")
@@ -298,7 +303,7 @@ def test_trial_record_is_the_only_vocabulary_of_user_attrs():
     r = TrialRecord.of(st.trials[0])
     assert (r.arch, r.params, r.psnr, r.status) == ("x4-n4-...", 5, None, None) and "psnr" in st.trials[0].user_attrs
     assert r.attrs() == {"arch": "x4-n4-...", "params": 5}
-    assert {s for s in STATUSES if TrialRecord(status=s).trained} == {"ok", "nonfinite", "oom"}
+    assert {s for s in STATUSES if TrialRecord(status=s).trained} == {"ok", "screened", "nonfinite", "oom"}
     assert not TrialRecord(status="ok", duplicate_of=3).trained
 
 

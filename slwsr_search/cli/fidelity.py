@@ -15,7 +15,7 @@ import optuna
 
 from ..search.audit import REFERENCE, SCREEN, AuditStore, draw_designs, plan_jobs, role_key, run_jobs
 from ..search.fidelity import screening_signature, summarize
-from ..search.render import fidelity_dict, fidelity_html, fidelity_text
+from ..search.render_fidelity import fidelity_dict, fidelity_html, fidelity_text
 from ..search.resources import default_report_dir
 from ..search.study import StudyConfig
 from ..search.workers import StopRequest, start_workers, wait_workers, worker_plan

@@ -26,8 +26,10 @@ from ..search.render import REPORT_FILES, front_table, trial_line, write_report
 from ..search.report import build_report
 from ..search.fidelity import read_audit
 from ..search.resources import default_audit_file, default_report_dir
+from ..search.rungs import RungStore
 from ..search.runner import Runner, enqueue_baselines, requeue_interrupted, run_study
-from ..search.storage import STORAGE_ENV, claim_protocol, count_states, mask_url, open_study, resolve_storage
+from ..search.storage import (STORAGE_ENV, claim_protocol, count_states, mask_url, open_study, resolve_storage,
+                              rung_dir)
 from ..search.study import StudyConfig, make_sampler, protocol_desc, protocol_key, sampler_seed
 from ..search.workers import StopRequest, start_workers, wait_workers, worker_plan
 from .common import Parser
@@ -118,7 +120,7 @@ class _Settings:
         return dataclasses.replace(self.cfg.protocol_for(device_type), seed=self.seed)
 
     def key(self, protocol: Protocol) -> str:
-        return protocol_key(protocol, self.train_src, self.val_src, self.cfg.space.scale)
+        return protocol_key(protocol, self.train_src, self.val_src, self.cfg.space.scale, self.cfg.fidelity)
 
 
 def _settings(args) -> _Settings:
@@ -140,7 +142,7 @@ def _settings(args) -> _Settings:
 
 def _check_protocol(study: optuna.Study, st: _Settings, protocol: Protocol, key: str, record: bool) -> str:
     """The run's protocol description; refuses a study run with another protocol or data."""
-    desc = protocol_desc(protocol, st.train_src, st.val_src)
+    desc = protocol_desc(protocol, st.train_src, st.val_src, st.cfg.fidelity)
     claim_protocol(study, st.storage, key, desc, protocol.to_dict(), [" + ".join(st.train_src), " + ".join(st.val_src)],
                    record)
     return desc
@@ -159,7 +161,7 @@ def _work(st: _Settings, study: optuna.Study, dev, protocol: Protocol, key: str,
         data = load_data(st.train_src, st.val_src, st.cfg.space.scale, protocol.lr_patch, progress=show)
         runner = Runner(st.cfg, data, protocol, str(dev), key, speedups, progress=show,
                         on_trial=lambda t: print(label + trial_line(t), flush=True),
-                        should_stop=lambda: stop.requested)
+                        should_stop=lambda: stop.requested, rung_store=RungStore(rung_dir(st.storage, st.cfg.name)))
         ft = st.cfg.fault_tolerance
         try:
             run_study(study, runner, st.n_trials, st.timeout,

@@ -14,15 +14,21 @@ from typing import Any
 import optuna
 
 from ..training.loop import NONFINITE, OK, OOM, OUTCOMES
+from .rungs import SCREENED
 
 #: Why a trial trained nothing: over budget (priced only), or beyond the study's target (another
 #: worker's trials already cover it).
 INFEASIBLE, SURPLUS = "infeasible", "surplus"
-#: Every value of the ``status`` attr: a training's outcome, or why nothing was trained.
-STATUSES: tuple[str, ...] = OUTCOMES + (INFEASIBLE, SURPLUS)
+#: Every value of the ``status`` attr: a training's outcome (``ok`` at the top rung), a design
+#: stopped below the top rung of a multi-fidelity study, or why nothing was trained.
+STATUSES: tuple[str, ...] = OUTCOMES + (SCREENED, INFEASIBLE, SURPLUS)
 #: Statuses of a training that ran to a result (not cut short): the trainings a run counts, and
 #: the results a later trial of the same spec may reuse.
-TRAINED: frozenset[str] = frozenset({OK, NONFINITE, OOM})
+TRAINED: frozenset[str] = frozenset({OK, SCREENED, NONFINITE, OOM})
+#: The Optuna constraint a multi-fidelity study puts on a trained design: how many rungs short of
+#: the top it stopped (0 at the top). Above 0 the design is 'infeasible' for the samplers and the
+#: dashboard, so a lower rung's score is never drawn into a front of top-rung scores.
+RUNGS_SHORT = "rungs_short"
 
 
 @dataclass(frozen=True)
@@ -34,8 +40,12 @@ class TrialRecord:
     trained it; ``train_seed`` its training seed; ``retry_of`` the trial it retries; ``feasible``
     whether it fits the budget; ``status`` (one of :data:`STATUSES`) and ``reason`` how it ended;
     ``psnr`` (dB), ``ssim``, ``train_seconds``, ``steps_per_s``, ``device``, ``final_loss`` its
-    training's result; ``baseline`` the paper's design it is; ``duplicate_of`` the trial whose
-    training it reuses.
+    training's result (``psnr``/``ssim``: the mean over ``seed_psnr`` at the top rung; none for a
+    design stopped lower); ``baseline`` the paper's design it is; ``duplicate_of`` the trial whose
+    training it reuses. Rungs (every study has at least one): ``rung_psnr``, ``rung_ssim``,
+    ``rung_seconds``, ``rung_loss`` the first seed at each rung reached; ``promoted`` the highest
+    rung it was allowed to train for; ``seeds``, ``seed_psnr``, ``seed_ssim`` its top-rung seeds
+    and their scores.
     """
 
     worker: str | None = None
@@ -58,6 +68,14 @@ class TrialRecord:
     final_loss: float | None = None
     baseline: str | None = None
     duplicate_of: int | None = None
+    rung_psnr: list[float] | None = None
+    rung_ssim: list[float] | None = None
+    rung_seconds: list[float] | None = None
+    rung_loss: list[float] | None = None
+    promoted: int | None = None
+    seeds: list[int] | None = None
+    seed_psnr: list[float] | None = None
+    seed_ssim: list[float] | None = None
 
     @classmethod
     def of(cls, trial: optuna.trial.FrozenTrial) -> "TrialRecord":
@@ -70,6 +88,16 @@ class TrialRecord:
         """Whether this trial ran a training of its own to a result (not a reused one)."""
         return self.status in TRAINED and self.duplicate_of is None
 
+    @property
+    def rung(self) -> int | None:
+        """The index of the highest rung this trial scored at (None before its first)."""
+        return len(self.rung_psnr) - 1 if self.rung_psnr else None
+
+    @property
+    def psnr_spread(self) -> tuple[float, float] | None:
+        """(min, max) of the top-rung PSNR over seeds, when there are two or more."""
+        return (min(self.seed_psnr), max(self.seed_psnr)) if self.seed_psnr and len(self.seed_psnr) > 1 else None
+
     def attrs(self) -> dict[str, Any]:
         """The recorded (non-None) fields as user attrs."""
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -78,7 +106,9 @@ class TrialRecord:
 #: The user-attr keys, in record order.
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialRecord))
 #: What a trial copies from the earlier trial whose training it reuses.
-REUSED: tuple[str, ...] = ("psnr", "ssim", "train_seconds", "steps_per_s", "device", "status", "reason", "train_seed")
+REUSED: tuple[str, ...] = ("psnr", "ssim", "train_seconds", "steps_per_s", "device", "status", "reason", "train_seed",
+                           "rung_psnr", "rung_ssim", "rung_seconds", "rung_loss", "promoted", "seeds", "seed_psnr",
+                           "seed_ssim")
 
 
 def write(trial: optuna.Trial, **values: Any) -> None:

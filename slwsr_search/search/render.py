@@ -4,15 +4,13 @@ the exported files. Renderers only draw what the report already split; none filt
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 
 import optuna
 import pandas as pd
 
 from ..model.spec import ArchSpec
-from .fidelity import AuditSummary as FidelitySummary
-from .record import INFEASIBLE, TrialRecord
+from .record import INFEASIBLE, SCREENED, TrialRecord
 from .report import CSV_COLUMNS, Report, published_frame
 
 # ----- terminal -----------------------------------------------------------------------------------
@@ -29,13 +27,48 @@ def trial_line(t: optuna.trial.FrozenTrial) -> str:
         what = f"FAILED: {r.reason or t.system_attrs.get('fail_reason', '')}"
     elif r.psnr is not None:
         what = f"PSNR {r.psnr:6.3f}  SSIM {r.ssim:.4f}"
+    elif r.status == SCREENED and r.rung_psnr:
+        what = f"screened: PSNR {r.rung_psnr[-1]:6.3f} at rung {r.rung}"
     else:
         what = t.state.name
-    extra = f"  (= #{r.duplicate_of})" if r.duplicate_of is not None else ""
+    extra = ""
+    if r.psnr_spread is not None:
+        extra += f"  [{len(r.seed_psnr)} seeds: {r.psnr_spread[0]:.3f}-{r.psnr_spread[1]:.3f}]"
+    if r.rung_psnr and len(r.rung_psnr) > 1:
+        extra += "  [rungs " + " > ".join(f"{p:.3f}" for p in r.rung_psnr) + "]"
+    extra += f"  (= #{r.duplicate_of})" if r.duplicate_of is not None else ""
     extra += f"  (retry of #{r.retry_of})" if r.retry_of is not None else ""
     extra += f"  [{r.baseline}]" if r.baseline else ""
     secs = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else 0.0
     return f"#{t.number:<4} {params} {macs}  {what:<31} {secs:6.1f} s  {r.arch or '?'}{extra}"
+
+
+def _seeds(r: pd.Series) -> str:
+    """``3 (28.41-28.62)``: seeds at the top rung and their PSNR range; ``1`` for one seed."""
+    n = 1 if pd.isna(r["seeds"]) else int(r["seeds"])
+    return f"{n} ({r['psnr_min']:.2f}-{r['psnr_max']:.2f})" if n > 1 else str(n)
+
+
+def _noise_tag(rep: Report, number: int) -> str:
+    """A mark on a front point whose PSNR gap to the next point is within the seed spread."""
+    hit = rep.noise is not None and ((rep.noise["number"] == number) & (rep.noise["within_noise"] == True)).any()  # noqa: E712
+    return f"  ~ #{int(rep.noise.loc[rep.noise['number'] == number, 'next'].iloc[0])} within noise" if hit else ""
+
+
+def _noise_notes(rep: Report) -> list[str]:
+    """What the noise marks mean, and how many designs stopped below the top rung."""
+    out = []
+    measured = rep.noise is not None and rep.noise["within_noise"].notna().any()
+    if measured:
+        out.append("~ #N within noise: the PSNR gap to the next Pareto point is no larger than the seed spread "
+                   "(max - min over seeds) of either design: their order is not established.")
+    elif len(rep.front) > 1:
+        out.append("noise: one seed per design at the top, so the front's PSNR gaps are unmeasured "
+                   "(a study's [fidelity] seeds_at_top = 2 or more measures them).")
+    if rep.screened is not None and len(rep.screened):
+        out.append(f"screened: {len(rep.screened)} design(s) stopped below the top rung (scored at a lower rung only; "
+                   "not on the front).")
+    return out
 
 
 def _where(on_front: bool) -> str:
@@ -47,10 +80,12 @@ def front_table(rep: Report) -> str:
     if rep.front.empty:
         return "no feasible COMPLETE trial yet: no Pareto front"
     lines = [f"Pareto-optimal trials ({len(rep.front)} of {len(rep.trials)}; feasible, objectives {', '.join(rep.objectives)}):",
-             f"{'#':<5} {'params':>9} {'Multi-Adds':>10} {'PSNR':>7} {'SSIM':>7}  arch"]
+             f"{'#':<5} {'params':>9} {'Multi-Adds':>10} {'PSNR':>7} {'seeds (min-max)':>19} {'SSIM':>7}  arch"]
     for _, r in rep.front.iterrows():
         tag = f"  [{r['baseline']}]" if isinstance(r["baseline"], str) else ""
-        lines.append(f"{r['number']:<5} {int(r['params']):>9,} {r['gmacs']:>8.2f} G {r['psnr']:>7.3f} {r['ssim']:>7.4f}  {r['arch']}{tag}")
+        lines.append(f"{r['number']:<5} {int(r['params']):>9,} {r['gmacs']:>8.2f} G {r['psnr']:>7.3f} {_seeds(r):>19} "
+                     f"{r['ssim']:>7.4f}  {r['arch']}{tag}{_noise_tag(rep, r['number'])}")
+    lines += _noise_notes(rep)
     for _, r in rep.baselines.iterrows():
         lines.append(f"baseline {r['baseline']}: #{r['number']}, PSNR {r['psnr']:.3f}, {int(r['params']):,} params: "
                      f"{_where(r['pareto_optimal'])}")
@@ -61,12 +96,13 @@ def front_table(rep: Report) -> str:
 # ----- Markdown -----------------------------------------------------------------------------------
 
 
-def _markdown_table(front: pd.DataFrame) -> str:
-    lines = ["| trial | params | Multi-Adds (G) | PSNR (dB) | SSIM | arch | baseline |", "|---|---|---|---|---|---|---|"]
-    for _, r in front.iterrows():
+def _markdown_table(rep: Report) -> str:
+    lines = ["| trial | params | Multi-Adds (G) | PSNR (dB) | seeds (min-max) | SSIM | arch | baseline |",
+             "|---|---|---|---|---|---|---|---|"]
+    for _, r in rep.front.iterrows():
         base = r["baseline"] if isinstance(r["baseline"], str) else ""
-        lines.append(f"| {r['number']} | {int(r['params']):,} | {r['macs'] / 1e9:.2f} | {r['psnr']:.3f} | "
-                     f"{r['ssim']:.4f} | `{r['arch']}` | {base} |")
+        lines.append(f"| {r['number']} | {int(r['params']):,} | {r['macs'] / 1e9:.2f} | {r['psnr']:.3f} | {_seeds(r)} | "
+                     f"{r['ssim']:.4f} | `{r['arch']}` | {(base + _noise_tag(rep, r['number'])).strip()} |")
     return "\n".join(lines)
 
 
@@ -111,7 +147,7 @@ def summary_markdown(rep: Report) -> str:
             ""]
     if rep.front.empty:
         return "\n".join(head + ["No feasible COMPLETE trial yet: there is no Pareto front to show.", ""])
-    body = [_markdown_table(rep.front), ""]
+    body = [_markdown_table(rep), "", *[f"- {n}" for n in _noise_notes(rep)]]
     for _, r in rep.baselines.iterrows():
         body.append(f"- baseline **{r['baseline']}** (trial {r['number']}): PSNR {r['psnr']:.3f} dB, "
                     f"{int(r['params']):,} params: {_where(r['pareto_optimal'])}.")
@@ -130,6 +166,16 @@ def _hover(r: pd.Series) -> str:
             f"{r['macs'] / 1e9:.2f} G Multi-Adds<br>PSNR {psnr}{ssim}{base}")
 
 
+def _bars(df: pd.DataFrame) -> dict | None:
+    """Plotly error bars from each point's seed range (min-max over seeds; none for one seed)."""
+    if not (df["seeds"] > 1).any():
+        return None
+    multi = df["seeds"].fillna(1) > 1
+    return dict(type="data", symmetric=False, color="#555", thickness=1,
+                array=(df["psnr_max"] - df["psnr"]).where(multi, 0.0).astype(float).tolist(),
+                arrayminus=(df["psnr"] - df["psnr_min"]).where(multi, 0.0).astype(float).tolist())
+
+
 def _scatter(rep: Report, x: str, x_title: str):
     """PSNR against ``x`` (``params`` or ``macs``): one trace per part of the report."""
     import plotly.graph_objects as go
@@ -141,11 +187,12 @@ def _scatter(rep: Report, x: str, x_title: str):
     floor = (scored_psnr.min() - 0.3) if len(scored_psnr) else 0.0  # the strip where untrained trials sit
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=gx(rep.dominated), y=rep.dominated["psnr"], mode="markers", name="feasible, dominated",
-                             marker=dict(color="#8fa8c8", size=8),
+                             marker=dict(color="#8fa8c8", size=8), error_y=_bars(rep.dominated),
                              hovertext=[_hover(r) for _, r in rep.dominated.iterrows()], hoverinfo="text"))
     front = rep.front.assign(gx=gx(rep.front)).sort_values("gx")
     fig.add_trace(go.Scatter(x=front["gx"], y=front["psnr"], mode="lines+markers", name="Pareto front",
                              line=dict(color="#d62728", shape="hv"), marker=dict(color="#d62728", size=10),
+                             error_y=_bars(front),
                              hovertext=[_hover(r) for _, r in front.iterrows()], hoverinfo="text"))
     over = rep.over_budget
     fig.add_trace(go.Scatter(x=gx(over), y=[floor] * len(over), mode="markers",
@@ -163,7 +210,8 @@ def _scatter(rep: Report, x: str, x_title: str):
                              hovertext=[_hover(r) for _, r in base.iterrows()], hoverinfo="text"))
     if x == "params" and rep.max_params:
         fig.add_vline(x=rep.max_params, line_dash="dash", line_color="#555", annotation_text="budget")
-    fig.update_layout(title=f"PSNR against {x_title}", xaxis_title=x_title, yaxis_title="validation PSNR (dB)",
+    bars = " (bars: min-max over seeds)" if (pd.concat([rep.front["seeds"], rep.dominated["seeds"]]) > 1).any() else ""
+    fig.update_layout(title=f"PSNR against {x_title}{bars}", xaxis_title=x_title, yaxis_title="validation PSNR (dB)",
                       template="plotly_white", height=480, legend=dict(orientation="h", y=-0.2))
     return fig
 
@@ -198,10 +246,22 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
         t["macs"] = (t["macs"] / 1e9).map(lambda v: f"{v:.2f} G")
         t["params"] = t["params"].map(lambda v: f"{int(v):,}")
         t["psnr"] = t["psnr"].map(lambda v: f"{v:.3f}")
+        t.insert(4, "seeds (min-max)", [_seeds(r) for _, r in rep.front.iterrows()])
+        t.insert(5, "noise", [_noise_tag(rep, n).strip() for n in rep.front["number"]])
         t["ssim"] = t["ssim"].map(lambda v: f"{v:.4f}")
         t["spec"] = t["number"].map(lambda n: f"<a href='pareto/{int(n):03d}.json'>pareto/{int(n):03d}.json</a>")
         t = t.astype(object).fillna("")
         parts.append(t.to_html(index=False, escape=False, classes="table"))
+        parts += [f"<p>{html.escape(n)}</p>" for n in _noise_notes(rep)]
+    if rep.screened is not None and len(rep.screened):
+        parts.append("<h2>Screened designs (stopped below the top rung)</h2><p>Scored at a lower rung only, with less "
+                     "training than the front's designs: their PSNR is not comparable with the front's and they are "
+                     "not drawn above.</p>")
+        sc = rep.screened[["number", "params", "macs", "rung", "rung_psnr", "arch"]].copy()
+        sc["macs"] = (sc["macs"] / 1e9).map(lambda v: f"{v:.2f} G")
+        sc["params"] = sc["params"].map(lambda v: f"{int(v):,}")
+        sc = sc.rename(columns={"rung": "stopped at rung", "rung_psnr": "PSNR at each rung (dB)"})
+        parts.append(sc.astype(object).fillna("").to_html(index=False, classes="table"))
     parts.append("<h2>Published results (not from this study)</h2>"
                  "<p>The paper's Table II, x4: <b>fully trained</b> on DIV2K for about 1M iterations, as published. "
                  "A short search trial cannot reach these figures; compare candidates with the paper's designs "
@@ -241,86 +301,3 @@ def write_report(rep: Report, out_dir: str | Path) -> Path:
         ArchSpec.from_json(r["spec"]).save(out / "pareto" / f"{int(r['number']):03d}.json")
     (out / "index.html").write_text(render_html(rep, published_frame()), encoding="utf-8")
     return out
-
-
-# ----- the fidelity audit -----------------------------------------------------------------------------
-
-
-def _num(v: float) -> float | None:
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 4)
-
-
-def fidelity_dict(summary: FidelitySummary, settings: dict) -> dict:
-    """The audit's summary as plain data (``fidelity.json``): settings, estimators, noise."""
-    return {
-        **settings,
-        "designs_scored": len(summary.designs), "designs_incomplete": summary.missing,
-        "interval": f"bootstrap {int(summary.level * 100)}% (percentile, designs resampled)",
-        "cost_matched_tolerance": summary.tolerance,
-        "estimators": [{"name": e.name, "what": e.what, "kendall_tau": _num(e.tau),
-                        "kendall_tau_interval": [_num(v) for v in e.tau_interval], "spearman_rho": _num(e.rho),
-                        "spearman_rho_interval": [_num(v) for v in e.rho_interval],
-                        "cost_matched_pairs_right": e.pairs_right, "cost_matched_pairs": e.pairs,
-                        "cost_matched_share": _num(e.pair_share)} for e in summary.estimators],
-        "screen_seed_std_db": {"median": _num(summary.designs["screen_std"].median()) if len(summary.designs) else None,
-                               "max": _num(summary.designs["screen_std"].max()) if len(summary.designs) else None},
-        "reference_noise_db": [_num(v) for v in summary.reference_noise],
-        "reference_spread_db": _num(summary.reference_spread),
-    }
-
-
-def fidelity_text(summary: FidelitySummary) -> str:
-    """The estimator table for a terminal."""
-    if not summary.estimators:
-        return (f"{len(summary.designs)} design(s) with every training done: too few to rank "
-                f"(resume the audit to finish {summary.missing} more)")
-    lines = [f"{len(summary.designs)} designs; {int(summary.level * 100)}% bootstrap intervals; cost-matched pairs: "
-             f"parameters within {summary.tolerance:.0%}",
-             f"{'estimator':<12} {'Kendall tau':>22} {'Spearman rho':>22} {'matched pairs':>15}  what"]
-    for e in summary.estimators:
-        tau = f"{e.tau:+.2f} [{e.tau_interval[0]:+.2f}, {e.tau_interval[1]:+.2f}]"
-        rho = f"{e.rho:+.2f} [{e.rho_interval[0]:+.2f}, {e.rho_interval[1]:+.2f}]"
-        pairs = f"{e.pairs_right}/{e.pairs}" + (f" ({e.pair_share:.0%})" if e.pairs else "")
-        lines.append(f"{e.name:<12} {tau:>22} {rho:>22} {pairs:>15}  {e.what}")
-    d = summary.designs
-    lines.append(f"screening seed std per design: median {d['screen_std'].median():.3f} dB, max {d['screen_std'].max():.3f} dB"
-                 f"; reference PSNR spread across designs: std {summary.reference_spread:.3f} dB")
-    if summary.reference_noise:
-        lines.append(f"reference noise (two seeds, {len(summary.reference_noise)} designs): "
-                     + ", ".join(f"{v:.3f}" for v in summary.reference_noise) + " dB")
-    return "\n".join(lines)
-
-
-def fidelity_html(summary: FidelitySummary, title: str) -> str:
-    """Screening PSNR (seed mean, min-max bars) against reference PSNR, and the estimator table."""
-    d = summary.designs
-    if not len(d):
-        chart = "<p>No design has every training done yet: resume the audit.</p>"
-    else:
-        chart = _fidelity_chart(summary)
-    rows = "".join(f"<tr><td>{e.name}</td><td>{e.tau:+.2f} [{e.tau_interval[0]:+.2f}, {e.tau_interval[1]:+.2f}]</td>"
-                   f"<td>{e.rho:+.2f} [{e.rho_interval[0]:+.2f}, {e.rho_interval[1]:+.2f}]</td>"
-                   f"<td>{e.pairs_right}/{e.pairs}</td><td>{html.escape(e.what)}</td></tr>" for e in summary.estimators)
-    table = ("<table class='table'><tr><th>estimator</th><th>Kendall tau</th><th>Spearman rho</th>"
-             f"<th>cost-matched pairs right</th><th>what</th></tr>{rows}</table>")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}.table{border-collapse:collapse;"
-            "font-size:13px}.table td,.table th{border:1px solid #ccc;padding:3px 6px}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><pre>{html.escape(fidelity_text(summary))}</pre>" + chart + table
-            + "</body></html>")
-
-
-def _fidelity_chart(summary: FidelitySummary) -> str:
-    import plotly.graph_objects as go
-
-    d = summary.designs
-    fig = go.Figure(go.Scatter(
-        x=d["screen_mean"], y=d["reference_mean"], mode="markers+text", text=d["label"], textposition="top center",
-        error_x=dict(type="data", symmetric=False, array=d["screen_max"] - d["screen_mean"],
-                     arrayminus=d["screen_mean"] - d["screen_min"]),
-        hovertext=[f"{r['label']}<br>{r['arch']}<br>{int(r['params']):,} params" for _, r in d.iterrows()],
-        hoverinfo="text"))
-    fig.update_layout(title=f"Screening against reference PSNR ({summary.screen_seeds} seeds: mean, min-max bars)",
-                      xaxis_title="screening PSNR (dB)", yaxis_title="reference PSNR (dB)", template="plotly_white",
-                      height=520)
-    return fig.to_html(full_html=False, include_plotlyjs=True)

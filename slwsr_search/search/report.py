@@ -16,16 +16,16 @@ import pandas as pd
 from ..model.published import SETS, TABLE_II
 from .fidelity import audit_for
 from .objectives import OBJECTIVES
-from .record import StudyRecord, TrialRecord
+from .record import SCREENED, StudyRecord, TrialRecord
 
 #: Columns of :func:`trials_frame`, in order.
 TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "psnr", "ssim", "feasible", "trained", "baseline",
                  "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device", "worker",
-                 "status", "reason", "spec"]
+                 "status", "reason", "spec", "rung", "rung_psnr", "screen_psnr", "seeds", "psnr_min", "psnr_max"]
 #: Columns of the exported ``trials.csv`` and ``pareto.csv``.
 CSV_COLUMNS = ["number", "state", "params", "macs", "psnr", "ssim", "feasible", "pareto_optimal", "baseline",
                "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device",
-               "worker", "status", "reason"]
+               "worker", "status", "reason", "rung", "rung_psnr", "seeds", "psnr_min", "psnr_max"]
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -40,10 +40,15 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             "retry_of": r.retry_of, "arch": r.arch, "hash": r.hash, "train_seed": r.train_seed,
             "train_seconds": r.train_seconds, "steps_per_s": r.steps_per_s, "device": r.device, "worker": r.worker,
             "status": r.status, "reason": r.reason or fail_reason(t), "spec": r.spec,
+            "rung": r.rung, "rung_psnr": " > ".join(f"{p:.3f}" for p in r.rung_psnr) if r.rung_psnr else None,
+            "screen_psnr": r.rung_psnr[-1] if r.rung_psnr else None,
+            "seeds": len(r.seed_psnr) if r.seed_psnr else None,
+            "psnr_min": min(r.seed_psnr) if r.seed_psnr else None, "psnr_max": max(r.seed_psnr) if r.seed_psnr else None,
         })
     df = pd.DataFrame(rows, columns=TRIAL_COLUMNS)
     # nullable integers: a CSV says 3, not 3.0, and an empty cell where there is none
-    return df.astype({"number": int, "duplicate_of": "Int64", "retry_of": "Int64", "train_seed": "Int64"}) if len(df) else df
+    return df.astype({"number": int, "duplicate_of": "Int64", "retry_of": "Int64", "train_seed": "Int64",
+                      "rung": "Int64", "seeds": "Int64"}) if len(df) else df
 
 
 def fail_reason(t: optuna.trial.FrozenTrial) -> str | None:
@@ -134,6 +139,22 @@ def hypervolume_history(df: pd.DataFrame, objectives: list[str], max_params: int
     return pd.DataFrame({"number": df["number"].to_numpy()[order], "hypervolume": out})
 
 
+def front_noise(front: pd.DataFrame) -> pd.DataFrame:
+    """For each Pareto point (by parameters) and the next one: the PSNR gap, the larger of the two
+    designs' seed spreads (max - min of their top-rung PSNR over seeds; NA unless both have two
+    seeds or more), and whether the gap is within it (NA when not measured). Columns: ``number``,
+    ``next``, ``gap_db``, ``spread_db``, ``within_noise``."""
+    rows = []
+    f = front.sort_values(["params", "number"])
+    for (_, a), (_, b) in zip(f.iterrows(), f.iloc[1:].iterrows()):
+        spreads = [r["psnr_max"] - r["psnr_min"] for r in (a, b) if pd.notna(r["seeds"]) and r["seeds"] >= 2]
+        spread = max(spreads) if len(spreads) == 2 else None
+        gap = abs(float(b["psnr"]) - float(a["psnr"]))
+        rows.append({"number": a["number"], "next": b["number"], "gap_db": gap, "spread_db": spread,
+                     "within_noise": None if spread is None else bool(gap <= spread)})
+    return pd.DataFrame(rows, columns=["number", "next", "gap_db", "spread_db", "within_noise"])
+
+
 def published_frame() -> pd.DataFrame:
     """The paper's Table II (:mod:`slwsr_search.model.published`) as a DataFrame: published figures
     of fully trained networks, not ours."""
@@ -155,7 +176,9 @@ class Report:
     trials priced over the budget and never trained; ``failed``: FAIL trials with their reasons;
     ``baselines``: the scored trials of the paper's designs (their ``pareto_optimal`` says where
     they stand); ``hv``: normalised hypervolume after each trial; ``states``: trials per state;
-    ``fidelity``: the ``fidelity.json`` of an audit of this very screening, when one is given.
+    ``fidelity``: the ``fidelity.json`` of an audit of this very screening, when one is given;
+    ``screened``: designs of a multi-fidelity study stopped below the top rung (scored at a lower
+    rung only, so never on the front); ``noise``: :func:`front_noise` of the front.
     """
 
     study: str
@@ -171,6 +194,8 @@ class Report:
     hv: pd.DataFrame
     states: dict[str, int]
     fidelity: dict | None = None  # the fidelity audit of this study's screening, when one exists
+    screened: pd.DataFrame | None = None
+    noise: pd.DataFrame | None = None
 
 
 def build_report(study: optuna.Study, objectives: list[str], max_params: int | None,
@@ -195,4 +220,6 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
         failed=df[df["state"] == "FAIL"], baselines=df[scored & df["baseline"].notna()], hv=hv,
         states=df["state"].value_counts().to_dict() if len(df) else {},
         fidelity=audit_for(known.protocol, known.data, audit),
+        screened=df[(df["status"] == SCREENED) & (df["state"] == "COMPLETE")].sort_values(["params", "number"]),
+        noise=front_noise(df[on_front]),
     )

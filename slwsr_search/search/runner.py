@@ -9,9 +9,9 @@ Everything a report needs is stored as the trial's :class:`~.record.TrialRecord`
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import socket
+import statistics
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -25,12 +25,14 @@ from ..model.cost import count_cost
 from ..model.presets import PRESETS
 from ..sr.data import TrainData
 from ..training.device import Speedups
-from ..training.loop import INTERRUPTED, TrainResult, train
+from ..training.loop import INTERRUPTED, OK, TrainResult
 from ..training.protocol import Protocol
 from . import record
-from .record import INFEASIBLE, REUSED, SURPLUS, TrialRecord
+from .promotion import promote
+from .record import INFEASIBLE, REUSED, RUNGS_SHORT, SURPLUS, TrialRecord
+from .rungs import SCREENED, DesignProgress, RungStore, run_design
 from .storage import retry_callback
-from .study import StudyConfig, trial_seed
+from .study import StudyConfig, top_seeds, trial_seed
 
 
 class TrainingFailed(Exception):
@@ -86,6 +88,7 @@ class Runner:
     on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None
     target: int | None = None  # the study's n_trials: no trial beyond it is started (see _covered_before)
     should_stop: Callable[[], bool] | None = None  # asked before every training step (Ctrl-C)
+    rung_store: RungStore | None = None  # continuation files of a multi-fidelity study's designs
     interrupted: int | None = field(default=None, init=False)  # the trial a Ctrl-C ended
 
     def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
@@ -114,17 +117,16 @@ class Runner:
                      macs=cost.macs, protocol_key=self.key, train_seed=seed)
         if original is not None:
             record.write(trial, retry_of=original)
-        violations = self.cfg.violations(cost.params, cost.macs)
-        with warnings.catch_warnings():
-            # a retried trial inherits its original's (equal) constraint values; Optuna warns on re-setting
-            warnings.filterwarnings("ignore", message="The constraint value is ignored")
-            for k, v in violations.items():
-                trial.set_constraint(k, v)
+        constraints = self.cfg.violations(cost.params, cost.macs)
+        if self.cfg.fidelity.multi:
+            constraints[RUNGS_SHORT] = 0.0  # set for real once the design stops (see _set_constraints)
         if not self.cfg.fits(cost.params, cost.macs):
-            # Over budget: recorded, never built or trained. PSNR/SSIM objectives get 0 as a
-            # placeholder; constrained samplers rank infeasible trials by violation, not values.
+            # Over budget: recorded, never built or trained, and PRUNED rather than COMPLETE, so no
+            # placeholder score is drawn (the dashboard's Pareto plot shows every COMPLETE trial);
+            # its constraint values still tell a constrained sampler (TPE) where the budget ends.
+            self._set_constraints(trial, constraints)
             record.write(trial, status=INFEASIBLE, feasible=False)
-            return self._values(0.0, 0.0, cost.params, cost.macs)
+            raise optuna.TrialPruned("over budget: priced, not trained")
         record.write(trial, feasible=True)
         previous = self._previous(trials, spec.hash)
         if previous is not None:
@@ -132,25 +134,100 @@ class Runner:
                          **{k: previous.user_attrs[k] for k in REUSED if k in previous.user_attrs})
             if previous.state == TrialState.FAIL:
                 raise TrainingFailed(f"duplicate of failed trial {previous.number}: {previous.user_attrs.get('reason')}")
-            return self._values(previous.user_attrs["psnr"], previous.user_attrs["ssim"], cost.params, cost.macs)
-        res = train(spec, self.data, dataclasses.replace(self.protocol, seed=seed), self.device, self.speedups,
-                    progress=self.progress, should_stop=self.should_stop)
-        if res.status == INTERRUPTED:
+            prev = TrialRecord.of(previous)
+            self._set_constraints(trial, self._with_rungs(constraints, prev))
+            return self._scores(prev, cost.params, cost.macs)
+        fid = self.cfg.fidelity
+        first = trial.number if original is None else original
+        seeds = top_seeds(self.protocol.seed, first, fid.seeds_at_top)
+        granted = self._granted(trials, original)
+        baseline = TrialRecord.of(trial).baseline is not None  # baselines always reach the top
+
+        def goes_on(k: int, prog: DesignProgress) -> bool:
+            return baseline or k < granted or self._promoted(trial, spec.hash, k, prog, cost.params, cost.macs)
+
+        def on_progress(prog: DesignProgress) -> None:
+            record.write(trial, rung_psnr=prog.rung_psnr, rung_ssim=prog.rung_ssim, rung_seconds=prog.rung_seconds,
+                         rung_loss=prog.rung_loss, promoted=prog.promoted, seeds=seeds[:max(1, len(prog.seed_psnr))],
+                         seed_psnr=prog.seed_psnr, seed_ssim=prog.seed_ssim)
+
+        status, reason, prog, res = run_design(
+            spec, self.data, self.protocol, fid.segments(self.protocol.steps), seeds, self.device, self.speedups,
+            goes_on, on_progress, self.rung_store if fid.multi else None, self.key, self.progress, self.should_stop)
+        on_progress(prog)
+        if status == INTERRUPTED:
             raise KeyboardInterrupt  # here, between two steps: Optuna marks the trial FAIL and re-raises
-        self._record(trial, res)
-        if not res.ok:
-            raise TrainingFailed(f"{res.status}: {res.reason}")
-        return self._values(res.psnr, res.ssim, cost.params, cost.macs)
+        rec = self._record(trial, status, reason, prog, res)
+        if status not in (OK, SCREENED):
+            raise TrainingFailed(f"{status}: {reason}")
+        self._set_constraints(trial, self._with_rungs(constraints, rec))
+        return self._scores(rec, cost.params, cost.macs)
+
+    def _with_rungs(self, constraints: dict[str, float], rec: TrialRecord) -> dict[str, float]:
+        if RUNGS_SHORT in constraints:
+            constraints = {**constraints, RUNGS_SHORT: float(self.cfg.fidelity.top - (rec.rung or 0))}
+        return constraints
+
+    @staticmethod
+    def _set_constraints(trial: optuna.Trial, constraints: dict[str, float]) -> None:
+        """Optuna's named constraints (what its samplers read), and the same values as the list
+        the Optuna dashboard reads (system attr ``constraints``; it ignores the named form), so the
+        dashboard marks over-budget and screened-only trials infeasible too."""
+        with warnings.catch_warnings():
+            # a retried trial inherits its original's (equal) constraint values; Optuna warns on re-setting
+            warnings.filterwarnings("ignore", message="The constraint value is ignored")
+            for k, v in constraints.items():
+                trial.set_constraint(k, v)
+        trial.storage.set_trial_system_attr(trial._trial_id, "constraints", list(constraints.values()))
+
+    def _scores(self, rec: TrialRecord, params: int, macs: int) -> tuple[float, ...]:
+        """The trial's values: the top-rung score (mean over seeds), or the highest rung's score of a
+        design stopped lower (marked infeasible by its constraint, so never mixed into the front)."""
+        if rec.psnr is not None:
+            return self._values(rec.psnr, rec.ssim, params, macs)
+        return self._values(rec.rung_psnr[-1], rec.rung_ssim[-1], params, macs)
+
+    def _granted(self, trials: list[optuna.trial.FrozenTrial], original: int | None) -> int:
+        """The highest rung already granted to the trial a retry repeats (a promotion its dead
+        worker had started is honoured, not decided again)."""
+        for t in trials:
+            if original is not None and t.number == original:
+                return TrialRecord.of(t).promoted or 0
+        return 0
+
+    def _promoted(self, trial: optuna.Trial, spec_hash: str, k: int, prog: DesignProgress, params: int,
+                  macs: int) -> bool:
+        """The promotion rule (:func:`.promotion.promote`) for this design at rung ``k``, against
+        every result that rung holds now: one per design, of this protocol and data, any state."""
+        points, seen = [], {spec_hash}
+        for t in trial.study.get_trials(deepcopy=False):
+            r = TrialRecord.of(t)
+            if (r.protocol_key == self.key and r.duplicate_of is None and r.rung_psnr and len(r.rung_psnr) > k
+                    and r.hash not in seen):
+                seen.add(r.hash)
+                points.append(self._rung_point(r.rung_psnr[k], r.rung_ssim[k], r.params, r.macs))
+        points.append(self._rung_point(prog.rung_psnr[k], prog.rung_ssim[k], params, macs))
+        return promote(points, len(points) - 1, self.cfg.fidelity.reduction)
+
+    def _rung_point(self, psnr: float, ssim: float, params: int, macs: int) -> list[float]:
+        """A rung result as the study's objectives, each turned into 'smaller is better'."""
+        return [o.sign * v for o, v in zip(self.cfg.objective_table, self._values(psnr, ssim, params, macs))]
 
     def _values(self, psnr: float, ssim: float, params: int, macs: int) -> tuple[float, ...]:
         raw = {"psnr": psnr, "ssim": ssim, "params": params, "macs": macs}
         return tuple(o.study_value(raw[o.column]) for o in self.cfg.objective_table)
 
     @staticmethod
-    def _record(trial: optuna.Trial, res: TrainResult) -> None:
-        record.write(trial, status=res.status, reason=res.reason, psnr=res.psnr, ssim=res.ssim,
-                     train_seconds=round(res.wall_s, 3), steps_per_s=round(res.steps_per_s, 4), device=res.device,
-                     final_loss=res.final_loss)
+    def _record(trial: optuna.Trial, status: str, reason: str | None, prog: DesignProgress,
+                res: TrainResult | None) -> TrialRecord:
+        top = status == OK and len(prog.seed_psnr) > 0
+        record.write(trial, status=status, reason=reason,
+                     psnr=statistics.fmean(prog.seed_psnr) if top else None,
+                     ssim=statistics.fmean(prog.seed_ssim) if top else None,
+                     train_seconds=round(prog.seconds, 3))
+        if res is not None:
+            record.write(trial, steps_per_s=round(res.steps_per_s, 4), device=res.device, final_loss=res.final_loss)
+        return TrialRecord.of(trial)
 
     def _previous(self, trials: list[optuna.trial.FrozenTrial], spec_hash: str) -> optuna.trial.FrozenTrial | None:
         """The earliest finished trial that trained this spec under this protocol and data."""
@@ -198,7 +275,9 @@ def run_study(study: optuna.Study, runner: Runner, n_trials: int, timeout: float
 
     def callback(st: optuna.Study, ft: optuna.trial.FrozenTrial) -> None:
         nonlocal failures_in_a_row
-        if ft.state == TrialState.PRUNED:  # surplus: nothing ran
+        if ft.state == TrialState.PRUNED:  # nothing ran: surplus (silent), or priced over budget
+            if runner.on_trial and TrialRecord.of(ft).status == INFEASIBLE:
+                runner.on_trial(ft)
             return
         failures_in_a_row = failures_in_a_row + 1 if ft.state == TrialState.FAIL else 0
         if runner.on_trial:

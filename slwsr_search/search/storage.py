@@ -37,6 +37,17 @@ def mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+def rung_dir(url: str, study_name: str) -> Path:
+    """Where a multi-fidelity study keeps the continuation files of designs in training: beside a
+    SQLite file (``studies/NAME.db`` -> ``studies/NAME.rungs/``), else ``./studies/NAME.rungs/``.
+    Local to each machine: a trial retried on another machine trains from its start, to the same
+    result."""
+    if url.startswith("sqlite:///"):
+        db = Path(url[len("sqlite:///"):])
+        return db.with_name(db.stem + ".rungs")
+    return Path("studies") / f"{study_name}.rungs"
+
+
 def retry_callback(ft: FaultTolerance) -> RetryHeartbeatStaleTrialCallback:
     """Optuna's retry of a failed trial: a WAITING copy with the same parameters and attrs, which
     remembers the original (``failed_trial``), at most ``ft.max_retry`` times per original."""

@@ -58,11 +58,68 @@ class FaultTolerance:
         return out
 
 
+@dataclass(frozen=True)
+class Fidelity:
+    """``[fidelity]`` of a study: multi-fidelity rungs (:mod:`.promotion`).
+
+    ``rungs``: where a design is scored, in multiples of the protocol's ``steps``, starting at 1
+    (``[1, 3]``: scored after ``steps``, and, if promoted, after ``3 x steps`` in all); a design
+    promoted from one rung continues the same training (weights, optimiser, patch stream) for the
+    next segment, each segment with its own learning-rate schedule (cosine: warm restarts).
+    ``reduction``: the best ``1/reduction`` of a rung's results so far go on. ``seeds_at_top``:
+    trainings (seeds) per design at the top rung, whose mean is its score. The default, one rung
+    and one seed, is a plain study.
+    """
+
+    rungs: tuple[int, ...] = (1,)
+    reduction: int = 3
+    seeds_at_top: int = 1
+
+    @property
+    def multi(self) -> bool:
+        """Whether this is more than a plain study (several rungs or several seeds)."""
+        return len(self.rungs) > 1 or self.seeds_at_top > 1
+
+    @property
+    def top(self) -> int:
+        """The index of the top rung."""
+        return len(self.rungs) - 1
+
+    def segments(self, steps: int) -> list[int]:
+        """The steps of each training segment, for a protocol of ``steps``: ``[steps, ...]``."""
+        ends = [r * steps for r in self.rungs]
+        return [b - a for a, b in zip([0] + ends, ends)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rungs": list(self.rungs), "reduction": self.reduction, "seeds_at_top": self.seeds_at_top}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> "Fidelity":
+        check_keys(d, where, optional=("rungs", "reduction", "seeds_at_top"))
+        rungs = d.get("rungs", [1])
+        if (not isinstance(rungs, list) or not rungs or any(isinstance(r, bool) or not isinstance(r, int) for r in rungs)
+                or rungs[0] != 1 or any(b <= a for a, b in zip(rungs, rungs[1:]))):
+            raise ValueError(f"{where}: rungs: expected increasing integers in multiples of the protocol's steps, "
+                             f"starting at 1 (e.g. [1, 3]), got {rungs!r}")
+        for key, low in (("reduction", 2), ("seeds_at_top", 1)):
+            v = d.get(key, getattr(cls, key))
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"{where}: {key}: expected an integer >= {low}, got {v!r}")
+        return cls(tuple(rungs), d.get("reduction", cls.reduction), d.get("seeds_at_top", cls.seeds_at_top))
+
+
 def trial_seed(study_seed: int, number: int) -> int:
     """The training seed of trial ``number``: a function of the study seed and the trial number
     only (NumPy's ``SeedSequence`` mixes them), so a result never depends on which worker ran it.
     A retried trial uses the seed of the trial it retries."""
     return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0] % 2**31)
+
+
+def top_seeds(study_seed: int, number: int, n: int) -> list[int]:
+    """The ``n`` training seeds of trial ``number`` at the top rung: its :func:`trial_seed` first
+    (the training the rungs continued), then further seeds mixed from the same numbers."""
+    extra = [int(np.random.SeedSequence([study_seed, number, j]).generate_state(1)[0] % 2**31) for j in range(1, n)]
+    return [trial_seed(study_seed, number)] + extra
 
 
 @dataclass(frozen=True)
@@ -89,6 +146,7 @@ class StudyConfig:
     storage: str
     fault_tolerance: FaultTolerance = FaultTolerance()
     reference_protocol: Protocol | None = None  # the fidelity audit's reference (default: K x the screening steps)
+    fidelity: Fidelity = Fidelity()  # multi-fidelity rungs and seeds at the top (default: one rung, one seed)
 
     @property
     def objective_table(self) -> tuple[Objective, ...]:
@@ -127,7 +185,8 @@ class StudyConfig:
         w = str(p)
         check_keys(data, w, required=("search_space", "n_trials", "protocol", "constraints"),
                    optional=("description", "objectives", "cpu_protocol", "data", "sampler", "timeout", "seed",
-                             "baselines", "storage", "fault_tolerance", "reference_protocol"))
+                             "baselines", "storage", "fault_tolerance", "reference_protocol",
+                             "fidelity"))
         try:
             space = SearchSpace.load(data["search_space"], relative_to=p.parent)
         except ValueError as e:
@@ -169,11 +228,13 @@ class StudyConfig:
         ft = FaultTolerance.from_dict(data.get("fault_tolerance", {}), f"{w}: [fault_tolerance]")
         reference = (Protocol.from_dict(data["reference_protocol"], f"{w}: [reference_protocol]")
                      if "reference_protocol" in data else None)
+        fidelity = Fidelity.from_dict(data.get("fidelity", {}), f"{w}: [fidelity]")
         return cls(name=p.stem, path=w, description=str(data.get("description", "")), space=space,
                    objectives=objectives, max_params=limits["max_params"], max_macs=limits["max_macs"],
                    protocol=protocol, cpu_protocol=cpu_protocol, train=tuple(train_src), val=tuple(val_src),
                    sampler=sampler, n_trials=n_trials, timeout=float(timeout) if timeout else None, seed=seed,
-                   baselines=tuple(baselines), storage=storage, fault_tolerance=ft, reference_protocol=reference)
+                   baselines=tuple(baselines), storage=storage, fault_tolerance=ft, reference_protocol=reference,
+                   fidelity=fidelity)
 
     # ----- budget ----------------------------------------------------------------------------------
 
@@ -214,24 +275,32 @@ class StudyConfig:
                                  f"({cheapest.arch}) has {value:,} {what}, over the limit of {limit:,}")
 
 
-def protocol_key(protocol: Protocol, train: Sequence[str], val: Sequence[str], scale: int) -> str:
+def protocol_key(protocol: Protocol, train: Sequence[str], val: Sequence[str], scale: int,
+                 fidelity: Fidelity = Fidelity()) -> str:
     """Identifies 'the same protocol and data' (the protocol, the training and validation sources,
-    the scale): equal keys mean a spec's result can be reused, and a study refuses to resume
-    under another key."""
-    return settings_key(protocol.to_dict(), " + ".join(map(str, train)), " + ".join(map(str, val)), scale)
+    the scale, and the rungs and top seeds of a multi-fidelity study): equal keys mean a spec's
+    result can be reused, and a study refuses to resume under another key."""
+    extra = {"fidelity": fidelity.to_dict()} if fidelity.multi else None
+    return settings_key(protocol.to_dict(), " + ".join(map(str, train)), " + ".join(map(str, val)), scale, extra)
 
 
-def settings_key(protocol: dict, train: str, val: str, scale: int) -> str:
-    """16 hex digits of the SHA-256 of a protocol (as plain data), the data sources and the scale:
-    the hash behind :func:`protocol_key` and the fidelity audit's role keys."""
-    blob = json.dumps({"protocol": protocol, "train": train, "val": val, "scale": scale}, sort_keys=True)
+def settings_key(protocol: dict, train: str, val: str, scale: int, extra: dict | None = None) -> str:
+    """16 hex digits of the SHA-256 of a protocol (as plain data), the data sources and the scale
+    (and ``extra`` settings, when given): the hash behind :func:`protocol_key` and the fidelity
+    audit's role keys."""
+    blob = json.dumps({"protocol": protocol, "train": train, "val": val, "scale": scale, **(extra or {})},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def protocol_desc(protocol: Protocol, train: Sequence[str], val: Sequence[str]) -> str:
+def protocol_desc(protocol: Protocol, train: Sequence[str], val: Sequence[str], fidelity: Fidelity = Fidelity()) -> str:
     """The protocol and data in one line, for people (reports, errors)."""
+    rungs = ""
+    if fidelity.multi:
+        rungs = (f"; rungs at {', '.join(str(r * protocol.steps) for r in fidelity.rungs)} steps (best 1/"
+                 f"{fidelity.reduction} go on), {fidelity.seeds_at_top} seed(s) at the top")
     return (f"{protocol.steps} steps x {protocol.batch_size} x {protocol.lr_patch}px, lr {protocol.lr:g} "
-            f"{protocol.schedule}, seed {protocol.seed} (+ trial number); train {' + '.join(map(str, train))}; "
+            f"{protocol.schedule}, seed {protocol.seed} (+ trial number){rungs}; train {' + '.join(map(str, train))}; "
             f"val {' + '.join(map(str, val))}")
 
 

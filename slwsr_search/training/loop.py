@@ -98,6 +98,154 @@ def train_step(fwd, optimizer, lr_img: torch.Tensor, hr_img: torch.Tensor, autoc
     return loss
 
 
+class Training:
+    """One training that can be continued: each :meth:`run` trains that many more steps, as one
+    segment with its own learning-rate schedule (``protocol.schedule`` over the segment's steps:
+    with ``cosine``, warm restarts at each segment, as SGDR), then scores the validation set.
+
+    The first ``run(protocol.steps)`` is exactly :func:`train`. Weights, optimiser moments and the
+    patch stream carry over from segment to segment, and :meth:`state_dict` holds all of them, so a
+    training saved after a segment and loaded in another process continues exactly (on CPU, same
+    thread count) as it would have. After a failed segment (non-finite loss, out of memory) it
+    cannot continue.
+    """
+
+    def __init__(self, spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), device: str = "auto",
+                 speedups: Speedups = Speedups()) -> None:
+        if spec.scale != data.scale:
+            raise ValueError(f"scale: the spec is x{spec.scale} but the data was prepared for x{data.scale}")
+        self.spec, self.data, self.protocol, self.speedups = spec, data, protocol, speedups
+        self.dev = resolve_device(device)
+        self.steps_done = 0  # over every segment
+        self.segments = 0
+        self.failed = False
+        self.model = self.fwd = self.optimizer = self.sampler = None
+        self.autocast = contextlib.nullcontext()
+
+    def _build(self) -> None:
+        # Built on the first run (inside its out-of-memory guard), in the order train() always used.
+        self.model, self.fwd, self.optimizer, self.autocast = setup(self.spec, self.dev, self.protocol, self.speedups)
+        p = self.protocol
+        self.sampler = PatchSampler(self.data.train, self.data.scale, p.lr_patch, p.batch_size, self.dev, seed=p.seed,
+                                    augment=p.augment, channels_last=self.speedups.channels_last)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a continuation needs: weights, optimiser state, the patch stream's RNG, counts."""
+        if self.model is None or self.failed:
+            raise ValueError("state_dict: the training has not run a segment, or it failed")
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "sampler_rng": self.sampler.rng.getstate(), "steps_done": self.steps_done, "segments": self.segments}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a training of the same spec, data and protocol."""
+        if self.model is None:
+            self._build()
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.rng.setstate(state["sampler_rng"])
+        self.steps_done, self.segments = int(state["steps_done"]), int(state["segments"])
+
+    def run(self, steps: int, progress: bool = False, on_eval: Callable[[dict], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> TrainResult:
+        """Train ``steps`` more steps (one segment), then score; never raises for a failed training.
+        Times and loss estimators in the result are the segment's; ``history`` steps count from the
+        start of the training."""
+        if self.failed:
+            raise ValueError("run: this training failed; it cannot continue")
+        seg = dataclasses.replace(self.protocol, steps=steps)
+        dev = self.dev
+        t_start = time.perf_counter()
+        data_s = compute_s = eval_s = 0.0
+        history: list[dict] = []
+        step = 0
+        last_loss: float | None = None
+        lr_img = hr_img = loss = None
+
+        def result(status: str, reason: str | None, psnr=None, ssim=None, loss_mean=None, loss_tail=None) -> TrainResult:
+            if status in (NONFINITE, OOM):
+                self.failed = True
+            return TrainResult(status, reason, psnr, ssim, step, last_loss, time.perf_counter() - t_start,
+                               data_s, compute_s, eval_s, str(dev), history, self.model if status == OK else None,
+                               loss_mean, loss_tail)
+
+        def validate() -> tuple[float, float]:
+            nonlocal eval_s
+            t = time.perf_counter()
+            self.model.eval()
+            with self.autocast:
+                r = evaluate_pairs(self.data.val, model_upscaler(self.model, str(dev)), self.data.scale)
+            self.model.train()
+            eval_s += time.perf_counter() - t
+            return r.psnr, r.ssim
+
+        try:
+            if self.model is None:
+                self._build()
+            fwd, optimizer, autocast, sampler = self.fwd, self.optimizer, self.autocast, self.sampler
+            it = range(steps)
+            if progress:
+                from tqdm import tqdm
+
+                it = tqdm(it, desc=self.spec.arch[:40], unit="step", file=sys.stderr, disable=None, leave=False)
+            running = torch.zeros((), device=dev)
+            # Loss sums for the estimators, kept on the device: read once at the end, never a sync per step.
+            total, tail = torch.zeros((), device=dev), torch.zeros((), device=dev)
+            tail_start = steps - max(1, round(TAIL_SHARE * steps))
+            for step in it:
+                if should_stop is not None and should_stop():
+                    return result(INTERRUPTED, f"interrupted at step {self.steps_done + step}")
+                t0 = time.perf_counter()
+                lr_img, hr_img = sampler.sample()
+                synchronize(dev)
+                t1 = time.perf_counter()
+                for group in optimizer.param_groups:
+                    group["lr"] = seg.lr_at(step)
+                loss = train_step(fwd, optimizer, lr_img, hr_img, autocast)
+                detached = loss.detach()
+                running = running + detached
+                total += detached
+                if step >= tail_start:
+                    tail += detached
+                # A .item() per step would stall a GPU; check finiteness every 10 steps and at the end.
+                if dev.type == "cpu" or (step + 1) % 10 == 0 or step + 1 == steps:
+                    value = float(running)
+                    running.zero_()
+                    if not math.isfinite(value):
+                        compute_s += time.perf_counter() - t1
+                        step += 1
+                        return result(NONFINITE, f"loss became non-finite ({value}) by step {self.steps_done + step}")
+                    last_loss = value if dev.type == "cpu" else value / (step % 10 + 1)
+                    if progress and hasattr(it, "set_postfix"):
+                        it.set_postfix(loss=f"{loss.item():.2f}", refresh=False)
+                synchronize(dev)
+                compute_s += time.perf_counter() - t1
+                data_s += t1 - t0
+                if seg.eval_every and (step + 1) % seg.eval_every == 0 and step + 1 < steps:
+                    p, s = validate()
+                    point = {"step": self.steps_done + step + 1, "psnr": p, "ssim": s, "loss": last_loss}
+                    history.append(point)
+                    if on_eval:
+                        on_eval(point)
+            step = steps
+            self.steps_done += steps
+            self.segments += 1
+            p, s = validate()
+            history.append({"step": self.steps_done, "psnr": p, "ssim": s, "loss": last_loss})
+            if on_eval:
+                on_eval(history[-1])
+            return result(OK, None, p, s, float(total) / steps, float(tail) / (steps - tail_start))
+        except BaseException as e:
+            if not is_oom(e):
+                raise
+            # Drop every reference to device memory before returning, so the next trial starts clean.
+            del e
+            self.model = self.optimizer = self.fwd = self.sampler = lr_img = hr_img = loss = None
+            fwd = optimizer = sampler = None
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+            return result(OOM, f"out of memory on {dev} at step {self.steps_done + step}")
+
+
 def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), device: str = "auto",
           speedups: Speedups = Speedups(), progress: bool = False,
           on_eval: Callable[[dict], None] | None = None,
@@ -106,98 +254,9 @@ def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), devi
 
     Deterministic on CPU: the same spec, data, protocol (seed) and thread count give the same
     weights and scores. Only the per-training fields of ``speedups`` are used here (memory format,
-    bf16, compile); the process-wide ones are the entry point's (:func:`.device.configure_device`). ``on_eval`` receives each intermediate score (``eval_every``).
-    ``should_stop`` is asked before every step; when it says so, the training ends at once with
-    ``status="interrupted"`` (how a search stops on Ctrl-C at a clean point).
+    bf16, compile); the process-wide ones are the entry point's (:func:`.device.configure_device`).
+    ``on_eval`` receives each intermediate score (``eval_every``). ``should_stop`` is asked before
+    every step; when it says so, the training ends at once with ``status="interrupted"`` (how a
+    search stops on Ctrl-C at a clean point). A training to continue later: :class:`Training`.
     """
-    if spec.scale != data.scale:
-        raise ValueError(f"scale: the spec is x{spec.scale} but the data was prepared for x{data.scale}")
-    dev = resolve_device(device)
-    t_start = time.perf_counter()
-    data_s = compute_s = eval_s = 0.0
-    history: list[dict] = []
-    step = 0
-    last_loss: float | None = None
-    model = optimizer = fwd = sampler = lr_img = hr_img = loss = None
-    autocast = contextlib.nullcontext()
-
-    def result(status: str, reason: str | None, psnr=None, ssim=None, loss_mean=None, loss_tail=None) -> TrainResult:
-        return TrainResult(status, reason, psnr, ssim, step, last_loss, time.perf_counter() - t_start,
-                           data_s, compute_s, eval_s, str(dev), history, model if status == OK else None,
-                           loss_mean, loss_tail)
-
-    def validate() -> tuple[float, float]:
-        nonlocal eval_s
-        t = time.perf_counter()
-        model.eval()
-        with autocast:
-            r = evaluate_pairs(data.val, model_upscaler(model, str(dev)), data.scale)
-        model.train()
-        eval_s += time.perf_counter() - t
-        return r.psnr, r.ssim
-
-    try:
-        model, fwd, optimizer, autocast = setup(spec, dev, protocol, speedups)
-        sampler = PatchSampler(data.train, data.scale, protocol.lr_patch, protocol.batch_size, dev,
-                               seed=protocol.seed, augment=protocol.augment, channels_last=speedups.channels_last)
-        steps = range(protocol.steps)
-        if progress:
-            from tqdm import tqdm
-
-            steps = tqdm(steps, desc=spec.arch[:40], unit="step", file=sys.stderr, disable=None, leave=False)
-        running = torch.zeros((), device=dev)
-        # Loss sums for the estimators, kept on the device: read once at the end, never a sync per step.
-        total, tail = torch.zeros((), device=dev), torch.zeros((), device=dev)
-        tail_start = protocol.steps - max(1, round(TAIL_SHARE * protocol.steps))
-        for step in steps:
-            if should_stop is not None and should_stop():
-                return result(INTERRUPTED, f"interrupted at step {step}")
-            t0 = time.perf_counter()
-            lr_img, hr_img = sampler.sample()
-            synchronize(dev)
-            t1 = time.perf_counter()
-            for group in optimizer.param_groups:
-                group["lr"] = protocol.lr_at(step)
-            loss = train_step(fwd, optimizer, lr_img, hr_img, autocast)
-            detached = loss.detach()
-            running = running + detached
-            total += detached
-            if step >= tail_start:
-                tail += detached
-            # A .item() per step would stall a GPU; check finiteness every 10 steps and at the end.
-            if dev.type == "cpu" or (step + 1) % 10 == 0 or step + 1 == protocol.steps:
-                value = float(running)
-                running.zero_()
-                if not math.isfinite(value):
-                    compute_s += time.perf_counter() - t1
-                    step += 1
-                    return result(NONFINITE, f"loss became non-finite ({value}) by step {step}")
-                last_loss = value if dev.type == "cpu" else value / (step % 10 + 1)
-                if progress and hasattr(steps, "set_postfix"):
-                    steps.set_postfix(loss=f"{loss.item():.2f}", refresh=False)
-            synchronize(dev)
-            compute_s += time.perf_counter() - t1
-            data_s += t1 - t0
-            if protocol.eval_every and (step + 1) % protocol.eval_every == 0 and step + 1 < protocol.steps:
-                p, s = validate()
-                point = {"step": step + 1, "psnr": p, "ssim": s, "loss": last_loss}
-                history.append(point)
-                if on_eval:
-                    on_eval(point)
-        step = protocol.steps
-        p, s = validate()
-        history.append({"step": step, "psnr": p, "ssim": s, "loss": last_loss})
-        if on_eval:
-            on_eval(history[-1])
-        return result(OK, None, p, s, float(total) / protocol.steps, float(tail) / (protocol.steps - tail_start))
-    except BaseException as e:
-        if not is_oom(e):
-            raise
-        # Drop every reference to device memory before returning, so the next trial starts clean.
-        del e
-        model = optimizer = fwd = sampler = lr_img = hr_img = loss = None
-        if dev.type == "cuda":
-            torch.cuda.empty_cache()
-        return result(OOM, f"out of memory on {dev} at step {step}")
-
-
+    return Training(spec, data, protocol, device, speedups).run(protocol.steps, progress, on_eval, should_stop)
