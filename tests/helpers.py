@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -51,3 +60,49 @@ def run_command(main, capsys, *argv: str, prog: str = "cmd") -> tuple[int, str, 
         code = e.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+#: Debian's headless browser, where installed (.ci/run installs it): renders pages as a user sees them.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium_dom(page: str, profile: Path, budget_ms: int = 5000) -> subprocess.CompletedProcess:
+    """Load ``page`` in headless Chromium, let its JavaScript run for ``budget_ms`` of virtual time,
+    and return the process (``stdout``: the DOM as drawn; ``stderr``: the console)."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--enable-logging=stderr", f"--virtual-time-budget={budget_ms}",
+             "--window-size=1400,2400"]
+    return subprocess.run([CHROMIUM, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120)
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+@contextlib.contextmanager
+def optuna_dashboard(storage_url: str) -> Iterator[str]:
+    """Serve ``storage_url`` with the optuna-dashboard command on a free local port; yields its base URL."""
+    exe = Path(sys.executable).parent / "optuna-dashboard"
+    exe = str(exe) if exe.is_file() else shutil.which("optuna-dashboard")
+    assert exe, "the optuna-dashboard command (dev extra) is not installed"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([exe, storage_url, "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                get_json(f"{base}/api/studies")
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("optuna-dashboard did not answer: " + proc.stderr.read1(4000).decode())
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

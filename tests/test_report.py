@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import numpy as np
 import optuna
@@ -16,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import run_command
+from helpers import CHROMIUM, chromium_dom, get_json, optuna_dashboard, run_command
 from slwsr_search import PRESETS, build_model
 from slwsr_search.cli.report import main as report_main
 from slwsr_search.search.render import write_report
@@ -180,62 +173,25 @@ def test_report_cli(capsys, tmp_path):
     assert code == 2 and "cannot write the report there" in err
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 def test_html_renders_in_headless_chromium(tmp_path):
     cfg, url, st = _hand_built_study(tmp_path)
     out = write_report(build_report(st, OBJ, 20_000), tmp_path / "out")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chrome'}", "--enable-logging=stderr", "--virtual-time-budget=5000"]
-    p = subprocess.run([CHROMIUM, *flags, "--dump-dom", (out / "index.html").as_uri()], capture_output=True, text=True,
-                       timeout=120)
+    p = chromium_dom((out / "index.html").as_uri(), tmp_path / "chrome")
     # plotly draws its SVG at run time: three drawn charts mean the JavaScript ran without errors
     assert p.stdout.count('class="main-svg"') >= 3, p.stderr[-2000:]
     assert "Uncaught" not in p.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.loads(r.read())
-
-
 @pytest.mark.slow
 def test_optuna_dashboard_serves_the_study(tmp_path):
     pytest.importorskip("optuna_dashboard")
-    from pathlib import Path
-
-    exe = Path(sys.executable).parent / "optuna-dashboard"
-    exe = str(exe) if exe.is_file() else shutil.which("optuna-dashboard")
-    assert exe, "the optuna-dashboard command (dev extra) is not installed"
     cfg, url, st = _hand_built_study(tmp_path)
-    port = _free_port()
-    proc = subprocess.Popen([exe, url, "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                studies = _get(f"{base}/api/studies")
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("optuna-dashboard did not answer: " + proc.stderr.read1(4000).decode() if proc.stderr else "")
+    with optuna_dashboard(url) as base:
+        studies = get_json(f"{base}/api/studies")
         summary = next(s for s in studies["study_summaries"] if s["study_name"] == "smoke")
-        detail = _get(f"{base}/api/studies/{summary['study_id']}?after=0")
+        detail = get_json(f"{base}/api/studies/{summary['study_id']}?after=0")
         assert detail["objective_names"] == ["PSNR (dB)", "parameters", "Multi-Adds (G)"]
         attrs = {a["key"]: a["value"] for a in detail["trials"][0]["user_attrs"]}
         assert attrs["arch"] == st.trials[0].user_attrs["arch"] and attrs["params"] == str(st.trials[0].user_attrs["params"])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

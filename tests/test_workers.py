@@ -68,10 +68,10 @@ def study_file(tmp_path, request):
     """``make(n_trials, steps) -> (toml path, study name)``; PostgreSQL studies are deleted afterwards."""
     made = []
 
-    def make(n_trials: int = 8, steps: int = 3) -> tuple[str, str]:
+    def make(n_trials: int = 8, steps: int = 3, extra: str = "") -> tuple[str, str]:
         name = f"w{uuid.uuid4().hex[:10]}"  # unique: the PostgreSQL database is shared
         path = tmp_path / f"{name}.toml"
-        path.write_text(STUDY.format(n_trials=n_trials, steps=steps))
+        path.write_text(STUDY.format(n_trials=n_trials, steps=steps) + extra)
         made.append(name)
         return str(path), name
 
@@ -195,14 +195,16 @@ def test_three_workers_finish_exactly_n_trials(kind, tmp_path, study_file):
     assert ("***" in out) == (kind == "postgresql")  # a PostgreSQL URL is printed masked; a SQLite one has nothing to mask
 
 
-def _wait_for_training(url: str, name: str, proc: subprocess.Popen, limit: float = 120) -> int:
-    """The number of a feasible trial being trained, once one is; fails if ``proc`` ends first."""
+def _wait_for_training(url: str, name: str, proc: subprocess.Popen, limit: float = 120,
+                       attr: str = "feasible") -> int:
+    """The number of a running trial whose user attr ``attr`` is set and true (default: a feasible
+    trial, being trained), once there is one; fails if ``proc`` ends first."""
     end = time.monotonic() + limit
     while time.monotonic() < end:
         assert proc.poll() is None, proc.communicate()
         try:
             for t in optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                if t.user_attrs.get("feasible"):
+                if t.user_attrs.get(attr):
                     return t.number
         except KeyError:  # the study is not created yet
             pass
@@ -238,6 +240,36 @@ def test_a_worker_killed_mid_trial_loses_nothing(kind, tmp_path, study_file):
     _check_seeds(trials)
     assert f"#{killed:<4} FAILED: its worker died" in res.stdout and f"(retry of #{killed})" in res.stdout
     assert PG_PASSWORD not in res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_promotion_continues_the_design_on_resume(tmp_path, study_file):
+    """kill -9 while a promoted design trains its second rung: the retry honours the promotion,
+    continues from the design's continuation file (rung 0 is not trained again) and ends with the
+    scores an uninterrupted study gives the same trial."""
+    fidelity = "\n[fidelity]\nrungs = [1, 4]\nreduction = 2\n"
+    path, name = study_file(n_trials=3, steps=60, extra=fidelity)
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    proc = subprocess.Popen(_cmd(path), env=_env(url), cwd=Path(path).parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    killed = _wait_for_training(url, name, proc, attr="promoted")  # promoted to rung 1: in its second segment
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert list((tmp_path / "killed.rungs").glob("*.pt"))  # the continuation file the retry will read
+    res = _run(path, url)
+    assert res.returncode == 0, res.stderr
+    trials = optuna.load_study(study_name=name, storage=url).trials
+    cut = next(t for t in trials if t.number == killed)
+    retry = next(t for t in trials if t.user_attrs.get("retry_of") == killed)
+    assert cut.state == TrialState.FAIL and retry.state == TrialState.COMPLETE and retry.user_attrs["status"] == "ok"
+    # rung 0 came from the file: the same score and the same recorded seconds, not a new measurement
+    assert retry.user_attrs["rung_seconds"][0] == cut.user_attrs["rung_seconds"][0]
+    assert not list((tmp_path / "killed.rungs").glob("*.pt"))  # done: nothing left behind
+    clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
+    assert _run(path, clean_url).returncode == 0
+    same = next(t for t in optuna.load_study(study_name=name, storage=clean_url).trials if t.number == killed)
+    assert same.params == retry.params
+    assert same.user_attrs["rung_psnr"] == retry.user_attrs["rung_psnr"] and same.values == retry.values
 
 
 def _default_sigint() -> None:
