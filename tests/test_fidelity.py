@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,8 +149,39 @@ def test_the_command_resumes_without_retraining(capsys, tmp_path, monkeypatch, f
     assert len(calls) == 13 + 5 and "0 of 13 trainings left" in out  # 4 designs + 1 repeat: only the references
 
 
+def test_an_audit_of_a_study_with_rungs_scores_the_top_rung_and_the_first(capsys, tmp_path, folders):
+    study = tmp_path / "rungs.toml"
+    study.write_text((Path(StudyConfig.load("smoke").path).read_text()
+                      + "\n[fidelity]\nrungs = [1, 2]\nreduction = 2\nseeds_at_top = 2\n"))
+    argv = ["--study", str(study), "--designs", "4", "--seeds", "2", "--factor", "2", "--reference-repeat", "0",
+            "--device", "cpu", "--quiet", "--out", str(tmp_path / "f"), *folders]
+    code, out, err = _cli(capsys, *argv)
+    assert code == 0, err
+    assert "up rungs at 3, 6 steps" in out
+    rows = [json.loads(line) for line in (tmp_path / "f" / "audit.jsonl").read_text().splitlines()]
+    screens = [r for r in rows if r["role"] == SCREEN]
+    assert len(screens) == 8
+    for r in screens:  # every design climbs every rung; its score is the top rung's
+        assert len(r["rung_psnr"]) == 2 and r["psnr"] == r["rung_psnr"][-1] and r["steps"] == 6
+    summary = json.loads((tmp_path / "f" / "fidelity.json").read_text())
+    assert "rung0_mean" in [e["name"] for e in summary["estimators"]]
+    assert summary["screening_fidelity"] == {"rungs": [1, 2], "reduction": 2, "seeds_at_top": 2}
+
+
+def test_an_audit_of_the_baselines_alone(capsys, tmp_path, folders):
+    study = tmp_path / "b.toml"
+    study.write_text(Path(StudyConfig.load("smoke").path).read_text().replace("baselines = []", 'baselines = ["s-lwsr16"]')
+                     .replace("max_params = 20_000", "max_params = 150_000"))
+    code, out, err = _cli(capsys, "--study", str(study), "--designs", "0", "--seeds", "1", "--factor", "1",
+                          "--reference-repeat", "0", "--device", "cpu", "--quiet", "--out", str(tmp_path / "f"),
+                          "--max-jobs", "0", *folders)
+    assert code == 0, err
+    assert "1 designs (1 baselines), 1 screening seeds, 2 trainings" in out
+
+
 @pytest.mark.parametrize("argv,msg", [
-    (["--designs", "0"], "--designs: expected an integer >= 1, got 0"),
+    (["--designs", "-1"], "--designs: expected an integer >= 0, got -1"),
+    (["--designs", "0"], "--designs: 0 designs and no baseline of smoke fits its budget"),
     (["--tolerance", "1.5"], "--tolerance: expected a share in [0, 1)"),
     (["--factor", "0"], "--factor: expected an integer >= 1, got 0"),
 ])

@@ -17,7 +17,7 @@ from ..search.audit import REFERENCE, SCREEN, AuditStore, draw_designs, plan_job
 from ..search.fidelity import screening_signature, summarize
 from ..search.render_fidelity import fidelity_dict, fidelity_html, fidelity_text
 from ..search.resources import default_report_dir
-from ..search.study import StudyConfig
+from ..search.study import StudyConfig, screening_record
 from ..search.workers import StopRequest, start_workers, wait_workers, worker_plan
 from ..sr.data import TrainData, load_data
 from ..training.device import Speedups, configure_device, resolve_device
@@ -63,7 +63,8 @@ exit codes: 0 done (or stopped by --max-jobs); 2 bad input; 130 interrupted (res
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
     p.add_argument("--study", required=True, metavar="NAME", help="a built-in study or a path to a study TOML")
-    p.add_argument("--designs", type=int, default=12, metavar="N", help="designs drawn from the space, besides the baselines (default 12)")
+    p.add_argument("--designs", type=int, default=12, metavar="N",
+                   help="designs drawn from the space, besides the baselines (default 12; 0: the baselines alone)")
     p.add_argument("--seeds", type=int, default=3, metavar="S", help="screening seeds per design (default 3)")
     p.add_argument("--factor", type=int, metavar="K",
                    help="reference = the screening protocol with K x the steps (default: the study's [reference_protocol], "
@@ -92,7 +93,7 @@ def build_parser(prog: str) -> Parser:
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int:
     args = build_parser(prog).parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines instead
-    for name, low in (("designs", 1), ("seeds", 1), ("factor", 1), ("reference_repeat", 0), ("workers", 1)):
+    for name, low in (("designs", 0), ("seeds", 1), ("factor", 1), ("reference_repeat", 0), ("workers", 1)):
         v = getattr(args, name)
         if v is not None and v < low:
             raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {low}, got {v}")
@@ -115,16 +116,20 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     else:
         reference_data = load_data(ref_train, ref_val, cfg.space.scale, reference.lr_patch, progress=show)
     designs = draw_designs(cfg, args.designs, args.draw_seed)
+    if not designs:
+        raise ValueError(f"--designs: 0 designs and no baseline of {cfg.name} fits its budget: nothing to audit")
     jobs = plan_jobs(designs, args.seeds, min(args.reference_repeat, len(designs)))
     store = AuditStore(Path(args.store) if args.store else out / "audit.jsonl",
-                       {SCREEN: role_key(screen, screen_data), REFERENCE: role_key(reference, reference_data)})
+                       {SCREEN: role_key(screen, screen_data, cfg.fidelity), REFERENCE: role_key(reference, reference_data)})
     finished = store.load()
     if args.worker is None:  # workers are quiet but for their training lines
         done_before = len([j for j in jobs if j.key in finished])
         print(f"study      {cfg.name}: {len(designs)} designs ({sum(d.label in cfg.baselines for d in designs)} baselines), "
               f"{args.seeds} screening seeds, {len(jobs)} trainings ({done_before} done before); output {out}/")
+        rungs = (f" up rungs at {', '.join(str(r * screen.steps) for r in cfg.fidelity.rungs)} steps"
+                 if len(cfg.fidelity.rungs) > 1 else "")
         print(f"screening  {screen.steps} steps x {screen.batch_size} x {screen.lr_patch}px, lr {screen.lr:g} "
-              f"{screen.schedule}; train {screen_data.train_source}; val {screen_data.val_source}; device {dev}")
+              f"{screen.schedule}{rungs}; train {screen_data.train_source}; val {screen_data.val_source}; device {dev}")
         print(f"reference  {reference.steps} steps x {reference.batch_size} x {reference.lr_patch}px, lr {reference.lr:g} "
               f"{reference.schedule}; train {reference_data.train_source}; val {reference_data.val_source}")
         print(f"store      {store.path}", flush=True)
@@ -153,7 +158,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
 
         try:
             run_jobs(todo, store, screen, reference, screen_data, reference_data, str(dev), speedups, on_done=trained,
-                     should_stop=lambda: stop.requested)
+                     should_stop=lambda: stop.requested, fidelity=cfg.fidelity)
         except KeyboardInterrupt:
             pass
         finally:
@@ -189,8 +194,10 @@ def _finish(args, a: _Audit, stopped: bool) -> int:
     left = len([j for j in jobs if j.key not in records])
     settings = {"study": cfg.name, "designs": [{"label": d.label, "arch": d.spec.arch} for d in designs],
                 "screen_seeds": args.seeds, "screening_protocol": screen.to_dict(), "reference_protocol": reference.to_dict(),
+                "screening_fidelity": cfg.fidelity.to_dict(),
                 "screening_data": [screen_data.train_source, screen_data.val_source],
-                "screening_signature": screening_signature(screen.to_dict(), [screen_data.train_source, screen_data.val_source]),
+                "screening_signature": screening_signature(screening_record(screen, cfg.fidelity),
+                                                           [screen_data.train_source, screen_data.val_source]),
                 "reference_data": [reference_data.train_source, reference_data.val_source],
                 "trainings": len(jobs), "trainings_left": left, "store": str(store.path),
                 "cpus": sorted({r.get("cpu", "?") for r in records.values()})}

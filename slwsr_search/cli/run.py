@@ -30,7 +30,7 @@ from ..search.rungs import RungStore
 from ..search.runner import Runner, enqueue_baselines, requeue_interrupted, run_study
 from ..search.storage import (STORAGE_ENV, claim_protocol, count_states, mask_url, open_study, resolve_storage,
                               rung_dir)
-from ..search.study import StudyConfig, make_sampler, protocol_desc, protocol_key, sampler_seed
+from ..search.study import StudyConfig, make_sampler, protocol_desc, protocol_key, sampler_seed, screening_record
 from ..search.workers import StopRequest, start_workers, wait_workers, worker_plan
 from .common import Parser
 
@@ -143,7 +143,7 @@ def _settings(args) -> _Settings:
 def _check_protocol(study: optuna.Study, st: _Settings, protocol: Protocol, key: str, record: bool) -> str:
     """The run's protocol description; refuses a study run with another protocol or data."""
     desc = protocol_desc(protocol, st.train_src, st.val_src, st.cfg.fidelity)
-    claim_protocol(study, st.storage, key, desc, protocol.to_dict(), [" + ".join(st.train_src), " + ".join(st.val_src)],
+    claim_protocol(study, st.storage, key, desc, screening_record(protocol, st.cfg.fidelity), [" + ".join(st.train_src), " + ".join(st.val_src)],
                    record)
     return desc
 

@@ -25,7 +25,8 @@ from ..sr.data import TrainData
 from ..training.device import Speedups
 from ..training.loop import INTERRUPTED, train
 from ..training.protocol import Protocol
-from .study import StudyConfig, settings_key
+from .rungs import run_design
+from .study import Fidelity, StudyConfig, settings_key
 
 SCREEN, REFERENCE = "screen", "reference"
 
@@ -134,10 +135,11 @@ class AuditStore:
             os.fsync(f.fileno())
 
 
-def role_key(protocol: Protocol, data: TrainData) -> str:
+def role_key(protocol: Protocol, data: TrainData, fidelity: Fidelity = Fidelity()) -> str:
     """Identifies what one role's trainings depend on besides design and seed: its protocol
-    (without the seed, which each job sets) and its data."""
-    return settings_key({**protocol.to_dict(), "seed": None}, data.train_source, data.val_source, data.scale)
+    (without the seed, which each job sets), its data, and the rungs each training climbs."""
+    extra = {"fidelity": fidelity.to_dict()} if fidelity.multi else None
+    return settings_key({**protocol.to_dict(), "seed": None}, data.train_source, data.val_source, data.scale, extra)
 
 
 def cpu_label() -> str:
@@ -159,10 +161,13 @@ def cpu_label() -> str:
 
 def run_jobs(jobs: Sequence[Job], store: AuditStore, screen: Protocol, reference: Protocol,
              screen_data: TrainData, reference_data: TrainData, device: str, speedups: Speedups = Speedups(),
-             on_done: Callable[[Job, dict], None] | None = None, should_stop: Callable[[], bool] | None = None) -> int:
+             on_done: Callable[[Job, dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
+             fidelity: Fidelity = Fidelity()) -> int:
     """Train every job not yet in ``store``, storing each as it finishes; returns how many ran.
     ``should_stop`` is asked between trainings and between training steps; a cut training is
-    not stored (it runs again on resume)."""
+    not stored (it runs again on resume). A screening with rungs (``fidelity``) trains each design
+    up every rung, as a promoted design of the study would be, and stores each rung's score; its
+    ``psnr`` is the top rung's."""
     done = store.load()
     ran = 0
     cpu = cpu_label()
@@ -172,15 +177,28 @@ def run_jobs(jobs: Sequence[Job], store: AuditStore, screen: Protocol, reference
         if should_stop is not None and should_stop():
             break
         protocol, data = (screen, screen_data) if job.role == SCREEN else (reference, reference_data)
-        res = train(job.design.spec, data, dataclasses.replace(protocol, seed=job.seed), device, speedups,
-                    should_stop=should_stop)
-        if res.status == INTERRUPTED:
-            break
+        rungs: dict = {}
+        if job.role == SCREEN and fidelity.multi and len(fidelity.rungs) > 1:
+            status, _, prog, res = run_design(job.design.spec, data, protocol, fidelity.segments(protocol.steps), [job.seed],
+                                              device, speedups, lambda k, p: True, lambda p: None, should_stop=should_stop)
+            if status == INTERRUPTED or res is None:
+                break
+            rungs = {"rung_psnr": prog.rung_psnr, "rung_loss": prog.rung_loss}
+            steps, seconds = protocol.steps * fidelity.rungs[-1], prog.seconds
+            segs = fidelity.segments(protocol.steps)
+            # the whole training's mean loss (the estimator's 'sum of training losses'), not the last segment's
+            res = dataclasses.replace(res, loss_mean=sum(l * n for l, n in zip(prog.rung_loss, segs)) / sum(segs))
+        else:
+            res = train(job.design.spec, data, dataclasses.replace(protocol, seed=job.seed), device, speedups,
+                        should_stop=should_stop)
+            if res.status == INTERRUPTED:
+                break
+            steps, seconds = protocol.steps, res.wall_s
         c = job.design.cost
         record = {"key": job.key, "label": job.design.label, "arch": job.design.spec.arch, "hash": job.design.spec.hash,
                   "params": c.params, "macs": c.macs, "role": job.role, "seed": job.seed, "status": res.status,
                   "psnr": res.psnr, "ssim": res.ssim, "loss_mean": res.loss_mean, "loss_tail": res.loss_tail,
-                  "steps": protocol.steps, "seconds": round(res.wall_s, 3), "device": res.device, "cpu": cpu}
+                  "steps": steps, "seconds": round(seconds, 3), "device": res.device, "cpu": cpu, **rungs}
         store.append(record)
         ran += 1
         if on_done is not None:

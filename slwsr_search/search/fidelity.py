@@ -166,6 +166,8 @@ def design_table(records: dict[str, dict], screen_seeds: int) -> tuple[pd.DataFr
                     "screen_min": psnrs.min(), "screen_max": psnrs.max(),
                     "loss_tail": float(np.mean([r["loss_tail"] for r in screen])),
                     "loss_mean": float(np.mean([r["loss_mean"] for r in screen]))})
+        if all(len(r.get("rung_psnr") or []) > 1 for r in screen):  # a screening with rungs: its first rung too
+            row["rung0_mean"] = float(np.mean([r["rung_psnr"][0] for r in screen]))
         row.update({f"reference_psnr_{r['seed']}": r["psnr"] for r in refs})
         row.update({"reference_mean": float(np.mean([r["psnr"] for r in refs])), "arch": d["arch"]})
         rows.append(row)
@@ -173,10 +175,13 @@ def design_table(records: dict[str, dict], screen_seeds: int) -> tuple[pd.DataFr
     return (table.sort_values("params").reset_index(drop=True) if len(table) else table), missing
 
 
-def estimators(screen_seeds: int) -> list[tuple[str, str, Callable[[pd.DataFrame], pd.Series]]]:
-    """The candidate scores: ``(name, what, higher-is-better score of a design table)``."""
+def estimators(screen_seeds: int, rungs: bool = False) -> list[tuple[str, str, Callable[[pd.DataFrame], pd.Series]]]:
+    """The candidate scores: ``(name, what, higher-is-better score of a design table)``; with
+    ``rungs``, the screening PSNR is the top rung's and the first rung's seed mean is one more."""
     out = [(f"psnr_seed{s}", f"screening PSNR, seed {s} alone", (lambda t, s=s: t[f"screen_psnr_{s}"]))
            for s in range(screen_seeds)]
+    if rungs:
+        out += [("rung0_mean", f"first-rung PSNR, mean of {screen_seeds} seeds", lambda t: t["rung0_mean"])]
     out += [("psnr_mean", f"screening PSNR, mean of {screen_seeds} seeds", lambda t: t["screen_mean"]),
             ("loss_tail", "minus the mean training loss over the last quarter of the steps (seed mean)",
              lambda t: -t["loss_tail"]),
@@ -194,7 +199,8 @@ def summarize(records: dict[str, dict], screen_seeds: int, tolerance: float = 0.
     rows: list[EstimatorRow] = []
     if len(table) >= MIN_DESIGNS:
         ref = table["reference_mean"].to_numpy()
-        for name, what, score in estimators(screen_seeds):
+        rungs = "rung0_mean" in table and table["rung0_mean"].notna().all()
+        for name, what, score in estimators(screen_seeds, rungs):
             x = score(table).to_numpy(dtype=float)
             right, pairs = matched_pairs(x, ref, table["params"], tolerance)
             rows.append(EstimatorRow(name, what, kendall_tau(x, ref), bootstrap_interval(x, ref, kendall_tau, n_boot, level),

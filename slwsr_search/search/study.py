@@ -275,6 +275,13 @@ class StudyConfig:
                                  f"({cheapest.arch}) has {value:,} {what}, over the limit of {limit:,}")
 
 
+def screening_record(protocol: Protocol, fidelity: "Fidelity" = None) -> dict[str, Any]:
+    """A study's screening as plain data, as a study and an audit of it remember it: the protocol,
+    with the ``fidelity`` table when the study has rungs or several seeds at the top."""
+    fidelity = fidelity or Fidelity()
+    return {**protocol.to_dict(), **({"fidelity": fidelity.to_dict()} if fidelity.multi else {})}
+
+
 def protocol_key(protocol: Protocol, train: Sequence[str], val: Sequence[str], scale: int,
                  fidelity: Fidelity = Fidelity()) -> str:
     """Identifies 'the same protocol and data' (the protocol, the training and validation sources,
