@@ -174,25 +174,35 @@ def test_bad_fault_tolerance(tmp_path, table, msg):
 # ----- real workers ---------------------------------------------------------------------------------
 
 
+#: A multi-fidelity [fidelity] table for the smoke study: two rungs, half go on, two seeds at the top.
+RUNGS = "\n[fidelity]\nrungs = [1, 2]\nreduction = 2\nseeds_at_top = 2\n"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", STORAGES)
-def test_three_workers_finish_exactly_n_trials(kind, tmp_path, study_file):
-    path, name = study_file(n_trials=8)
+@pytest.mark.parametrize("fidelity", ["", RUNGS], ids=["plain", "rungs"])
+def test_three_workers_finish_exactly_n_trials(kind, fidelity, tmp_path, study_file):
+    path, name = study_file(n_trials=8, extra=fidelity)
     url = _url(kind, tmp_path)
     res = _run(path, url, "--workers", "3")
     assert res.returncode == 0, res.stderr
     states = _states(url, name)
     # exactly n_trials COMPLETE, nothing failed or left running; a worker that lost the race for
-    # the last place closes its fresh trial as PRUNED (surplus) before building anything
+    # the last place closes its fresh trial as PRUNED (surplus) before building anything; over-budget
+    # proposals are PRUNED too (priced, never trained)
     assert states.get("COMPLETE") == 8 and set(states) <= {"COMPLETE", "PRUNED"}, states
     trials = optuna.load_study(study_name=name, storage=url).trials
-    assert all(t.user_attrs.get("status") == "surplus" for t in trials if t.state == TrialState.PRUNED)
+    assert all(t.user_attrs.get("status") in ("surplus", "infeasible") for t in trials if t.state == TrialState.PRUNED)
     assert len({t.user_attrs["worker"] for t in trials}) >= 2  # the work was shared
     _check_seeds(trials)
     out = res.stdout + res.stderr
     assert "[w1]" in out and "[w3]" in out and "study holds 8 COMPLETE" in out and "Traceback" not in out
     assert PG_PASSWORD not in out
     assert ("***" in out) == (kind == "postgresql")  # a PostgreSQL URL is printed masked; a SQLite one has nothing to mask
+    if fidelity:  # the rungs under three workers: every design screened, some promoted, each top with two seeds
+        done = [t for t in trials if t.state == TrialState.COMPLETE]
+        assert {t.user_attrs["status"] for t in done} <= {"ok", "screened"} and any(t.user_attrs["status"] == "ok" for t in done)
+        assert all(len(t.user_attrs["seed_psnr"]) == 2 for t in done if t.user_attrs["status"] == "ok")
 
 
 def _wait_for_training(url: str, name: str, proc: subprocess.Popen, limit: float = 120,
