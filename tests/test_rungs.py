@@ -77,6 +77,21 @@ def test_promotion_is_decided_on_arrival_against_the_results_so_far():
     assert not promote(arrivals[:2], 1, 2)
 
 
+def test_baselines_rank_with_the_others_but_take_no_place():
+    # a baseline that beats everything at the rung would take the one place of three results;
+    # exempt, it still dominates (design 2 ranks below design 1) but design 1 goes on
+    pts = [[-30.0, 140.0], [-29.0, 50.0], [-28.0, 60.0]]
+    assert not promote(pts, 1, 3)
+    assert promote(pts, 1, 3, [True, False, False]) and not promote(pts, 2, 3, [True, False, False])
+    assert promote(pts, 0, 3, [True, False, False])  # an exempt result always goes on
+
+
+def test_ties_of_infinite_crowding_go_to_the_first_objective():
+    # three results, each the end of some objective: all infinitely uncrowded; the best PSNR goes on
+    pts = [[-28.8, 143.0, 10.18], [-28.6, 50.0, 3.9], [-29.0, 129.0, 10.21]]
+    assert ranking(pts)[0] == 2 and promote(pts, 2, 3) and not promote(pts, 0, 3)
+
+
 @pytest.mark.parametrize("kwargs,msg", [({"me": 3}, "me: expected an index"), ({"reduction": 1}, "reduction: expected")])
 def test_promote_bad_arguments(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
@@ -276,7 +291,7 @@ def test_promotions_follow_the_rule_given_the_results_at_arrival(mf_study):
     """Replay the study in trial order: each non-baseline design went on exactly when the rule
     said so against the rung-0 results recorded before it (one trainer, so arrival = trial order)."""
     st, cfg, _ = mf_study
-    seen = []
+    seen, baselines = [], []
     for t in sorted(st.trials, key=lambda t: t.number):
         r = TrialRecord.of(t)
         if t.state != optuna.trial.TrialState.COMPLETE or not r.rung_psnr:
@@ -284,8 +299,9 @@ def test_promotions_follow_the_rule_given_the_results_at_arrival(mf_study):
         if r.duplicate_of is not None:
             continue
         seen.append([o.sign * v for o, v in zip(cfg.objective_table, (r.rung_psnr[0], r.params, r.macs / 1e9))])
+        baselines.append(r.baseline is not None)
         if r.baseline is None:
-            assert (r.status == "ok") == promote(seen, len(seen) - 1, cfg.fidelity.reduction), t.number
+            assert (r.status == "ok") == promote(seen, len(seen) - 1, cfg.fidelity.reduction, baselines), t.number
 
 
 # ----- noise in the report ----------------------------------------------------------------------------

@@ -72,10 +72,12 @@ def crowding_distances(points: Sequence[Sequence[float]], ranks: Sequence[int]) 
 
 def ranking(points: Sequence[Sequence[float]]) -> list[int]:
     """Indices of ``points`` best first: by non-dominated rank, then by larger crowding distance,
-    then by index (earlier results first, so the order never depends on anything else)."""
+    then by the objectives in the study's order (with few results every point of a front is an
+    end of some objective, with infinite crowding: the first objective, PSNR in the built-in
+    studies, then decides), then by index (earlier results first)."""
     ranks = nondominated_ranks(points)
     crowd = crowding_distances(points, ranks)
-    return sorted(range(len(points)), key=lambda i: (ranks[i], -crowd[i], i))
+    return sorted(range(len(points)), key=lambda i: (ranks[i], -crowd[i], tuple(points[i]), i))
 
 
 def promotion_quota(n: int, reduction: int) -> int:
@@ -84,11 +86,21 @@ def promotion_quota(n: int, reduction: int) -> int:
     return max(1, n // reduction)
 
 
-def promote(points: Sequence[Sequence[float]], me: int, reduction: int) -> bool:
+def promote(points: Sequence[Sequence[float]], me: int, reduction: int, exempt: Sequence[bool] | None = None) -> bool:
     """Whether result ``me`` of a rung's results ``points`` (every objective minimised; ``me``
-    among them) is among the best :func:`promotion_quota` of them by :func:`ranking`."""
+    among them) is among the best :func:`promotion_quota` of them by :func:`ranking`.
+
+    ``exempt`` marks results that go on anyway (the study's baselines): they rank with the others,
+    so a design they dominate ranks lower, but take none of the quota, which counts and ranks
+    only the other results."""
     if not 0 <= me < len(points):
         raise ValueError(f"me: expected an index into {len(points)} points, got {me}")
     if isinstance(reduction, bool) or not isinstance(reduction, int) or reduction < 2:
         raise ValueError(f"reduction: expected an integer >= 2, got {reduction!r}")
-    return ranking(points).index(me) < promotion_quota(len(points), reduction)
+    exempt = list(exempt) if exempt is not None else [False] * len(points)
+    if len(exempt) != len(points):
+        raise ValueError(f"exempt: expected {len(points)} flags, got {len(exempt)}")
+    if exempt[me]:
+        return True
+    ordered = [i for i in ranking(points) if not exempt[i]]
+    return ordered.index(me) < promotion_quota(len(ordered), reduction)

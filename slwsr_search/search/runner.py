@@ -199,15 +199,16 @@ class Runner:
                   macs: int) -> bool:
         """The promotion rule (:func:`.promotion.promote`) for this design at rung ``k``, against
         every result that rung holds now: one per design, of this protocol and data, any state."""
-        points, seen = [], {spec_hash}
+        points, exempt, seen = [], [], {spec_hash}
         for t in trial.study.get_trials(deepcopy=False):
             r = TrialRecord.of(t)
             if (r.protocol_key == self.key and r.duplicate_of is None and r.rung_psnr and len(r.rung_psnr) > k
                     and r.hash not in seen):
                 seen.add(r.hash)
                 points.append(self._rung_point(r.rung_psnr[k], r.rung_ssim[k], r.params, r.macs))
+                exempt.append(r.baseline is not None)  # baselines go on anyway: they take no place
         points.append(self._rung_point(prog.rung_psnr[k], prog.rung_ssim[k], params, macs))
-        return promote(points, len(points) - 1, self.cfg.fidelity.reduction)
+        return promote(points, len(points) - 1, self.cfg.fidelity.reduction, exempt + [False])
 
     def _rung_point(self, psnr: float, ssim: float, params: int, macs: int) -> list[float]:
         """A rung result as the study's objectives, each turned into 'smaller is better'."""
