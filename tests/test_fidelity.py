@@ -203,3 +203,14 @@ def test_two_workers_share_the_audit_without_doing_a_training_twice(tmp_path, fo
     assert "[w1]" in p.stdout and "[w2]" in p.stdout and "0 of 13 trainings left" in p.stdout
     keys = [json.loads(line)["key"] for line in (tmp_path / "f" / "audit.jsonl").read_text().splitlines()]
     assert len(keys) == 13 and len(set(keys)) == 13
+
+
+def test_an_audit_scores_only_its_own_designs_from_a_shared_store(capsys, tmp_path, folders):
+    base = ["--study", "smoke", "--seeds", "1", "--factor", "1", "--reference-repeat", "0", "--device", "cpu",
+            "--quiet", "--store", str(tmp_path / "shared.jsonl"), *folders]
+    # a first audit of 3 designs, stopped with two of them incomplete (screens first, then d0's reference)
+    assert _cli(capsys, *base, "--designs", "3", "--max-jobs", "4", "--out", str(tmp_path / "a"))[0] == 0
+    code, out, err = _cli(capsys, *base, "--designs", "1", "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    summary = json.loads((tmp_path / "b" / "fidelity.json").read_text())
+    assert summary["designs_incomplete"] == 0 and "0 of 2 trainings left" in out

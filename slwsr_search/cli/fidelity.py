@@ -189,7 +189,8 @@ def _finish(args, a: _Audit, stopped: bool) -> int:
     """Score what the store holds, write the outputs and print the estimator table."""
     cfg, designs, jobs, store, out = a.cfg, a.designs, a.jobs, a.store, a.out
     screen, reference, screen_data, reference_data = a.screen, a.reference, a.screen_data, a.reference_data
-    records = store.load()
+    mine = {d.spec.hash for d in designs}  # a shared store may hold other audits' designs: score this one's
+    records = {k: r for k, r in store.load().items() if r["hash"] in mine}
     summary = summarize(records, args.seeds, args.tolerance)
     left = len([j for j in jobs if j.key not in records])
     settings = {"study": cfg.name, "designs": [{"label": d.label, "arch": d.spec.arch} for d in designs],
