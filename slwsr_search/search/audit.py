@@ -138,8 +138,8 @@ class AuditStore:
 def role_key(protocol: Protocol, data: TrainData, fidelity: Fidelity = Fidelity()) -> str:
     """Identifies what one role's trainings depend on besides design and seed: its protocol
     (without the seed, which each job sets), its data, and the rungs each training climbs."""
-    extra = {"fidelity": fidelity.to_dict()} if fidelity.multi else None
-    return settings_key({**protocol.to_dict(), "seed": None}, data.train_source, data.val_source, data.scale, extra)
+    return settings_key({**protocol.to_dict(), "seed": None}, data.train_source, data.val_source, data.scale,
+                        fidelity.settings())
 
 
 def cpu_label() -> str:
@@ -178,14 +178,14 @@ def run_jobs(jobs: Sequence[Job], store: AuditStore, screen: Protocol, reference
             break
         protocol, data = (screen, screen_data) if job.role == SCREEN else (reference, reference_data)
         rungs: dict = {}
-        if job.role == SCREEN and fidelity.multi and len(fidelity.rungs) > 1:
-            status, _, prog, res = run_design(job.design.spec, data, protocol, fidelity.segments(protocol.steps), [job.seed],
+        if job.role == SCREEN and len(fidelity.rungs) > 1:
+            segs = fidelity.segments(protocol.steps)
+            status, _, prog, res = run_design(job.design.spec, data, protocol, segs, [job.seed],
                                               device, speedups, lambda k, p: True, lambda p: None, should_stop=should_stop)
             if status == INTERRUPTED or res is None:
                 break
             rungs = {"rung_psnr": prog.rung_psnr, "rung_loss": prog.rung_loss}
             steps, seconds = protocol.steps * fidelity.rungs[-1], prog.seconds
-            segs = fidelity.segments(protocol.steps)
             # the whole training's mean loss (the estimator's 'sum of training losses'), not the last segment's
             res = dataclasses.replace(res, loss_mean=sum(l * n for l, n in zip(prog.rung_loss, segs)) / sum(segs))
         else:

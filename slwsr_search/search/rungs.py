@@ -61,9 +61,7 @@ class RungStore:
     def load(self, path: Path) -> dict[str, Any] | None:
         try:
             return torch.load(path, map_location="cpu", weights_only=False)
-        except FileNotFoundError:
-            return None
-        except Exception:  # a file cut short by a kill mid-write (before the atomic rename, rare) or corrupt
+        except Exception:  # absent, or unreadable (corrupt): either way the design starts over
             return None
 
     def save(self, path: Path, payload: dict[str, Any]) -> None:

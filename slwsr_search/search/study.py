@@ -93,6 +93,11 @@ class Fidelity:
     def to_dict(self) -> dict[str, Any]:
         return {"rungs": list(self.rungs), "reduction": self.reduction, "seeds_at_top": self.seeds_at_top}
 
+    def settings(self) -> dict[str, Any]:
+        """What this table adds to a protocol's identity (keys, records): nothing for a plain study,
+        so a plain study's keys are those it always had."""
+        return {"fidelity": self.to_dict()} if self.multi else {}
+
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> "Fidelity":
         check_keys(d, where, optional=("rungs", "reduction", "seeds_at_top"))
@@ -275,11 +280,10 @@ class StudyConfig:
                                  f"({cheapest.arch}) has {value:,} {what}, over the limit of {limit:,}")
 
 
-def screening_record(protocol: Protocol, fidelity: "Fidelity" = None) -> dict[str, Any]:
+def screening_record(protocol: Protocol, fidelity: Fidelity = Fidelity()) -> dict[str, Any]:
     """A study's screening as plain data, as a study and an audit of it remember it: the protocol,
     with the ``fidelity`` table when the study has rungs or several seeds at the top."""
-    fidelity = fidelity or Fidelity()
-    return {**protocol.to_dict(), **({"fidelity": fidelity.to_dict()} if fidelity.multi else {})}
+    return {**protocol.to_dict(), **fidelity.settings()}
 
 
 def protocol_key(protocol: Protocol, train: Sequence[str], val: Sequence[str], scale: int,
@@ -287,8 +291,8 @@ def protocol_key(protocol: Protocol, train: Sequence[str], val: Sequence[str], s
     """Identifies 'the same protocol and data' (the protocol, the training and validation sources,
     the scale, and the rungs and top seeds of a multi-fidelity study): equal keys mean a spec's
     result can be reused, and a study refuses to resume under another key."""
-    extra = {"fidelity": fidelity.to_dict()} if fidelity.multi else None
-    return settings_key(protocol.to_dict(), " + ".join(map(str, train)), " + ".join(map(str, val)), scale, extra)
+    return settings_key(protocol.to_dict(), " + ".join(map(str, train)), " + ".join(map(str, val)), scale,
+                        fidelity.settings())
 
 
 def settings_key(protocol: dict, train: str, val: str, scale: int, extra: dict | None = None) -> str:
