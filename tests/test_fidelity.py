@@ -214,3 +214,37 @@ def test_an_audit_scores_only_its_own_designs_from_a_shared_store(capsys, tmp_pa
     assert code == 0, err
     summary = json.loads((tmp_path / "b" / "fidelity.json").read_text())
     assert summary["designs_incomplete"] == 0 and "0 of 2 trainings left" in out
+
+
+# ----- screening settings side by side (slwsr bench screening) -----------------------------------------
+
+
+def _store(path: Path, recs: dict, settings: str) -> str:
+    with path.open("a") as f:
+        for r in recs.values():
+            f.write(json.dumps({**r, "settings": settings}) + "\n")
+    return str(path)
+
+
+def test_bench_screening_scores_each_setting_on_its_designs_and_on_the_shared_ones(capsys, tmp_path):
+    from slwsr_search.cli.bench import main as bench_main
+
+    recs = _records(6)
+    ref = _store(tmp_path / "ref.jsonl", {k: v for k, v in recs.items() if v["role"] == REFERENCE}, "r")
+    screens = {k: v for k, v in recs.items() if v["role"] == SCREEN}
+    both = _store(tmp_path / "a.jsonl", screens, "good")
+    # a second setting in the same file that ranks every design backwards, on five designs only
+    flipped = {k: {**v, "psnr": -v["psnr"], "loss_tail": -v["loss_tail"]} for k, v in screens.items() if v["hash"] != "h5"}
+    _store(tmp_path / "a.jsonl", flipped, "bad")
+    code, out, err = run_command(bench_main, capsys, "screening", "--reference", ref, "--screening", f"good={both}@good",
+                                 "--screening", f"bad={both}@bad", "--out", str(tmp_path / "cmp"), prog="bench")
+    assert code == 0, err
+    rows = json.loads((tmp_path / "cmp.json").read_text())["rows"]
+    got = {(r["screening"], r["designs"], r["estimator"]): r for r in rows}
+    assert got[("good", "own", "psnr_mean")]["tau"] == 1.0 and got[("good", "own", "psnr_mean")]["n"] == 6
+    assert got[("bad", "own", "loss_tail")]["tau"] == -1.0 and got[("bad", "own", "loss_tail")]["n"] == 5
+    assert got[("good", "common", "psnr_mean")]["n"] == 5  # the designs both settings have
+    assert "scored on the designs all share" in out
+    # a file holding two settings needs one named, and the message lists them
+    code, _, err = run_command(bench_main, capsys, "screening", "--reference", ref, "--screening", f"x={both}", prog="bench")
+    assert code == 2 and "good (" in err and "bad (" in err and "FILE@KEY" in err

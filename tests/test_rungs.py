@@ -209,6 +209,29 @@ def test_a_corrupt_continuation_file_means_starting_over(tmp_path):
     assert status == "ok" and prog.seed_psnr == whole.seed_psnr
 
 
+def test_a_continuation_file_without_every_rung_list_means_starting_over(tmp_path):
+    """A file written before ``rung_loss_tail`` existed has results but not all their fields: the
+    design starts over (same result) rather than continuing with lists of different lengths."""
+    calls = {"n": 0}
+    store = RungStore(tmp_path)
+    _design(store, stop=lambda: calls.__setitem__("n", calls["n"] + 1) or calls["n"] > 4)
+    path = store.path("key", SPEC.hash, 11)
+    saved = store.load(path)
+    assert saved["progress"]["rung_psnr"]
+    for k in ("rung_loss_tail", "seed_loss_tail"):
+        del saved["progress"][k]
+    store.save(path, saved)
+    segments = []
+    real = rungs_mod.Training.run
+    rungs_mod.Training.run = lambda self, steps, *a, **k: segments.append(steps) or real(self, steps, *a, **k)
+    try:
+        (status, _, prog, _), _ = _design(store)
+    finally:
+        rungs_mod.Training.run = real
+    (_, _, whole, _), _ = _design(None)
+    assert status == "ok" and segments == [3, 3, 3, 3] and prog.rung_loss_tail == whole.rung_loss_tail
+
+
 # ----- the runner, end to end ----------------------------------------------------------------------------
 
 MF_STUDY = """
@@ -302,6 +325,60 @@ def test_promotions_follow_the_rule_given_the_results_at_arrival(mf_study):
         baselines.append(r.baseline is not None)
         if r.baseline is None:
             assert (r.status == "ok") == promote(seen, len(seen) - 1, cfg.fidelity.reduction, baselines), t.number
+
+
+# ----- a study ranked by the training loss ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def loss_study(tmp_path_factory):
+    """The multi-fidelity study above, ranked by the training loss instead of the PSNR."""
+    tmp = tmp_path_factory.mktemp("mf-loss")
+    tr, va = write_folders(tmp)
+    (tmp / "mfloss.toml").write_text('objectives = ["loss", "params", "macs"]\n' + MF_STUDY.replace("n_trials = 7", "n_trials = 6"))
+    url = f"sqlite:///{tmp / 'mf.db'}"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = run_cli(run_main, ["--study", str(tmp / "mfloss.toml"), "--storage", url, "--quiet", "--device", "cpu",
+                                  "--no-report", "--train-dir", tr, "--val-dir", va], prog="run")
+    assert code == 0
+    return optuna.load_study(study_name="mfloss", storage=url), StudyConfig.load(tmp / "mfloss.toml")
+
+
+def test_a_loss_study_scores_each_design_by_its_training_loss(loss_study):
+    st, cfg = loss_study
+    done = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert st.directions[0] == optuna.study.StudyDirection.MINIMIZE and len(done) == 6
+    for t in done:
+        r = TrialRecord.of(t)
+        assert len(r.rung_loss_tail) == len(r.rung_psnr) and all(v > 0 for v in r.rung_loss_tail)
+        if r.status == "ok":  # the top: the mean over seeds of each seed's last-quarter loss
+            assert len(r.seed_loss_tail) == 2 and r.seed_loss_tail[0] == r.rung_loss_tail[-1]
+            assert t.values[0] == pytest.approx(r.loss) and r.loss == pytest.approx(sum(r.seed_loss_tail) / 2)
+        else:
+            assert r.status == SCREENED and r.loss is None and t.values[0] == pytest.approx(r.rung_loss_tail[0])
+    # promotions were decided on the loss at rung 0, by the same rule
+    seen, baselines = [], []
+    for t in sorted(done, key=lambda t: t.number):
+        r = TrialRecord.of(t)
+        if r.duplicate_of is not None:
+            continue
+        seen.append([r.rung_loss_tail[0], r.params, r.macs / 1e9])
+        baselines.append(r.baseline is not None)
+        if r.baseline is None:
+            assert (r.status == "ok") == promote(seen, len(seen) - 1, cfg.fidelity.reduction, baselines), t.number
+
+
+def test_the_report_of_a_loss_study_shows_the_loss_and_says_how_the_front_was_chosen(loss_study):
+    st, cfg = loss_study
+    rep = build_report(st, list(cfg.objectives), cfg.max_params)
+    top = rep.trials[rep.trials["status"] == "ok"]
+    pts = top[["loss", "params", "macs"]].to_numpy(dtype=float)
+    for _, r in rep.front.iterrows():  # nothing at the top beats a front point on loss, params and Multi-Adds
+        me = r[["loss", "params", "macs"]].to_numpy(dtype=float)
+        assert not ((pts <= me).all(axis=1) & (pts < me).any(axis=1)).any()
+    text, md = front_table(rep), summary_markdown(rep)
+    assert "loss" in text.splitlines()[1] and "chosen by the training loss" in text
+    assert "| training loss |" in md and f"{rep.front['loss'].iloc[0]:.3f}" in md
 
 
 # ----- noise in the report ----------------------------------------------------------------------------

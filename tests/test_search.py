@@ -91,7 +91,8 @@ def test_empty_pool_is_repaired_to_head():
 def test_studies_load_and_fit(name):
     cfg = StudyConfig.load(name)
     cfg.check_space_fits()
-    assert cfg.sampler["name"] in SAMPLERS and cfg.objectives[0] == "psnr"
+    # the quality score first (budget150k ranks by the training loss: docs/fidelity.md#screening-defaults)
+    assert cfg.sampler["name"] in SAMPLERS and cfg.objectives[0] in ("psnr", "loss")
     for b in cfg.baselines:
         cfg.space.encode(PRESETS[b], b)
 

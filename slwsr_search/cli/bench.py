@@ -8,10 +8,14 @@ pipeline beside the published figures, on the benchmark sets under ``--data-root
 share, for the optimised settings and (``--baseline``) the plain eager fp32 NCHW loop.
 ``storage``: N processes storing short trials (the writes of a priced, over-budget trial) on one
 study, on each local storage: errors, trials lost, trials/s, heartbeat support.
+``screening``: screening settings side by side against one reference (fidelity-audit stores):
+Kendall tau with its interval and the cost-matched pairs of each score, on each setting's designs
+and on the designs all share.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from typing import Sequence
 
@@ -95,9 +99,53 @@ def _storage(args) -> int:
 
 
 
+def _store_arg(text: str) -> tuple[str, str | None]:
+    path, _, key = text.partition("@")
+    return path, key or None
+
+
+def _screening(args) -> int:
+    from ..benchmarks.screening import REFERENCE, SCREEN, compare, load_role, reference_noise
+
+    path, key = _store_arg(args.reference)
+    ref = load_role(path, REFERENCE, key)
+    screenings = {}
+    for item in args.screening:
+        name, sep, store = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--screening: expected NAME=FILE[@KEY], got {item!r}")
+        path, key = _store_arg(store)
+        screenings[name] = load_role(path, SCREEN, key)
+    noise = reference_noise(ref)
+    print(f"reference: {noise['designs']} designs; own noise |seed 0 - seed 1| median {noise['seed_diff_median_db']:.3f} dB, "
+          f"max {noise['seed_diff_max_db']:.3f} dB over {noise['pairs']} designs; spread across designs std "
+          f"{noise['design_std_db']:.3f} dB, range {noise['design_range_db']:.3f} dB")
+    df = compare(ref, screenings, args.seeds, args.tolerance)
+    for scope in ("own", "common"):
+        part = df[df["designs"] == scope]
+        print(f"\nscored on {'each screening' + chr(39) + 's designs' if scope == 'own' else 'the designs all share'} "
+              f"(Kendall tau [90% bootstrap], cost-matched pairs right):")
+        print(f"{'screening':<14} {'n':>3} {'estimator':<11} {'tau':>6} {'interval':>15} {'pairs':>11}")
+        for _, r in part.iterrows():
+            print(f"{r['screening']:<14} {r['n']:>3} {r['estimator']:<11} {r['tau']:>+6.2f} "
+                  f"[{r['tau_lo']:+.2f}, {r['tau_hi']:+.2f}] {r['pairs_right']:>3}/{r['pairs']:<3} {r['pair_share']:>4.0%}")
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out.with_suffix(".csv"), index=False)
+        out.with_suffix(".json").write_text(json.dumps({"reference": args.reference, "reference_noise": noise,
+                                                          "screenings": dict(s.partition("=")[::2] for s in args.screening),
+                                                          "seeds": args.seeds, "tolerance": args.tolerance,
+                                                          "rows": df.to_dict(orient="records")}, indent=2) + "\n")
+        print(f"\nwritten: {out.with_suffix('.csv')}, {out.with_suffix('.json')}")
+    return 0
+
+
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=__doc__.split("\n\n", 1)[1])
-    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train,storage}")
+    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train,storage,screening}")
     c = sub.add_parser("cost", help="analytic vs fvcore pricing time per spec")
     c.add_argument("--preset", action="append", choices=list(PRESETS), help="preset(s) to time (default: s-lwsr16/32/64)")
     c.add_argument("--random", type=int, default=5, metavar="N", help="also time N seeded random specs (default 5)")
@@ -121,9 +169,18 @@ def build_parser(prog: str) -> Parser:
     s.add_argument("--workers", type=int, default=8, help="concurrent processes (default 8)")
     s.add_argument("--trials", type=int, default=40, help="trials per process (default 40)")
     s.add_argument("--storage", action="append", choices=STORAGE_KINDS, help="storages to try (default: all)")
+    sc = sub.add_parser("screening", help="screening settings side by side against one reference (fidelity-audit stores)")
+    sc.add_argument("--reference", required=True, metavar="FILE[@KEY]",
+                    help="the store holding the reference trainings (@KEY: its settings key, where it holds several)")
+    sc.add_argument("--screening", action="append", required=True, metavar="NAME=FILE[@KEY]",
+                    help="a screening setting: a name and the store holding its trainings (repeat for each setting)")
+    sc.add_argument("--seeds", type=int, default=2, help="screening seeds per design (default 2)")
+    sc.add_argument("--tolerance", type=float, default=0.15, help="cost-matched: parameters within this share (default 0.15)")
+    sc.add_argument("--out", metavar="PATH", help="also write PATH.csv and PATH.json")
     return p
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr bench") -> int:
     args = build_parser(prog).parse_args(argv)
-    return {"cost": _cost, "bicubic": _bicubic, "train": _train, "storage": _storage}[args.what](args)
+    return {"cost": _cost, "bicubic": _bicubic, "train": _train, "storage": _storage,
+            "screening": _screening}[args.what](args)

@@ -45,6 +45,10 @@ class Objective:
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     Objective("psnr", "maximize", "PSNR", "dB", "psnr"),
     Objective("ssim", "maximize", "SSIM", "", "ssim"),
+    # The mean L1 training loss (0..255 pixels) over the last quarter of the steps (mean over seeds
+    # at the top rung): it ranks designs closer to a long real-data training than the screening's
+    # validation PSNR does (docs/fidelity.md#screening-defaults).
+    Objective("loss", "minimize", "training loss", "L1, 0-255", "loss"),
     Objective("params", "minimize", "parameters", "", "params"),
     Objective("macs", "minimize", "Multi-Adds", "G", "macs", 1e9),
 )}

@@ -40,12 +40,13 @@ class TrialRecord:
     trained it; ``train_seed`` its training seed; ``retry_of`` the trial it retries; ``feasible``
     whether it fits the budget; ``status`` (one of :data:`STATUSES`) and ``reason`` how it ended;
     ``psnr`` (dB), ``ssim``, ``train_seconds``, ``steps_per_s``, ``device``, ``final_loss`` its
-    training's result (``psnr``/``ssim``: the mean over ``seed_psnr`` at the top rung; none for a
-    design stopped lower); ``baseline`` the paper's design it is; ``duplicate_of`` the trial whose
+    training's result (``psnr``/``ssim``/``loss``: the mean over ``seed_psnr``/``seed_ssim``/
+    ``seed_loss_tail`` at the top rung; none for a design stopped lower; ``loss``: mean L1 training
+    loss on 0..255 pixels over the last quarter of the steps); ``baseline`` the paper's design it is; ``duplicate_of`` the trial whose
     training it reuses. Rungs (every study has at least one): ``rung_psnr``, ``rung_ssim``,
-    ``rung_seconds``, ``rung_loss`` the first seed at each rung reached; ``promoted`` the highest
-    rung it was allowed to train for; ``seeds``, ``seed_psnr``, ``seed_ssim`` its top-rung seeds
-    and their scores.
+    ``rung_seconds``, ``rung_loss`` (the segment's mean), ``rung_loss_tail`` (its last quarter's)
+    the first seed at each rung reached; ``promoted`` the highest rung it was allowed to train for;
+    ``seeds``, ``seed_psnr``, ``seed_ssim``, ``seed_loss_tail`` its top-rung seeds and their scores.
     """
 
     worker: str | None = None
@@ -62,6 +63,7 @@ class TrialRecord:
     reason: str | None = None
     psnr: float | None = None
     ssim: float | None = None
+    loss: float | None = None
     train_seconds: float | None = None
     steps_per_s: float | None = None
     device: str | None = None
@@ -72,10 +74,12 @@ class TrialRecord:
     rung_ssim: list[float] | None = None
     rung_seconds: list[float] | None = None
     rung_loss: list[float] | None = None
+    rung_loss_tail: list[float] | None = None
     promoted: int | None = None
     seeds: list[int] | None = None
     seed_psnr: list[float] | None = None
     seed_ssim: list[float] | None = None
+    seed_loss_tail: list[float] | None = None
 
     @classmethod
     def of(cls, trial: optuna.trial.FrozenTrial) -> "TrialRecord":
@@ -106,9 +110,9 @@ class TrialRecord:
 #: The user-attr keys, in record order.
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialRecord))
 #: What a trial copies from the earlier trial whose training it reuses.
-REUSED: tuple[str, ...] = ("psnr", "ssim", "train_seconds", "steps_per_s", "device", "status", "reason", "train_seed",
-                           "rung_psnr", "rung_ssim", "rung_seconds", "rung_loss", "promoted", "seeds", "seed_psnr",
-                           "seed_ssim")
+REUSED: tuple[str, ...] = ("psnr", "ssim", "loss", "train_seconds", "steps_per_s", "device", "status", "reason",
+                           "train_seed", "rung_psnr", "rung_ssim", "rung_seconds", "rung_loss", "rung_loss_tail",
+                           "promoted", "seeds", "seed_psnr", "seed_ssim", "seed_loss_tail")
 
 
 def write(trial: optuna.Trial, **values: Any) -> None:

@@ -32,7 +32,8 @@ SCREENED = "screened"
 @dataclass
 class DesignProgress:
     """A design's results so far. ``rung_*``: its first seed at each rung reached (PSNR dB, SSIM,
-    wall seconds of the segment, mean training loss of the segment); ``seed_psnr``/``seed_ssim``:
+    wall seconds of the segment, mean training loss of the segment, mean training loss over the
+    segment's last quarter: L1 on 0..255 pixels); ``seed_psnr``/``seed_ssim``/``seed_loss_tail``:
     each seed's score at the top rung (the first seed's is its top-rung result); ``promoted``: the
     highest rung the design was allowed to train for (0: the first rung only); ``seconds``: wall
     seconds of every segment of every seed."""
@@ -41,8 +42,10 @@ class DesignProgress:
     rung_ssim: list[float] = field(default_factory=list)
     rung_seconds: list[float] = field(default_factory=list)
     rung_loss: list[float] = field(default_factory=list)
+    rung_loss_tail: list[float] = field(default_factory=list)
     seed_psnr: list[float] = field(default_factory=list)
     seed_ssim: list[float] = field(default_factory=list)
+    seed_loss_tail: list[float] = field(default_factory=list)
     promoted: int = 0
     seconds: float = 0.0
 
@@ -74,6 +77,15 @@ class RungStore:
         path.unlink(missing_ok=True)
 
 
+def _consistent(progress: dict) -> bool:
+    """Whether a saved progress has every field, and one entry per rung (per seed) in each list."""
+    names = {f.name for f in dataclasses.fields(DesignProgress)}
+    if set(progress) != names:
+        return False
+    return (len({len(progress[k]) for k in names if k.startswith("rung_")}) == 1
+            and len({len(progress[k]) for k in names if k.startswith("seed_")}) == 1)
+
+
 def run_design(spec: ArchSpec, data: TrainData, protocol: Protocol, segments: Sequence[int], seeds: Sequence[int],
                device: str, speedups: Speedups, goes_on: Callable[[int, DesignProgress], bool],
                on_progress: Callable[[DesignProgress], None], store: RungStore | None = None,
@@ -89,6 +101,8 @@ def run_design(spec: ArchSpec, data: TrainData, protocol: Protocol, segments: Se
     """
     path = store.path(key, spec.hash, seeds[0]) if store is not None else None
     saved = store.load(path) if store is not None else None
+    if saved and not _consistent(saved["progress"]):
+        saved = None  # written by an older version, without every per-rung list: start over
     prog = DesignProgress(**saved["progress"]) if saved else DesignProgress()
     current = saved.get("current") if saved else None
     last: TrainResult | None = None
@@ -130,10 +144,12 @@ def run_design(spec: ArchSpec, data: TrainData, protocol: Protocol, segments: Se
             prog.rung_ssim.append(last.ssim)
             prog.rung_seconds.append(round(last.wall_s, 3))
             prog.rung_loss.append(last.loss_mean)
+            prog.rung_loss_tail.append(last.loss_tail)
             m += 1
             if m == len(segments):
                 prog.seed_psnr.append(last.psnr)
                 prog.seed_ssim.append(last.ssim)
+                prog.seed_loss_tail.append(last.loss_tail)
             checkpoint(0, m, tr if m < len(segments) else None)
             on_progress(prog)
         current = None
@@ -152,6 +168,7 @@ def run_design(spec: ArchSpec, data: TrainData, protocol: Protocol, segments: Se
                 checkpoint(j, mm + 1, tr)
         prog.seed_psnr.append(last.psnr)
         prog.seed_ssim.append(last.ssim)
+        prog.seed_loss_tail.append(last.loss_tail)
         checkpoint(j + 1, 0, None)
         on_progress(prog)
     if store is not None:

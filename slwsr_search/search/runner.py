@@ -9,6 +9,7 @@ Everything a report needs is stored as the trial's :class:`~.record.TrialRecord`
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import statistics
@@ -33,6 +34,15 @@ from .record import INFEASIBLE, REUSED, RUNGS_SHORT, SURPLUS, TrialRecord
 from .rungs import SCREENED, DesignProgress, RungStore, run_design
 from .storage import retry_callback
 from .study import StudyConfig, top_seeds, trial_seed
+
+
+def _at(values: list[float] | None, k: int) -> float | None:
+    """``values[k]``, or None where a record (written before the field existed) lacks it."""
+    return values[k] if values is not None and len(values) > k else None
+
+
+def _last(values: list[float] | None) -> float | None:
+    return values[-1] if values else None
 
 
 class TrainingFailed(Exception):
@@ -148,8 +158,9 @@ class Runner:
 
         def on_progress(prog: DesignProgress) -> None:
             record.write(trial, rung_psnr=prog.rung_psnr, rung_ssim=prog.rung_ssim, rung_seconds=prog.rung_seconds,
-                         rung_loss=prog.rung_loss, promoted=prog.promoted, seeds=seeds[:max(1, len(prog.seed_psnr))],
-                         seed_psnr=prog.seed_psnr, seed_ssim=prog.seed_ssim)
+                         rung_loss=prog.rung_loss, rung_loss_tail=prog.rung_loss_tail, promoted=prog.promoted,
+                         seeds=seeds[:max(1, len(prog.seed_psnr))], seed_psnr=prog.seed_psnr, seed_ssim=prog.seed_ssim,
+                         seed_loss_tail=prog.seed_loss_tail)
 
         status, reason, prog, res = run_design(
             spec, self.data, self.protocol, fid.segments(self.protocol.steps), seeds, self.device, self.speedups,
@@ -184,8 +195,8 @@ class Runner:
         """The trial's values: the top-rung score (mean over seeds), or the highest rung's score of a
         design stopped lower (marked infeasible by its constraint, so never mixed into the front)."""
         if rec.psnr is not None:
-            return self._values(rec.psnr, rec.ssim, params, macs)
-        return self._values(rec.rung_psnr[-1], rec.rung_ssim[-1], params, macs)
+            return self._values(rec.psnr, rec.ssim, rec.loss, params, macs)
+        return self._values(rec.rung_psnr[-1], rec.rung_ssim[-1], _last(rec.rung_loss_tail), params, macs)
 
     def _granted(self, trials: list[optuna.trial.FrozenTrial], original: int | None) -> int:
         """The highest rung already granted to the trial a retry repeats (a promotion its dead
@@ -205,17 +216,17 @@ class Runner:
             if (r.protocol_key == self.key and r.duplicate_of is None and r.rung_psnr and len(r.rung_psnr) > k
                     and r.hash not in seen):
                 seen.add(r.hash)
-                points.append(self._rung_point(r.rung_psnr[k], r.rung_ssim[k], r.params, r.macs))
+                points.append(self._rung_point(r.rung_psnr[k], r.rung_ssim[k], _at(r.rung_loss_tail, k), r.params, r.macs))
                 exempt.append(r.baseline is not None)  # baselines go on anyway: they take no place
-        points.append(self._rung_point(prog.rung_psnr[k], prog.rung_ssim[k], params, macs))
+        points.append(self._rung_point(prog.rung_psnr[k], prog.rung_ssim[k], prog.rung_loss_tail[k], params, macs))
         return promote(points, len(points) - 1, self.cfg.fidelity.reduction, exempt + [False])
 
-    def _rung_point(self, psnr: float, ssim: float, params: int, macs: int) -> list[float]:
+    def _rung_point(self, psnr: float, ssim: float, loss: float | None, params: int, macs: int) -> list[float]:
         """A rung result as the study's objectives, each turned into 'smaller is better'."""
-        return [o.sign * v for o, v in zip(self.cfg.objective_table, self._values(psnr, ssim, params, macs))]
+        return [o.sign * v for o, v in zip(self.cfg.objective_table, self._values(psnr, ssim, loss, params, macs))]
 
-    def _values(self, psnr: float, ssim: float, params: int, macs: int) -> tuple[float, ...]:
-        raw = {"psnr": psnr, "ssim": ssim, "params": params, "macs": macs}
+    def _values(self, psnr: float, ssim: float, loss: float | None, params: int, macs: int) -> tuple[float, ...]:
+        raw = {"psnr": psnr, "ssim": ssim, "loss": math.nan if loss is None else loss, "params": params, "macs": macs}
         return tuple(o.study_value(raw[o.column]) for o in self.cfg.objective_table)
 
     @staticmethod
@@ -225,6 +236,7 @@ class Runner:
         record.write(trial, status=status, reason=reason,
                      psnr=statistics.fmean(prog.seed_psnr) if top else None,
                      ssim=statistics.fmean(prog.seed_ssim) if top else None,
+                     loss=statistics.fmean(prog.seed_loss_tail) if top else None,
                      train_seconds=round(prog.seconds, 3))
         if res is not None:
             record.write(trial, steps_per_s=round(res.steps_per_s, 4), device=res.device, final_loss=res.final_loss)

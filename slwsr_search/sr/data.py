@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .resize import imresize, to_uint8
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 #: The built-in default data: photographs shipped inside scikit-image's wheel (no download).
 #: Training gets the varied natural and textured photos; validation gets three held-out photos of
