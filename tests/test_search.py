@@ -155,6 +155,19 @@ def test_resume_with_other_data_is_refused(capsys, tmp_path, folders):
     assert run(capsys, *_smoke(tmp_path, "--n-trials", "1"), *folders)[0] == 0
     code, _, err = run(capsys, *_smoke(tmp_path, "--n-trials", "2"), "--train-dir", folders[3], "--val-dir", folders[3])
     assert code == 2 and "was run with another protocol or data" in err
+    assert "this run: " in err and f"move {tmp_path / 's.db'} aside" in err and err.count("\n") == 1
+
+
+def test_resume_with_other_objectives_of_the_same_directions_is_refused(capsys, tmp_path, folders):
+    """A study file whose first objective changed from PSNR to SSIM (both maximised) is not resumed
+    into the old study: the stored metric names say which objectives its values are."""
+    assert run(capsys, *_smoke(tmp_path, "--n-trials", "1"), *folders)[0] == 0
+    toml = open(StudyConfig.load("smoke").path).read()
+    assert 'objectives = ["psnr", "params", "macs"]' in toml
+    (tmp_path / "smoke.toml").write_text(toml.replace('objectives = ["psnr", "params", "macs"]', 'objectives = ["ssim", "params", "macs"]'))
+    args = [a if a != "smoke" else str(tmp_path / "smoke.toml") for a in _smoke(tmp_path, "--n-trials", "2")]
+    code, _, err = run(capsys, *args, *folders)
+    assert code == 2 and "has other objectives (PSNR (dB), parameters, Multi-Adds (G); this study file: SSIM, parameters, Multi-Adds (G))" in err, err
 
 
 def _write_study(tmp_path, space: str, study: str) -> str:

@@ -110,8 +110,11 @@ def open_study(cfg: StudyConfig, storage: str, seed: int) -> optuna.Study:
                                     sampler=make_sampler(cfg, seed), load_if_exists=True)
     except Exception as e:  # SQLAlchemy / driver errors
         raise _cannot_open(url, e) from None
-    if [d.name.lower() for d in study.directions] != cfg.directions:
-        raise ValueError(f"storage {url}: study {cfg.name!r} there has other objectives; use another --storage")
+    stored = study.metric_names  # None for a study made before metric names were recorded
+    if [d.name.lower() for d in study.directions] != cfg.directions or (stored is not None and stored != cfg.metric_names):
+        there = ", ".join(stored) if stored else ", ".join(d.name.lower() for d in study.directions)
+        raise ValueError(f"storage {url}: study {cfg.name!r} there has other objectives ({there}; this study file: "
+                         f"{', '.join(cfg.metric_names)}); {_elsewhere(storage, cfg.name)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(cfg.metric_names)
@@ -139,6 +142,14 @@ def count_states(study: optuna.Study) -> dict[str, int]:
     return out
 
 
+def _elsewhere(storage: str, name: str) -> str:
+    """How to start afresh beside a study that cannot be resumed with these settings."""
+    if storage.startswith("sqlite:///"):
+        return (f"give another --storage, or move {storage[len('sqlite:///'):]} aside to start afresh "
+                "(a study made by an earlier version of its file)")
+    return f"give another --storage, or another study name than {name!r}"
+
+
 def claim_protocol(study: optuna.Study, storage: str, key: str, desc: str, protocol: dict, data: list[str],
                    record: bool) -> None:
     """Refuse to run ``study`` under another protocol key than the one it remembers (``ValueError``
@@ -147,6 +158,7 @@ def claim_protocol(study: optuna.Study, storage: str, key: str, desc: str, proto
     known = StudyRecord.of(study)
     if known.protocol_key is not None and known.protocol_key != key:
         raise ValueError(f"study {study.study_name!r} in {mask_url(storage)} was run with another protocol or data "
-                         f"({known.protocol_desc or '?'}); resume it with the same settings, or give a new --storage")
+                         f"({known.protocol_desc or '?'}; this run: {desc}); resume it with the same settings, or "
+                         + _elsewhere(storage, study.study_name))
     if known.protocol_key is None and record:
         StudyRecord(key, desc, protocol, data).write(study)
