@@ -248,3 +248,12 @@ def test_bench_screening_scores_each_setting_on_its_designs_and_on_the_shared_on
     # a file holding two settings needs one named, and the message lists them
     code, _, err = run_command(bench_main, capsys, "screening", "--reference", ref, "--screening", f"x={both}", prog="bench")
     assert code == 2 and "good (" in err and "bad (" in err and "FILE@KEY" in err
+
+
+def test_too_few_designs_says_what_would_make_them_enough():
+    from slwsr_search.search.render_fidelity import fidelity_text
+
+    recs = {k: v for k, v in _records().items() if v["hash"] in ("h0", "h1", "h2")}
+    assert "at least 4 are needed; audit more designs" in fidelity_text(summarize(recs, 2, n_boot=10))
+    del recs["screen:h2:1"]
+    assert "resume the audit to finish 1 more" in fidelity_text(summarize(recs, 2, n_boot=10))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 
-from .fidelity import AuditSummary as FidelitySummary
+from .fidelity import MIN_DESIGNS, AuditSummary as FidelitySummary
 
 
 def _num(v: float) -> float | None:
@@ -34,8 +34,10 @@ def fidelity_dict(summary: FidelitySummary, settings: dict) -> dict:
 def fidelity_text(summary: FidelitySummary) -> str:
     """The estimator table for a terminal."""
     if not summary.estimators:
+        more = (f"resume the audit to finish {summary.missing} more" if summary.missing
+                else "audit more designs")
         return (f"{len(summary.designs)} design(s) with every training done: too few to rank "
-                f"(resume the audit to finish {summary.missing} more)")
+                f"(at least {MIN_DESIGNS} are needed; {more})")
     lines = [f"{len(summary.designs)} designs; {int(summary.level * 100)}% bootstrap intervals; cost-matched pairs: "
              f"parameters within {summary.tolerance:.0%}",
              f"{'estimator':<12} {'Kendall tau':>22} {'Spearman rho':>22} {'matched pairs':>15}  what"]
