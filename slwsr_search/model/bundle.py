@@ -1,0 +1,88 @@
+"""Bundles: one folder per trained model that runs outside this package.
+
+A bundle holds ``model.safetensors`` (the state dict; the spec JSON and its hash also in the file's
+metadata) and ``spec.json``. The spec must travel with the weights: designs that differ only in
+which activations they keep (s-lwsr16 and s-lwsr16-half) have identical tensors.
+:func:`load_bundle` rebuilds the module from the bundle alone.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .network import SLWSR, build_model
+from .spec import ArchSpec
+
+#: Tag in every bundle's safetensors metadata, so a foreign file is told apart from ours.
+BUNDLE_FORMAT = "slwsr-search/bundle-1"
+#: The files of a bundle folder.
+WEIGHTS, SPEC = "model.safetensors", "spec.json"
+
+
+def save_bundle(model: SLWSR, folder: str | Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write ``model``'s weights and spec into ``folder`` (created); ``metadata``: more strings for
+    the safetensors header (say, the training protocol as JSON). Each file is written beside its
+    final name and renamed into place, so a crash leaves no half-written file. Returns ``folder``."""
+    from safetensors.torch import save_file
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = model.spec
+    meta = {**(metadata or {}), "format": BUNDLE_FORMAT, "spec": spec.to_json(compact=True), "spec_hash": spec.hash}
+    bad = [k for k, v in meta.items() if not isinstance(v, str)]
+    if bad:
+        raise ValueError(f"metadata: values must be strings, got {', '.join(f'{k}={meta[k]!r}' for k in bad)}")
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    _atomic(out / WEIGHTS, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    _atomic(out / SPEC, lambda tmp: tmp.write_text(spec.to_json() + "\n"))
+    return out
+
+
+def _atomic(path: Path, write) -> None:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_bundle(path: str | Path) -> SLWSR:
+    """The module a bundle folder holds (on CPU, eval mode). ``ValueError`` naming the file at
+    fault: a missing file, a spec.json that does not parse, a weights file that is not ours or whose
+    spec differs from spec.json, weights that do not fit the spec."""
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a bundle folder (expected {WEIGHTS} and {SPEC} inside)")
+    for name in (WEIGHTS, SPEC):
+        if not (folder / name).is_file():
+            raise ValueError(f"{folder / name}: missing from the bundle")
+    try:
+        spec = ArchSpec.load(folder / SPEC)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"{folder / SPEC}: {e}") from None
+    try:
+        with safe_open(str(folder / WEIGHTS), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ValueError(f"{folder / WEIGHTS}: cannot read it as safetensors ({e})") from None
+    if meta.get("format") != BUNDLE_FORMAT:
+        raise ValueError(f"{folder / WEIGHTS}: not an slwsr-search bundle (no format tag {BUNDLE_FORMAT!r})")
+    if meta.get("spec_hash") != spec.hash:
+        raise ValueError(f"{folder / WEIGHTS}: its weights were saved for spec {meta.get('spec_hash')}, "
+                         f"but {SPEC} holds spec {spec.hash} ({spec.arch})")
+    model = build_model(spec)
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise ValueError(f"{folder / WEIGHTS}: weights do not fit the spec ({str(e).splitlines()[0]})") from None
+    return model.eval()
