@@ -43,11 +43,16 @@ def save_bundle(model: SLWSR, folder: str | Path, metadata: dict[str, str] | Non
 
 
 def _atomic(path: Path, write) -> None:
+    """Run ``write(tmp)`` on a temporary file beside ``path``, then rename it into place (a file
+    the user can share: the umask's usual mode, not mkstemp's owner-only 0600)."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
