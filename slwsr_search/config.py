@@ -1,12 +1,15 @@
-"""Reading TOML files and checking plain-data tables, with errors that name the file and the key.
+"""Reading TOML files and checking plain-data tables, with errors that name the file and the key;
+writing a file so that a crash never leaves half of it.
 
-Shared by every layer (protocols, search spaces, studies); imports nothing of the package."""
+Shared by every layer (protocols, search spaces, studies, bundles); imports nothing of the package."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -53,3 +56,22 @@ def list_of(value: Any, kind: type | tuple[type, ...], where: str, non_empty: bo
         if not isinstance(item, kind):
             raise ValueError(f"{where}: unexpected value {item!r}")
     return value
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> None:
+    """Run ``write(tmp)`` on a new temporary file beside ``path`` (same folder, so the rename stays
+    on one file system), then rename it over ``path``: readers see the old file or the whole new
+    one, never a part. The file gets the umask's usual mode, not the temporary file's owner-only
+    0600. On an error the temporary file is removed and ``path`` left as it was."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -176,25 +176,35 @@ def test_run_design_stops_a_design_that_is_not_promoted(tmp_path):
     assert status == SCREENED and "rung 0" in reason and len(prog.rung_psnr) == 1 and prog.seed_psnr == []
 
 
-@pytest.mark.parametrize("cut_after", [4, 8])  # steps into the second rung; into the second seed
-def test_an_interrupted_design_resumes_from_its_last_segment_with_the_same_result(tmp_path, cut_after):
-    (_, _, whole, _), _ = _design(None)
+def _stop_after(n: int):
+    """A ``should_stop`` that asks to stop from its (n+1)-th call on (one call per training step)."""
     calls = {"n": 0}
 
     def stop() -> bool:
         calls["n"] += 1
-        return calls["n"] > cut_after
+        return calls["n"] > n
 
-    store = RungStore(tmp_path)
-    (status, _, _, _), _ = _design(store, stop=stop)
-    assert status == "interrupted" and len(list(tmp_path.glob("*.pt"))) == 1
-    resumed_segments = []
+    return stop
+
+
+def _resume(store, monkeypatch):
+    """Run the design from ``store``: its result and the steps of each segment it trained."""
+    segments = []
     real = rungs_mod.Training.run
-    rungs_mod.Training.run = lambda self, steps, *a, **k: resumed_segments.append(steps) or real(self, steps, *a, **k)
-    try:
-        (status, _, prog, _), _ = _design(store)
-    finally:
-        rungs_mod.Training.run = real
+    monkeypatch.setattr(rungs_mod.Training, "run",
+                        lambda self, steps, *a, **k: segments.append(steps) or real(self, steps, *a, **k))
+    out, _ = _design(store)
+    monkeypatch.setattr(rungs_mod.Training, "run", real)
+    return out, segments
+
+
+@pytest.mark.parametrize("cut_after", [4, 8])  # steps into the second rung; into the second seed
+def test_an_interrupted_design_resumes_from_its_last_segment_with_the_same_result(tmp_path, cut_after, monkeypatch):
+    (_, _, whole, _), _ = _design(None)
+    store = RungStore(tmp_path)
+    (status, _, _, _), _ = _design(store, stop=_stop_after(cut_after))
+    assert status == "interrupted" and len(list(tmp_path.glob("*.pt"))) == 1
+    (status, _, prog, _), resumed_segments = _resume(store, monkeypatch)
     assert status == "ok"
     assert (prog.rung_psnr, prog.seed_psnr, prog.rung_loss) == (whole.rung_psnr, whole.seed_psnr, whole.rung_loss)
     # only what was cut short is trained again: the rest of rung 1 (and seed 2), never rung 0 of seed 1
@@ -209,25 +219,18 @@ def test_a_corrupt_continuation_file_means_starting_over(tmp_path):
     assert status == "ok" and prog.seed_psnr == whole.seed_psnr
 
 
-def test_a_continuation_file_without_every_rung_list_means_starting_over(tmp_path):
+def test_a_continuation_file_without_every_rung_list_means_starting_over(tmp_path, monkeypatch):
     """A file written before ``rung_loss_tail`` existed has results but not all their fields: the
     design starts over (same result) rather than continuing with lists of different lengths."""
-    calls = {"n": 0}
     store = RungStore(tmp_path)
-    _design(store, stop=lambda: calls.__setitem__("n", calls["n"] + 1) or calls["n"] > 4)
+    _design(store, stop=_stop_after(4))
     path = store.path("key", SPEC.hash, 11)
     saved = store.load(path)
     assert saved["progress"]["rung_psnr"]
     for k in ("rung_loss_tail", "seed_loss_tail"):
         del saved["progress"][k]
     store.save(path, saved)
-    segments = []
-    real = rungs_mod.Training.run
-    rungs_mod.Training.run = lambda self, steps, *a, **k: segments.append(steps) or real(self, steps, *a, **k)
-    try:
-        (status, _, prog, _), _ = _design(store)
-    finally:
-        rungs_mod.Training.run = real
+    (status, _, prog, _), segments = _resume(store, monkeypatch)
     (_, _, whole, _), _ = _design(None)
     assert status == "ok" and segments == [3, 3, 3, 3] and prog.rung_loss_tail == whole.rung_loss_tail
 

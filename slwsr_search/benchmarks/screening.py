@@ -11,17 +11,14 @@ are compared on the same designs.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..search.audit import REFERENCE, SCREEN
+from ..search.audit import REFERENCE, SCREEN, read_store
 from ..search.fidelity import design_table, summarize
-
-__all__ = ["load_role", "compare", "reference_noise", "SCREEN"]
 
 
 def load_role(path: str | Path, role: str, settings: str | None = None) -> dict[str, dict]:
@@ -30,14 +27,7 @@ def load_role(path: str | Path, role: str, settings: str | None = None) -> dict[
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{p}: no such audit store")
-    recs = []
-    for n, line in enumerate(p.read_text().splitlines(), start=1):
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            raise ValueError(f"{p}: line {n} is not JSON") from None
-        if rec.get("role") == role:
-            recs.append(rec)
+    recs = [r for r in read_store(p) if r.get("role") == role]
     keys = Counter(r.get("settings") for r in recs)
     if settings is None and len(keys) > 1:
         listed = ", ".join(f"{k} ({v} trainings, {_what(recs, k)})" for k, v in keys.items())

@@ -105,17 +105,18 @@ def _store_arg(text: str) -> tuple[str, str | None]:
 
 
 def _screening(args) -> int:
-    from ..benchmarks.screening import REFERENCE, SCREEN, compare, load_role, reference_noise
+    from ..benchmarks.screening import compare, load_role, reference_noise
+    from ..search.audit import REFERENCE, SCREEN
 
     path, key = _store_arg(args.reference)
     ref = load_role(path, REFERENCE, key)
-    screenings = {}
+    screenings, sources = {}, {}
     for item in args.screening:
         name, sep, store = item.partition("=")
         if not sep or not name:
             raise ValueError(f"--screening: expected NAME=FILE[@KEY], got {item!r}")
         path, key = _store_arg(store)
-        screenings[name] = load_role(path, SCREEN, key)
+        screenings[name], sources[name] = load_role(path, SCREEN, key), store
     noise = reference_noise(ref)
     print(f"reference: {noise['designs']} designs; own noise |seed 0 - seed 1| median {noise['seed_diff_median_db']:.3f} dB, "
           f"max {noise['seed_diff_max_db']:.3f} dB over {noise['pairs']} designs; spread across designs std "
@@ -136,7 +137,7 @@ def _screening(args) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(out.with_suffix(".csv"), index=False)
         out.with_suffix(".json").write_text(json.dumps({"reference": args.reference, "reference_noise": noise,
-                                                          "screenings": dict(s.partition("=")[::2] for s in args.screening),
+                                                          "screenings": sources,
                                                           "seeds": args.seeds, "tolerance": args.tolerance,
                                                           "rows": df.to_dict(orient="records")}, indent=2) + "\n")
         print(f"\nwritten: {out.with_suffix('.csv')}, {out.with_suffix('.json')}")

@@ -8,12 +8,9 @@ which activations they keep (s-lwsr16 and s-lwsr16-half) have identical tensors.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-import torch
-
+from ..config import write_atomic
 from .network import SLWSR, build_model
 from .spec import ArchSpec
 
@@ -37,25 +34,9 @@ def save_bundle(model: SLWSR, folder: str | Path, metadata: dict[str, str] | Non
     if bad:
         raise ValueError(f"metadata: values must be strings, got {', '.join(f'{k}={meta[k]!r}' for k in bad)}")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    _atomic(out / WEIGHTS, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
-    _atomic(out / SPEC, lambda tmp: tmp.write_text(spec.to_json() + "\n"))
+    write_atomic(out / WEIGHTS, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    write_atomic(out / SPEC, lambda tmp: tmp.write_text(spec.to_json() + "\n"))
     return out
-
-
-def _atomic(path: Path, write) -> None:
-    """Run ``write(tmp)`` on a temporary file beside ``path``, then rename it into place (a file
-    the user can share: the umask's usual mode, not mkstemp's owner-only 0600)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_bundle(path: str | Path) -> SLWSR:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .bundle import _atomic
+from ..config import write_atomic
 from .network import SLWSR
 
 #: The opset the exporter targets (ONNX 1.13+; onnxruntime 1.14+).
@@ -61,7 +61,7 @@ def export_onnx(model: SLWSR, path: str | Path, example_size: tuple[int, int] = 
     onnx.helper.set_model_props(proto, onnx_metadata(model))
     onnx.checker.check_model(proto, full_check=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(out, lambda tmp: onnx.save_model(proto, str(tmp)))
+    write_atomic(out, lambda tmp: onnx.save_model(proto, str(tmp)))
     return out
 
 

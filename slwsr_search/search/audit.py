@@ -109,22 +109,9 @@ class AuditStore:
         self.keys = dict(keys)  # role -> settings key
 
     def load(self) -> dict[str, dict]:
-        """The finished trainings of these settings, by job key. A torn last line (a kill in the
-        middle of a write) is ignored; any other unreadable line is an error naming the file."""
-        out: dict[str, dict] = {}
-        if not self.path.is_file():
-            return out
-        lines = self.path.read_text().splitlines()
-        for n, line in enumerate(lines, start=1):
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                if n == len(lines):
-                    continue
-                raise ValueError(f"{self.path}: line {n} is not JSON") from None
-            if rec.get("settings") is not None and rec.get("settings") == self.keys.get(rec.get("role")):
-                out[rec["key"]] = rec
-        return out
+        """The finished trainings of these settings, by job key (:func:`read_store`)."""
+        return {rec["key"]: rec for rec in read_store(self.path)
+                if rec.get("settings") is not None and rec.get("settings") == self.keys.get(rec.get("role"))}
 
     def append(self, record: dict) -> None:
         """Store one finished training (``record["role"]`` says which settings it belongs to)."""
@@ -133,6 +120,24 @@ class AuditStore:
             f.write(json.dumps({**record, "settings": self.keys[record["role"]]}) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+
+def read_store(path: str | Path) -> list[dict]:
+    """Every record of an audit store, in order ([] when there is no file). A torn last line (a
+    kill in the middle of a write) is ignored; any other unreadable line is an error naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        return []
+    lines = p.read_text().splitlines()
+    out = []
+    for n, line in enumerate(lines, start=1):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            if n == len(lines):
+                continue
+            raise ValueError(f"{p}: line {n} is not JSON") from None
+    return out
 
 
 def role_key(protocol: Protocol, data: TrainData, fidelity: Fidelity = Fidelity()) -> str:

@@ -109,6 +109,9 @@ class TrialRecord:
 
 #: The user-attr keys, in record order.
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialRecord))
+#: Each quality objective's column (:data:`~.objectives.OBJECTIVES`) and the per-rung list holding
+#: it in a :class:`TrialRecord` (and, by the same names, a design's ``DesignProgress``).
+RUNG_LISTS: dict[str, str] = {"psnr": "rung_psnr", "ssim": "rung_ssim", "loss": "rung_loss_tail"}
 #: What a trial copies from the earlier trial whose training it reuses.
 REUSED: tuple[str, ...] = ("psnr", "ssim", "loss", "train_seconds", "steps_per_s", "device", "status", "reason",
                            "train_seed", "rung_psnr", "rung_ssim", "rung_seconds", "rung_loss", "rung_loss_tail",

@@ -12,13 +12,13 @@ scratch, with the result it would have had (on CPU, same thread count).
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 
+from ..config import write_atomic
 from ..model.spec import ArchSpec
 from ..sr.data import TrainData
 from ..training.device import Speedups
@@ -69,9 +69,7 @@ class RungStore:
 
     def save(self, path: Path, payload: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
     def drop(self, path: Path) -> None:
         path.unlink(missing_ok=True)

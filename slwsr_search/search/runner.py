@@ -30,7 +30,7 @@ from ..training.loop import INTERRUPTED, OK, TrainResult
 from ..training.protocol import Protocol
 from . import record
 from .promotion import promote
-from .record import INFEASIBLE, REUSED, RUNGS_SHORT, SURPLUS, TrialRecord
+from .record import INFEASIBLE, REUSED, RUNG_LISTS, RUNGS_SHORT, SURPLUS, TrialRecord
 from .rungs import SCREENED, DesignProgress, RungStore, run_design
 from .storage import retry_callback
 from .study import StudyConfig, top_seeds, trial_seed
@@ -41,8 +41,9 @@ def _at(values: list[float] | None, k: int) -> float | None:
     return values[k] if values is not None and len(values) > k else None
 
 
-def _last(values: list[float] | None) -> float | None:
-    return values[-1] if values else None
+def _rung_raw(r: TrialRecord | DesignProgress, k: int, params: int, macs: int) -> dict[str, float | None]:
+    """Every objective's raw value for rung ``k`` of a record or a design's progress."""
+    return {**{col: _at(getattr(r, field), k) for col, field in RUNG_LISTS.items()}, "params": params, "macs": macs}
 
 
 class TrainingFailed(Exception):
@@ -195,8 +196,8 @@ class Runner:
         """The trial's values: the top-rung score (mean over seeds), or the highest rung's score of a
         design stopped lower (marked infeasible by its constraint, so never mixed into the front)."""
         if rec.psnr is not None:
-            return self._values(rec.psnr, rec.ssim, rec.loss, params, macs)
-        return self._values(rec.rung_psnr[-1], rec.rung_ssim[-1], _last(rec.rung_loss_tail), params, macs)
+            return self._values({"psnr": rec.psnr, "ssim": rec.ssim, "loss": rec.loss, "params": params, "macs": macs})
+        return self._values(_rung_raw(rec, rec.rung, params, macs))
 
     def _granted(self, trials: list[optuna.trial.FrozenTrial], original: int | None) -> int:
         """The highest rung already granted to the trial a retry repeats (a promotion its dead
@@ -216,18 +217,18 @@ class Runner:
             if (r.protocol_key == self.key and r.duplicate_of is None and r.rung_psnr and len(r.rung_psnr) > k
                     and r.hash not in seen):
                 seen.add(r.hash)
-                points.append(self._rung_point(r.rung_psnr[k], r.rung_ssim[k], _at(r.rung_loss_tail, k), r.params, r.macs))
+                points.append(self._minimised(_rung_raw(r, k, r.params, r.macs)))
                 exempt.append(r.baseline is not None)  # baselines go on anyway: they take no place
-        points.append(self._rung_point(prog.rung_psnr[k], prog.rung_ssim[k], prog.rung_loss_tail[k], params, macs))
+        points.append(self._minimised(_rung_raw(prog, k, params, macs)))
         return promote(points, len(points) - 1, self.cfg.fidelity.reduction, exempt + [False])
 
-    def _rung_point(self, psnr: float, ssim: float, loss: float | None, params: int, macs: int) -> list[float]:
-        """A rung result as the study's objectives, each turned into 'smaller is better'."""
-        return [o.sign * v for o, v in zip(self.cfg.objective_table, self._values(psnr, ssim, loss, params, macs))]
+    def _minimised(self, raw: dict[str, float | None]) -> list[float]:
+        """A result as the study's objectives, each turned into 'smaller is better'."""
+        return [o.sign * v for o, v in zip(self.cfg.objective_table, self._values(raw))]
 
-    def _values(self, psnr: float, ssim: float, loss: float | None, params: int, macs: int) -> tuple[float, ...]:
-        raw = {"psnr": psnr, "ssim": ssim, "loss": math.nan if loss is None else loss, "params": params, "macs": macs}
-        return tuple(o.study_value(raw[o.column]) for o in self.cfg.objective_table)
+    def _values(self, raw: dict[str, float | None]) -> tuple[float, ...]:
+        """The study's values from raw objective values by column (None, a value a record lacks: NaN)."""
+        return tuple(o.study_value(math.nan if raw[o.column] is None else raw[o.column]) for o in self.cfg.objective_table)
 
     @staticmethod
     def _record(trial: optuna.Trial, status: str, reason: str | None, prog: DesignProgress,
