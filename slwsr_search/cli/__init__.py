@@ -15,7 +15,7 @@ from typing import Sequence
 from .common import run_cli
 
 #: The commands, in the order ``slwsr --help`` lists them.
-COMMANDS: tuple[str, ...] = ("run", "report", "fidelity", "train", "evaluate", "arch", "bench")
+COMMANDS: tuple[str, ...] = ("run", "report", "fidelity", "train", "finalize", "evaluate", "upscale", "arch", "bench")
 
 
 def _module(name: str):

@@ -11,6 +11,8 @@ study, on each local storage: errors, trials lost, trials/s, heartbeat support.
 ``screening``: screening settings side by side against one reference (fidelity-audit stores):
 Kendall tau with its interval and the cost-matched pairs of each score, on each setting's designs
 and on the designs all share.
+``upscale``: the upscale command on a large picture (default: a 2000x1500 mosaic of photographs)
+with each backend, each in its own process: wall time, peak memory, difference from torch's output.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..model.cost import DEFAULT_HR_SIZE
 from ..model.presets import PRESETS
 from .common import Parser, fmt_size, parse_size
 
-SUMMARY = "benchmarks that print figures: pricing, the bicubic anchor, training speed, storages"
+SUMMARY = "benchmarks that print figures: pricing, the bicubic anchor, training speed, storages, upscaling"
 
 
 def _cost(args) -> int:
@@ -144,9 +146,41 @@ def _screening(args) -> int:
     return 0
 
 
+def _upscale(args) -> int:
+    import os
+    import tempfile
+
+    from PIL import Image
+
+    from ..benchmarks.upscale import photo_mosaic, run_upscale
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.image:
+            picture, what = args.image, args.image
+        else:
+            h, w = args.size
+            picture = os.path.join(tmp, "mosaic.png")
+            Image.fromarray(photo_mosaic(args.photos, (h, w))).save(picture)
+            what = f"a {w}x{h} mosaic of photographs from {args.photos}"
+        with Image.open(picture) as im:
+            size = im.size
+        load = os.getloadavg()[0]
+        print(f"upscaling {what} ({size[0]}x{size[1]}) with {args.model}, tiles of {args.tile} px, "
+              f"threads {args.threads or 'default'}; load average {load:.2f} before", flush=True)
+        runs = run_upscale(args.model, picture, tuple(args.backend or ("torch", "onnxruntime")), args.tile, args.threads)
+    print(f"{'backend':<12} {'output':>11} {'wall':>8} {'peak memory':>12} {'max diff vs torch':>18}")
+    for r in runs:
+        print(f"{r.backend:<12} {r.out_size[0]:>5}x{r.out_size[1]:<5} {r.wall_s:>6.1f} s {r.peak_mib:>8.0f} MiB {r.max_diff:>12} / 255")
+    print(f"load average {os.getloadavg()[0]:.2f} after")
+    if args.json:
+        print(json.dumps({"picture": what, "size": list(size), "tile": args.tile, "threads": args.threads,
+                          "runs": [r.__dict__ for r in runs]}, indent=2))
+    return 0
+
+
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=__doc__.split("\n\n", 1)[1])
-    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train,storage,screening}")
+    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train,storage,screening,upscale}")
     c = sub.add_parser("cost", help="analytic vs fvcore pricing time per spec")
     c.add_argument("--preset", action="append", choices=list(PRESETS), help="preset(s) to time (default: s-lwsr16/32/64)")
     c.add_argument("--random", type=int, default=5, metavar="N", help="also time N seeded random specs (default 5)")
@@ -178,10 +212,20 @@ def build_parser(prog: str) -> Parser:
     sc.add_argument("--seeds", type=int, default=2, help="screening seeds per design (default 2)")
     sc.add_argument("--tolerance", type=float, default=0.15, help="cost-matched: parameters within this share (default 0.15)")
     sc.add_argument("--out", metavar="PATH", help="also write PATH.csv and PATH.json")
+    u = sub.add_parser("upscale", help="the upscale command on a large picture per backend: time, peak memory, agreement")
+    u.add_argument("--model", required=True, metavar="BUNDLE", help="a bundle folder (finalize's OUT/bundle)")
+    u.add_argument("--image", metavar="FILE", help="the picture (default: a mosaic of --photos at --size)")
+    u.add_argument("--photos", default="../shared/data/train/BSD200/HR", metavar="DIR",
+                   help="photographs for the mosaic (default ../shared/data/train/BSD200/HR)")
+    u.add_argument("--size", type=parse_size, default=(1500, 2000), metavar="WxH", help="mosaic size (default 2000x1500)")
+    u.add_argument("--backend", action="append", choices=("torch", "onnxruntime"), help="backends (default both)")
+    u.add_argument("--tile", type=int, default=256, help="tile size in LR pixels (default 256)")
+    u.add_argument("--threads", type=int, help="CPU threads per run (default: one per core)")
+    u.add_argument("--json", action="store_true", help="also print the figures as JSON")
     return p
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr bench") -> int:
     args = build_parser(prog).parse_args(argv)
     return {"cost": _cost, "bicubic": _bicubic, "train": _train, "storage": _storage,
-            "screening": _screening}[args.what](args)
+            "screening": _screening, "upscale": _upscale}[args.what](args)

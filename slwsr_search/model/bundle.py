@@ -16,8 +16,10 @@ from .spec import ArchSpec
 
 #: Tag in every bundle's safetensors metadata, so a foreign file is told apart from ours.
 BUNDLE_FORMAT = "slwsr-search/bundle-1"
-#: The files of a bundle folder.
+#: The files of a bundle folder: what :func:`load_bundle` needs, and what a release adds
+#: (the ONNX graph, the model card).
 WEIGHTS, SPEC = "model.safetensors", "spec.json"
+ONNX, CARD = "model.onnx", "MODEL_CARD.md"
 
 
 def save_bundle(model: SLWSR, folder: str | Path, metadata: dict[str, str] | None = None) -> Path:

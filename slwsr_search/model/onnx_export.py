@@ -8,6 +8,7 @@ spec JSON and its hash are in the model's ``metadata_props``.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -53,10 +54,17 @@ def export_onnx(model: SLWSR, path: str | Path, example_size: tuple[int, int] = 
     x = torch.rand(1, 3, *example_size)
     dims = {0: torch.export.Dim("batch", min=1, max=1024), 2: torch.export.Dim("height", min=4, max=16384),
             3: torch.export.Dim("width", min=4, max=16384)}
+    # The exporter logs that torchvision (which we do not use) is missing: silence it for the call.
+    registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registry_log.level
+    registry_log.setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation and decomposition chatter
-        program = torch.onnx.export(net, (x,), dynamo=True, opset_version=OPSET, input_names=[INPUT],
-                                    output_names=[OUTPUT], dynamic_shapes={"x": dims}, verbose=False)
+        try:
+            program = torch.onnx.export(net, (x,), dynamo=True, opset_version=OPSET, input_names=[INPUT],
+                                        output_names=[OUTPUT], dynamic_shapes={"x": dims}, verbose=False)
+        finally:
+            registry_log.setLevel(level)
     proto = program.model_proto
     onnx.helper.set_model_props(proto, onnx_metadata(model))
     onnx.checker.check_model(proto, full_check=True)

@@ -148,3 +148,18 @@ class StudyRecord:
         for k, v in dataclasses.asdict(self).items():
             if v is not None:
                 study.set_user_attr(k, v)
+
+
+def trial_spec(study: optuna.Study, number: int):
+    """The spec trial ``number`` of ``study`` trained (an :class:`~..model.spec.ArchSpec`), with its
+    record; ``ValueError`` naming the trial when it does not exist or recorded no spec."""
+    from ..model.spec import ArchSpec
+
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    if number not in trials:
+        raise ValueError(f"--trial {number}: study {study.study_name!r} has trials 0..{max(trials, default=-1)}")
+    rec = TrialRecord.of(trials[number])
+    if rec.spec is None:
+        raise ValueError(f"--trial {number}: trial {number} of {study.study_name!r} recorded no spec "
+                         f"(state {trials[number].state.name})")
+    return ArchSpec.from_json(rec.spec), rec

@@ -8,9 +8,10 @@ equals the whole-image one up to float rounding.
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,6 +45,34 @@ def receptive_radius(model: nn.Module, scale: int, limit: int = 512) -> int:
     raise ValueError(f"receptive radius beyond {limit // 2} LR pixels: give an explicit margin")
 
 
+@dataclass(frozen=True)
+class Box:
+    """One tile: the LR rows/columns ``[y0, y1) x [x0, x1)`` it produces, and the larger window
+    ``[ty0, ty1) x [tx0, tx1)`` (with up to ``margin`` pixels of context per side) it is run on."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    ty0: int
+    ty1: int
+    tx0: int
+    tx1: int
+
+
+def tile_boxes(h: int, w: int, tile: int, margin: int) -> list[Box]:
+    """The tiles of an ``h`` x ``w`` LR image, row by row, ``tile`` x ``tile`` pixels each (smaller
+    at the right and bottom edges), each with up to ``margin`` pixels of context."""
+    if tile < 1 or margin < 0:
+        raise ValueError(f"tile: expected >= 1 and margin >= 0, got tile={tile}, margin={margin}")
+    boxes = []
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+            boxes.append(Box(y0, y1, x0, x1, max(0, y0 - margin), min(h, y1 + margin), max(0, x0 - margin), min(w, x1 + margin)))
+    return boxes
+
+
 def upscale_tiled(run: Callable[[torch.Tensor], torch.Tensor], lr: torch.Tensor, scale: int, tile: int,
                   margin: int, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """``run`` (an LR batch (1, C, h, w) -> its x``scale`` output) over ``lr`` (1, C, H, W) in
@@ -51,23 +80,37 @@ def upscale_tiled(run: Callable[[torch.Tensor], torch.Tensor], lr: torch.Tensor,
     side; returns (1, C, scale*H, scale*W). ``on_tile(done, total)`` after each tile."""
     if lr.dim() != 4 or lr.shape[0] != 1:
         raise ValueError(f"lr: expected one image as (1, C, H, W), got {tuple(lr.shape)}")
-    if tile < 1 or margin < 0:
-        raise ValueError(f"tile: expected >= 1 and margin >= 0, got tile={tile}, margin={margin}")
     _, c, h, w = lr.shape
-    rows, cols = math.ceil(h / tile), math.ceil(w / tile)
+    boxes = tile_boxes(h, w, tile, margin)
     out = None
-    for i in range(rows):
-        for j in range(cols):
-            y0, x0 = i * tile, j * tile
-            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-            ty0, tx0 = max(0, y0 - margin), max(0, x0 - margin)
-            ty1, tx1 = min(h, y1 + margin), min(w, x1 + margin)
-            piece = run(lr[:, :, ty0:ty1, tx0:tx1])
-            if out is None:
-                out = piece.new_empty((1, piece.shape[1], h * scale, w * scale))
-            oy, ox = (y0 - ty0) * scale, (x0 - tx0) * scale
-            out[:, :, y0 * scale:y1 * scale, x0 * scale:x1 * scale] = \
-                piece[:, :, oy:oy + (y1 - y0) * scale, ox:ox + (x1 - x0) * scale]
-            if on_tile is not None:
-                on_tile(i * cols + j + 1, rows * cols)
+    for k, b in enumerate(boxes):
+        piece = run(lr[:, :, b.ty0:b.ty1, b.tx0:b.tx1])
+        if out is None:
+            out = piece.new_empty((1, piece.shape[1], h * scale, w * scale))
+        oy, ox = (b.y0 - b.ty0) * scale, (b.x0 - b.tx0) * scale
+        out[:, :, b.y0 * scale:b.y1 * scale, b.x0 * scale:b.x1 * scale] = \
+            piece[:, :, oy:oy + (b.y1 - b.y0) * scale, ox:ox + (b.x1 - b.x0) * scale]
+        if on_tile is not None:
+            on_tile(k + 1, len(boxes))
+    return out
+
+
+def upscale_into(run: Callable[[np.ndarray], np.ndarray], lr: np.ndarray, scale: int, tile: int, margin: int,
+                 out: np.ndarray, convert: Callable[[np.ndarray], np.ndarray],
+                 on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """As :func:`upscale_tiled` on a numpy picture ``lr`` (H, W, C) float32, writing each tile's
+    kept centre through ``convert`` (say, quantize to 8 bits) into ``out`` (sH, sW, C): memory is the
+    output array plus one tile's work. ``run`` maps (1, C, h, w) float32 to (1, C, sh, sw)."""
+    h, w, _ = lr.shape
+    if out.shape[:2] != (h * scale, w * scale):
+        raise ValueError(f"out: expected {h * scale}x{w * scale} for x{scale} of {h}x{w}, got {out.shape[0]}x{out.shape[1]}")
+    boxes = tile_boxes(h, w, tile, margin)
+    for k, b in enumerate(boxes):
+        x = np.ascontiguousarray(lr[b.ty0:b.ty1, b.tx0:b.tx1].transpose(2, 0, 1)[None], dtype=np.float32)
+        piece = run(x)[0]
+        oy, ox = (b.y0 - b.ty0) * scale, (b.x0 - b.tx0) * scale
+        keep = piece[:, oy:oy + (b.y1 - b.y0) * scale, ox:ox + (b.x1 - b.x0) * scale]
+        out[b.y0 * scale:b.y1 * scale, b.x0 * scale:b.x1 * scale] = convert(keep.transpose(1, 2, 0))
+        if on_tile is not None:
+            on_tile(k + 1, len(boxes))
     return out

@@ -111,10 +111,14 @@ class Training:
     """
 
     def __init__(self, spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), device: str = "auto",
-                 speedups: Speedups = Speedups()) -> None:
+                 speedups: Speedups = Speedups(), ema_decay: float = 0.0) -> None:
         if spec.scale != data.scale:
             raise ValueError(f"scale: the spec is x{spec.scale} but the data was prepared for x{data.scale}")
+        if not (0.0 <= ema_decay < 1.0):
+            raise ValueError(f"ema_decay: expected 0 (off) or a number in (0, 1), got {ema_decay!r}")
         self.spec, self.data, self.protocol, self.speedups = spec, data, protocol, speedups
+        self.ema_decay = float(ema_decay)
+        self.ema: dict[str, torch.Tensor] | None = None  # the weights' moving average, when ema_decay > 0
         self.dev = resolve_device(device)
         self.steps_done = 0  # over every segment
         self.segments = 0
@@ -128,13 +132,33 @@ class Training:
         p = self.protocol
         self.sampler = PatchSampler(self.data.train, self.data.scale, p.lr_patch, p.batch_size, self.dev, seed=p.seed,
                                     augment=p.augment, channels_last=self.speedups.channels_last)
+        if self.ema_decay > 0:
+            self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self._ema_pairs = [(self.ema[k], v) for k, v in self.model.state_dict().items() if v.is_floating_point()]
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        # BasicSR's model_ema: ema = decay * ema + (1 - decay) * weights, after every optimiser step.
+        for e, v in self._ema_pairs:
+            e.mul_(self.ema_decay).add_(v.detach(), alpha=1 - self.ema_decay)
+
+    def ema_model(self) -> SLWSR:
+        """A copy of the network holding the moving average of the weights (eval mode, on the device)."""
+        if self.ema is None:
+            raise ValueError("ema_model: this training keeps no moving average (ema_decay is 0)")
+        model = build_model(self.spec).to(self.dev)
+        model.load_state_dict(self.ema)
+        return model.eval()
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a continuation needs: weights, optimiser state, the patch stream's RNG, counts."""
         if self.model is None or self.failed:
             raise ValueError("state_dict: the training has not run a segment, or it failed")
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "sampler_rng": self.sampler.rng.getstate(), "steps_done": self.steps_done, "segments": self.segments}
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "sampler_rng": self.sampler.rng.getstate(), "steps_done": self.steps_done, "segments": self.segments}
+        if self.ema is not None:
+            state["ema"] = self.ema
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a :meth:`state_dict` of a training of the same spec, data and protocol."""
@@ -144,12 +168,24 @@ class Training:
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.rng.setstate(state["sampler_rng"])
         self.steps_done, self.segments = int(state["steps_done"]), int(state["segments"])
+        if (self.ema is None) != ("ema" not in state):
+            raise ValueError("load_state_dict: the saved training and this one differ in keeping a moving average (ema_decay)")
+        if self.ema is not None:
+            for k, v in state["ema"].items():
+                self.ema[k].copy_(v)
 
     def run(self, steps: int, progress: bool = False, on_eval: Callable[[dict], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> TrainResult:
+            should_stop: Callable[[], bool] | None = None, whole_schedule: bool = False,
+            score: bool = True, on_step: Callable[[int, float | None], None] | None = None) -> TrainResult:
         """Train ``steps`` more steps (one segment), then score; never raises for a failed training.
         Times and loss estimators in the result are the segment's; ``history`` steps count from the
-        start of the training."""
+        start of the training.
+
+        ``whole_schedule``: the learning rate follows ``protocol``'s schedule over ``protocol.steps``
+        at the training's overall step, instead of restarting it for the segment: one long training
+        run in pieces (``finalize``) then has exactly the schedule of an uninterrupted one.
+        ``score=False``: no validation at the end (``psnr``/``ssim`` None). ``on_step(step, loss)``
+        after each step (overall step count; the loss on CPU, else None)."""
         if self.failed:
             raise ValueError("run: this training failed; it cannot continue")
         seg = dataclasses.replace(self.protocol, steps=steps)
@@ -198,9 +234,12 @@ class Training:
                 lr_img, hr_img = sampler.sample()
                 synchronize(dev)
                 t1 = time.perf_counter()
+                lr_now = self.protocol.lr_at(self.steps_done + step) if whole_schedule else seg.lr_at(step)
                 for group in optimizer.param_groups:
-                    group["lr"] = seg.lr_at(step)
+                    group["lr"] = lr_now
                 loss = train_step(fwd, optimizer, lr_img, hr_img, autocast)
+                if self.ema is not None:
+                    self._update_ema()
                 detached = loss.detach()
                 running = running + detached
                 total += detached
@@ -220,6 +259,8 @@ class Training:
                 synchronize(dev)
                 compute_s += time.perf_counter() - t1
                 data_s += t1 - t0
+                if on_step is not None:
+                    on_step(self.steps_done + step + 1, last_loss if dev.type == "cpu" else None)
                 if seg.eval_every and (step + 1) % seg.eval_every == 0 and step + 1 < steps:
                     p, s = validate()
                     point = {"step": self.steps_done + step + 1, "psnr": p, "ssim": s, "loss": last_loss}
@@ -229,10 +270,12 @@ class Training:
             step = steps
             self.steps_done += steps
             self.segments += 1
-            p, s = validate()
-            history.append({"step": self.steps_done, "psnr": p, "ssim": s, "loss": last_loss})
-            if on_eval:
-                on_eval(history[-1])
+            p = s = None
+            if score:
+                p, s = validate()
+                history.append({"step": self.steps_done, "psnr": p, "ssim": s, "loss": last_loss})
+                if on_eval:
+                    on_eval(history[-1])
             return result(OK, None, p, s, float(total) / steps, float(tail) / (steps - tail_start))
         except BaseException as e:
             if not is_oom(e):

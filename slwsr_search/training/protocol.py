@@ -69,8 +69,11 @@ class Protocol:
 
 #: Named protocols. ``short`` (the default, the search's trials): 300 steps, lr 1e-3 with cosine
 #: decay, which beats bicubic within 300 CPU steps where the paper's 1e-4 does not (docs/training.md).
+#: ``long`` (``finalize`` on a CPU): 5,000 steps of 16 x 48 px, lr 1e-3 with cosine decay, about
+#: half an hour for s-LWSR16 on 2 CPU cores (docs/training.md#finalizing-a-design).
 #: ``paper``: the paper's full schedule, lr 1e-4 halved every 200,000 of 1,000,000 steps.
 PROTOCOLS: dict[str, Protocol] = {
     "short": Protocol(),
+    "long": Protocol(steps=5000),
     "paper": Protocol(steps=1_000_000, lr=1e-4, schedule="step", halve_every=200_000),
 }

@@ -1,0 +1,215 @@
+"""``slwsr finalize`` / ``python -m slwsr_search.finalize``: train a chosen design for long, with
+crash-safe checkpoints, score it as the literature does and write the bundle a user ships."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ..model.cost import count_cost
+from ..sr.data import load_data
+from ..sr.table import literature_table, load_bench, table_csv, table_markdown
+from ..training.device import Speedups, configure_device, resolve_device
+from ..training.finalize import LOG, PROGRESS, FinalizeConfig, finalize_training
+from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
+from ..model.bundle import CARD
+from ..training.release import TrainingFacts, write_release
+from .common import Parser, add_spec_args, spec_from_args
+
+SUMMARY = "train a chosen design for long (crash-safe), score it as the literature does, export the bundle"
+
+DESCRIPTION = """\
+Take one design (a study's trial, a preset, a spec file or an arch string) to a shipped model:
+
+1. train it with a long protocol on real data, writing a checkpoint into OUT every --checkpoint-every
+   steps (weights, optimiser, schedule position, the patch sampler's RNG, the spec). Killed at any
+   moment (kill -9 included), the same command resumes from the last checkpoint and ends, on a CPU
+   with the same thread count, with exactly the weights of an uninterrupted run. OUT/log.txt says
+   when it started, resumed and checkpointed; OUT/progress.csv holds the validation PSNR every
+   --eval-every steps (and the moving average's, with --ema).
+2. score it on each --bench folder (Set5 / Set14 / B100 / Urban100 layout, their MATLAB-made LR
+   used where present) with and without the x8 self-ensemble, beside our bicubic and the paper's
+   published rows: OUT/table.md and OUT/table.csv.
+3. write the bundle OUT/bundle/: model.safetensors, spec.json, model.onnx (opset 18, RGB 0..1)
+   and MODEL_CARD.md.
+
+Protocol --protocol auto (the default): `long` on a CPU (5,000 steps x 16 patches of 48 px, lr 1e-3
+cosine; about half an hour for s-LWSR16 on 2 cores), `paper` on CUDA (the paper's 1,000,000
+steps, lr 1e-4 halved every 200,000). Each flag below overrides the protocol's value. Running the
+command again on a finished OUT redoes only steps 2 and 3.
+"""
+
+EPILOG = """\
+examples:
+  slwsr finalize --preset s-lwsr16 --train-dir ../shared/data/train/T91 --train-dir ../shared/data/train/BSD200 \\
+      --val-dir ../shared/data/Set5 --bench ../shared/data/Set5 --bench ../shared/data/Set14 --out models/s-lwsr16
+  slwsr finalize --study budget150k --trial 5 --out models/trial5 ...    # a design from a study
+  slwsr finalize --preset s-lwsr16 --steps 200 --out /tmp/quick           # a quick try on the built-in data
+
+exit codes: 0 finished and exported; 1 the training failed (non-finite loss, out of memory);
+2 bad input (one-line error); 130 interrupted (the last checkpoint is kept: run the same command).
+"""
+
+
+def build_parser(prog: str) -> Parser:
+    p = Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
+    g = p.add_argument_group("the design (one of)")
+    add_spec_args(g, required=False)
+    g.add_argument("--study", metavar="NAME", help="a study (built-in name or TOML path) whose --trial to take")
+    g.add_argument("--trial", type=int, metavar="N", help="the trial number in --study (see its report)")
+    g.add_argument("--storage", metavar="URL", help="the study's storage (default: $SLWSR_STORAGE, else the study's)")
+    g = p.add_argument_group("protocol (each flag overrides the chosen --protocol)")
+    g.add_argument("--protocol", choices=["auto", *PROTOCOLS], default="auto",
+                   help="named protocol (default auto: long on CPU, paper on CUDA)")
+    g.add_argument("--steps", type=int, help="optimiser steps")
+    g.add_argument("--batch", type=int, help="patches per batch")
+    g.add_argument("--patch", type=int, help="LR patch size in pixels")
+    g.add_argument("--lr", type=float, help="peak learning rate")
+    g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
+    g.add_argument("--halve-every", type=int, help="steps between halvings for --schedule step")
+    g.add_argument("--seed", type=int, help="initial weights and patch stream (default 0)")
+    g.add_argument("--no-augment", action="store_true", help="no flips/rotations")
+    g.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="keep a moving average of the weights with this decay per step (BasicSR uses 0.999), scored "
+                        "beside the raw weights; the bundle then ships the average (default 0: off)")
+    g = p.add_argument_group("checkpoints and progress")
+    g.add_argument("--out", metavar="DIR", help="run folder (default models/NAME under the current folder)")
+    g.add_argument("--checkpoint-every", type=int, default=250, metavar="K", help="steps between checkpoints (default 250)")
+    g.add_argument("--eval-every", type=int, default=500, metavar="N", help="steps between validation scores (default 500)")
+    g = p.add_argument_group("data and benchmarks")
+    g.add_argument("--train-dir", action="append", metavar="DIR", help="training images; repeatable (default builtin:train)")
+    g.add_argument("--val-dir", action="append", metavar="DIR", help="validation images; repeatable (default builtin:val)")
+    g.add_argument("--bench", action="append", metavar="DIR",
+                   help="benchmark folder for the table; repeatable (default: the --val-dir folders)")
+    g.add_argument("--no-self-ensemble", action="store_true", help="leave the x8 self-ensemble rows out of the table")
+    g = p.add_argument_group("device")
+    g.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default auto)")
+    g.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core); resume with the same")
+    g.add_argument("--quiet", action="store_true", help="no progress bar (the log lines still print)")
+    return p
+
+
+def _design(args, parser) -> tuple[str, str, object]:
+    """``(name, origin, spec)``."""
+    given = [x for x in (args.preset, args.spec, args.arch) if x is not None]
+    if args.study is not None or args.trial is not None:
+        if args.study is None or args.trial is None:
+            parser.error("--study and --trial go together")
+        if given:
+            parser.error("give either --study/--trial or one of --preset, --spec, --arch")
+        from ..search.record import trial_spec
+        from ..search.storage import open_existing_study, resolve_storage
+        from ..search.study import StudyConfig
+
+        cfg = StudyConfig.load(args.study)
+        study = open_existing_study(cfg, resolve_storage(args.storage, cfg))
+        spec, _ = trial_spec(study, args.trial)
+        return f"{cfg.name}-trial{args.trial}", f"study {cfg.name}, trial {args.trial}", spec
+    if not given:
+        parser.error("name a design: --preset, --spec, --arch, or --study with --trial")
+    label, spec = spec_from_args(args)
+    name = args.preset or (Path(args.spec).stem if args.spec else spec.hash[:10])
+    origin = f"preset {args.preset}" if args.preset else f"spec file {args.spec}" if args.spec else "arch string"
+    return name, origin, spec
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    name, origin, spec = _design(args, parser)
+    dev = resolve_device(args.device)
+    pname = args.protocol if args.protocol != "auto" else ("paper" if dev.type == "cuda" else "long")
+    overrides = {"steps": args.steps, "batch_size": args.batch, "lr_patch": args.patch, "lr": args.lr,
+                 "schedule": args.schedule, "halve_every": args.halve_every, "seed": args.seed,
+                 "augment": False if args.no_augment else None}
+    protocol: Protocol = dataclasses.replace(PROTOCOLS[pname], **{k: v for k, v in overrides.items() if v is not None})
+    train_dirs, val_dirs = args.train_dir or ["builtin:train"], args.val_dir or ["builtin:val"]
+    config = FinalizeConfig(spec, protocol, tuple(train_dirs), tuple(val_dirs), args.checkpoint_every,
+                            args.eval_every, args.ema, origin)
+    out = Path(args.out or Path("models") / name)
+    speedups = Speedups(threads=args.threads)
+    configure_device(dev, speedups)
+    show = not args.quiet
+    data = load_data(train_dirs, val_dirs, spec.scale, protocol.lr_patch, progress=show)
+    benches = [load_bench(b, spec.scale) for b in (args.bench or [d for d in val_dirs if not d.startswith("builtin:")])]
+    cost = count_cost(spec)
+    print(f"design      {spec.arch} ({origin})", flush=True)
+    print(f"cost        {cost.params:,} params, {cost.gmacs:.2f} G Multi-Adds at 1280x720", flush=True)
+    print(f"protocol    {pname}: {protocol.steps:,} steps x {protocol.batch_size} x {protocol.lr_patch} px, "
+          f"lr {protocol.lr:g} {protocol.schedule}, seed {protocol.seed}{f', EMA {args.ema:g}' if args.ema else ''}", flush=True)
+    print(f"data        train {data.train_source} ({len(data.train)} images), val {data.val_source} ({len(data.val)} images)",
+          flush=True)
+    print(f"run folder  {out} (log {out / LOG}, progress {out / PROGRESS}; checkpoint every {args.checkpoint_every} steps)",
+          flush=True)
+
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=protocol.steps, unit="step", file=sys.stderr, disable=None, dynamic_ncols=True)
+
+    def say(line: str) -> None:
+        (bar.write if bar is not None else print)(f"[{name}] {line}")
+        sys.stdout.flush()
+
+    started = {"first": True}
+
+    def on_step(step: int, loss: float | None) -> None:
+        if bar is None:
+            return
+        if started["first"]:
+            bar.n = step - 1
+            bar.last_print_n = bar.n
+            started["first"] = False
+        bar.update(1)
+        if loss is not None and step % 10 == 0:
+            bar.set_postfix(loss=f"{loss:.2f}", refresh=False)
+
+    def on_eval(row: dict) -> None:
+        ema = f", EMA {row['ema_psnr']:.3f} dB" if row.get("ema_psnr") is not None else ""
+        eta = row["train_s"] / row["step"] * (protocol.steps - row["step"])
+        say(f"step {row['step']:>7,}: val PSNR {row['psnr']:.3f} dB, SSIM {row['ssim']:.4f}{ema} "
+            f"({row['train_s'] / 60:.1f} min of training, about {eta / 60:.0f} min to go)")
+
+    res = finalize_training(out, config, data, args.device, speedups, on_event=say, on_step=on_step, on_eval=on_eval)
+    if bar is not None:
+        bar.close()
+    if res.status == "interrupted":
+        print(f"interrupted at step {res.steps_done:,}: run the same command to resume", file=sys.stderr)
+        return 130
+    if res.status != "ok":
+        print(f"FAILED      {res.status}: {res.reason}")
+        return 1
+    tr = res.training
+    row = res.last_row or {}
+    use_ema = tr.ema is not None
+    model = tr.ema_model() if use_ema else tr.model.eval()
+    models = [(name, tr.model.eval(), cost.params)]
+    if use_ema:
+        models.append((models[0][0] + " EMA", model, cost.params))
+    table = None
+    if benches:
+        say(f"scoring on {', '.join(b.name for b in benches)}{'' if args.no_self_ensemble else ' (with the x8 self-ensemble)'}")
+        table = literature_table(models, benches, spec.scale, self_ensemble=not args.no_self_ensemble,
+                                 device=str(tr.dev), note=f"this run: {protocol.steps:,} steps on {' + '.join(train_dirs)}")
+        (out / "table.md").write_text(table_markdown(table))
+        (out / "table.csv").write_text(table_csv(table))
+    log = (out / LOG).read_text().splitlines()
+    facts = TrainingFacts("ema" if use_ema else "raw", res.steps_done, res.train_s, str(tr.dev), torch.get_num_threads(),
+                          sum("resumed from" in line for line in log),
+                          row.get("ema_psnr" if use_ema else "psnr") or float("nan"),
+                          row.get("ema_ssim" if use_ema else "ssim") or float("nan"))
+    command = "python -m slwsr_search.finalize " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    bundle = write_release(out / "bundle", model, config, facts, table,
+                           ["pip install torch==2.13.0 -e '.[dev]'   # in a checkout of slwsr-search", command])
+    if table is not None:
+        print(table_markdown(table))
+    print(f"result      val PSNR {facts.val_psnr:.3f} dB, SSIM {facts.val_ssim:.4f} ({facts.weights} weights); "
+          f"{res.train_s / 60:.1f} min of training, {facts.resumes} resume(s)")
+    print(f"bundle      {bundle}/ (model.safetensors, spec.json, model.onnx, {CARD})")
+    return 0

@@ -1,0 +1,128 @@
+"""``slwsr upscale`` / ``python -m slwsr_search.upscale``: upscale pictures with a bundle, in tiles."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from ..model.bundle import ONNX, load_bundle
+from ..model.runners import BACKENDS, onnx_runner, torch_runner
+from ..sr.pictures import output_array, quantizer, read_picture, write_picture
+from ..sr.tiles import receptive_radius, tile_boxes, upscale_into
+from ..training.device import Speedups, configure_device, resolve_device
+from .common import Parser
+
+SUMMARY = "upscale your pictures with a finalized bundle (PyTorch or onnxruntime), in seamless tiles"
+
+DESCRIPTION = """\
+Upscale pictures of any size with a bundle written by `finalize` (a folder holding model.safetensors,
+spec.json and, for --backend onnxruntime, model.onnx).
+
+Each picture is run in tiles of --tile x --tile LR pixels, each with a margin of real neighbouring
+pixels as wide as the network's receptive radius (measured from the network; 55 px for s-LWSR16),
+so memory stays bounded by one tile and the result equals a whole-picture run (no seams).
+Grey pictures stay grey, 16-bit grey stays 16-bit, an alpha channel is upscaled with bicubic
+interpolation; 16-bit colour is read and written as 8-bit (Pillow's limit). Output: OUT/NAME_x4.png.
+An input is never overwritten. A picture that cannot be read or written is reported in one line
+and the others are still done.
+"""
+
+EPILOG = """\
+examples:
+  slwsr upscale --model models/s-lwsr16/bundle photo.jpg more/*.png --out upscaled
+  slwsr upscale --model models/s-lwsr16/bundle --backend onnxruntime --tile 128 scan.tif --out upscaled
+
+exit codes: 0 every picture written; 2 bad input (a bundle that does not load, a scale the bundle
+does not have) or at least one picture failed (each said in one line).
+"""
+
+
+def build_parser(prog: str) -> Parser:
+    p = Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="pictures to upscale (any format Pillow reads)")
+    p.add_argument("--model", required=True, metavar="BUNDLE", help="a bundle folder (finalize's OUT/bundle)")
+    p.add_argument("--out", default="upscaled", metavar="DIR", help="output folder, created if needed (default upscaled)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch", help="torch or onnxruntime (default torch)")
+    p.add_argument("--tile", type=int, default=256, metavar="PX", help="tile size in LR pixels (default 256)")
+    p.add_argument("--margin", type=int, metavar="PX",
+                   help="context per tile side in LR pixels (default: the network's receptive radius, exact)")
+    p.add_argument("--scale", type=int, help="check that the bundle upscales by this factor")
+    p.add_argument("--device", default="cpu", help="torch backend: cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: one per core)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr upscale") -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if args.tile < 8:
+        parser.error(f"--tile {args.tile}: expected at least 8 LR pixels")
+    if args.margin is not None and args.margin < 0:
+        parser.error(f"--margin {args.margin}: expected 0 or more")
+    model = load_bundle(args.model)
+    scale = model.spec.scale
+    if args.scale is not None and args.scale != scale:
+        raise ValueError(f"--scale {args.scale}: the bundle {args.model} upscales x{scale} only")
+    dev = resolve_device(args.device)
+    configure_device(dev, Speedups(threads=args.threads))
+    margin = receptive_radius(model, scale) if args.margin is None else args.margin
+    if args.backend == "onnxruntime":
+        onnx_path = Path(args.model) / ONNX
+        if not onnx_path.is_file():
+            raise ValueError(f"{onnx_path}: missing from the bundle (needed by --backend onnxruntime)")
+        run = onnx_runner(onnx_path, args.threads)
+    else:
+        run = torch_runner(model, str(dev))
+    out_dir = Path(args.out)
+    inputs = {Path(i).resolve() for i in args.images}
+    show = not args.quiet
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(args.images), unit="file", file=sys.stderr, disable=None, dynamic_ncols=True)
+    failed = 0
+
+    def fail(msg: str) -> None:
+        nonlocal failed
+        failed += 1
+        line = f"{prog}: error: {' '.join(msg.split())}"
+        (bar.write if bar is not None else print)(line, file=sys.stderr)
+
+    for name in args.images:
+        src = Path(name)
+        dst = out_dir / f"{src.stem}_x{scale}.png"
+        try:
+            if dst.resolve() in inputs:
+                raise ValueError(f"{dst}: would overwrite an input; choose another --out")
+            pic = read_picture(src)
+            h, w = pic.size
+            tiles = None
+            if bar is not None:
+                from tqdm import tqdm
+
+                tiles = tqdm(total=len(tile_boxes(h, w, args.tile, margin)), unit="tile", desc=src.name[:30],
+                             file=sys.stderr, leave=False, disable=None, dynamic_ncols=True)
+            out = output_array(pic, scale)
+            upscale_into(run, pic.rgb, scale, args.tile, margin, out, quantizer(out),
+                         on_tile=None if tiles is None else (lambda done, total: tiles.update(1)))
+            if tiles is not None:
+                tiles.close()
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                write_picture(dst, pic, out, scale)
+            except OSError as e:
+                raise ValueError(f"{dst}: cannot write ({e.strerror or e})") from None
+            (bar.write if bar is not None else print)(f"{src} -> {dst} ({w}x{h} -> {w * scale}x{h * scale})")
+        except (ValueError, OSError) as e:
+            fail(str(e) if str(src) in str(e) or str(dst) in str(e) else f"{src}: {e}")
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    if failed:
+        print(f"{failed} of {len(args.images)} picture(s) failed", file=sys.stderr)
+        return 2
+    return 0

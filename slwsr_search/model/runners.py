@@ -1,0 +1,49 @@
+"""Running a trained network on pictures, with PyTorch or with onnxruntime, behind one signature:
+a float32 batch (N, 3, h, w) of RGB on 0..1 in, its (N, 3, s*h, s*w) on 0..1 out (numpy arrays)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .network import SLWSR
+from .onnx_export import INPUT, UnitRange
+
+#: The backends :func:`make_runner` knows.
+BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
+Runner = Callable[[np.ndarray], np.ndarray]
+
+
+def torch_runner(model: SLWSR, device: str = "cpu") -> Runner:
+    """``model`` in eval mode on ``device``, seen from 0..1 (:class:`.onnx_export.UnitRange`)."""
+    net = UnitRange(model).to(device).eval()
+
+    @torch.inference_mode()
+    def run(x: np.ndarray) -> np.ndarray:
+        return net(torch.from_numpy(x).to(device)).cpu().numpy()
+
+    return run
+
+
+def onnx_runner(path: str | Path, threads: int | None = None) -> Runner:
+    """An onnxruntime CPU session on ``path`` (``threads`` intra-op threads; default onnxruntime's).
+    The memory arena is off: tiles at the picture's edges have other shapes, and an arena keeps
+    every shape's buffers, where we want memory bounded by one tile."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.enable_cpu_mem_arena = False
+    if threads:
+        opts.intra_op_num_threads = threads
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for unreadable models
+        raise ValueError(f"{path}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return session.run(None, {INPUT: x})[0]
+
+    return run

@@ -1,0 +1,257 @@
+"""A long training that survives crashes: one folder per run, a checkpoint every K steps.
+
+The run folder holds what the run was asked (:data:`CONFIG`), the last checkpoint (:data:`STATE`:
+weights, optimiser moments, schedule position, the patch sampler's RNG, the moving average, the
+spec), the progress table (:data:`PROGRESS`) and a log of starts, resumes and checkpoints
+(:data:`LOG`). Started again with the same request after a crash (``kill -9`` included), a run
+continues from its last checkpoint and, on CPU with the same thread count, ends with exactly the
+weights of an uninterrupted run: the learning rate is a function of the overall step, every file is
+replaced atomically, and the steps after the last checkpoint are redone from the same state.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..config import check_keys, write_atomic
+from ..model.spec import ArchSpec
+from ..sr.data import TrainData
+from ..sr.evaluate import evaluate_pairs, model_upscaler
+from .device import Speedups
+from .loop import OK, Training
+from .protocol import Protocol
+
+#: The files of a run folder.
+CONFIG, STATE, PROGRESS, LOG = "finalize.json", "state.pt", "progress.csv", "log.txt"
+#: Tag in every checkpoint of a run, so a foreign file is told apart.
+STATE_FORMAT = "slwsr-search/finalize-state-1"
+#: The progress table's columns: overall step, training seconds so far (summed over resumes, work
+#: lost to a crash not counted), learning rate, training loss (L1 on 0..255, the step's batch),
+#: validation PSNR (dB) / SSIM of the weights and, with a moving average, of the averaged weights.
+PROGRESS_COLUMNS: tuple[str, ...] = ("step", "train_s", "lr", "loss", "psnr", "ssim", "ema_psnr", "ema_ssim")
+
+
+@dataclass(frozen=True)
+class FinalizeConfig:
+    """What a run trains: everything that changes its weights. A run folder keeps one, and
+    resuming with another is refused (:func:`check_resume`).
+
+    ``train`` / ``val``: data sources (folders or builtin:train / builtin:val); ``checkpoint_every``
+    and ``eval_every``: steps between checkpoints and between validation scores (the last step
+    always gets both); ``ema_decay``: 0 (off) or the moving average's decay per step (BasicSR's
+    0.999); ``origin``: where the spec came from, for the model card (not compared on resume).
+    """
+
+    spec: ArchSpec
+    protocol: Protocol
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    checkpoint_every: int = 250
+    eval_every: int = 500
+    ema_decay: float = 0.0
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("checkpoint_every", "eval_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")
+        if isinstance(self.ema_decay, bool) or not isinstance(self.ema_decay, (int, float)) or not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay: expected 0 (off) or a number in (0, 1), got {self.ema_decay!r}")
+        if not self.train or not self.val:
+            raise ValueError("train / val: need at least one data source each")
+        object.__setattr__(self, "train", tuple(map(str, self.train)))
+        object.__setattr__(self, "val", tuple(map(str, self.val)))
+        object.__setattr__(self, "ema_decay", float(self.ema_decay))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spec": self.spec.to_dict(), "protocol": self.protocol.to_dict(), "train": list(self.train),
+                "val": list(self.val), "checkpoint_every": self.checkpoint_every, "eval_every": self.eval_every,
+                "ema_decay": self.ema_decay, "origin": self.origin}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "finalize") -> "FinalizeConfig":
+        d = check_keys(data, where, required=["spec", "protocol", "train", "val"],
+                       optional=["checkpoint_every", "eval_every", "ema_decay", "origin"])
+        return cls(spec=ArchSpec.from_dict(d.pop("spec")), protocol=Protocol.from_dict(d.pop("protocol"), f"{where}.protocol"),
+                   train=tuple(d.pop("train")), val=tuple(d.pop("val")), **d)
+
+
+def check_resume(folder: Path, config: FinalizeConfig) -> FinalizeConfig | None:
+    """The config a run folder already holds (None for a new run); ``ValueError`` naming each
+    field that differs from ``config`` when the folder holds another run."""
+    path = folder / CONFIG
+    if not path.exists():
+        if (folder / STATE).exists():
+            raise ValueError(f"{folder / STATE}: a checkpoint without its {CONFIG}; not a run folder this command wrote")
+        return None
+    try:
+        stored = FinalizeConfig.from_dict(json.loads(path.read_text()), str(path))
+    except (ValueError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: {e}") from None
+    old, new = stored.to_dict(), config.to_dict()
+    diff = []
+    for key in new:
+        if key == "origin":
+            continue
+        if key in ("spec", "protocol"):
+            if key == "spec" and old[key] != new[key]:
+                diff.append(f"spec {stored.spec.arch} -> {config.spec.arch}")
+            elif key == "protocol":
+                diff += [f"protocol.{k} {old[key][k]!r} -> {v!r}" for k, v in new[key].items() if old[key].get(k) != v]
+        elif old[key] != new[key]:
+            diff.append(f"{key} {old[key]!r} -> {new[key]!r}")
+    if diff:
+        raise ValueError(f"{path}: this folder holds another run ({'; '.join(diff)}); resume it with the same options, "
+                         f"or give another output folder")
+    return stored
+
+
+@dataclass
+class FinalizeResult:
+    """How a call of :func:`finalize_training` ended. ``status``: ``ok`` (trained to the last
+    step), ``interrupted`` (``should_stop``; the last checkpoint is on disk), ``nonfinite`` / ``oom``;
+    ``training``: the :class:`Training` (its model and moving average) when ``ok``."""
+
+    status: str
+    reason: str | None
+    steps_done: int
+    train_s: float
+    resumed_from: int | None
+    training: Training | None = None
+    last_row: dict | None = None
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def read_progress(folder: str | Path) -> list[dict[str, Any]]:
+    """The progress table of a run folder as rows of numbers (empty cells as None)."""
+    path = Path(folder) / PROGRESS
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return [{k: (None if v == "" else int(v) if k == "step" else float(v)) for k, v in row.items()}
+                for row in csv.DictReader(f)]
+
+
+def _write_progress(folder: Path, rows: list[dict[str, Any]]) -> None:
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=PROGRESS_COLUMNS)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: ("" if r.get(k) is None else r[k]) for k in PROGRESS_COLUMNS})
+
+    write_atomic(folder / PROGRESS, write)
+
+
+def finalize_training(folder: str | Path, config: FinalizeConfig, data: TrainData, device: str = "auto",
+                      speedups: Speedups = Speedups(), on_event: Callable[[str], None] | None = None,
+                      on_step: Callable[[int, float | None], None] | None = None,
+                      on_eval: Callable[[dict], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> FinalizeResult:
+    """Train ``config`` into run folder ``folder``, continuing from its last checkpoint if it has one.
+
+    ``on_event(line)``: each start, resume, checkpoint and end (also appended to the folder's log
+    with a UTC timestamp); ``on_step(step, loss)``: after each step; ``on_eval(row)``: each progress
+    row. A run already at its last step returns at once (``ok``, its training loaded).
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    if check_resume(out, config) is None:
+        write_atomic(out / CONFIG, lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
+    threads = torch.get_num_threads()
+
+    def event(line: str) -> None:
+        with (out / LOG).open("a") as f:
+            f.write(f"{_now()} {line}\n")
+        if on_event:
+            on_event(line)
+
+    p = config.protocol
+    training = Training(config.spec, data, p, device, speedups, ema_decay=config.ema_decay)
+    rows: list[dict[str, Any]] = []
+    train_s = 0.0
+    resumed_from = None
+    if (out / STATE).exists():
+        try:
+            state = torch.load(out / STATE, map_location=training.dev, weights_only=True)
+        except Exception as e:  # torch raises many types for a corrupt file
+            raise ValueError(f"{out / STATE}: cannot load the checkpoint ({type(e).__name__}: {e})") from None
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise ValueError(f"{out / STATE}: not a checkpoint of this command (no format tag {STATE_FORMAT!r})")
+        if state.get("spec_hash") != config.spec.hash:
+            raise ValueError(f"{out / STATE}: holds spec {state.get('spec_hash')}, not {config.spec.hash} ({config.spec.arch})")
+        training.load_state_dict(state["training"])
+        train_s = float(state["train_s"])
+        resumed_from = training.steps_done
+        # Rows scored after the checkpoint are redone (with the same values) from here.
+        rows = [r for r in read_progress(out) if r["step"] <= resumed_from]
+        note = "" if state.get("threads") == threads else \
+            f"; with {threads} threads where the checkpoint was made with {state.get('threads')}: the result may differ in the last bits"
+        if resumed_from == p.steps:
+            event(f"found the finished training ({p.steps:,} steps)")
+        else:
+            event(f"resumed from the checkpoint at step {resumed_from:,} of {p.steps:,}{note}")
+    else:
+        rows = []
+        event(f"started {config.spec.arch} ({p.steps:,} steps x {p.batch_size} x {p.lr_patch} px, lr {p.lr:g} {p.schedule}, "
+              f"seed {p.seed}, {threads} threads, {training.dev})")
+    _write_progress(out, rows)
+
+    def save() -> None:
+        state = {"format": STATE_FORMAT, "spec": config.spec.to_json(compact=True), "spec_hash": config.spec.hash,
+                 "training": training.state_dict(), "train_s": train_s, "threads": threads, "saved": _now()}
+        write_atomic(out / STATE, lambda tmp: torch.save(state, tmp))
+
+    def score(model) -> tuple[float, float]:
+        r = evaluate_pairs(data.val, model_upscaler(model, str(training.dev)), data.scale)
+        return r.psnr, r.ssim
+
+    last_loss: float | None = None
+
+    def step_hook(step: int, loss: float | None) -> None:
+        nonlocal last_loss
+        last_loss = loss
+        if on_step:
+            on_step(step, loss)
+
+    while training.steps_done < p.steps:
+        done = training.steps_done
+        nxt = min(p.steps, (done // config.checkpoint_every + 1) * config.checkpoint_every,
+                  (done // config.eval_every + 1) * config.eval_every)
+        t0 = time.perf_counter()
+        res = training.run(nxt - done, whole_schedule=True, score=False, should_stop=should_stop, on_step=step_hook)
+        if res.status != OK:
+            if res.status != "interrupted":
+                event(f"failed: {res.reason}")
+            return FinalizeResult(res.status, res.reason, done, train_s, resumed_from)
+        train_s += time.perf_counter() - t0
+        step = training.steps_done
+        if step % config.eval_every == 0 or step == p.steps:
+            row: dict[str, Any] = {"step": step, "train_s": round(train_s, 2), "lr": p.lr_at(step - 1), "loss": last_loss}
+            row["psnr"], row["ssim"] = score(training.model)
+            training.model.train()
+            if training.ema is not None:
+                row["ema_psnr"], row["ema_ssim"] = score(training.ema_model())
+            rows.append(row)
+            _write_progress(out, rows)
+            if on_eval:
+                on_eval(row)
+        if step % config.checkpoint_every == 0 or step == p.steps:
+            save()
+            event(f"checkpoint at step {step:,}")
+    if resumed_from != p.steps:
+        event(f"finished {p.steps:,} steps in {train_s:,.0f} s of training")
+    return FinalizeResult(OK, None, training.steps_done, train_s, resumed_from, training, rows[-1] if rows else None)

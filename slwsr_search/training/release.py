@@ -1,0 +1,111 @@
+"""A finalized run's release: the bundle folder a user ships (weights, spec, ONNX graph, model card).
+
+:func:`write_release` writes ``model.safetensors`` and ``spec.json`` (:func:`~..model.bundle.save_bundle`),
+``model.onnx`` (:func:`~..model.onnx_export.export_onnx`) and ``MODEL_CARD.md`` (:func:`model_card`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..config import write_atomic
+from ..model.bundle import CARD, ONNX, SPEC, WEIGHTS, save_bundle
+from ..model.cost import count_cost
+from ..model.network import SLWSR
+from ..model.onnx_export import OPSET, export_onnx
+from ..sr.table import LiteratureTable, table_markdown
+from .finalize import FinalizeConfig
+
+@dataclass(frozen=True)
+class TrainingFacts:
+    """What the card says about the training: ``weights`` (``raw`` or ``ema``: which weights the
+    bundle holds), ``steps``, ``train_s`` (training seconds, summed over resumes), ``device``,
+    ``threads``, ``resumes`` (how many times the run was resumed from a checkpoint), ``val_psnr`` /
+    ``val_ssim`` of the shipped weights on the validation data."""
+
+    weights: str
+    steps: int
+    train_s: float
+    device: str
+    threads: int
+    resumes: int
+    val_psnr: float
+    val_ssim: float
+
+
+def write_release(folder: str | Path, model: SLWSR, config: FinalizeConfig, facts: TrainingFacts,
+                  table: LiteratureTable | None, commands: Sequence[str]) -> Path:
+    """Write the release folder (created) for ``model``; returns it. Every file is written beside
+    its final name and renamed into place."""
+    out = Path(folder)
+    meta = {"protocol": json.dumps(config.protocol.to_dict()), "train": " + ".join(config.train),
+            "val": " + ".join(config.val), "weights": facts.weights, "steps": str(facts.steps)}
+    save_bundle(model, out, meta)
+    export_onnx(model, out / ONNX)
+    card = model_card(model, config, facts, table, commands)
+    write_atomic(out / CARD, lambda tmp: tmp.write_text(card))
+    return out
+
+
+def model_card(model: SLWSR, config: FinalizeConfig, facts: TrainingFacts, table: LiteratureTable | None,
+               commands: Sequence[str]) -> str:
+    """The bundle's ``MODEL_CARD.md``: what the model is, how it was trained and scored, how to
+    reproduce it and how to run it."""
+    spec, p = model.spec, config.protocol
+    cost = count_cost(spec)
+    ema = f"moving average of the weights (decay {config.ema_decay:g})" if facts.weights == "ema" else "the trained weights"
+    lines = [
+        f"# s-LWSR design x{spec.scale}: {spec.arch}", "",
+        "A super-resolution network from the s-LWSR family (Li et al. 2019, arXiv 1909.10774), "
+        "trained and exported by slwsr-search.", "",
+        "| | |", "|---|---|",
+        f"| arch string | `{spec.arch}` |",
+        f"| spec hash | `{spec.hash}` |",
+        f"| origin | {config.origin or '-'} |",
+        f"| scale | x{spec.scale} |",
+        f"| parameters | {cost.params:,} |",
+        f"| Multi-Adds | {cost.gmacs:.2f} G for a 1280x720 output |",
+        f"| training data | {' + '.join(config.train)} |",
+        f"| validation data | {' + '.join(config.val)} |",
+        f"| protocol | {p.steps:,} steps x {p.batch_size} LR patches of {p.lr_patch} px, L1, Adam, "
+        f"lr {p.lr:g} {p.schedule}{f' (halved every {p.halve_every:,})' if p.schedule == 'step' else ''}, "
+        f"{'flips and rotations' if p.augment else 'no augmentation'} |",
+        f"| seed | {p.seed} |",
+        f"| weights | {ema} |",
+        f"| training | {facts.steps:,} steps, {facts.train_s / 60:.1f} min on {facts.device} with {facts.threads} threads"
+        f"{f', resumed {facts.resumes} time(s) from a checkpoint' if facts.resumes else ''} |",
+        f"| validation | PSNR {facts.val_psnr:.3f} dB, SSIM {facts.val_ssim:.4f} |",
+        "",
+    ]
+    if table is not None:
+        lines += ["## Benchmarks", "", table_markdown(table)]
+    lines += [
+        "## Reproduce", "", "```sh", *commands, "```", "",
+        "On a CPU with the same thread count the result is bit-identical, killed and resumed or not; "
+        "another thread count or device gives the same figures up to float rounding.", "",
+        "## Files", "",
+        f"- `{WEIGHTS}`: the state dict; its header holds the spec JSON and hash, the protocol and data.",
+        f"- `{SPEC}`: the spec (what `load_bundle` rebuilds the network from).",
+        f"- `{ONNX}`: ONNX opset {OPSET}, input `input` and output `output`: RGB on 0..1, NCHW, float32; "
+        "batch, height and width dynamic; the output clamped to 0..1. Scale, spec and hash in its metadata.",
+        "", "## Run it", "", "PyTorch (with slwsr-search installed):", "", "```python",
+        "from slwsr_search import load_bundle",
+        "model = load_bundle('path/to/this/folder')   # eval mode, on CPU; input/output RGB on 0..255",
+        "```", "", "onnxruntime (nothing else needed but numpy and Pillow):", "", "```python",
+        "import numpy as np, onnxruntime as ort",
+        "from PIL import Image",
+        f"session = ort.InferenceSession('path/to/this/folder/{ONNX}', providers=['CPUExecutionProvider'])",
+        "lr = np.asarray(Image.open('photo.png').convert('RGB'), dtype=np.float32) / 255.0",
+        "x = lr.transpose(2, 0, 1)[None]                      # 1 x 3 x H x W on 0..1",
+        "y = session.run(None, {'input': x})[0][0]            # 3 x sH x sW on 0..1",
+        "sr = (y.transpose(1, 2, 0) * 255.0).round().astype(np.uint8)",
+        "Image.fromarray(sr).save('photo_sr.png')",
+        "print(session.get_modelmeta().custom_metadata_map['scale'])",
+        "```", "",
+        "For large images, `python -m slwsr_search.upscale --model path/to/this/folder photo.jpg --out DIR` "
+        "runs in tiles with bounded memory and no seams.", "",
+    ]
+    return "\n".join(lines)

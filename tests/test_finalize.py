@@ -1,0 +1,172 @@
+"""`finalize`: a long training that survives crashes (kill -9 included) with bit-identical weights,
+its progress table, the moving average, the literature's table and the release bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from slwsr_search import load_bundle
+from slwsr_search.model.presets import get_preset
+from slwsr_search.sr.data import load_data
+from slwsr_search.training.finalize import (CONFIG, LOG, PROGRESS, STATE, FinalizeConfig, finalize_training,
+                                            read_progress)
+from slwsr_search.training.protocol import Protocol
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = Protocol(steps=12, batch_size=2, lr_patch=16)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_data("builtin:train", "builtin:val", 4, 16, progress=False)
+
+
+def config(**kw) -> FinalizeConfig:
+    base = dict(spec=get_preset("s-lwsr16-half"), protocol=TINY, train=("builtin:train",), val=("builtin:val",),
+                checkpoint_every=4, eval_every=3)
+    return FinalizeConfig(**{**base, **kw})
+
+
+def weights(training) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in training.model.state_dict().items()}
+
+
+def stop_after(n: int):
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > n
+
+    return should_stop
+
+
+@pytest.mark.parametrize("stops, resumes, ema", [
+    ([6], 1, 0.0),  # stopped mid-chunk after the checkpoint at 4
+    ([2, 9], 1, 0.9),  # stopped before the first checkpoint (starts over), then after the one at 8
+    ([4, 4], 2, 0.9),  # stopped right after the checkpoints at 4 and at 8
+])
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, data, stops, resumes, ema):
+    """Stopped (after N more steps) any number of times, then resumed: the final weights, moving
+    average and progress scores equal those of one uninterrupted run."""
+    ref = finalize_training(tmp_path / "ref", config(ema_decay=ema), data, "cpu")
+    assert ref.status == "ok" and ref.steps_done == 12
+    run = tmp_path / "run"
+    for n in stops:
+        r = finalize_training(run, config(ema_decay=ema), data, "cpu", should_stop=stop_after(n))
+        assert r.status == "interrupted"
+    done = finalize_training(run, config(ema_decay=ema), data, "cpu")
+    assert done.status == "ok" and done.resumed_from is not None
+    a, b = weights(ref.training), weights(done.training)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    if ema:
+        assert all(torch.equal(ref.training.ema[k], done.training.ema[k]) for k in a)
+        assert not all(torch.equal(ref.training.ema[k], a[k]) for k in a)  # the average is not the weights
+    cols = ("step", "lr", "loss", "psnr", "ssim", "ema_psnr", "ema_ssim")
+    ref_dir = tmp_path / "ref"
+    assert [[r[c] for c in cols] for r in read_progress(ref_dir)] == [[r[c] for c in cols] for r in read_progress(run)]
+    assert [r["step"] for r in read_progress(ref_dir)] == [3, 6, 9, 12]
+    log = (run / LOG).read_text()
+    assert log.count("resumed from the checkpoint") == resumes
+
+
+def test_progress_table_and_ema_columns(tmp_path, data):
+    r = finalize_training(tmp_path, config(ema_decay=0.9), data, "cpu")
+    rows = read_progress(tmp_path)
+    assert [x["step"] for x in rows] == [3, 6, 9, 12]
+    assert all(x["psnr"] > 0 and x["ema_psnr"] > 0 and x["loss"] > 0 for x in rows)
+    assert rows[-1]["train_s"] >= rows[0]["train_s"] > 0
+    assert r.last_row == rows[-1]
+    plain = finalize_training(tmp_path / "plain", config(), data, "cpu")
+    assert plain.status == "ok" and all(x["ema_psnr"] is None for x in read_progress(tmp_path / "plain"))
+
+
+def test_finished_run_returns_at_once(tmp_path, data):
+    first = finalize_training(tmp_path, config(), data, "cpu")
+    again = finalize_training(tmp_path, config(), data, "cpu")
+    assert again.status == "ok" and again.resumed_from == 12
+    assert all(torch.equal(v, weights(again.training)[k]) for k, v in weights(first.training).items())
+    assert "found the finished training" in (tmp_path / LOG).read_text()
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(protocol=Protocol(steps=13, batch_size=2, lr_patch=16)), "protocol.steps 12 -> 13"),
+    (dict(spec=get_preset("s-lwsr16")), "spec x4-n16-rrR"),
+    (dict(ema_decay=0.99), "ema_decay 0.0 -> 0.99"),
+    (dict(train=("builtin:val",)), "train ['builtin:train'] -> ['builtin:val']"),
+])
+def test_resuming_another_request_is_refused(tmp_path, data, change, words):
+    finalize_training(tmp_path, config(), data, "cpu", should_stop=stop_after(5))
+    with pytest.raises(ValueError) as e:
+        finalize_training(tmp_path, config(**change), data, "cpu")
+    assert words in str(e.value) and str(tmp_path / CONFIG) in str(e.value)
+
+
+def test_corrupt_or_foreign_checkpoint_is_refused(tmp_path, data):
+    finalize_training(tmp_path, config(), data, "cpu", should_stop=stop_after(5))
+    (tmp_path / STATE).write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="state.pt: cannot load the checkpoint"):
+        finalize_training(tmp_path, config(), data, "cpu")
+    torch.save({"format": "something else"}, tmp_path / STATE)
+    with pytest.raises(ValueError, match="not a checkpoint of this command"):
+        finalize_training(tmp_path, config(), data, "cpu")
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="checkpoint_every: expected an integer >= 1, got 0"):
+        config(checkpoint_every=0)
+    with pytest.raises(ValueError, match="ema_decay: expected 0 .* got 1.0"):
+        config(ema_decay=1.0)
+    c = config(ema_decay=0.5, origin="preset x")
+    assert FinalizeConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+CMD = [sys.executable, "-m", "slwsr_search.finalize", "--preset", "s-lwsr16-half", "--steps", "60", "--batch", "4",
+       "--patch", "24", "--checkpoint-every", "10", "--eval-every", "30", "--threads", "1", "--quiet",
+       "--no-self-ensemble", "--bench", "builtin:val"]
+
+
+def _kill_when(proc: subprocess.Popen, log: Path, checkpoints: int) -> None:
+    """SIGKILL ``proc`` as soon as its log holds ``checkpoints`` checkpoint lines, wherever it is then."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_text().count("checkpoint at step") >= checkpoints:
+            break
+        assert proc.poll() is None, f"finished before it could be killed: {proc.communicate()}"
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
+    """The command killed with SIGKILL twice mid-training and run again ends with exactly the
+    weights of an uninterrupted run, and its log and model card show the resumes."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    ref = subprocess.run(CMD + ["--out", str(tmp_path / "ref")], env=env, capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr
+    run = tmp_path / "run"
+    for n in (1, 3):
+        proc = subprocess.Popen(CMD + ["--out", str(run)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _kill_when(proc, run / LOG, n)
+    done = subprocess.run(CMD + ["--out", str(run)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    a, b = load_bundle(tmp_path / "ref" / "bundle"), load_bundle(run / "bundle")
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    log = (run / LOG).read_text()
+    assert log.count("resumed from the checkpoint") == 2 and "finished 60 steps" in log
+    card = (run / "bundle" / "MODEL_CARD.md").read_text()
+    assert "resumed 2 time(s)" in card and "s-lwsr16-half" in card
+    assert [r["psnr"] for r in read_progress(run)] == [r["psnr"] for r in read_progress(tmp_path / "ref")]
+    assert {p.name for p in (run / "bundle").iterdir()} == {"model.safetensors", "spec.json", "model.onnx", "MODEL_CARD.md"}
+    assert (run / "table.md").exists() and "| s-lwsr16-half |" in (run / "table.md").read_text()
