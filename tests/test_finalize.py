@@ -170,3 +170,44 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     assert [r["psnr"] for r in read_progress(run)] == [r["psnr"] for r in read_progress(tmp_path / "ref")]
     assert {p.name for p in (run / "bundle").iterdir()} == {"model.safetensors", "spec.json", "model.onnx", "MODEL_CARD.md"}
     assert (run / "table.md").exists() and "| s-lwsr16-half |" in (run / "table.md").read_text()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--study", "budget150k"], "--study and --trial go together"),
+    (["--preset", "s-lwsr16", "--study", "budget150k", "--trial", "1"], "either --study/--trial or one of"),
+    ([], "name a design"),
+    (["--study", "budget150k", "--trial", "1", "--storage", "sqlite:///nowhere/x.db"], "no such database"),
+    (["--preset", "s-lwsr16", "--ema", "1.5"], "ema_decay: expected 0 (off) or a number in (0, 1), got 1.5"),
+])
+def test_bad_requests_are_one_line_errors(tmp_path, capsys, args, words):
+    from slwsr_search.cli.common import run_cli
+    from slwsr_search.cli.finalize import main
+
+    def call(a):
+        try:
+            return main(a, "finalize")
+        except SystemExit as e:
+            return e.code
+
+    code = run_cli(call, args + ["--out", str(tmp_path / "o"), "--quiet"], prog="finalize")
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+def test_trial_spec_from_a_study(tmp_path):
+    import optuna
+
+    from slwsr_search.search.record import trial_spec, write
+
+    study = optuna.create_study(directions=["minimize"])
+    spec = get_preset("s-lwsr16-half")
+    t = study.ask()
+    write(t, spec=spec.to_json(compact=True), arch=spec.arch)
+    study.tell(t, 1.0)
+    study.tell(study.ask(), 2.0)
+    got, rec = trial_spec(study, 0)
+    assert got == spec and rec.arch == spec.arch
+    with pytest.raises(ValueError, match="trial 1 of .* recorded no spec"):
+        trial_spec(study, 1)
+    with pytest.raises(ValueError, match="--trial 7: study .* has trials 0..1"):
+        trial_spec(study, 7)

@@ -154,3 +154,18 @@ def test_bad_bundle_or_scale_is_one_line_exit_2(tmp_path, bundle, photo, capsys,
     err = capsys.readouterr().err
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_photo_mosaic_is_made_of_the_photographs(tmp_path):
+    from slwsr_search.benchmarks.upscale import photo_mosaic
+
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (30 + i, 41, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    Image.fromarray(rng.integers(0, 255, (50, 30, 3), dtype=np.uint8)).save(tmp_path / "portrait.png")
+    m = photo_mosaic(tmp_path, (50, 75), tile=(25, 40))
+    assert m.shape == (50, 75, 3)
+    first = np.asarray(Image.open(tmp_path / "0.png"))
+    assert np.array_equal(m[:25, :40], first[2:27, :40])  # centre crop of the first photograph
+    with pytest.raises(ValueError, match="need 9 for"):
+        photo_mosaic(tmp_path, (75, 120), tile=(25, 40))
