@@ -170,6 +170,7 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     assert [r["psnr"] for r in read_progress(run)] == [r["psnr"] for r in read_progress(tmp_path / "ref")]
     assert {p.name for p in (run / "bundle").iterdir()} == {"model.safetensors", "spec.json", "model.onnx", "MODEL_CARD.md"}
     assert (run / "table.md").exists() and "| s-lwsr16-half |" in (run / "table.md").read_text()
+    assert "validation PSNR (dB)" in (run / "progress.html").read_text()
 
 
 @pytest.mark.parametrize("args, words", [

@@ -64,3 +64,13 @@ def test_unit_range_is_the_network_on_0_255():
     x = torch.rand(1, 3, 8, 8)
     with torch.no_grad():
         assert torch.allclose(UnitRange(model)(x), (model(x * 255) / 255).clamp(0, 1))
+
+
+def test_a_model_trained_channels_last_exports(tmp_path):
+    """Training keeps the weights channels_last; the export must still have a dynamic batch."""
+    import onnxruntime as ort
+
+    model = build_model(PRESETS["s-lwsr16-half"]).to(memory_format=torch.channels_last)
+    path = export_onnx(model, tmp_path / "m.onnx")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert sess.run(None, {"input": np.random.rand(3, 3, 9, 11).astype(np.float32)})[0].shape == (3, 3, 36, 44)

@@ -15,10 +15,10 @@ from ..model.cost import count_cost
 from ..sr.data import load_data
 from ..sr.table import literature_table, load_bench, table_csv, table_markdown
 from ..training.device import Speedups, configure_device, resolve_device
-from ..training.finalize import LOG, PROGRESS, FinalizeConfig, finalize_training
+from ..training.finalize import LOG, PROGRESS, FinalizeConfig, finalize_training, read_progress
 from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
 from ..model.bundle import CARD
-from ..training.release import TrainingFacts, write_release
+from ..training.release import TrainingFacts, progress_chart_html, write_release
 from .common import Parser, add_spec_args, spec_from_args
 
 SUMMARY = "train a chosen design for long (crash-safe), score it as the literature does, export the bundle"
@@ -31,7 +31,7 @@ Take one design (a study's trial, a preset, a spec file or an arch string) to a 
    moment (kill -9 included), the same command resumes from the last checkpoint and ends, on a CPU
    with the same thread count, with exactly the weights of an uninterrupted run. OUT/log.txt says
    when it started, resumed and checkpointed; OUT/progress.csv holds the validation PSNR every
-   --eval-every steps (and the moving average's, with --ema).
+   --eval-every steps (and the moving average's, with --ema), drawn in OUT/progress.html.
 2. score it on each --bench folder (Set5 / Set14 / B100 / Urban100 layout, their MATLAB-made LR
    used where present) with and without the x8 self-ensemble, beside our bicubic and the paper's
    published rows: OUT/table.md and OUT/table.csv.
@@ -199,6 +199,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
                                  device=str(tr.dev), note=f"this run: {protocol.steps:,} steps on {' + '.join(train_dirs)}")
         (out / "table.md").write_text(table_markdown(table))
         (out / "table.csv").write_text(table_csv(table))
+    (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
     log = (out / LOG).read_text().splitlines()
     facts = TrainingFacts("ema" if use_ema else "raw", res.steps_done, res.train_s, str(tr.dev), torch.get_num_threads(),
                           sum("resumed from" in line for line in log),

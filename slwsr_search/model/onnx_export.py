@@ -76,4 +76,6 @@ def export_onnx(model: SLWSR, path: str | Path, example_size: tuple[int, int] = 
 def _cpu_copy(model: SLWSR) -> SLWSR:
     import copy
 
-    return copy.deepcopy(model).to("cpu").float().eval()
+    # Contiguous (NCHW) weights: a model trained channels_last otherwise makes the exporter guard
+    # on strides that tie the batch dimension, and the dynamic batch fails to export.
+    return copy.deepcopy(model).to("cpu").float().to(memory_format=torch.contiguous_format).eval()

@@ -109,3 +109,21 @@ def model_card(model: SLWSR, config: FinalizeConfig, facts: TrainingFacts, table
         "runs in tiles with bounded memory and no seams.", "",
     ]
     return "\n".join(lines)
+
+
+def progress_chart_html(runs: dict[str, list[dict]]) -> str:
+    """One self-contained HTML page (plotly.js embedded, opens offline) drawing each run's
+    validation PSNR against the step, the moving average's dotted where there is one. ``runs``:
+    name -> :func:`.finalize.read_progress` rows."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, rows in runs.items():
+        fig.add_trace(go.Scatter(x=[r["step"] for r in rows], y=[r["psnr"] for r in rows], mode="lines+markers", name=name))
+        ema = [r for r in rows if r.get("ema_psnr") is not None]
+        if ema:
+            fig.add_trace(go.Scatter(x=[r["step"] for r in ema], y=[r["ema_psnr"] for r in ema], mode="lines",
+                                     line=dict(dash="dot"), name=f"{name} (moving average)"))
+    fig.update_layout(xaxis_title="step", yaxis_title="validation PSNR (dB)", template="plotly_white", height=420,
+                      legend=dict(orientation="h", y=-0.2))
+    return fig.to_html(include_plotlyjs=True, full_html=True)
