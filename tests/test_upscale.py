@@ -169,3 +169,22 @@ def test_photo_mosaic_is_made_of_the_photographs(tmp_path):
     assert np.array_equal(m[:25, :40], first[2:27, :40])  # centre crop of the first photograph
     with pytest.raises(ValueError, match="need 9 for"):
         photo_mosaic(tmp_path, (75, 120), tile=(25, 40))
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16_bit_colour_png_stays_16_bit(tmp_path, bundle, photo, capsys, channels):
+    from slwsr_search.sr.png16 import read_png16, write_png16
+
+    img16 = photo.astype(np.uint16) * 257 + 99  # low bytes that 8 bits would lose
+    if channels == 4:
+        img16 = np.dstack([img16, np.full(photo.shape[:2], 40000, dtype=np.uint16)])
+    write_png16(tmp_path / "c16.png", img16)
+    Image.fromarray(photo).save(tmp_path / "c8.png")
+    code, _, err = run([tmp_path / "c16.png", tmp_path / "c8.png", "--model", bundle, "--out", tmp_path / "o", "--quiet"], capsys)
+    assert code == 0, err
+    out16, out8 = read_png16(tmp_path / "o" / "c16_x4.png"), read(tmp_path / "o" / "c8_x4.png")
+    assert out16.shape == (37 * 4, 45 * 4, channels)
+    assert np.any(out16[:, :, :3] % 257 != 0)  # more than 8 bits came out
+    assert np.abs(out16[:, :, :3] / 257.0 - out8).max() <= 1.5  # the same picture, to within 8-bit rounding
+    if channels == 4:
+        assert np.abs(out16[:, :, 3].astype(np.int64) - 40000).max() <= 1  # flat alpha stays flat

@@ -22,8 +22,8 @@ spec.json and, for --backend onnxruntime, model.onnx).
 Each picture is run in tiles of --tile x --tile LR pixels, each with a margin of real neighbouring
 pixels as wide as the network's receptive radius (measured from the network; 55 px for s-LWSR16),
 so memory stays bounded by one tile and the result equals a whole-picture run (no seams).
-Grey pictures stay grey, 16-bit grey stays 16-bit, an alpha channel is upscaled with bicubic
-interpolation; 16-bit colour is read and written as 8-bit (Pillow's limit). Output: OUT/NAME_x4.png.
+Grey pictures stay grey, 16-bit pictures (grey PNG/TIFF, colour PNG) stay 16-bit, an alpha channel
+is upscaled with bicubic interpolation. Output: OUT/NAME_x4.png.
 An input is never overwritten. A picture that cannot be read or written is reported in one line
 and the others are still done.
 """

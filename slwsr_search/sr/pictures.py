@@ -1,6 +1,7 @@
-"""Users' pictures in and out: any Pillow-readable image as RGB on 0..1, its alpha and bit depth
-kept, and the upscaled picture written back as PNG in the same kind (grey stays grey, 16-bit stays
-16-bit, RGBA keeps its alpha).
+"""Users' pictures in and out: any Pillow-readable image (and 16-bit colour PNG, which Pillow
+reads as 8 bits: :mod:`.png16`) as RGB on 0..1, its alpha and bit depth kept, and the upscaled
+picture written back as PNG in the same kind (grey stays grey, 16-bit stays 16-bit, RGBA keeps
+its alpha).
 
 The network sees RGB; a grey picture is run as three equal channels and their mean is kept; an
 alpha channel is upscaled with bicubic interpolation (it holds no texture the network learned).
@@ -39,9 +40,14 @@ def read_picture(path: str | Path) -> Picture:
     ``ValueError`` naming the file when it is not an image Pillow can read."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from .png16 import is_png16_colour, read_png16
+
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{p}: no such file" if not p.exists() else f"{p}: not a file")
+    if is_png16_colour(p):  # Pillow would read it as 8 bits
+        a = read_png16(p).astype(np.float32) / 65535.0
+        return Picture(np.ascontiguousarray(a[:, :, :3]), a[:, :, 3].copy() if a.shape[2] == 4 else None, False, 16)
     try:
         with Image.open(p) as im:
             im = ImageOps.exif_transpose(im)
@@ -102,8 +108,7 @@ def quantizer(out: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 def write_picture(path: str | Path, pic: Picture, sr: np.ndarray, scale: int) -> None:
     """Write the upscaled ``sr`` (from :func:`output_array`) as a PNG in ``pic``'s kind: grey as
     grey (the mean of the three channels), 16-bit grey as 16-bit, with the alpha upscaled by
-    bicubic interpolation. 16-bit colour is written as 8-bit RGB (Pillow writes no 16-bit colour PNG).
-    Written to a temporary file beside ``path`` and renamed into place."""
+    bicubic interpolation; 16-bit colour as a 16-bit RGB(A) PNG (:mod:`.png16`). Written to a temporary file beside ``path`` and renamed into place."""
     from PIL import Image
 
     from ..config import write_atomic
@@ -119,9 +124,14 @@ def write_picture(path: str | Path, pic: Picture, sr: np.ndarray, scale: int) ->
         if pic.alpha is not None:
             a = np.rint(upscale_alpha(pic.alpha, scale) * 255).astype(np.uint8)
             img = Image.merge("LA", (img.convert("L"), Image.fromarray(a, mode="L")))
+    elif sr.dtype == np.uint16:  # 16-bit colour: Pillow writes none
+        from .png16 import write_png16
+
+        out = sr if pic.alpha is None else np.dstack([sr, np.rint(upscale_alpha(pic.alpha, scale) * 65535).astype(np.uint16)])
+        write_atomic(Path(path), lambda tmp: write_png16(tmp, out, level=3))
+        return
     else:
-        rgb = sr if sr.dtype == np.uint8 else np.rint(sr / 257.0).astype(np.uint8)
-        img = Image.fromarray(rgb, mode="RGB")
+        img = Image.fromarray(sr, mode="RGB")
         if pic.alpha is not None:
             a = np.rint(upscale_alpha(pic.alpha, scale) * 255).astype(np.uint8)
             img.putalpha(Image.fromarray(a, mode="L"))

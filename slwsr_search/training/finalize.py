@@ -207,7 +207,7 @@ def finalize_training(folder: str | Path, config: FinalizeConfig, data: TrainDat
     else:
         rows = []
         event(f"started {config.spec.arch} ({p.steps:,} steps x {p.batch_size} x {p.lr_patch} px, lr {p.lr:g} {p.schedule}, "
-              f"seed {p.seed}, {threads} threads, {training.dev})")
+              f"seed {p.seed}, {threads} thread(s), {training.dev})")
     _write_progress(out, rows)
 
     def save() -> None:

@@ -75,7 +75,7 @@ def model_card(model: SLWSR, config: FinalizeConfig, facts: TrainingFacts, table
         f"{'flips and rotations' if p.augment else 'no augmentation'} |",
         f"| seed | {p.seed} |",
         f"| weights | {ema} |",
-        f"| training | {facts.steps:,} steps, {facts.train_s / 60:.1f} min on {facts.device} with {facts.threads} threads"
+        f"| training | {facts.steps:,} steps, {facts.train_s / 60:.1f} min on {facts.device} with {facts.threads} thread(s)"
         f"{f', resumed {facts.resumes} time(s) from a checkpoint' if facts.resumes else ''} |",
         f"| validation | PSNR {facts.val_psnr:.3f} dB, SSIM {facts.val_ssim:.4f} |",
         "",
