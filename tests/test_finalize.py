@@ -179,6 +179,7 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     ([], "name a design"),
     (["--study", "budget150k", "--trial", "1", "--storage", "sqlite:///nowhere/x.db"], "no such database"),
     (["--preset", "s-lwsr16", "--ema", "1.5"], "ema_decay: expected 0 (off) or a number in (0, 1), got 1.5"),
+    (["--preset", "s-lwsr16", "--ship", "ema"], "--ship ema: this run keeps no moving average"),
 ])
 def test_bad_requests_are_one_line_errors(tmp_path, capsys, args, words):
     from slwsr_search.cli.common import run_cli
@@ -212,3 +213,23 @@ def test_trial_spec_from_a_study(tmp_path):
         trial_spec(study, 1)
     with pytest.raises(ValueError, match="--trial 7: study .* has trials 0..1"):
         trial_spec(study, 7)
+
+
+@pytest.mark.parametrize("ship, row, has_ema, expected", [
+    ("best", {"psnr": 30.6, "ema_psnr": 30.5}, True, "raw"),
+    ("best", {"psnr": 30.6, "ema_psnr": 30.7}, True, "ema"),
+    ("best", {"psnr": 30.6, "ema_psnr": None}, False, "raw"),
+    ("ema", {"psnr": 30.6, "ema_psnr": 30.5}, True, "ema"),
+    ("raw", {"psnr": 30.6, "ema_psnr": 30.7}, True, "raw"),
+])
+def test_which_weights_ship(ship, row, has_ema, expected):
+    from slwsr_search.training.release import choose_weights
+
+    assert choose_weights(ship, row, has_ema) == expected
+
+
+def test_shipping_an_average_that_was_not_kept_is_refused():
+    from slwsr_search.training.release import choose_weights
+
+    with pytest.raises(ValueError, match="kept no moving average"):
+        choose_weights("ema", {"psnr": 1.0}, False)

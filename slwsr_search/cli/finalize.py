@@ -18,7 +18,7 @@ from ..training.device import Speedups, configure_device, resolve_device
 from ..training.finalize import LOG, PROGRESS, FinalizeConfig, finalize_training, read_progress
 from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
 from ..model.bundle import CARD
-from ..training.release import TrainingFacts, progress_chart_html, write_release
+from ..training.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html, write_release
 from .common import Parser, add_spec_args, spec_from_args
 
 SUMMARY = "train a chosen design for long (crash-safe), score it as the literature does, export the bundle"
@@ -39,7 +39,8 @@ Take one design (a study's trial, a preset, a spec file or an arch string) to a 
    and MODEL_CARD.md.
 
 Protocol --protocol auto (the default): `long` on a CPU (5,000 steps x 16 patches of 48 px, lr 1e-3
-cosine; about half an hour for s-LWSR16 on 2 cores), `paper` on CUDA (the paper's 1,000,000
+cosine; about an hour for s-LWSR16 on one CPU core, twice that for designs rich in inverted
+residuals), `paper` on CUDA (the paper's 1,000,000
 steps, lr 1e-4 halved every 200,000). Each flag below overrides the protocol's value. Running the
 command again on a finished OUT redoes only steps 2 and 3.
 """
@@ -76,7 +77,10 @@ def build_parser(prog: str) -> Parser:
     g.add_argument("--no-augment", action="store_true", help="no flips/rotations")
     g.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="keep a moving average of the weights with this decay per step (BasicSR uses 0.999), scored "
-                        "beside the raw weights; the bundle then ships the average (default 0: off)")
+                        "beside the raw weights (default 0: off)")
+    g.add_argument("--ship", choices=SHIP_CHOICES, default="best",
+                   help="with --ema, which weights the bundle holds: best (higher validation PSNR at the end; the "
+                        "default), raw or ema")
     g = p.add_argument_group("checkpoints and progress")
     g.add_argument("--out", metavar="DIR", help="run folder (default models/NAME under the current folder)")
     g.add_argument("--checkpoint-every", type=int, default=250, metavar="K", help="steps between checkpoints (default 250)")
@@ -121,6 +125,8 @@ def _design(args, parser) -> tuple[str, str, object]:
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if args.ship == "ema" and not args.ema:
+        parser.error("--ship ema: this run keeps no moving average (add --ema DECAY)")
     name, origin, spec = _design(args, parser)
     dev = resolve_device(args.device)
     pname = args.protocol if args.protocol != "auto" else ("paper" if dev.type == "cuda" else "long")
@@ -187,11 +193,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
         return 1
     tr = res.training
     row = res.last_row or {}
-    use_ema = tr.ema is not None
+    use_ema = choose_weights(args.ship, row, tr.ema is not None) == "ema"
     model = tr.ema_model() if use_ema else tr.model.eval()
     models = [(name, tr.model.eval(), cost.params)]
-    if use_ema:
-        models.append((models[0][0] + " EMA", model, cost.params))
+    if tr.ema is not None:
+        models.append((name + " EMA", tr.ema_model(), cost.params))
     table = None
     if benches:
         say(f"scoring on {', '.join(b.name for b in benches)}{'' if args.no_self_ensemble else ' (with the x8 self-ensemble)'}")

@@ -69,8 +69,9 @@ class Protocol:
 
 #: Named protocols. ``short`` (the default, the search's trials): 300 steps, lr 1e-3 with cosine
 #: decay, which beats bicubic within 300 CPU steps where the paper's 1e-4 does not (docs/training.md).
-#: ``long`` (``finalize`` on a CPU): 5,000 steps of 16 x 48 px, lr 1e-3 with cosine decay, about
-#: half an hour for s-LWSR16 on 2 CPU cores (docs/training.md#finalizing-a-design).
+#: ``long`` (``finalize`` on a CPU): 5,000 steps of 16 x 48 px, lr 1e-3 with cosine decay; about an
+#: hour for s-LWSR16 on one core of this project's machines, twice that for designs rich in inverted
+#: residuals (docs/results/2026-11-29-finalize-head-to-head-avx512.md).
 #: ``paper``: the paper's full schedule, lr 1e-4 halved every 200,000 of 1,000,000 steps.
 PROTOCOLS: dict[str, Protocol] = {
     "short": Protocol(),

@@ -36,6 +36,26 @@ class TrainingFacts:
     val_ssim: float
 
 
+#: What ``finalize --ship`` may ask for.
+SHIP_CHOICES: tuple[str, ...] = ("best", "raw", "ema")
+
+
+def choose_weights(ship: str, last_row: dict, has_ema: bool) -> str:
+    """``"raw"`` or ``"ema"``: which weights a release holds. ``ship``: one of :data:`SHIP_CHOICES`;
+    ``best`` takes the moving average only when its validation PSNR in ``last_row`` (a progress
+    row) beats the weights' (with a cosine decay to 0 the average often lags them at the end)."""
+    if ship not in SHIP_CHOICES:
+        raise ValueError(f"ship: expected one of {', '.join(SHIP_CHOICES)}, got {ship!r}")
+    if not has_ema or ship == "raw":
+        if ship == "ema":
+            raise ValueError("ship ema: the training kept no moving average")
+        return "raw"
+    if ship == "ema":
+        return "ema"
+    ema, raw = last_row.get("ema_psnr"), last_row.get("psnr")
+    return "ema" if ema is not None and raw is not None and ema > raw else "raw"
+
+
 def write_release(folder: str | Path, model: SLWSR, config: FinalizeConfig, facts: TrainingFacts,
                   table: LiteratureTable | None, commands: Sequence[str]) -> Path:
     """Write the release folder (created) for ``model``; returns it. Every file is written beside
