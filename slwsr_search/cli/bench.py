@@ -11,6 +11,9 @@ study, on each local storage: errors, trials lost, trials/s, heartbeat support.
 ``screening``: screening settings side by side against one reference (fidelity-audit stores):
 Kendall tau with its interval and the cost-matched pairs of each score, on each setting's designs
 and on the designs all share.
+``latency``: time per image of a spec on a runtime (onnxruntime on CPU, or PyTorch eager), one
+intra-op thread by default: median wall time of 30 runs after 3 warm-ups, min, interquartile range
+and the thread's CPU time, with the machine's identity.
 ``upscale``: the upscale command on a large picture (default: a 2000x1500 mosaic of photographs)
 with each backend, each in its own process: wall time, peak memory, difference from torch's output.
 """
@@ -24,9 +27,9 @@ from typing import Sequence
 from ..benchmarks.storage import STORAGE_KINDS
 from ..model.cost import DEFAULT_HR_SIZE
 from ..model.presets import PRESETS
-from .common import Parser, fmt_size, parse_size
+from .common import Parser, add_spec_args, fmt_size, parse_size
 
-SUMMARY = "benchmarks that print figures: pricing, the bicubic anchor, training speed, storages, upscaling"
+SUMMARY = "benchmarks that print figures: pricing, the bicubic anchor, training speed, storages, latency, upscaling"
 
 
 def _cost(args) -> int:
@@ -178,9 +181,44 @@ def _upscale(args) -> int:
     return 0
 
 
+def _latency(args) -> int:
+    import os
+
+    import torch
+
+    from ..model.latency import MachineIdentity, lr_size_for, measure, spec_runner
+    from .common import spec_from_args
+
+    label, spec = spec_from_args(args)
+    torch.set_num_threads(args.threads)  # process-wide: the entry point's to set
+    lr_size = args.lr_size or lr_size_for(spec.scale)
+    load = os.getloadavg()[0]
+    results = []
+    for runtime in args.runtime or ["onnxruntime", "torch"]:
+        run = spec_runner(spec, runtime, lr_size, args.threads)
+        t = measure(run, args.repeats, args.warmup)
+        ident = MachineIdentity.here(runtime, args.threads)
+        results.append({"runtime": runtime, "identity": ident.__dict__, **t.to_dict()})
+    out = {"spec": spec.arch, "label": label, "lr_size": fmt_size(lr_size), "load_before": load,
+           "load_after": os.getloadavg()[0], "results": results}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    ident = results[0]["identity"]
+    print(f"{label}: {spec.arch}")
+    print(f"image {fmt_size(lr_size)} LR -> x{spec.scale}; {ident['cpu']}, {ident['cores']} cores; "
+          f"{args.threads} thread(s); load average {load:.2f} before, {out['load_after']:.2f} after")
+    print(f"{'runtime':<22} {'median':>9} {'min':>9} {'IQR':>19} {'thread CPU':>11}")
+    for r in results:
+        rt = f"{r['runtime']} {r['identity']['version']}"
+        print(f"{rt:<22} {r['median_ms']:>6.1f} ms {r['min_ms']:>6.1f} ms {r['q1_ms']:>7.1f}-{r['q3_ms']:<6.1f} ms "
+              f"{r['cpu_median_ms']:>8.1f} ms   ({r['repeats']} runs after {r['warmup']} warm-ups)")
+    return 0
+
+
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=__doc__.split("\n\n", 1)[1])
-    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train,storage,screening,upscale}")
+    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train,storage,screening,latency,upscale}")
     c = sub.add_parser("cost", help="analytic vs fvcore pricing time per spec")
     c.add_argument("--preset", action="append", choices=list(PRESETS), help="preset(s) to time (default: s-lwsr16/32/64)")
     c.add_argument("--random", type=int, default=5, metavar="N", help="also time N seeded random specs (default 5)")
@@ -212,6 +250,14 @@ def build_parser(prog: str) -> Parser:
     sc.add_argument("--seeds", type=int, default=2, help="screening seeds per design (default 2)")
     sc.add_argument("--tolerance", type=float, default=0.15, help="cost-matched: parameters within this share (default 0.15)")
     sc.add_argument("--out", metavar="PATH", help="also write PATH.csv and PATH.json")
+    la = sub.add_parser("latency", help="time per image of a spec on onnxruntime (CPU) and PyTorch eager")
+    add_spec_args(la)
+    la.add_argument("--runtime", action="append", choices=("onnxruntime", "torch"), help="runtimes (default both)")
+    la.add_argument("--lr-size", type=parse_size, metavar="WxH", help="LR input size (default: 1280x720 output, e.g. 320x180 at x4)")
+    la.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    la.add_argument("--repeats", type=int, default=30, help="measured runs (default 30)")
+    la.add_argument("--warmup", type=int, default=3, help="unmeasured runs first (default 3)")
+    la.add_argument("--json", action="store_true", help="print one JSON object")
     u = sub.add_parser("upscale", help="the upscale command on a large picture per backend: time, peak memory, agreement")
     u.add_argument("--model", required=True, metavar="BUNDLE", help="a bundle folder (finalize's OUT/bundle)")
     u.add_argument("--image", metavar="FILE", help="the picture (default: a mosaic of --photos at --size)")
@@ -228,4 +274,4 @@ def build_parser(prog: str) -> Parser:
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr bench") -> int:
     args = build_parser(prog).parse_args(argv)
     return {"cost": _cost, "bicubic": _bicubic, "train": _train, "storage": _storage,
-            "screening": _screening, "upscale": _upscale}[args.what](args)
+            "screening": _screening, "latency": _latency, "upscale": _upscale}[args.what](args)
