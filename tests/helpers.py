@@ -49,6 +49,17 @@ def write_folders(root: Path, data: TrainData = DATA) -> tuple[str, str]:
     return str(root / "tr"), str(root / "va")
 
 
+def stop_after(n: int):
+    """A ``should_stop`` that asks to stop from its (n+1)-th call on (one call per training step)."""
+    calls = {"n": 0}
+
+    def stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > n
+
+    return stop
+
+
 def run_command(main, capsys, *argv: str, prog: str = "cmd") -> tuple[int, str, str]:
     """Run a command's ``main`` in-process as its entry point does: ``(exit code, stdout, stderr)``
     (argparse errors exit through SystemExit)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import run_command, stop_after
 
 from slwsr_search import load_bundle
 from slwsr_search.model.presets import get_preset
@@ -38,16 +39,6 @@ def config(**kw) -> FinalizeConfig:
 
 def weights(training) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in training.model.state_dict().items()}
-
-
-def stop_after(n: int):
-    calls = {"n": 0}
-
-    def should_stop() -> bool:
-        calls["n"] += 1
-        return calls["n"] > n
-
-    return should_stop
 
 
 @pytest.mark.parametrize("stops, resumes, ema", [
@@ -182,17 +173,10 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     (["--preset", "s-lwsr16", "--ship", "ema"], "--ship ema: this run keeps no moving average"),
 ])
 def test_bad_requests_are_one_line_errors(tmp_path, capsys, args, words):
-    from slwsr_search.cli.common import run_cli
     from slwsr_search.cli.finalize import main
 
-    def call(a):
-        try:
-            return main(a, "finalize")
-        except SystemExit as e:
-            return e.code
-
-    code = run_cli(call, args + ["--out", str(tmp_path / "o"), "--quiet"], prog="finalize")
-    err = capsys.readouterr().err
+    code, _, err = run_command(lambda a: main(a, "finalize"), capsys, *args, "--out", str(tmp_path / "o"), "--quiet",
+                               prog="finalize")
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1
 
 

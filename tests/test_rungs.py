@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import CHROMIUM, DATA, RANDOM_SPECS, chromium_dom, get_json, optuna_dashboard, write_folders
+from helpers import CHROMIUM, DATA, RANDOM_SPECS, chromium_dom, get_json, optuna_dashboard, stop_after, write_folders
 from slwsr_search.cli.common import run_cli
 from slwsr_search.cli.run import main as run_main
 from slwsr_search.search import rungs as rungs_mod
@@ -176,17 +176,6 @@ def test_run_design_stops_a_design_that_is_not_promoted(tmp_path):
     assert status == SCREENED and "rung 0" in reason and len(prog.rung_psnr) == 1 and prog.seed_psnr == []
 
 
-def _stop_after(n: int):
-    """A ``should_stop`` that asks to stop from its (n+1)-th call on (one call per training step)."""
-    calls = {"n": 0}
-
-    def stop() -> bool:
-        calls["n"] += 1
-        return calls["n"] > n
-
-    return stop
-
-
 def _resume(store, monkeypatch):
     """Run the design from ``store``: its result and the steps of each segment it trained."""
     segments = []
@@ -202,7 +191,7 @@ def _resume(store, monkeypatch):
 def test_an_interrupted_design_resumes_from_its_last_segment_with_the_same_result(tmp_path, cut_after, monkeypatch):
     (_, _, whole, _), _ = _design(None)
     store = RungStore(tmp_path)
-    (status, _, _, _), _ = _design(store, stop=_stop_after(cut_after))
+    (status, _, _, _), _ = _design(store, stop=stop_after(cut_after))
     assert status == "interrupted" and len(list(tmp_path.glob("*.pt"))) == 1
     (status, _, prog, _), resumed_segments = _resume(store, monkeypatch)
     assert status == "ok"
@@ -223,7 +212,7 @@ def test_a_continuation_file_without_every_rung_list_means_starting_over(tmp_pat
     """A file written before ``rung_loss_tail`` existed has results but not all their fields: the
     design starts over (same result) rather than continuing with lists of different lengths."""
     store = RungStore(tmp_path)
-    _design(store, stop=_stop_after(4))
+    _design(store, stop=stop_after(4))
     path = store.path("key", SPEC.hash, 11)
     saved = store.load(path)
     assert saved["progress"]["rung_psnr"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import run_command
 from PIL import Image
 
-from slwsr_search.cli import entry  # noqa: F401  (the command layer under test)
 from slwsr_search.cli.upscale import main
 from slwsr_search.model.bundle import ONNX, save_bundle
 from slwsr_search.model.network import build_model
@@ -35,12 +35,7 @@ def photo() -> np.ndarray:
 
 
 def run(args, capsys) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in args], prog="upscale")
-    except SystemExit as e:  # argparse errors
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_command(lambda a: main(a, "upscale"), capsys, *map(str, args), prog="upscale")
 
 
 def read(path) -> np.ndarray:
@@ -147,11 +142,7 @@ def test_bad_bundle_or_scale_is_one_line_exit_2(tmp_path, bundle, photo, capsys,
         extra = ["--backend", "onnxruntime"]
     src = tmp_path / "p.png"
     Image.fromarray(photo).save(src)
-    from slwsr_search.cli.common import run_cli
-
-    code = run_cli(lambda a: main(a, "upscale"), [str(src), "--model", str(folder), "--out", str(tmp_path / "o"),
-                                                  "--quiet", *extra], prog="upscale")
-    err = capsys.readouterr().err
+    code, _, err = run([src, "--model", folder, "--out", tmp_path / "o", "--quiet", *extra], capsys)
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
 

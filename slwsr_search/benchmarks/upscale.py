@@ -40,7 +40,8 @@ def photo_mosaic(folder: str | Path, size: tuple[int, int], tile: tuple[int, int
 
     h, w = size
     th, tw = tile
-    need = -(-h // th) * -(-w // tw)
+    rows, cols = -(-h // th), -(-w // tw)
+    need = rows * cols
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTS)
     crops = []
     for f in files:
@@ -57,8 +58,6 @@ def photo_mosaic(folder: str | Path, size: tuple[int, int], tile: tuple[int, int
             break
     if len(crops) < need:
         raise ValueError(f"{folder}: {len(crops)} photograph(s) of at least {tw}x{th}, need {need} for {w}x{h}")
-    rows = -(-h // th)
-    cols = -(-w // tw)
     grid = np.concatenate([np.concatenate(crops[r * cols:(r + 1) * cols], axis=1) for r in range(rows)], axis=0)
     return np.ascontiguousarray(grid[:h, :w])
 

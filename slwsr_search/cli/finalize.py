@@ -15,7 +15,7 @@ from ..model.cost import count_cost
 from ..sr.data import load_data
 from ..sr.table import literature_table, load_bench, table_csv, table_markdown
 from ..training.device import Speedups, configure_device, resolve_device
-from ..training.finalize import LOG, PROGRESS, FinalizeConfig, finalize_training, read_progress
+from ..training.finalize import LOG, PROGRESS, FinalizeConfig, count_resumes, finalize_training, read_progress
 from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
 from ..model.bundle import CARD
 from ..training.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html, write_release
@@ -163,16 +163,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
         (bar.write if bar is not None else print)(f"[{name}] {line}")
         sys.stdout.flush()
 
-    started = {"first": True}
-
     def on_step(step: int, loss: float | None) -> None:
         if bar is None:
             return
-        if started["first"]:
-            bar.n = step - 1
-            bar.last_print_n = bar.n
-            started["first"] = False
-        bar.update(1)
+        bar.update(step - bar.n)  # a resumed run's first step jumps the bar to where it is
         if loss is not None and step % 10 == 0:
             bar.set_postfix(loss=f"{loss:.2f}", refresh=False)
 
@@ -194,10 +188,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     tr = res.training
     row = res.last_row or {}
     use_ema = choose_weights(args.ship, row, tr.ema is not None) == "ema"
-    model = tr.ema_model() if use_ema else tr.model.eval()
+    ema_model = tr.ema_model() if tr.ema is not None else None
+    model = ema_model if use_ema else tr.model.eval()
     models = [(name, tr.model.eval(), cost.params)]
-    if tr.ema is not None:
-        models.append((name + " EMA", tr.ema_model(), cost.params))
+    if ema_model is not None:
+        models.append((name + " EMA", ema_model, cost.params))
     table = None
     if benches:
         say(f"scoring on {', '.join(b.name for b in benches)}{'' if args.no_self_ensemble else ' (with the x8 self-ensemble)'}")
@@ -206,9 +201,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
         (out / "table.md").write_text(table_markdown(table))
         (out / "table.csv").write_text(table_csv(table))
     (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
-    log = (out / LOG).read_text().splitlines()
     facts = TrainingFacts("ema" if use_ema else "raw", res.steps_done, res.train_s, str(tr.dev), torch.get_num_threads(),
-                          sum("resumed from" in line for line in log),
+                          count_resumes(out),
                           row.get("ema_psnr" if use_ema else "psnr") or float("nan"),
                           row.get("ema_ssim" if use_ema else "ssim") or float("nan"))
     command = "python -m slwsr_search.finalize " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))

@@ -119,17 +119,11 @@ def spec_runner(spec: ArchSpec, runtime: str, lr_size: tuple[int, int], threads:
     model = build_model(spec).eval()
     x = np.random.default_rng(seed).random((1, 3, *lr_size), dtype=np.float32)
     if runtime == "onnxruntime":
-        import onnxruntime as ort
-
         from .onnx_export import INPUT, export_onnx
+        from .runners import onnx_session
 
         with tempfile.TemporaryDirectory() as tmp:
-            path = export_onnx(model, Path(tmp) / "model.onnx")
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            session = onnx_session(export_onnx(model, Path(tmp) / "model.onnx"), threads, spinning=False, inter_op=1)
         feed = {INPUT: x}
         return lambda: session.run(None, feed)
     if runtime == "torch":

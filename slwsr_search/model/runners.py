@@ -28,20 +28,32 @@ def torch_runner(model: SLWSR, device: str = "cpu") -> Runner:
     return run
 
 
-def onnx_runner(path: str | Path, threads: int | None = None) -> Runner:
-    """An onnxruntime CPU session on ``path`` (``threads`` intra-op threads; default onnxruntime's).
-    The memory arena is off: tiles at the picture's edges have other shapes, and an arena keeps
-    every shape's buffers, where we want memory bounded by one tile."""
+def onnx_session(path: str | Path, threads: int | None = None, arena: bool = True, spinning: bool = True,
+                 inter_op: int | None = None):
+    """An onnxruntime CPU session on ``path``: ``threads`` intra-op threads (default onnxruntime's),
+    ``inter_op`` inter-op threads, its memory ``arena`` and the thread pool's ``spinning`` on or off.
+    ``ValueError`` naming the file when onnxruntime cannot load it."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.enable_cpu_mem_arena = False
+    opts.enable_cpu_mem_arena = arena
     if threads:
         opts.intra_op_num_threads = threads
+    if inter_op:
+        opts.inter_op_num_threads = inter_op
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for unreadable models
         raise ValueError(f"{path}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
+
+
+def onnx_runner(path: str | Path, threads: int | None = None) -> Runner:
+    """:func:`onnx_session` on ``path`` as a :data:`Runner`. The memory arena is off: tiles at the
+    picture's edges have other shapes, and an arena keeps every shape's buffers, where we want
+    memory bounded by one tile."""
+    session = onnx_session(path, threads, arena=False)
 
     def run(x: np.ndarray) -> np.ndarray:
         return session.run(None, {INPUT: x})[0]

@@ -115,15 +115,12 @@ def write_picture(path: str | Path, pic: Picture, sr: np.ndarray, scale: int) ->
 
     if pic.grey:
         g = sr.mean(axis=2, dtype=np.float32)
-        if sr.dtype == np.uint16:
-            img = Image.fromarray(np.rint(g).astype(np.uint16))
-            if pic.alpha is not None:  # Pillow has no 16-bit grey + alpha: write 8-bit LA
-                img = Image.fromarray(np.rint(g / 257.0).astype(np.uint8), mode="L")
-        else:
-            img = Image.fromarray(np.rint(g).astype(np.uint8), mode="L")
-        if pic.alpha is not None:
+        if pic.alpha is not None:  # Pillow has no 16-bit grey + alpha: 8-bit LA
+            grey8 = g if sr.dtype == np.uint8 else g / 257.0
             a = np.rint(upscale_alpha(pic.alpha, scale) * 255).astype(np.uint8)
-            img = Image.merge("LA", (img.convert("L"), Image.fromarray(a, mode="L")))
+            img = Image.merge("LA", (Image.fromarray(np.rint(grey8).astype(np.uint8), mode="L"), Image.fromarray(a, mode="L")))
+        else:
+            img = Image.fromarray(np.rint(g).astype(sr.dtype))  # uint8 -> L, uint16 -> I;16
     elif sr.dtype == np.uint16:  # 16-bit colour: Pillow writes none
         from .png16 import write_png16
 

@@ -131,6 +131,16 @@ class FinalizeResult:
     last_row: dict | None = None
 
 
+#: How the log records a resume from a checkpoint (what :func:`count_resumes` counts).
+RESUMED = "resumed from the checkpoint at step"
+
+
+def count_resumes(folder: str | Path) -> int:
+    """How many times the run in ``folder`` resumed from a checkpoint (from its log)."""
+    path = Path(folder) / LOG
+    return path.read_text().count(RESUMED) if path.exists() else 0
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -203,7 +213,7 @@ def finalize_training(folder: str | Path, config: FinalizeConfig, data: TrainDat
         if resumed_from == p.steps:
             event(f"found the finished training ({p.steps:,} steps)")
         else:
-            event(f"resumed from the checkpoint at step {resumed_from:,} of {p.steps:,}{note}")
+            event(f"{RESUMED} {resumed_from:,} of {p.steps:,}{note}")
     else:
         rows = []
         event(f"started {config.spec.arch} ({p.steps:,} steps x {p.batch_size} x {p.lr_patch} px, lr {p.lr:g} {p.schedule}, "

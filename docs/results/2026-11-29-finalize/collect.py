@@ -14,7 +14,7 @@ from pathlib import Path
 
 from slwsr_search.model.cost import count_cost
 from slwsr_search.model.spec import ArchSpec
-from slwsr_search.training.finalize import read_progress
+from slwsr_search.training.finalize import count_resumes, read_progress
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "2026-11-29-finalize-head-to-head-avx512"
@@ -29,12 +29,13 @@ def main(runs: list[str]) -> None:
         cost = count_cost(spec)
         progress = read_progress(run)
         log = (run / "log.txt").read_text().splitlines()
+        resumes = count_resumes(run)
         for r in csv.DictReader((run / "table.csv").open()):
             if r["source"] == "measured" and r["model"] != "Bicubic":
                 rows.append({"run": name, "model": r["model"], "arch": spec.arch, "params": cost.params,
                              "gmacs": round(cost.gmacs, 3), "set": r["set"], "psnr": r["psnr"], "ssim": r["ssim"],
                              "train_s": progress[-1]["train_s"],
-                             "resumes": sum("resumed from the checkpoint" in ln for ln in log)})
+                             "resumes": resumes})
         runs_json[name] = {"arch": spec.arch, "origin": cfg["origin"], "params": cost.params, "gmacs": cost.gmacs,
                            "protocol": cfg["protocol"], "ema_decay": cfg["ema_decay"], "progress": progress, "log": log}
         dest = HERE / name
