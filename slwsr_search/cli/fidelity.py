@@ -115,7 +115,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
         reference_data = screen_data
     else:
         reference_data = load_data(ref_train, ref_val, cfg.space.scale, reference.lr_patch, progress=show)
-    designs = draw_designs(cfg, args.designs, args.draw_seed)
+    table = None
+    if cfg.needs_latency:  # a latency limit decides which designs are drawn
+        from ..search.latency import study_table
+
+        table = study_table(cfg, lambda parts, path: print(f"calibrating this machine's latency table: {len(parts)} "
+                                                           f"part(s) -> {path}", flush=True))
+    designs = draw_designs(cfg, args.designs, args.draw_seed, latency_table=table)
     if not designs:
         raise ValueError(f"--designs: 0 designs and no baseline of {cfg.name} fits its budget: nothing to audit")
     jobs = plan_jobs(designs, args.seeds, min(args.reference_repeat, len(designs)))

@@ -18,10 +18,13 @@ from typing import Sequence
 import optuna
 from optuna.trial import TrialState
 
+from ..model.latency_table import LatencyTable
+from ..model.spec import ArchSpec
 from ..sr.data import BUILTIN, discover, load_data
 from ..training.device import Speedups, configure_device, resolve_device
 from ..training.protocol import Protocol
-from ..search.record import TrialRecord
+from ..search.latency import table_record
+from ..search.record import StudyRecord, TrialRecord
 from ..search.render import REPORT_FILES, front_table, trial_line, write_report
 from ..search.report import build_report
 from ..search.fidelity import read_audit
@@ -114,6 +117,7 @@ class _Settings:
     timeout: float | None
     train_src: list[str]
     val_src: list[str]
+    latency_table: LatencyTable | None = None  # prices latencies, when the study uses them
 
     def protocol(self, device_type: str) -> Protocol:
         """The protocol this run trains with on a device of ``device_type``, seeded with the run's seed."""
@@ -123,9 +127,19 @@ class _Settings:
         return protocol_key(protocol, self.train_src, self.val_src, self.cfg.space.scale, self.cfg.fidelity)
 
 
-def _settings(args) -> _Settings:
+def _settings(args, announce: bool = False) -> _Settings:
     cfg = StudyConfig.load(args.study)
-    cfg.check_space_fits()
+    table = None
+    if cfg.needs_latency:
+        from ..search.latency import study_table
+
+        def on_calibrate(parts, path) -> None:
+            if announce:
+                print(f"latency    calibrating this machine's latency table on first use: {len(parts)} part(s) "
+                      f"(about {max(1, round(len(parts) * 2.5 / 60))} min) -> {path}", flush=True)
+
+        table = study_table(cfg, on_calibrate)
+    cfg.check_space_fits(table)
     seed = cfg.seed if args.seed is None else args.seed
     if seed < 0:
         raise ValueError(f"--seed: expected an integer >= 0, got {seed}")
@@ -137,7 +151,7 @@ def _settings(args) -> _Settings:
     timeout = cfg.timeout if args.timeout is None else args.timeout
     storage = resolve_storage(args.storage, cfg)
     return _Settings(cfg, storage, seed, n_trials, timeout, args.train_dir or list(cfg.train),
-                     args.val_dir or list(cfg.val))
+                     args.val_dir or list(cfg.val), table)
 
 
 def _check_protocol(study: optuna.Study, st: _Settings, protocol: Protocol, key: str, record: bool) -> str:
@@ -161,7 +175,8 @@ def _work(st: _Settings, study: optuna.Study, dev, protocol: Protocol, key: str,
         data = load_data(st.train_src, st.val_src, st.cfg.space.scale, protocol.lr_patch, progress=show)
         runner = Runner(st.cfg, data, protocol, str(dev), key, speedups, progress=show,
                         on_trial=lambda t: print(label + trial_line(t), flush=True),
-                        should_stop=lambda: stop.requested, rung_store=RungStore(rung_dir(st.storage, st.cfg.name)))
+                        should_stop=lambda: stop.requested, rung_store=RungStore(rung_dir(st.storage, st.cfg.name)),
+                        latency_table=st.latency_table)
         ft = st.cfg.fault_tolerance
         try:
             run_study(study, runner, st.n_trials, st.timeout,
@@ -230,12 +245,26 @@ def _throughput(study: optuna.Study, since: float, elapsed: float) -> str:
     return f"throughput {n} training(s) in {elapsed:.0f} s = {rate:.0f} trainings/hour"
 
 
+def _measure_front(study: optuna.Study, cfg: StudyConfig, table) -> None:
+    """Measure the time per image of the Pareto points not measured yet, beside their prediction."""
+    from ..search.latency import measure_front
+
+    front = build_report(study, list(cfg.objectives), cfg.max_params).front
+    specs = {int(r["number"]): ArchSpec.from_json(r["spec"]) for _, r in front.iterrows()}
+    known = StudyRecord.of(study).measured_latency or {}
+    todo = [n for n in specs if str(n) not in known]
+    if todo:
+        print(f"measuring the time per image of {len(todo)} Pareto point(s) on {table.identity.describe()} "
+              f"(3 turns each) ...", flush=True)
+        measure_front(study, specs, table)
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
     args = build_parser(prog).parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial instead
     if args.worker is not None:
         return _worker_main(args)
-    st = _settings(args)
+    st = _settings(args, announce=True)
     cfg = st.cfg
     import torch
 
@@ -252,11 +281,16 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
     key = st.key(protocol)
     desc = _check_protocol(study, st, protocol, key, record=True)
     show = not args.quiet and sys.stderr.isatty()
-    added = enqueue_baselines(study, cfg)
+    added = enqueue_baselines(study, cfg, st.latency_table)
     before = count_states(study)
     print(f"study      {cfg.name} ({cfg.path}) in {mask_url(st.storage)}")
-    print("budget     " + ", ".join(f"{k.replace('max_', '')} <= {v:,}" for k, v in
-                                     (("max_params", cfg.max_params), ("max_macs", cfg.max_macs)) if v is not None))
+    print("budget     " + ", ".join([f"{k.replace('max_', '')} <= {v:,}" for k, v in
+                                     (("max_params", cfg.max_params), ("max_macs", cfg.max_macs)) if v is not None]
+                                    + ([f"latency <= {cfg.max_latency_ms:g} ms"] if cfg.max_latency_ms else [])))
+    if st.latency_table is not None:
+        t = st.latency_table
+        StudyRecord(latency=table_record(t)).write(study)
+        print(f"latency    predicted from {t.source} ({t.identity.describe()}; calibrated {t.created})")
     print(f"protocol   {desc}; device {dev}")
     print(f"trials     {before.get('COMPLETE', 0)} of {st.n_trials} complete so far"
           + (f"; enqueued baselines: {', '.join(added)}" if added else "")
@@ -282,6 +316,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
     if failed_workers:
         print(f"workers that failed: {', '.join(failed_workers)} (their errors are above)", file=sys.stderr)
     report_dir = Path(args.report_dir) if args.report_dir else default_report_dir(cfg.name)
+    if st.latency_table is not None:
+        _measure_front(study, cfg, st.latency_table)
     rep = build_report(study, list(cfg.objectives), cfg.max_params,  # once: for the table and the files
                        read_audit(default_audit_file(report_dir)))
     print(front_table(rep))

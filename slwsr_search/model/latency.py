@@ -11,60 +11,23 @@ calling thread, so its CPU time is the whole work. Every figure travels with the
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .cost import DEFAULT_HR_SIZE
+from .latency_table import RUNTIMES, MachineIdentity, cpu_model  # noqa: F401  (their home; re-exported)
 from .network import build_model
 from .spec import ArchSpec
 
-#: The runtimes a latency is measured on.
-RUNTIMES: tuple[str, ...] = ("onnxruntime", "torch")
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-@dataclass(frozen=True)
-class MachineIdentity:
-    """Where a latency was measured: ``cpu`` model, ``cores`` (logical), ``runtime`` and its
-    ``version``, intra-op ``threads``. Two figures compare only under one identity."""
-
-    cpu: str
-    cores: int
-    runtime: str
-    version: str
-    threads: int
-
-    @classmethod
-    def here(cls, runtime: str, threads: int) -> "MachineIdentity":
-        if runtime not in RUNTIMES:
-            raise ValueError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        if runtime == "onnxruntime":
-            import onnxruntime
-
-            version = onnxruntime.__version__
-        else:
-            version = torch.__version__
-        return cls(cpu_model(), os.cpu_count() or 1, runtime, version, threads)
-
+#: A workload: opening it (a runtime session, a warm model) returns the call that runs one image.
+Workload = Callable[[], Callable[[], object]]
 
 @dataclass(frozen=True)
 class Timing:
@@ -108,31 +71,80 @@ def lr_size_for(scale: int, hr_size: tuple[int, int] = DEFAULT_HR_SIZE) -> tuple
     return h // scale, w // scale
 
 
-def spec_runner(spec: ArchSpec, runtime: str, lr_size: tuple[int, int], threads: int = 1,
-                seed: int = 0) -> Callable[[], object]:
-    """A no-argument call that upscales one random (1, 3, *lr_size) image with ``spec``'s network
-    (weights seeded; latency does not depend on them) on ``runtime``. onnxruntime: exported on the
-    fly into a temporary folder, ``threads`` intra-op threads, one inter-op thread, spinning off
-    (a spinning pool would burn a shared CPU between runs). torch: eager, channels_last, no grad;
-    its thread count is the process's (the entry point sets it)."""
+def onnx_workload(model: bytes, x: np.ndarray, threads: int = 1) -> Workload:
+    """An ONNX graph (its bytes) on onnxruntime: each opening builds a fresh session with
+    ``threads`` intra-op threads, one inter-op thread and spinning off (a spinning pool would burn
+    a shared CPU between runs), fed ``x`` under the graph's input name."""
+    from .onnx_export import INPUT
+    from .runners import onnx_session
+
+    def open_() -> Callable[[], object]:
+        session = onnx_session(model, threads, spinning=False, inter_op=1)
+        feed = {INPUT: x}
+        return lambda: session.run(None, feed)
+
+    return open_
+
+
+def torch_workload(module: torch.nn.Module, x: torch.Tensor) -> Workload:
+    """A module on PyTorch eager: channels_last, inference mode; its thread count is the process's
+    (the entry point sets it)."""
+    net = module.eval().to(memory_format=torch.channels_last)
+    xt = x.contiguous(memory_format=torch.channels_last)
+
+    def run():
+        with torch.inference_mode():
+            return net(xt)
+
+    return lambda: run
+
+
+def spec_workload(spec: ArchSpec, runtime: str, lr_size: tuple[int, int], threads: int = 1,
+                  seed: int = 0) -> Workload:
+    """``spec``'s network upscaling one random (1, 3, *lr_size) image (weights seeded; latency does
+    not depend on them) on ``runtime``: onnxruntime runs the graph a bundle ships
+    (:func:`.onnx_export.export_onnx`, exported once here), torch the module on 0..255."""
     torch.manual_seed(seed)
     model = build_model(spec).eval()
     x = np.random.default_rng(seed).random((1, 3, *lr_size), dtype=np.float32)
     if runtime == "onnxruntime":
-        from .onnx_export import INPUT, export_onnx
-        from .runners import onnx_session
+        from .onnx_export import export_onnx
 
         with tempfile.TemporaryDirectory() as tmp:
-            session = onnx_session(export_onnx(model, Path(tmp) / "model.onnx"), threads, spinning=False, inter_op=1)
-        feed = {INPUT: x}
-        return lambda: session.run(None, feed)
+            graph = export_onnx(model, Path(tmp) / "model.onnx").read_bytes()
+        return onnx_workload(graph, x, threads)
     if runtime == "torch":
-        net = model.to(memory_format=torch.channels_last)
-        xt = torch.from_numpy(x * 255.0).contiguous(memory_format=torch.channels_last)
-
-        def run():
-            with torch.inference_mode():
-                return net(xt)
-
-        return run
+        return torch_workload(model, torch.from_numpy(x * 255.0))
     raise ValueError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
+
+
+def spec_runner(spec: ArchSpec, runtime: str, lr_size: tuple[int, int], threads: int = 1,
+                seed: int = 0) -> Callable[[], object]:
+    """A no-argument call that upscales one image with ``spec``'s network (:func:`spec_workload`, opened)."""
+    return spec_workload(spec, runtime, lr_size, threads, seed)()
+
+
+def round_robin(workloads: Sequence[Workload], passes: int = 5, repeats: int = 2, warmup: int = 1,
+                on_turn: Callable[[int, int], None] | None = None) -> list[list[float]]:
+    """Wall times (ms) of each workload, taken in turns: ``passes`` passes over all of them, each
+    turn opening the workload, running it ``warmup`` times unmeasured and ``repeats`` times
+    measured, then closing it. On a shared CPU whose speed drifts in spells of seconds (memory-heavy
+    graphs by up to +-20% here), turns spread every workload over the same spells, where measuring
+    one after another would give each its own; a median over its turns is then comparable across
+    workloads. ``on_turn(pass, i)`` hears each turn before it runs (progress)."""
+    if passes < 1 or repeats < 1 or warmup < 0:
+        raise ValueError(f"passes, repeats: expected >= 1 and warmup >= 0, got {passes}, {repeats}, {warmup}")
+    times: list[list[float]] = [[] for _ in workloads]
+    for k in range(passes):
+        for i, workload in enumerate(workloads):
+            if on_turn is not None:
+                on_turn(k, i)
+            run = workload()
+            for _ in range(warmup):
+                run()
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                run()
+                times[i].append((time.perf_counter() - t0) * 1e3)
+            del run  # close the session before the next one opens: one graph's memory at a time
+    return times

@@ -28,9 +28,9 @@ def torch_runner(model: SLWSR, device: str = "cpu") -> Runner:
     return run
 
 
-def onnx_session(path: str | Path, threads: int | None = None, arena: bool = True, spinning: bool = True,
+def onnx_session(path: str | Path | bytes, threads: int | None = None, arena: bool = True, spinning: bool = True,
                  inter_op: int | None = None):
-    """An onnxruntime CPU session on ``path``: ``threads`` intra-op threads (default onnxruntime's),
+    """An onnxruntime CPU session on ``path`` (or a graph's bytes): ``threads`` intra-op threads (default onnxruntime's),
     ``inter_op`` inter-op threads, its memory ``arena`` and the thread pool's ``spinning`` on or off.
     ``ValueError`` naming the file when onnxruntime cannot load it."""
     import onnxruntime as ort
@@ -44,9 +44,11 @@ def onnx_session(path: str | Path, threads: int | None = None, arena: bool = Tru
     if not spinning:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(path if isinstance(path, bytes) else str(path), opts,
+                                    providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for unreadable models
-        raise ValueError(f"{path}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
+        where = "ONNX graph" if isinstance(path, bytes) else path
+        raise ValueError(f"{where}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
 
 
 def onnx_runner(path: str | Path, threads: int | None = None) -> Runner:

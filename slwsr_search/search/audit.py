@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 import optuna
 
 from ..model.cost import Cost, count_cost
+from ..model.latency_table import LatencyTable
 from ..model.presets import PRESETS
 from ..model.spec import ArchSpec
 from ..sr.data import TrainData
@@ -43,14 +44,15 @@ class Design:
         return count_cost(self.spec)
 
 
-def draw_designs(cfg: StudyConfig, n: int, seed: int = 0, max_tries: int = 10_000) -> list[Design]:
+def draw_designs(cfg: StudyConfig, n: int, seed: int = 0, max_tries: int = 10_000,
+                 latency_table: LatencyTable | None = None) -> list[Design]:
     """The study's baselines that fit its budget, then ``n`` distinct feasible designs drawn from
-    its space by a seeded random sampler (the same ``n`` and ``seed`` give the same designs)."""
+    its space by a seeded random sampler (the same ``n`` and ``seed`` give the same designs).
+    A study with a latency limit needs ``latency_table`` to price them."""
     designs, seen = [], set()
     for name in cfg.baselines:
         spec = PRESETS[name]
-        c = count_cost(spec)
-        if cfg.fits(c.params, c.macs):
+        if cfg.fits(cfg.price(spec, latency_table)):
             designs.append(Design(name, spec))
             seen.add(spec.hash)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
@@ -61,8 +63,7 @@ def draw_designs(cfg: StudyConfig, n: int, seed: int = 0, max_tries: int = 10_00
         trial = study.ask()
         spec = cfg.space.suggest(trial)
         study.tell(trial, 0.0)
-        c = count_cost(spec)
-        if spec.hash in seen or not cfg.fits(c.params, c.macs):
+        if spec.hash in seen or not cfg.fits(cfg.price(spec, latency_table)):
             continue
         seen.add(spec.hash)
         designs.append(Design(f"d{drawn}", spec))

@@ -51,7 +51,12 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     Objective("loss", "minimize", "training loss", "L1, 0-255", "loss"),
     Objective("params", "minimize", "parameters", "", "params"),
     Objective("macs", "minimize", "Multi-Adds", "G", "macs", 1e9),
+    # Time per image predicted from this machine's latency table (docs/latency.md): the study's
+    # [latency] runtime and threads, the cost convention's image (x4: 320x180 in, 1280x720 out).
+    Objective("latency", "minimize", "latency", "ms", "latency_ms"),
 )}
+#: Objectives priced from the spec before training (the rest are measured by training it).
+COST_OBJECTIVES: tuple[str, ...] = ("params", "macs", "latency")
 
 
 def get_objectives(names: list[str] | tuple[str, ...], where: str = "objectives") -> tuple[Objective, ...]:

@@ -36,7 +36,8 @@ class TrialRecord:
     """One trial's user attrs. ``None``: not recorded (yet, or not applicable).
 
     ``worker`` (host:pid) runs it; ``arch``, ``spec`` (compact JSON), ``hash``, ``params``,
-    ``macs`` (at 1280x720 output) describe the spec; ``protocol_key`` says which protocol and data
+    ``macs`` (at 1280x720 output), ``latency_ms`` (predicted from the latency table, in a study
+    that uses latency) describe the spec; ``protocol_key`` says which protocol and data
     trained it; ``train_seed`` its training seed; ``retry_of`` the trial it retries; ``feasible``
     whether it fits the budget; ``status`` (one of :data:`STATUSES`) and ``reason`` how it ended;
     ``psnr`` (dB), ``ssim``, ``train_seconds``, ``steps_per_s``, ``device``, ``final_loss`` its
@@ -55,6 +56,7 @@ class TrialRecord:
     hash: str | None = None
     params: int | None = None
     macs: int | None = None
+    latency_ms: float | None = None
     protocol_key: str | None = None
     train_seed: int | None = None
     retry_of: int | None = None
@@ -131,12 +133,17 @@ def write(trial: optuna.Trial, **values: Any) -> None:
 class StudyRecord:
     """What a study remembers about how it is run (study user attrs): the protocol key that every
     later run must match, a description of the protocol and data for people, the protocol, and
-    the data (``[training sources, validation sources]``, each joined with `` + ``)."""
+    the data (``[training sources, validation sources]``, each joined with `` + ``); for a study
+    that uses latency, the table it prices with (``latency``: identity, file, when calibrated) and
+    the measured time of Pareto points (``measured_latency``: trial number -> ms; trials cannot
+    take attributes once finished, so the study holds them)."""
 
     protocol_key: str | None = None
     protocol_desc: str | None = None
     protocol: dict | None = None
     data: list[str] | None = None
+    latency: dict | None = None  # the latency table a study prices with: identity, file, created
+    measured_latency: dict | None = None  # trial number (str) -> measured ms, for Pareto points
 
     @classmethod
     def of(cls, study: optuna.Study) -> "StudyRecord":

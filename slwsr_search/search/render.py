@@ -60,9 +60,23 @@ def _by_loss(rep: Report) -> bool:
     return "loss" in rep.objectives
 
 
+def _by_latency(rep: Report) -> bool:
+    """Whether the study has a latency objective (the tables and charts then show it)."""
+    return "latency" in rep.objectives
+
+
+def _latency_cell(r: pd.Series) -> str:
+    """``312.4 (meas. 298.1)``: predicted time per image in ms, and the measured one when there is one."""
+    pred = "-" if pd.isna(r["latency_ms"]) else f"{r['latency_ms']:.1f}"
+    return pred + ("" if pd.isna(r["measured_latency_ms"]) else f" (meas. {r['measured_latency_ms']:.1f})")
+
+
 def _noise_notes(rep: Report) -> list[str]:
     """What the noise marks mean, how the front was chosen, and how many designs stopped below the top rung."""
     out = []
+    if _by_latency(rep):
+        out.append("latency: time per image in ms at 1280x720 output, predicted from the latency table (docs/latency.md); "
+                   "meas.: measured after the run, in turns, on the table's runtime and threads.")
     if _by_loss(rep):
         out.append("front: chosen by the training loss (the study's objective: mean L1 on 0-255 pixels over the last "
                    "quarter of the steps, mean over seeds), which ranks designs closer to a long real-data training than "
@@ -89,13 +103,14 @@ def front_table(rep: Report) -> str:
     """The Pareto-optimal trials and where each baseline stands, as terminal text."""
     if rep.front.empty:
         return "no feasible COMPLETE trial yet: no Pareto front"
-    loss = _by_loss(rep)
+    loss, lat = _by_loss(rep), _by_latency(rep)
     lines = [f"Pareto-optimal trials ({len(rep.front)} of {len(rep.trials)}; feasible, objectives {', '.join(rep.objectives)}):",
-             f"{'#':<5} {'params':>9} {'Multi-Adds':>10} " + (f"{'loss':>7} " if loss else "")
-             + f"{'PSNR':>7} {'seeds (min-max)':>19} {'SSIM':>7}  arch"]
+             f"{'#':<5} {'params':>9} {'Multi-Adds':>10} " + (f"{'latency ms':>22} " if lat else "")
+             + (f"{'loss':>7} " if loss else "") + f"{'PSNR':>7} {'seeds (min-max)':>19} {'SSIM':>7}  arch"]
     for _, r in rep.front.iterrows():
         tag = f"  [{r['baseline']}]" if isinstance(r["baseline"], str) else ""
-        lines.append(f"{r['number']:<5} {int(r['params']):>9,} {r['gmacs']:>8.2f} G " + (f"{r['loss']:>7.3f} " if loss else "")
+        lines.append(f"{r['number']:<5} {int(r['params']):>9,} {r['gmacs']:>8.2f} G "
+                     + (f"{_latency_cell(r):>22} " if lat else "") + (f"{r['loss']:>7.3f} " if loss else "")
                      + f"{r['psnr']:>7.3f} {_seeds(r):>19} {r['ssim']:>7.4f}  {r['arch']}{tag}{_noise_tag(rep, r['number'])}")
     lines += _noise_notes(rep)
     for _, r in rep.baselines.iterrows():
@@ -109,13 +124,14 @@ def front_table(rep: Report) -> str:
 
 
 def _markdown_table(rep: Report) -> str:
-    loss = _by_loss(rep)
-    lines = ["| trial | params | Multi-Adds (G) | " + ("training loss | " if loss else "")
+    loss, lat = _by_loss(rep), _by_latency(rep)
+    lines = ["| trial | params | Multi-Adds (G) | " + ("latency (ms) | " if lat else "") + ("training loss | " if loss else "")
              + "PSNR (dB) | seeds (min-max) | SSIM | arch | baseline |",
-             "|---|---|---|" + ("---|" if loss else "") + "---|---|---|---|---|"]
+             "|---|---|---|" + ("---|" if lat else "") + ("---|" if loss else "") + "---|---|---|---|---|"]
     for _, r in rep.front.iterrows():
         base = r["baseline"] if isinstance(r["baseline"], str) else ""
-        lines.append(f"| {r['number']} | {int(r['params']):,} | {r['macs'] / 1e9:.2f} | " + (f"{r['loss']:.3f} | " if loss else "")
+        lines.append(f"| {r['number']} | {int(r['params']):,} | {r['macs'] / 1e9:.2f} | "
+                     + (f"{_latency_cell(r)} | " if lat else "") + (f"{r['loss']:.3f} | " if loss else "")
                      + f"{r['psnr']:.3f} | {_seeds(r)} | {r['ssim']:.4f} | `{r['arch']}` | "
                      f"{(base + _noise_tag(rep, r['number'])).strip()} |")
     return "\n".join(lines)
@@ -181,8 +197,9 @@ def _hover(r: pd.Series) -> str:
     ssim = "" if pd.isna(r["ssim"]) else f"<br>SSIM {r['ssim']:.4f}"
     loss = "" if pd.isna(r.get("loss")) else f"<br>training loss {r['loss']:.3f}"
     base = f"<br>baseline {r['baseline']}" if isinstance(r["baseline"], str) else ""
+    lat = "" if pd.isna(r.get("latency_ms")) else f"<br>latency {_latency_cell(r)} ms"
     return (f"trial {r['number']}<br>{r['arch']}<br>{int(r['params']):,} params<br>"
-            f"{r['macs'] / 1e9:.2f} G Multi-Adds<br>PSNR {psnr}{ssim}{loss}{base}")
+            f"{r['macs'] / 1e9:.2f} G Multi-Adds{lat}<br>PSNR {psnr}{ssim}{loss}{base}")
 
 
 def _bars(df: pd.DataFrame) -> dict | None:
@@ -196,7 +213,8 @@ def _bars(df: pd.DataFrame) -> dict | None:
 
 
 def _scatter(rep: Report, x: str, x_title: str):
-    """PSNR against ``x`` (``params`` or ``macs``): one trace per part of the report."""
+    """PSNR against ``x`` (``params``, ``macs`` or ``latency_ms``): one trace per part of the report;
+    against latency, the front's measured times too."""
     import plotly.graph_objects as go
 
     def gx(df: pd.DataFrame) -> pd.Series:
@@ -214,6 +232,12 @@ def _scatter(rep: Report, x: str, x_title: str):
                              line=dict(color="#d62728", shape="hv"), marker=dict(color="#d62728", size=10),
                              error_y=_bars(front),
                              hovertext=[_hover(r) for _, r in front.iterrows()], hoverinfo="text"))
+    measured = front[front["measured_latency_ms"].notna()] if x == "latency_ms" else front.iloc[:0]
+    if len(measured):
+        fig.add_trace(go.Scatter(x=measured["measured_latency_ms"], y=measured["psnr"], mode="markers",
+                                 name="Pareto front, measured latency", marker=dict(color="#d62728", size=11,
+                                                                                     symbol="diamond-open"),
+                                 hovertext=[_hover(r) for _, r in measured.iterrows()], hoverinfo="text"))
     over = rep.over_budget
     fig.add_trace(go.Scatter(x=gx(over), y=[floor] * len(over), mode="markers",
                              name="over budget (priced, not trained)", marker=dict(color="#999999", symbol="x", size=7),
@@ -250,7 +274,8 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
     if rep.front.empty:
         parts.append("<p class='empty'><b>No feasible COMPLETE trial yet</b>: there is no Pareto front to show. "
                      "Run the study (or resume it) and refresh this report.</p>")
-    figs = [_scatter(rep, "params", "parameters"), _scatter(rep, "macs", "Multi-Adds (G)")]
+    figs = ([_scatter(rep, "latency_ms", "latency (ms per image, predicted)")] if _by_latency(rep) else [])
+    figs += [_scatter(rep, "params", "parameters"), _scatter(rep, "macs", "Multi-Adds (G)")]
     if len(rep.hv):
         hv = go.Figure(go.Scatter(x=rep.hv["number"], y=rep.hv["hypervolume"], mode="lines+markers", line_shape="hv"))
         hv.update_layout(title="Search progress: hypervolume of the feasible front after each trial (normalised)",
@@ -264,6 +289,8 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
     else:
         t = rep.front[["number", "params", "macs", *(["loss"] if _by_loss(rep) else []), "psnr", "ssim", "arch",
                        "baseline"]].copy()
+        if _by_latency(rep):
+            t.insert(3, "latency (ms)", [_latency_cell(r) for _, r in rep.front.iterrows()])
         if _by_loss(rep):
             t["loss"] = t["loss"].map(lambda v: f"{v:.3f}")
         t["macs"] = (t["macs"] / 1e9).map(lambda v: f"{v:.2f} G")

@@ -19,23 +19,27 @@ from .objectives import OBJECTIVES
 from .record import SCREENED, StudyRecord, TrialRecord
 
 #: Columns of :func:`trials_frame`, in order.
-TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "psnr", "ssim", "loss", "feasible", "trained", "baseline",
+TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "latency_ms", "measured_latency_ms", "psnr", "ssim", "loss", "feasible", "trained", "baseline",
                  "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device", "worker",
                  "status", "reason", "spec", "rung", "rung_psnr", "screen_psnr", "seeds", "psnr_min", "psnr_max"]
 #: Columns of the exported ``trials.csv`` and ``pareto.csv``.
-CSV_COLUMNS = ["number", "state", "params", "macs", "psnr", "ssim", "loss", "feasible", "pareto_optimal", "baseline",
+CSV_COLUMNS = ["number", "state", "params", "macs", "latency_ms", "measured_latency_ms", "psnr", "ssim", "loss", "feasible", "pareto_optimal", "baseline",
                "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device",
                "worker", "status", "reason", "rung", "rung_psnr", "seeds", "psnr_min", "psnr_max"]
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: its :class:`~.record.TrialRecord`, state and number."""
+    """One row per trial: its :class:`~.record.TrialRecord`, state and number; ``latency_ms`` the
+    predicted time per image (a study that uses latency), ``measured_latency_ms`` the measured one
+    (Pareto points, after a run)."""
     rows = []
+    measured = StudyRecord.of(study).measured_latency or {}
     for t in study.get_trials(deepcopy=False):
         r = TrialRecord.of(t)
         rows.append({
             "number": t.number, "state": t.state.name, "params": r.params, "macs": r.macs,
-            "gmacs": None if r.macs is None else r.macs / 1e9, "psnr": r.psnr, "ssim": r.ssim, "loss": r.loss,
+            "gmacs": None if r.macs is None else r.macs / 1e9, "latency_ms": r.latency_ms,
+            "measured_latency_ms": measured.get(str(t.number)), "psnr": r.psnr, "ssim": r.ssim, "loss": r.loss,
             "feasible": r.feasible, "trained": r.trained, "baseline": r.baseline, "duplicate_of": r.duplicate_of,
             "retry_of": r.retry_of, "arch": r.arch, "hash": r.hash, "train_seed": r.train_seed,
             "train_seconds": r.train_seconds, "steps_per_s": r.steps_per_s, "device": r.device, "worker": r.worker,

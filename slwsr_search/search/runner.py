@@ -22,7 +22,7 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from ..model.cost import count_cost
+from ..model.latency_table import LatencyTable
 from ..model.presets import PRESETS
 from ..sr.data import TrainData
 from ..training.device import Speedups
@@ -33,7 +33,7 @@ from .promotion import promote
 from .record import INFEASIBLE, REUSED, RUNG_LISTS, RUNGS_SHORT, SURPLUS, TrialRecord
 from .rungs import SCREENED, DesignProgress, RungStore, run_design
 from .storage import retry_callback
-from .study import StudyConfig, top_seeds, trial_seed
+from .study import Price, StudyConfig, top_seeds, trial_seed
 
 
 def _at(values: list[float] | None, k: int) -> float | None:
@@ -41,9 +41,18 @@ def _at(values: list[float] | None, k: int) -> float | None:
     return values[k] if values is not None and len(values) > k else None
 
 
-def _rung_raw(r: TrialRecord | DesignProgress, k: int, params: int, macs: int) -> dict[str, float | None]:
+def _rung_raw(r: TrialRecord | DesignProgress, k: int, price: Price) -> dict[str, float | None]:
     """Every objective's raw value for rung ``k`` of a record or a design's progress."""
-    return {**{col: _at(getattr(r, field), k) for col, field in RUNG_LISTS.items()}, "params": params, "macs": macs}
+    return {**{col: _at(getattr(r, field), k) for col, field in RUNG_LISTS.items()}, **_price_raw(price)}
+
+
+def _price_raw(price: Price) -> dict[str, float | None]:
+    """The priced objectives' raw values by column."""
+    return {"params": price.params, "macs": price.macs, "latency_ms": price.latency_ms}
+
+
+def _record_price(r: TrialRecord) -> Price:
+    return Price(r.params, r.macs, r.latency_ms)
 
 
 class TrainingFailed(Exception):
@@ -100,6 +109,7 @@ class Runner:
     target: int | None = None  # the study's n_trials: no trial beyond it is started (see _covered_before)
     should_stop: Callable[[], bool] | None = None  # asked before every training step (Ctrl-C)
     rung_store: RungStore | None = None  # continuation files of a multi-fidelity study's designs
+    latency_table: LatencyTable | None = None  # prices latencies, for a study that uses them
     interrupted: int | None = field(default=None, init=False)  # the trial a Ctrl-C ended
 
     def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
@@ -121,17 +131,19 @@ class Runner:
             record.write(trial, status=SURPLUS)
             raise optuna.TrialPruned("surplus: the study's target is covered by earlier trials")
         spec = self.cfg.space.suggest(trial)
-        cost = count_cost(spec)
+        cost = self.cfg.price(spec, self.latency_table)
         original = _retried_number(trials, trial.number)
         seed = trial_seed(self.protocol.seed, trial.number if original is None else original)
         record.write(trial, arch=spec.arch, spec=spec.to_json(compact=True), hash=spec.hash, params=cost.params,
                      macs=cost.macs, protocol_key=self.key, train_seed=seed)
+        if cost.latency_ms is not None:
+            record.write(trial, latency_ms=cost.latency_ms)
         if original is not None:
             record.write(trial, retry_of=original)
-        constraints = self.cfg.violations(cost.params, cost.macs)
+        constraints = self.cfg.violations(cost)
         if self.cfg.fidelity.multi:
             constraints[RUNGS_SHORT] = 0.0  # set for real once the design stops (see _set_constraints)
-        if not self.cfg.fits(cost.params, cost.macs):
+        if not self.cfg.fits(cost):
             # Over budget: recorded, never built or trained, and PRUNED rather than COMPLETE, so no
             # placeholder score is drawn (the dashboard's Pareto plot shows every COMPLETE trial);
             # its constraint values still tell a constrained sampler (TPE) where the budget ends.
@@ -147,7 +159,7 @@ class Runner:
                 raise TrainingFailed(f"duplicate of failed trial {previous.number}: {previous.user_attrs.get('reason')}")
             prev = TrialRecord.of(previous)
             self._set_constraints(trial, self._with_rungs(constraints, prev))
-            return self._scores(prev, cost.params, cost.macs)
+            return self._scores(prev, cost)
         fid = self.cfg.fidelity
         first = trial.number if original is None else original
         seeds = top_seeds(self.protocol.seed, first, fid.seeds_at_top)
@@ -155,7 +167,7 @@ class Runner:
         baseline = TrialRecord.of(trial).baseline is not None  # baselines always reach the top
 
         def goes_on(k: int, prog: DesignProgress) -> bool:
-            return baseline or k < granted or self._promoted(trial, spec.hash, k, prog, cost.params, cost.macs)
+            return baseline or k < granted or self._promoted(trial, spec.hash, k, prog, cost)
 
         def on_progress(prog: DesignProgress) -> None:
             record.write(trial, rung_psnr=prog.rung_psnr, rung_ssim=prog.rung_ssim, rung_seconds=prog.rung_seconds,
@@ -173,7 +185,7 @@ class Runner:
         if status not in (OK, SCREENED):
             raise TrainingFailed(f"{status}: {reason}")
         self._set_constraints(trial, self._with_rungs(constraints, rec))
-        return self._scores(rec, cost.params, cost.macs)
+        return self._scores(rec, cost)
 
     def _with_rungs(self, constraints: dict[str, float], rec: TrialRecord) -> dict[str, float]:
         if RUNGS_SHORT in constraints:
@@ -192,12 +204,12 @@ class Runner:
                 trial.set_constraint(k, v)
         trial.storage.set_trial_system_attr(trial._trial_id, "constraints", list(constraints.values()))
 
-    def _scores(self, rec: TrialRecord, params: int, macs: int) -> tuple[float, ...]:
+    def _scores(self, rec: TrialRecord, price: Price) -> tuple[float, ...]:
         """The trial's values: the top-rung score (mean over seeds), or the highest rung's score of a
         design stopped lower (marked infeasible by its constraint, so never mixed into the front)."""
         if rec.psnr is not None:
-            return self._values({"psnr": rec.psnr, "ssim": rec.ssim, "loss": rec.loss, "params": params, "macs": macs})
-        return self._values(_rung_raw(rec, rec.rung, params, macs))
+            return self._values({"psnr": rec.psnr, "ssim": rec.ssim, "loss": rec.loss, **_price_raw(price)})
+        return self._values(_rung_raw(rec, rec.rung, price))
 
     def _granted(self, trials: list[optuna.trial.FrozenTrial], original: int | None) -> int:
         """The highest rung already granted to the trial a retry repeats (a promotion its dead
@@ -207,8 +219,7 @@ class Runner:
                 return TrialRecord.of(t).promoted or 0
         return 0
 
-    def _promoted(self, trial: optuna.Trial, spec_hash: str, k: int, prog: DesignProgress, params: int,
-                  macs: int) -> bool:
+    def _promoted(self, trial: optuna.Trial, spec_hash: str, k: int, prog: DesignProgress, price: Price) -> bool:
         """The promotion rule (:func:`.promotion.promote`) for this design at rung ``k``, against
         every result that rung holds now: one per design, of this protocol and data, any state."""
         points, exempt, seen = [], [], {spec_hash}
@@ -217,9 +228,9 @@ class Runner:
             if (r.protocol_key == self.key and r.duplicate_of is None and r.rung_psnr and len(r.rung_psnr) > k
                     and r.hash not in seen):
                 seen.add(r.hash)
-                points.append(self._minimised(_rung_raw(r, k, r.params, r.macs)))
+                points.append(self._minimised(_rung_raw(r, k, _record_price(r))))
                 exempt.append(r.baseline is not None)  # baselines go on anyway: they take no place
-        points.append(self._minimised(_rung_raw(prog, k, params, macs)))
+        points.append(self._minimised(_rung_raw(prog, k, price)))
         return promote(points, len(points) - 1, self.cfg.fidelity.reduction, exempt + [False])
 
     def _minimised(self, raw: dict[str, float | None]) -> list[float]:
@@ -253,15 +264,14 @@ class Runner:
         return None
 
 
-def enqueue_baselines(study: optuna.Study, cfg: StudyConfig) -> list[str]:
+def enqueue_baselines(study: optuna.Study, cfg: StudyConfig, latency_table: LatencyTable | None = None) -> list[str]:
     """Enqueue the study's baselines that fit its budget and are not in the study yet; returns
     the names enqueued now. Baselines over budget are skipped (they would only be priced)."""
     present = {TrialRecord.of(t).baseline for t in study.get_trials(deepcopy=False)}
     added = []
     for name in cfg.baselines:
         spec = PRESETS[name]
-        cost = count_cost(spec)
-        if not cfg.fits(cost.params, cost.macs) or name in present:
+        if not cfg.fits(cfg.price(spec, latency_table)) or name in present:
             continue
         params = cfg.space.encode(spec, f"baseline {name}")
         study.enqueue_trial(params, user_attrs=TrialRecord(baseline=name).attrs(), skip_if_exists=True)

@@ -19,6 +19,7 @@ import optuna
 
 from ..config import check_keys, list_of, read_toml
 from ..model.cost import block_cost, count_cost
+from ..model.latency_table import RUNTIMES, LatencyTable, block_key, predict_latency, skeleton_key
 from ..model.presets import PRESETS
 from ..model.spec import SLOTS, ArchSpec
 from ..training.protocol import Protocol
@@ -113,6 +114,42 @@ class Fidelity:
         return cls(tuple(rungs), d.get("reduction", cls.reduction), d.get("seeds_at_top", cls.seeds_at_top))
 
 
+@dataclass(frozen=True)
+class LatencySettings:
+    """``[latency]`` of a study: the ``runtime`` (onnxruntime or torch) and intra-op ``threads`` a
+    latency is predicted for, and the ``table`` file to read (default: this machine's, calibrated
+    on first use; a table made on a phone or another computer is named here, and is then checked
+    for runtime, threads, scale and size but not for this machine's CPU)."""
+
+    runtime: str = "onnxruntime"
+    threads: int = 1
+    table: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str, relative_to: Path) -> "LatencySettings":
+        check_keys(d, where, optional=("runtime", "threads", "table"))
+        runtime, threads, table = d.get("runtime", cls.runtime), d.get("threads", cls.threads), d.get("table")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"{where}: runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"{where}: threads: expected an integer >= 1, got {threads!r}")
+        if table is not None:
+            if not isinstance(table, str) or not table:
+                raise ValueError(f"{where}: table: expected a file path, got {table!r}")
+            table = str((relative_to / table) if not Path(table).is_absolute() else Path(table))
+        return cls(runtime, threads, table)
+
+
+@dataclass(frozen=True)
+class Price:
+    """What a spec costs before training: ``params``, ``macs`` (at 1280x720 output) and, for a
+    study that uses latency, ``latency_ms`` predicted from its table (else None)."""
+
+    params: int
+    macs: int
+    latency_ms: float | None = None
+
+
 def trial_seed(study_seed: int, number: int) -> int:
     """The training seed of trial ``number``: a function of the study seed and the trial number
     only (NumPy's ``SeedSequence`` mixes them), so a result never depends on which worker ran it.
@@ -152,6 +189,13 @@ class StudyConfig:
     fault_tolerance: FaultTolerance = FaultTolerance()
     reference_protocol: Protocol | None = None  # the fidelity audit's reference (default: K x the screening steps)
     fidelity: Fidelity = Fidelity()  # multi-fidelity rungs and seeds at the top (default: one rung, one seed)
+    max_latency_ms: float | None = None  # [constraints]: predicted time per image (needs a latency table)
+    latency: LatencySettings = LatencySettings()
+
+    @property
+    def needs_latency(self) -> bool:
+        """Whether pricing a spec needs a latency table (a ``latency`` objective or limit)."""
+        return "latency" in self.objectives or self.max_latency_ms is not None
 
     @property
     def objective_table(self) -> tuple[Objective, ...]:
@@ -191,20 +235,24 @@ class StudyConfig:
         check_keys(data, w, required=("search_space", "n_trials", "protocol", "constraints"),
                    optional=("description", "objectives", "cpu_protocol", "data", "sampler", "timeout", "seed",
                              "baselines", "storage", "fault_tolerance", "reference_protocol",
-                             "fidelity"))
+                             "fidelity", "latency"))
         try:
             space = SearchSpace.load(data["search_space"], relative_to=p.parent)
         except ValueError as e:
             raise ValueError(f"{w}: search_space: {e}") from None
         objectives = tuple(list_of(data.get("objectives", ["psnr", "params", "macs"]), str, f"{w}: objectives"))
         get_objectives(objectives, f"{w}: objectives")
-        cons = check_keys(data["constraints"], f"{w}: [constraints]", optional=("max_params", "max_macs"))
+        cons = check_keys(data["constraints"], f"{w}: [constraints]", optional=("max_params", "max_macs", "max_latency_ms"))
         limits = {}
         for key in ("max_params", "max_macs"):
             v = cons.get(key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
                 raise ValueError(f"{w}: constraints.{key}: expected a positive integer, got {v!r}")
             limits[key] = v
+        max_ms = cons.get("max_latency_ms")
+        if max_ms is not None and (isinstance(max_ms, bool) or not isinstance(max_ms, (int, float)) or not max_ms > 0):
+            raise ValueError(f"{w}: constraints.max_latency_ms: expected milliseconds > 0, got {max_ms!r}")
+        latency = LatencySettings.from_dict(data.get("latency", {}), f"{w}: [latency]", p.parent)
         protocol = Protocol.from_dict(data["protocol"], f"{w}: [protocol]")
         cpu_protocol = Protocol.from_dict(data["cpu_protocol"], f"{w}: [cpu_protocol]") if "cpu_protocol" in data else None
         d = check_keys(data.get("data", {}), f"{w}: [data]", optional=("train", "val"))
@@ -239,30 +287,57 @@ class StudyConfig:
                    protocol=protocol, cpu_protocol=cpu_protocol, train=tuple(train_src), val=tuple(val_src),
                    sampler=sampler, n_trials=n_trials, timeout=float(timeout) if timeout else None, seed=seed,
                    baselines=tuple(baselines), storage=storage, fault_tolerance=ft, reference_protocol=reference,
-                   fidelity=fidelity)
+                   fidelity=fidelity, max_latency_ms=None if max_ms is None else float(max_ms), latency=latency)
 
     # ----- budget ----------------------------------------------------------------------------------
 
-    def violations(self, params: int, macs: int) -> dict[str, float]:
-        """Optuna constraint values (feasible when all <= 0): how far over each limit a cost is."""
+    def price(self, spec: ArchSpec, table: LatencyTable | None = None) -> Price:
+        """``spec``'s cost before training; its latency from ``table`` when the study uses latency
+        (``ValueError`` when it does and no table is given)."""
+        cost = count_cost(spec)
+        latency = None
+        if self.needs_latency:
+            if table is None:
+                raise ValueError(f"{self.path}: pricing a latency needs this machine's latency table "
+                                 "(python -m slwsr_search.latency calibrate)")
+            latency = round(predict_latency(spec, table).ms, 3)
+        return Price(cost.params, cost.macs, latency)
+
+    def violations(self, price: Price) -> dict[str, float]:
+        """Optuna constraint values (feasible when all <= 0): how far over each limit a price is."""
         out = {}
         if self.max_params is not None:
-            out["params"] = float(params - self.max_params)
+            out["params"] = float(price.params - self.max_params)
         if self.max_macs is not None:
-            out["macs"] = float(macs - self.max_macs)
+            out["macs"] = float(price.macs - self.max_macs)
+        if self.max_latency_ms is not None:
+            out["latency"] = float(price.latency_ms - self.max_latency_ms)
         return out
 
-    def fits(self, params: int, macs: int) -> bool:
-        """Whether a cost meets every limit of the budget (no violation above 0)."""
-        return not any(v > 0 for v in self.violations(params, macs).values())
+    def fits(self, price: Price) -> bool:
+        """Whether a price meets every limit of the budget (no violation above 0)."""
+        return not any(v > 0 for v in self.violations(price).values())
 
-    def check_space_fits(self) -> None:
+    def check_space_fits(self, table: LatencyTable | None = None) -> None:
         """``ValueError`` before any training if no spec of the space can meet the budget.
 
         Cost is a sum over parts, each growing with ``n_feats``: the cheapest spec takes the
         smallest width, the cheapest block choice in every searched slot and a one-source pool.
+        The latency limit (with ``table``): per width, the quickest block of each slot and a
+        one-source pool, the quickest width.
         """
         sp = self.space
+        if self.max_latency_ms is not None and table is not None:
+            best = None
+            for n in sp.n_feats:  # activations follow the keep-ratio: either state bounds it from below
+                ms = table.ms(skeleton_key(n, 1)) + sum(
+                    min(table.ms(block_key(dataclasses.replace(parse_block_choice(c), act=a), n))
+                        for c in (sp.block_choices if slot in sp.block_slots else ("res",)) for a in (True, False))
+                    for slot in SLOTS)
+                best = ms if best is None else min(best, ms)
+            if best is not None and best > self.max_latency_ms:
+                raise ValueError(f"{self.path}: nothing in search space {sp.name!r} fits the budget: the quickest spec "
+                                 f"takes {best:.1f} ms by the latency table, over the limit of {self.max_latency_ms:g} ms")
         n = min(sp.n_feats)
         checks = (("parameters", self.max_params, 0, lambda c: c.params), ("Multi-Adds", self.max_macs, 1, lambda c: c.macs))
         for what, limit, part, pick in checks:

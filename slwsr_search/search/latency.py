@@ -1,0 +1,78 @@
+"""Latency in a study: the table a study prices with, and the measured time of its Pareto points.
+
+A study that uses latency (a ``latency`` objective or ``max_latency_ms``) prices every spec from a
+table (:mod:`~slwsr_search.model.latency_table`): this machine's, calibrated on first use for the
+study's search space, or the file its ``[latency] table`` names (made on a phone, say).
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Callable
+
+import optuna
+
+from ..model.calibrate import Part, plan, table_for
+from ..model.latency import lr_size_for, round_robin, spec_workload
+from ..model.latency_table import LatencyTable, MachineIdentity, table_path
+from ..model.spec import ArchSpec
+from .record import StudyRecord
+from .space import parse_block_choice
+from .study import StudyConfig
+
+
+def study_parts(cfg: StudyConfig) -> list[Part]:
+    """Every table part a spec of the study's space can need: its widths, ``res`` and its block kinds."""
+    blocks = [parse_block_choice(c) for c in dict.fromkeys(("res", *cfg.space.block_choices))]
+    return plan(cfg.space.n_feats, blocks)
+
+
+def study_table(cfg: StudyConfig, on_calibrate: Callable[[list[Part], Path], None] | None = None,
+                **measure) -> LatencyTable:
+    """The latency table ``cfg`` prices with. With ``[latency] table = FILE``: that file, refused
+    when its runtime, threads, scale or size differ from the study's, or when it lacks a part the
+    space needs (its CPU may be another machine's: that is what such a file is for). Otherwise this
+    machine's table, with the parts it lacks measured first (``on_calibrate(parts, path)`` hears
+    it before; ``measure``: :func:`~..model.calibrate.calibrate`'s settings)."""
+    s = cfg.latency
+    scale = cfg.space.scale
+    lr_size = lr_size_for(scale)
+    parts = study_parts(cfg)
+    if s.table is not None:
+        table = LatencyTable.load(s.table)
+        ident = MachineIdentity(table.identity.cpu, table.identity.cores, s.runtime, table.identity.version, s.threads)
+        table.check(ident, scale, lr_size)
+        for part in parts:
+            table.ms(part.key)  # ValueError naming the first missing part
+        return table
+    ident = MachineIdentity.here(s.runtime, s.threads)
+    path = table_path(ident, scale, lr_size)
+    existing = LatencyTable.load(path) if path.exists() else None
+    missing = [p for p in parts if existing is None or p.key not in existing.entries]
+    if missing and on_calibrate is not None:
+        on_calibrate(missing, path)
+    table, _, _ = table_for(parts, s.runtime, s.threads, scale, lr_size, path, **measure)
+    return table
+
+
+def table_record(table: LatencyTable) -> dict:
+    """What a study remembers of the table it prices with."""
+    return {"identity": table.identity.__dict__, "file": table.source, "created": table.created,
+            "lr_size": list(table.lr_size)}
+
+
+def measure_front(study: optuna.Study, specs: dict[int, ArchSpec], table: LatencyTable, passes: int = 3,
+                  on_turn: Callable[[int, int], None] | None = None) -> dict[str, float]:
+    """Measure the time per image of ``specs`` (trial number -> spec; e.g. the Pareto points not
+    measured yet) on the table's runtime and threads, in turns, and store it in the study
+    (``StudyRecord.measured_latency``). Returns every measured time the study holds, by trial number."""
+    known = dict(StudyRecord.of(study).measured_latency or {})
+    todo = {n: s for n, s in specs.items() if str(n) not in known}
+    if todo:
+        ident = table.identity
+        workloads = [spec_workload(s, ident.runtime, tuple(table.lr_size), ident.threads) for s in todo.values()]
+        times = round_robin(workloads, passes, 2, 1, on_turn)
+        known.update({str(n): round(statistics.median(t), 2) for n, t in zip(todo, times)})
+        StudyRecord(measured_latency=known).write(study)
+    return known
