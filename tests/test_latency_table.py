@@ -119,7 +119,6 @@ def test_calibrate_on_a_tiny_image(tmp_path):
 
 def test_parts_export_the_operators_a_bundle_exports():
     """The calibration's quick exporter and the bundle's dynamo exporter give the same operators."""
-    import io
 
     import onnx
     import torch
@@ -255,3 +254,20 @@ def test_bad_latency_settings_name_the_key(tmp_path, text, match):
     (tmp_path / "r.toml").write_text(open(StudyConfig.load("smoke").path).read() + '\n[latency]\nruntime = "tflite"\n')
     with pytest.raises(ValueError, match=r"\[latency\]: runtime: expected one of onnxruntime, torch, got 'tflite'"):
         StudyConfig.load(tmp_path / "r.toml")
+
+
+def test_bench_latency_validate_on_a_tiny_image(capsys, tmp_path, monkeypatch):
+    from slwsr_search.cli.bench import main
+
+    monkeypatch.setenv("SLWSR_CACHE_DIR", str(tmp_path))
+    code, out, err = run_command(main, capsys, "latency", "--validate", "3", "--space", "smoke", "--lr-size", "16x12",
+                                 "--passes", "1", "--repeats", "1", "--out", str(tmp_path / "v"), prog="bench")
+    assert code == 0, err
+    assert "3 specs (0 presets + 3 drawn from 'smoke', seed 0)" in out and "rho pred" in out
+    summary = json.loads((tmp_path / "v.json").read_text())["summary"]["all"]
+    assert summary["specs"] == 3 and -1 <= summary["rho_predicted"] <= 1 and summary["mdape"] >= 0
+    rows = (tmp_path / "v.csv").read_text().splitlines()
+    assert len(rows) == 4 and rows[0].startswith("label,arch,n_feats,n_ir,params,macs,predicted_ms,measured_ms")
+    assert "predicted = measured" in (tmp_path / "v.html").read_text()
+    code, _, err = run_command(main, capsys, "latency", prog="bench")
+    assert code == 2 and "give a network (--preset, --spec or --arch), or --validate N" in err

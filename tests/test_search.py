@@ -18,7 +18,7 @@ from slwsr_search.model.spec import HALF_ACTIVATION_MASK, ArchSpec
 from slwsr_search.training.loop import TrainResult
 
 SPACE_NAMES = ["slwsr", "smoke"]
-STUDY_NAMES = ["budget150k", "budget600k", "smoke"]
+STUDY_NAMES = ["budget150k", "budget600k", "latency150k", "smoke"]
 REQUIRED_ATTRS = {"arch", "spec", "hash", "params", "macs", "protocol_key", "feasible", "status"}
 TRAINED_ATTRS = {"psnr", "ssim", "train_seconds", "steps_per_s", "device", "reason"}
 
@@ -254,7 +254,7 @@ def test_a_failed_training_is_a_failed_trial_and_the_study_goes_on(capsys, tmp_p
 
 def test_unknown_study_lists_the_known_ones(capsys):
     code, _, err = run(capsys, "--study", "nope")
-    assert code == 2 and "unknown study 'nope'; known: budget150k, budget600k, smoke" in err and err.count("\n") == 1
+    assert code == 2 and "unknown study 'nope'; known: budget150k, budget600k, latency150k, smoke" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("text,msg", [

@@ -117,6 +117,85 @@ def _load(args) -> LatencyTable:
     return table
 
 
+def validate_table(args) -> int:
+    """``slwsr bench latency --validate N``: the table's predictions against measured specs, printed
+    (and written with ``--out``); see :mod:`slwsr_search.benchmarks.latency`."""
+    import os
+    import sys
+    import time
+    from pathlib import Path
+
+    import torch
+    from tqdm import tqdm
+
+    from ..benchmarks.latency import rows_frame, scatter_html, summarise, validate, validation_specs
+    from ..model.calibrate import plan, table_for
+    from ..model.latency import lr_size_for
+    from ..model.latency_table import LatencyTable, spec_keys
+    from ..search.space import SearchSpace
+
+    runtime = (args.runtime or ["onnxruntime"])[0]
+    torch.set_num_threads(args.threads)
+    space = SearchSpace.load(args.space)
+    lr_size = args.lr_size or lr_size_for(space.scale)
+    load = os.getloadavg()[0]
+    start = time.monotonic()
+    if args.table:
+        table = LatencyTable.load(args.table)
+        from ..model.latency import MachineIdentity
+
+        table.check(MachineIdentity.here(runtime, args.threads), space.scale, lr_size)
+    else:  # this machine's table, calibrated first for the space where it lacks parts
+        from ..search.space import parse_block_choice
+
+        blocks = [parse_block_choice(c) for c in dict.fromkeys(("res", *space.block_choices))]
+        parts = plan(space.n_feats, blocks)
+        print(f"latency table: calibrating any of {len(parts)} parts it lacks (space {space.name!r})", flush=True)
+        table, path, measured = table_for(parts, runtime, args.threads, space.scale, lr_size)
+        print(f"latency table: {path} ({len(measured)} parts measured now)", flush=True)
+    widths = tuple(sorted({int(k.split(":")[1][1:]) for k in table.entries if k.startswith("skeleton:")}))
+    specs = validation_specs(args.validate, widths, args.seed, args.space)
+    for label, spec in specs:  # every part a prediction reads: refuse before measuring anything
+        missing = [k for k in spec_keys(spec) if k not in table.entries]
+        if missing:
+            table.ms(missing[0])
+    print(f"{len(specs)} specs ({sum(1 for s in specs if not s[0].startswith('r'))} presets + {args.validate} drawn from "
+          f"{args.space!r}, seed {args.seed}); {table.identity.describe()}; LR {fmt_size(lr_size)}; load average "
+          f"{load:.2f}", flush=True)
+    prep = tqdm(total=len(specs), desc="exporting", unit="spec", file=sys.stderr, disable=None, leave=False)
+    turns = tqdm(total=len(specs) * args.passes, desc="timing", unit="turn", file=sys.stderr, disable=None, leave=False)
+    try:
+        rows = validate(specs, table, args.passes, args.repeats or 2, 1,
+                        on_prepare=lambda i, label: prep.update(1), on_turn=lambda k, i: turns.update(1))
+    finally:
+        prep.close()
+        turns.close()
+    summary = summarise(rows)
+    load_after = os.getloadavg()[0]
+    print(f"{'spec':<14} {'n':>3} {'ir':>3} {'params':>9} {'Multi-Adds':>10} {'predicted':>10} {'measured':>10} {'error':>7}")
+    for r in rows:
+        print(f"{r.label:<14} {r.n_feats:>3} {r.n_ir:>3} {r.params:>9,} {r.macs / 1e9:>8.2f} G {r.predicted_ms:>7.1f} ms "
+              f"{r.measured_ms:>7.1f} ms {100 * r.error:>+6.1f}%")
+    print(f"\n{'subset':<9} {'specs':>5} {'rho pred':>8} {'MdAPE':>6} {'<=10%':>6} {'mean err':>8} {'rho MACs':>8} {'rho params':>10}")
+    for name, f in summary.items():
+        print(f"{name:<9} {f['specs']:>5} {f['rho_predicted']:>8.3f} {100 * f['mdape']:>5.1f}% {100 * f['within_10pct']:>5.0f}% "
+              f"{100 * f['mean_error']:>+7.1f}% {f['rho_macs']:>8.3f} {f['rho_params']:>10.3f}")
+    minutes = (time.monotonic() - start) / 60
+    print(f"\n{minutes:.1f} min; load average {load:.2f} before, {load_after:.2f} after")
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rows_frame(rows).to_csv(f"{out}.csv", index=False)
+        Path(f"{out}.json").write_text(json.dumps({
+            "identity": table.identity.__dict__, "lr_size": fmt_size(lr_size), "table": table.to_dict(),
+            "specs": len(rows), "passes": args.passes, "seed": args.seed, "space": args.space,
+            "load_before": load, "load_after": load_after, "minutes": round(minutes, 1), "summary": summary}, indent=1))
+        Path(f"{out}.html").write_text(scatter_html(rows, f"Latency predicted from the table against measured: "
+                                                          f"{len(rows)} specs, {table.identity.describe()}"))
+        print(f"wrote {out}.csv, {out}.json, {out}.html")
+    return 0
+
+
 def _identity_args(p, table: bool = True) -> None:
     p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime", help="runtime (default onnxruntime, CPU)")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")

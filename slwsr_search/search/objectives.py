@@ -55,8 +55,6 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     # [latency] runtime and threads, the cost convention's image (x4: 320x180 in, 1280x720 out).
     Objective("latency", "minimize", "latency", "ms", "latency_ms"),
 )}
-#: Objectives priced from the spec before training (the rest are measured by training it).
-COST_OBJECTIVES: tuple[str, ...] = ("params", "macs", "latency")
 
 
 def get_objectives(names: list[str] | tuple[str, ...], where: str = "objectives") -> tuple[Objective, ...]:

@@ -11,16 +11,20 @@ import pandas as pd
 
 from ..model.spec import ArchSpec
 from .record import INFEASIBLE, SCREENED, TrialRecord
+from .render_chart import by_latency, by_loss, latency_cell, pareto_scatter
 from .report import CSV_COLUMNS, Report, published_frame
 
 # ----- terminal -----------------------------------------------------------------------------------
 
 
 def trial_line(t: optuna.trial.FrozenTrial) -> str:
-    """One finished trial as one aligned line: number, params, Multi-Adds, result, seconds, arch."""
+    """One finished trial as one aligned line: number, params, Multi-Adds (and predicted latency in a
+    study priced by it), result, seconds, arch."""
     r = TrialRecord.of(t)
     params = f"{r.params:>9,}" if r.params is not None else " " * 9
     macs = f"{r.macs / 1e9:>6.2f} G" if r.macs is not None else " " * 8
+    if r.latency_ms is not None:  # a study priced by latency: its prediction beside the cost
+        macs += f" {r.latency_ms:>6.0f} ms"
     if r.status == INFEASIBLE:
         what = "over budget: not trained"
     elif t.state == optuna.trial.TrialState.FAIL:
@@ -55,29 +59,13 @@ def _noise_tag(rep: Report, number: int) -> str:
     return f"  ~ #{int(rep.noise.loc[rep.noise['number'] == number, 'next'].iloc[0])} within noise" if hit else ""
 
 
-def _by_loss(rep: Report) -> bool:
-    """Whether the study ranks designs by the training loss (the tables then show it)."""
-    return "loss" in rep.objectives
-
-
-def _by_latency(rep: Report) -> bool:
-    """Whether the study has a latency objective (the tables and charts then show it)."""
-    return "latency" in rep.objectives
-
-
-def _latency_cell(r: pd.Series) -> str:
-    """``312.4 (meas. 298.1)``: predicted time per image in ms, and the measured one when there is one."""
-    pred = "-" if pd.isna(r["latency_ms"]) else f"{r['latency_ms']:.1f}"
-    return pred + ("" if pd.isna(r["measured_latency_ms"]) else f" (meas. {r['measured_latency_ms']:.1f})")
-
-
 def _noise_notes(rep: Report) -> list[str]:
     """What the noise marks mean, how the front was chosen, and how many designs stopped below the top rung."""
     out = []
-    if _by_latency(rep):
+    if by_latency(rep):
         out.append("latency: time per image in ms at 1280x720 output, predicted from the latency table (docs/latency.md); "
                    "meas.: measured after the run, in turns, on the table's runtime and threads.")
-    if _by_loss(rep):
+    if by_loss(rep):
         out.append("front: chosen by the training loss (the study's objective: mean L1 on 0-255 pixels over the last "
                    "quarter of the steps, mean over seeds), which ranks designs closer to a long real-data training than "
                    "the validation PSNR does (docs/fidelity.md); PSNR is shown beside it, so a front point may have a "
@@ -103,14 +91,14 @@ def front_table(rep: Report) -> str:
     """The Pareto-optimal trials and where each baseline stands, as terminal text."""
     if rep.front.empty:
         return "no feasible COMPLETE trial yet: no Pareto front"
-    loss, lat = _by_loss(rep), _by_latency(rep)
+    loss, lat = by_loss(rep), by_latency(rep)
     lines = [f"Pareto-optimal trials ({len(rep.front)} of {len(rep.trials)}; feasible, objectives {', '.join(rep.objectives)}):",
              f"{'#':<5} {'params':>9} {'Multi-Adds':>10} " + (f"{'latency ms':>22} " if lat else "")
              + (f"{'loss':>7} " if loss else "") + f"{'PSNR':>7} {'seeds (min-max)':>19} {'SSIM':>7}  arch"]
     for _, r in rep.front.iterrows():
         tag = f"  [{r['baseline']}]" if isinstance(r["baseline"], str) else ""
         lines.append(f"{r['number']:<5} {int(r['params']):>9,} {r['gmacs']:>8.2f} G "
-                     + (f"{_latency_cell(r):>22} " if lat else "") + (f"{r['loss']:>7.3f} " if loss else "")
+                     + (f"{latency_cell(r):>22} " if lat else "") + (f"{r['loss']:>7.3f} " if loss else "")
                      + f"{r['psnr']:>7.3f} {_seeds(r):>19} {r['ssim']:>7.4f}  {r['arch']}{tag}{_noise_tag(rep, r['number'])}")
     lines += _noise_notes(rep)
     for _, r in rep.baselines.iterrows():
@@ -124,14 +112,14 @@ def front_table(rep: Report) -> str:
 
 
 def _markdown_table(rep: Report) -> str:
-    loss, lat = _by_loss(rep), _by_latency(rep)
+    loss, lat = by_loss(rep), by_latency(rep)
     lines = ["| trial | params | Multi-Adds (G) | " + ("latency (ms) | " if lat else "") + ("training loss | " if loss else "")
              + "PSNR (dB) | seeds (min-max) | SSIM | arch | baseline |",
              "|---|---|---|" + ("---|" if lat else "") + ("---|" if loss else "") + "---|---|---|---|---|"]
     for _, r in rep.front.iterrows():
         base = r["baseline"] if isinstance(r["baseline"], str) else ""
         lines.append(f"| {r['number']} | {int(r['params']):,} | {r['macs'] / 1e9:.2f} | "
-                     + (f"{_latency_cell(r)} | " if lat else "") + (f"{r['loss']:.3f} | " if loss else "")
+                     + (f"{latency_cell(r)} | " if lat else "") + (f"{r['loss']:.3f} | " if loss else "")
                      + f"{r['psnr']:.3f} | {_seeds(r)} | {r['ssim']:.4f} | `{r['arch']}` | "
                      f"{(base + _noise_tag(rep, r['number'])).strip()} |")
     return "\n".join(lines)
@@ -151,7 +139,7 @@ def fidelity_line(rep: Report) -> str | None:
         lo, hi = e["kendall_tau_interval"]
         return f"{e['kendall_tau']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
 
-    score = est.get("loss_tail") if _by_loss(rep) else est.get("psnr_mean")  # what this study ranks by
+    score = est.get("loss_tail") if by_loss(rep) else est.get("psnr_mean")  # what this study ranks by
     share = score.get("cost_matched_share") if score else None
     return (f"Fidelity audit of this screening ({a['designs_scored']} designs, reference {ref['steps']} steps x "
             f"{ref['batch_size']} x {ref['lr_patch']} px on {a['reference_data'][0]}, validated on {a['reference_data'][1]}): "
@@ -192,74 +180,6 @@ def summary_markdown(rep: Report) -> str:
 # ----- HTML -------------------------------------------------------------------------------------
 
 
-def _hover(r: pd.Series) -> str:
-    psnr = "not trained" if pd.isna(r["psnr"]) else f"{r['psnr']:.3f} dB"
-    ssim = "" if pd.isna(r["ssim"]) else f"<br>SSIM {r['ssim']:.4f}"
-    loss = "" if pd.isna(r.get("loss")) else f"<br>training loss {r['loss']:.3f}"
-    base = f"<br>baseline {r['baseline']}" if isinstance(r["baseline"], str) else ""
-    lat = "" if pd.isna(r.get("latency_ms")) else f"<br>latency {_latency_cell(r)} ms"
-    return (f"trial {r['number']}<br>{r['arch']}<br>{int(r['params']):,} params<br>"
-            f"{r['macs'] / 1e9:.2f} G Multi-Adds{lat}<br>PSNR {psnr}{ssim}{loss}{base}")
-
-
-def _bars(df: pd.DataFrame) -> dict | None:
-    """Plotly error bars from each point's seed range (min-max over seeds; none for one seed)."""
-    if not (df["seeds"] > 1).any():
-        return None
-    multi = df["seeds"].fillna(1) > 1
-    return dict(type="data", symmetric=False, color="#555", thickness=1,
-                array=(df["psnr_max"] - df["psnr"]).where(multi, 0.0).astype(float).tolist(),
-                arrayminus=(df["psnr"] - df["psnr_min"]).where(multi, 0.0).astype(float).tolist())
-
-
-def _scatter(rep: Report, x: str, x_title: str):
-    """PSNR against ``x`` (``params``, ``macs`` or ``latency_ms``): one trace per part of the report;
-    against latency, the front's measured times too."""
-    import plotly.graph_objects as go
-
-    def gx(df: pd.DataFrame) -> pd.Series:
-        return df[x] / 1e9 if x == "macs" else df[x]
-
-    scored_psnr = pd.concat([rep.front["psnr"], rep.dominated["psnr"]])
-    floor = (scored_psnr.min() - 0.3) if len(scored_psnr) else 0.0  # the strip where untrained trials sit
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=gx(rep.dominated), y=rep.dominated["psnr"], mode="markers", name="feasible, dominated",
-                             marker=dict(color="#8fa8c8", size=8), error_y=_bars(rep.dominated),
-                             hovertext=[_hover(r) for _, r in rep.dominated.iterrows()], hoverinfo="text"))
-    front = rep.front.assign(gx=gx(rep.front)).sort_values("gx")
-    name = "Pareto front (by training loss)" if _by_loss(rep) else "Pareto front"
-    fig.add_trace(go.Scatter(x=front["gx"], y=front["psnr"], mode="lines+markers", name=name,
-                             line=dict(color="#d62728", shape="hv"), marker=dict(color="#d62728", size=10),
-                             error_y=_bars(front),
-                             hovertext=[_hover(r) for _, r in front.iterrows()], hoverinfo="text"))
-    measured = front[front["measured_latency_ms"].notna()] if x == "latency_ms" else front.iloc[:0]
-    if len(measured):
-        fig.add_trace(go.Scatter(x=measured["measured_latency_ms"], y=measured["psnr"], mode="markers",
-                                 name="Pareto front, measured latency", marker=dict(color="#d62728", size=11,
-                                                                                     symbol="diamond-open"),
-                                 hovertext=[_hover(r) for _, r in measured.iterrows()], hoverinfo="text"))
-    over = rep.over_budget
-    fig.add_trace(go.Scatter(x=gx(over), y=[floor] * len(over), mode="markers",
-                             name="over budget (priced, not trained)", marker=dict(color="#999999", symbol="x", size=7),
-                             hovertext=[_hover(r) for _, r in over.iterrows()], hoverinfo="text"))
-    if len(rep.failed):
-        fig.add_trace(go.Scatter(x=gx(rep.failed), y=[floor] * len(rep.failed), mode="markers", name="training failed",
-                                 marker=dict(color="#000000", symbol="triangle-down", size=8),
-                                 hovertext=[f"trial {r['number']}: {r['reason']}<br>{r['arch']}" for _, r in rep.failed.iterrows()],
-                                 hoverinfo="text"))
-    base = rep.baselines
-    fig.add_trace(go.Scatter(x=gx(base), y=base["psnr"], mode="markers+text", name="paper's designs (same protocol)",
-                             text=base["baseline"], textposition="top center",
-                             marker=dict(color="#2ca02c", symbol="star", size=16, line=dict(color="black", width=1)),
-                             hovertext=[_hover(r) for _, r in base.iterrows()], hoverinfo="text"))
-    if x == "params" and rep.max_params:
-        fig.add_vline(x=rep.max_params, line_dash="dash", line_color="#555", annotation_text="budget")
-    bars = " (bars: min-max over seeds)" if (pd.concat([rep.front["seeds"], rep.dominated["seeds"]]) > 1).any() else ""
-    fig.update_layout(title=f"PSNR against {x_title}{bars}", xaxis_title=x_title, yaxis_title="validation PSNR (dB)",
-                      template="plotly_white", height=480, legend=dict(orientation="h", y=-0.2))
-    return fig
-
-
 def render_html(rep: Report, paper: pd.DataFrame) -> str:
     """The report page: charts (plotly.js embedded once, so it opens offline) and tables."""
     import plotly.graph_objects as go
@@ -274,8 +194,8 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
     if rep.front.empty:
         parts.append("<p class='empty'><b>No feasible COMPLETE trial yet</b>: there is no Pareto front to show. "
                      "Run the study (or resume it) and refresh this report.</p>")
-    figs = ([_scatter(rep, "latency_ms", "latency (ms per image, predicted)")] if _by_latency(rep) else [])
-    figs += [_scatter(rep, "params", "parameters"), _scatter(rep, "macs", "Multi-Adds (G)")]
+    figs = ([pareto_scatter(rep, "latency_ms", "latency (ms per image, predicted)")] if by_latency(rep) else [])
+    figs += [pareto_scatter(rep, "params", "parameters"), pareto_scatter(rep, "macs", "Multi-Adds (G)")]
     if len(rep.hv):
         hv = go.Figure(go.Scatter(x=rep.hv["number"], y=rep.hv["hypervolume"], mode="lines+markers", line_shape="hv"))
         hv.update_layout(title="Search progress: hypervolume of the feasible front after each trial (normalised)",
@@ -287,11 +207,11 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
     if rep.front.empty:
         parts.append("<p>None yet.</p>")
     else:
-        t = rep.front[["number", "params", "macs", *(["loss"] if _by_loss(rep) else []), "psnr", "ssim", "arch",
+        t = rep.front[["number", "params", "macs", *(["loss"] if by_loss(rep) else []), "psnr", "ssim", "arch",
                        "baseline"]].copy()
-        if _by_latency(rep):
-            t.insert(3, "latency (ms)", [_latency_cell(r) for _, r in rep.front.iterrows()])
-        if _by_loss(rep):
+        if by_latency(rep):
+            t.insert(3, "latency (ms)", [latency_cell(r) for _, r in rep.front.iterrows()])
+        if by_loss(rep):
             t["loss"] = t["loss"].map(lambda v: f"{v:.3f}")
         t["macs"] = (t["macs"] / 1e9).map(lambda v: f"{v:.2f} G")
         t["params"] = t["params"].map(lambda v: f"{int(v):,}")

@@ -51,10 +51,6 @@ def _price_raw(price: Price) -> dict[str, float | None]:
     return {"params": price.params, "macs": price.macs, "latency_ms": price.latency_ms}
 
 
-def _record_price(r: TrialRecord) -> Price:
-    return Price(r.params, r.macs, r.latency_ms)
-
-
 class TrainingFailed(Exception):
     """A trial whose training failed (non-finite loss, out of memory): Optuna records it as FAIL."""
 
@@ -228,7 +224,7 @@ class Runner:
             if (r.protocol_key == self.key and r.duplicate_of is None and r.rung_psnr and len(r.rung_psnr) > k
                     and r.hash not in seen):
                 seen.add(r.hash)
-                points.append(self._minimised(_rung_raw(r, k, _record_price(r))))
+                points.append(self._minimised(_rung_raw(r, k, Price(r.params, r.macs, r.latency_ms))))
                 exempt.append(r.baseline is not None)  # baselines go on anyway: they take no place
         points.append(self._minimised(_rung_raw(prog, k, price)))
         return promote(points, len(points) - 1, self.cfg.fidelity.reduction, exempt + [False])

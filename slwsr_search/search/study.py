@@ -19,125 +19,16 @@ import optuna
 
 from ..config import check_keys, list_of, read_toml
 from ..model.cost import block_cost, count_cost
-from ..model.latency_table import RUNTIMES, LatencyTable, block_key, predict_latency, skeleton_key
+from ..model.latency_table import LatencyTable, block_key, predict_latency, skeleton_key
 from ..model.presets import PRESETS
 from ..model.spec import SLOTS, ArchSpec
 from ..training.protocol import Protocol
 from .objectives import Objective, get_objectives
 from .resources import STUDIES, default_storage, find_toml
 from .space import SearchSpace, parse_block_choice
+from .study_tables import FaultTolerance, Fidelity, LatencySettings  # noqa: F401  (re-exported: study's tables)
 
 SAMPLERS = ("NSGAIISampler", "TPESampler", "RandomSampler")
-
-
-@dataclass(frozen=True)
-class FaultTolerance:
-    """``[fault_tolerance]`` of a study: heartbeats and retries (seconds, counts).
-
-    Each running trial writes a heartbeat to the storage every ``heartbeat_interval`` s; one
-    silent for ``grace_period`` s is stale: the next worker that looks marks it FAIL and queues a
-    retry, up to ``max_retry`` times per original trial (a spec that kills its worker every time,
-    say by exhausting memory, is not retried forever).
-    """
-
-    heartbeat_interval: int = 10
-    grace_period: int = 60
-    max_retry: int = 2
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str) -> "FaultTolerance":
-        check_keys(d, where, optional=("heartbeat_interval", "grace_period", "max_retry"))
-        out = cls(**d)
-        for f in dataclasses.fields(cls):
-            v = getattr(out, f.name)
-            low = 0 if f.name == "max_retry" else 1
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"{where}: {f.name}: expected an integer >= {low}, got {v!r}")
-        if out.grace_period <= out.heartbeat_interval:
-            raise ValueError(f"{where}: grace_period: must exceed heartbeat_interval ({out.heartbeat_interval}), "
-                             f"got {out.grace_period}")
-        return out
-
-
-@dataclass(frozen=True)
-class Fidelity:
-    """``[fidelity]`` of a study: multi-fidelity rungs (:mod:`.promotion`).
-
-    ``rungs``: where a design is scored, in multiples of the protocol's ``steps``, starting at 1
-    (``[1, 3]``: scored after ``steps``, and, if promoted, after ``3 x steps`` in all); a design
-    promoted from one rung continues the same training (weights, optimiser, patch stream) for the
-    next segment, each segment with its own learning-rate schedule (cosine: warm restarts).
-    ``reduction``: the best ``1/reduction`` of a rung's results so far go on. ``seeds_at_top``:
-    trainings (seeds) per design at the top rung, whose mean is its score. The default, one rung
-    and one seed, is a plain study.
-    """
-
-    rungs: tuple[int, ...] = (1,)
-    reduction: int = 3
-    seeds_at_top: int = 1
-
-    @property
-    def multi(self) -> bool:
-        """Whether this is more than a plain study (several rungs or several seeds)."""
-        return len(self.rungs) > 1 or self.seeds_at_top > 1
-
-    @property
-    def top(self) -> int:
-        """The index of the top rung."""
-        return len(self.rungs) - 1
-
-    def segments(self, steps: int) -> list[int]:
-        """The steps of each training segment, for a protocol of ``steps``: ``[steps, ...]``."""
-        ends = [r * steps for r in self.rungs]
-        return [b - a for a, b in zip([0] + ends, ends)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rungs": list(self.rungs), "reduction": self.reduction, "seeds_at_top": self.seeds_at_top}
-
-    def settings(self) -> dict[str, Any]:
-        """What this table adds to a protocol's identity (keys, records): nothing for a plain study,
-        so a plain study's keys are those it always had."""
-        return {"fidelity": self.to_dict()} if self.multi else {}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str) -> "Fidelity":
-        check_keys(d, where, optional=("rungs", "reduction", "seeds_at_top"))
-        rungs = d.get("rungs", [1])
-        if (not isinstance(rungs, list) or not rungs or any(isinstance(r, bool) or not isinstance(r, int) for r in rungs)
-                or rungs[0] != 1 or any(b <= a for a, b in zip(rungs, rungs[1:]))):
-            raise ValueError(f"{where}: rungs: expected increasing integers in multiples of the protocol's steps, "
-                             f"starting at 1 (e.g. [1, 3]), got {rungs!r}")
-        for key, low in (("reduction", 2), ("seeds_at_top", 1)):
-            v = d.get(key, getattr(cls, key))
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"{where}: {key}: expected an integer >= {low}, got {v!r}")
-        return cls(tuple(rungs), d.get("reduction", cls.reduction), d.get("seeds_at_top", cls.seeds_at_top))
-
-
-@dataclass(frozen=True)
-class LatencySettings:
-    """``[latency]`` of a study: the ``runtime`` (onnxruntime or torch) and intra-op ``threads`` a
-    latency is predicted for, and the ``table`` file to read (default: this machine's, calibrated
-    on first use; a table made on a phone or another computer is named here, and is then checked
-    for runtime, threads, scale and size but not for this machine's CPU)."""
-
-    runtime: str = "onnxruntime"
-    threads: int = 1
-    table: str | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str, relative_to: Path) -> "LatencySettings":
-        check_keys(d, where, optional=("runtime", "threads", "table"))
-        runtime, threads, table = d.get("runtime", cls.runtime), d.get("threads", cls.threads), d.get("table")
-        if runtime not in RUNTIMES:
-            raise ValueError(f"{where}: runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"{where}: threads: expected an integer >= 1, got {threads!r}")
-        if table is not None:
-            if not isinstance(table, str) or not table:
-                raise ValueError(f"{where}: table: expected a file path, got {table!r}")
-            table = str((relative_to / table) if not Path(table).is_absolute() else Path(table))
-        return cls(runtime, threads, table)
 
 
 @dataclass(frozen=True)

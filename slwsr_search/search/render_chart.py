@@ -1,0 +1,94 @@
+"""The report's charts: PSNR against a cost (parameters, Multi-Adds, latency), one trace per part of
+a :class:`~.report.Report`, and the small helpers the charts and the tables share. Drawing only:
+nothing here filters trials."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .report import Report
+
+
+def by_loss(rep: Report) -> bool:
+    """Whether the study ranks designs by the training loss (the tables then show it)."""
+    return "loss" in rep.objectives
+
+
+def by_latency(rep: Report) -> bool:
+    """Whether the study has a latency objective (the tables and charts then show it)."""
+    return "latency" in rep.objectives
+
+
+def latency_cell(r: pd.Series) -> str:
+    """``312.4 (meas. 298.1)``: predicted time per image in ms, and the measured one when there is one."""
+    pred = "-" if pd.isna(r["latency_ms"]) else f"{r['latency_ms']:.1f}"
+    return pred + ("" if pd.isna(r["measured_latency_ms"]) else f" (meas. {r['measured_latency_ms']:.1f})")
+
+
+
+def _hover(r: pd.Series) -> str:
+    psnr = "not trained" if pd.isna(r["psnr"]) else f"{r['psnr']:.3f} dB"
+    ssim = "" if pd.isna(r["ssim"]) else f"<br>SSIM {r['ssim']:.4f}"
+    loss = "" if pd.isna(r.get("loss")) else f"<br>training loss {r['loss']:.3f}"
+    base = f"<br>baseline {r['baseline']}" if isinstance(r["baseline"], str) else ""
+    lat = "" if pd.isna(r.get("latency_ms")) else f"<br>latency {latency_cell(r)} ms"
+    return (f"trial {r['number']}<br>{r['arch']}<br>{int(r['params']):,} params<br>"
+            f"{r['macs'] / 1e9:.2f} G Multi-Adds{lat}<br>PSNR {psnr}{ssim}{loss}{base}")
+
+
+def _bars(df: pd.DataFrame) -> dict | None:
+    """Plotly error bars from each point's seed range (min-max over seeds; none for one seed)."""
+    if not (df["seeds"] > 1).any():
+        return None
+    multi = df["seeds"].fillna(1) > 1
+    return dict(type="data", symmetric=False, color="#555", thickness=1,
+                array=(df["psnr_max"] - df["psnr"]).where(multi, 0.0).astype(float).tolist(),
+                arrayminus=(df["psnr"] - df["psnr_min"]).where(multi, 0.0).astype(float).tolist())
+
+
+def pareto_scatter(rep: Report, x: str, x_title: str):
+    """PSNR against ``x`` (``params``, ``macs`` or ``latency_ms``): one trace per part of the report;
+    against latency, the front's measured times too."""
+    import plotly.graph_objects as go
+
+    def gx(df: pd.DataFrame) -> pd.Series:
+        return df[x] / 1e9 if x == "macs" else df[x]
+
+    scored_psnr = pd.concat([rep.front["psnr"], rep.dominated["psnr"]])
+    floor = (scored_psnr.min() - 0.3) if len(scored_psnr) else 0.0  # the strip where untrained trials sit
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=gx(rep.dominated), y=rep.dominated["psnr"], mode="markers", name="feasible, dominated",
+                             marker=dict(color="#8fa8c8", size=8), error_y=_bars(rep.dominated),
+                             hovertext=[_hover(r) for _, r in rep.dominated.iterrows()], hoverinfo="text"))
+    front = rep.front.assign(gx=gx(rep.front)).sort_values("gx")
+    name = "Pareto front (by training loss)" if by_loss(rep) else "Pareto front"
+    fig.add_trace(go.Scatter(x=front["gx"], y=front["psnr"], mode="lines+markers", name=name,
+                             line=dict(color="#d62728", shape="hv"), marker=dict(color="#d62728", size=10),
+                             error_y=_bars(front),
+                             hovertext=[_hover(r) for _, r in front.iterrows()], hoverinfo="text"))
+    measured = front[front["measured_latency_ms"].notna()] if x == "latency_ms" else front.iloc[:0]
+    if len(measured):
+        fig.add_trace(go.Scatter(x=measured["measured_latency_ms"], y=measured["psnr"], mode="markers",
+                                 name="Pareto front, measured latency", marker=dict(color="#d62728", size=11,
+                                                                                     symbol="diamond-open"),
+                                 hovertext=[_hover(r) for _, r in measured.iterrows()], hoverinfo="text"))
+    over = rep.over_budget
+    fig.add_trace(go.Scatter(x=gx(over), y=[floor] * len(over), mode="markers",
+                             name="over budget (priced, not trained)", marker=dict(color="#999999", symbol="x", size=7),
+                             hovertext=[_hover(r) for _, r in over.iterrows()], hoverinfo="text"))
+    if len(rep.failed):
+        fig.add_trace(go.Scatter(x=gx(rep.failed), y=[floor] * len(rep.failed), mode="markers", name="training failed",
+                                 marker=dict(color="#000000", symbol="triangle-down", size=8),
+                                 hovertext=[f"trial {r['number']}: {r['reason']}<br>{r['arch']}" for _, r in rep.failed.iterrows()],
+                                 hoverinfo="text"))
+    base = rep.baselines
+    fig.add_trace(go.Scatter(x=gx(base), y=base["psnr"], mode="markers+text", name="paper's designs (same protocol)",
+                             text=base["baseline"], textposition="top center",
+                             marker=dict(color="#2ca02c", symbol="star", size=16, line=dict(color="black", width=1)),
+                             hovertext=[_hover(r) for _, r in base.iterrows()], hoverinfo="text"))
+    if x == "params" and rep.max_params:
+        fig.add_vline(x=rep.max_params, line_dash="dash", line_color="#555", annotation_text="budget")
+    bars = " (bars: min-max over seeds)" if (pd.concat([rep.front["seeds"], rep.dominated["seeds"]]) > 1).any() else ""
+    fig.update_layout(title=f"PSNR against {x_title}{bars}", xaxis_title=x_title, yaxis_title="validation PSNR (dB)",
+                      template="plotly_white", height=480, legend=dict(orientation="h", y=-0.2))
+    return fig
