@@ -198,7 +198,12 @@ def test_a_latency_limit_is_priced_first_and_never_trains_an_over_limit_spec(cap
     from slwsr_search.cli.run import main as run_main
     from slwsr_search.search import rungs as rungs_mod
 
+    from slwsr_search.search import latency as study_latency
+
     monkeypatch.chdir(tmp_path)
+    # The front's measurement runs for real in test_measure_front_stores_medians; here a stand-in
+    # workload keeps the test quick (exporting each Pareto point takes seconds).
+    monkeypatch.setattr(study_latency, "spec_workload", lambda spec, *a: lambda: (lambda: sum(range(1000))))
     trained = []
     real = rungs_mod.Training.run
     monkeypatch.setattr(rungs_mod.Training, "run", lambda self, *a, **k: trained.append(self.spec) or real(self, *a, **k))
@@ -224,6 +229,21 @@ def test_a_latency_limit_is_priced_first_and_never_trains_an_over_limit_spec(cap
     assert "meas." in out and "latency ms" in out
     html = (tmp_path / "reports" / "lat" / "index.html").read_text()
     assert "PSNR against latency (ms per image, predicted)" in html and "Pareto front, measured latency" in html
+
+
+def test_measure_front_stores_medians_beside_what_the_study_holds(tmp_path):
+    from slwsr_search.search.latency import measure_front
+    from slwsr_search.search.record import StudyRecord
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'm.db'}", study_name="m")
+    StudyRecord(measured_latency={"7": 12.5}).write(study)
+    spec = ArchSpec(scale=4, n_feats=4, blocks=(BlockSpec("ir", 2),) * len(SLOTS), pool=("head",))
+    turns = []
+    known = measure_front(study, {3: spec, 7: spec}, hand_table({}, lr_size=(12, 16)), passes=2,
+                          on_turn=lambda k, i: turns.append((k, i)))
+    assert turns == [(0, 0), (1, 0)]  # trial 7 was measured before: only trial 3 runs
+    assert known["7"] == 12.5 and known["3"] > 0
+    assert StudyRecord.of(optuna.load_study(study_name="m", storage=f"sqlite:///{tmp_path / 'm.db'}")).measured_latency == known
 
 
 def test_a_study_table_must_match_the_study_and_hold_its_parts(tmp_path):
@@ -260,14 +280,14 @@ def test_bench_latency_validate_on_a_tiny_image(capsys, tmp_path, monkeypatch):
     from slwsr_search.cli.bench import main
 
     monkeypatch.setenv("SLWSR_CACHE_DIR", str(tmp_path))
-    code, out, err = run_command(main, capsys, "latency", "--validate", "3", "--space", "smoke", "--lr-size", "16x12",
+    code, out, err = run_command(main, capsys, "latency", "--validate", "2", "--space", "smoke", "--lr-size", "16x12",
                                  "--passes", "1", "--repeats", "1", "--out", str(tmp_path / "v"), prog="bench")
     assert code == 0, err
-    assert "3 specs (0 presets + 3 drawn from 'smoke', seed 0)" in out and "rho pred" in out
+    assert "2 specs (0 presets + 2 drawn from 'smoke', seed 0)" in out and "rho pred" in out
     summary = json.loads((tmp_path / "v.json").read_text())["summary"]["all"]
-    assert summary["specs"] == 3 and -1 <= summary["rho_predicted"] <= 1 and summary["mdape"] >= 0
+    assert summary["specs"] == 2 and -1 <= summary["rho_predicted"] <= 1 and summary["mdape"] >= 0
     rows = (tmp_path / "v.csv").read_text().splitlines()
-    assert len(rows) == 4 and rows[0].startswith("label,arch,n_feats,n_ir,params,macs,predicted_ms,measured_ms")
+    assert len(rows) == 3 and rows[0].startswith("label,arch,n_feats,n_ir,params,macs,predicted_ms,measured_ms")
     assert "predicted = measured" in (tmp_path / "v.html").read_text()
     code, _, err = run_command(main, capsys, "latency", prog="bench")
     assert code == 2 and "give a network (--preset, --spec or --arch), or --validate N" in err
