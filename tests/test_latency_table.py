@@ -227,6 +227,7 @@ def test_a_latency_limit_is_priced_first_and_never_trains_an_over_limit_spec(cap
     front = [t for t in st.best_trials]
     assert front and all(str(t.number) in measured and measured[str(t.number)] > 0 for t in front)
     assert "meas." in out and "latency ms" in out
+    assert "budget: params <= 20,000, latency <= 500 ms" in (tmp_path / "reports" / "lat" / "summary.md").read_text()
     html = (tmp_path / "reports" / "lat" / "index.html").read_text()
     assert "PSNR against latency (ms per image, predicted)" in html and "Pareto front, measured latency" in html
 

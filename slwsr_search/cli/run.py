@@ -249,7 +249,7 @@ def _measure_front(study: optuna.Study, cfg: StudyConfig, table) -> None:
     """Measure the time per image of the Pareto points not measured yet, beside their prediction."""
     from ..search.latency import measure_front
 
-    front = build_report(study, list(cfg.objectives), cfg.max_params).front
+    front = build_report(study, list(cfg.objectives), cfg.max_params, max_latency_ms=cfg.max_latency_ms).front
     specs = {int(r["number"]): ArchSpec.from_json(r["spec"]) for _, r in front.iterrows()}
     known = StudyRecord.of(study).measured_latency or {}
     todo = [n for n in specs if str(n) not in known]
@@ -319,7 +319,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
     if st.latency_table is not None:
         _measure_front(study, cfg, st.latency_table)
     rep = build_report(study, list(cfg.objectives), cfg.max_params,  # once: for the table and the files
-                       read_audit(default_audit_file(report_dir)))
+                       read_audit(default_audit_file(report_dir)), cfg.max_latency_ms)
     print(front_table(rep))
     if states.get("COMPLETE", 0) < st.n_trials:
         print(f"not finished (timeout or failures): run the same command again to resume up to {st.n_trials}.")

@@ -153,7 +153,9 @@ def fidelity_line(rep: Report) -> str | None:
 
 
 def _budget(rep: Report, le: str = "<=") -> str:
-    return f"params {le} {rep.max_params:,}" if rep.max_params else "none"
+    limits = ([f"params {le} {rep.max_params:,}"] if rep.max_params else []) + (
+        [f"latency {le} {rep.max_latency_ms:g} ms"] if rep.max_latency_ms else [])
+    return ", ".join(limits) or "none"
 
 
 def summary_markdown(rep: Report) -> str:

@@ -200,10 +200,11 @@ class Report:
     fidelity: dict | None = None  # the fidelity audit of this study's screening, when one exists
     screened: pd.DataFrame | None = None
     noise: pd.DataFrame | None = None
+    max_latency_ms: float | None = None  # the study's latency limit, when it has one
 
 
 def build_report(study: optuna.Study, objectives: list[str], max_params: int | None,
-                 audit: dict | None = None) -> Report:
+                 audit: dict | None = None, max_latency_ms: float | None = None) -> Report:
     """Read ``study`` once and split its trials for the renderers. ``audit``: a ``fidelity.json``
     (:mod:`.fidelity`), kept when it audited this study's screening protocol and data."""
     df = trials_frame(study)
@@ -217,7 +218,7 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
     on_front = df["pareto_optimal"].astype(bool)
     scored = scored_mask(df) if len(df) else on_front
     return Report(
-        study=study.study_name, objectives=list(objectives), max_params=max_params,
+        study=study.study_name, objectives=list(objectives), max_params=max_params, max_latency_ms=max_latency_ms,
         protocol_desc=known.protocol_desc or "", trials=df,
         front=df[on_front].sort_values(["params", "number"]), dominated=df[scored & ~on_front],
         over_budget=df[(df["feasible"] == False) & df["params"].notna()],  # noqa: E712
