@@ -58,6 +58,13 @@ def list_of(value: Any, kind: type | tuple[type, ...], where: str, non_empty: bo
     return value
 
 
+def utc_now() -> str:
+    """Now in UTC, ISO 8601 to the second (logs, checkpoints, tables)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> None:
     """Run ``write(tmp)`` on a new temporary file beside ``path`` (same folder, so the rename stays
     on one file system), then rename it over ``path``: readers see the old file or the whole new

@@ -14,7 +14,7 @@ from scipy import stats
 from helpers import run_command
 from slwsr_search.cli.fidelity import main as fidelity_main
 from slwsr_search.search import audit as audit_mod
-from slwsr_search.search.audit import REFERENCE, SCREEN, AuditStore, Design, draw_designs, plan_jobs
+from slwsr_search.search.audit import REFERENCE, SCREEN, AuditStore, draw_designs, plan_jobs
 from slwsr_search.search.fidelity import (bootstrap_interval, design_table, kendall_tau, matched_pairs, spearman_rho,
                                           summarize)
 from slwsr_search.search.study import StudyConfig

@@ -18,7 +18,7 @@ from helpers import run_command, stop_after
 from slwsr_search import load_bundle
 from slwsr_search.model.presets import get_preset
 from slwsr_search.sr.data import load_data
-from slwsr_search.training.finalize import (CONFIG, LOG, PROGRESS, STATE, FinalizeConfig, finalize_training,
+from slwsr_search.training.finalize import (CONFIG, LOG, STATE, FinalizeConfig, finalize_training,
                                             read_progress)
 from slwsr_search.training.protocol import Protocol
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.cost import count_cost
-from ..model.latency import round_robin, spec_workload
+from ..model.latency import quartiles, round_robin, spec_workload
 from ..model.latency_table import LatencyTable, predict_latency
 from ..model.presets import PRESETS
 from ..model.spec import ArchSpec
@@ -88,10 +88,10 @@ def validate(specs: list[tuple[str, ArchSpec]], table: LatencyTable, passes: int
     hr = (table.lr_size[0] * table.scale, table.lr_size[1] * table.scale)
     rows = []
     for (label, spec), t in zip(specs, times):
-        q = statistics.quantiles(t, n=4, method="inclusive") if len(t) > 1 else [t[0]] * 3
+        q1, med, q3 = quartiles(t)
         cost = count_cost(spec, hr)
         rows.append(Row(label, spec.arch, spec.n_feats, spec.n_ir, cost.params, cost.macs,
-                        predict_latency(spec, table).ms, statistics.median(t), q[0], q[2]))
+                        predict_latency(spec, table).ms, med, q1, q3))
     return rows
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..search.audit import REFERENCE, SCREEN, read_store
+from ..search.audit import REFERENCE, read_store
 from ..search.fidelity import design_table, summarize
 
 

@@ -186,7 +186,8 @@ def _latency(args) -> int:
 
     import torch
 
-    from ..model.latency import MachineIdentity, lr_size_for, measure, spec_runner
+    from ..model.latency import lr_size_for, measure, spec_runner
+    from ..model.latency_table import MachineIdentity
     from .common import spec_from_args
 
     if args.validate is not None:

@@ -36,12 +36,12 @@ def _calibrate(args) -> int:
     import torch
 
     from ..model.calibrate import plan, table_for
-    from ..search.space import SearchSpace, parse_block_choice
+    from ..search.latency import space_blocks
+    from ..search.space import SearchSpace
 
     space = SearchSpace.load(args.space)
     n_feats = args.n_feats or list(space.n_feats)
-    choices = args.blocks or list(dict.fromkeys(("res", *space.block_choices)))
-    blocks = [parse_block_choice(c, "--blocks") for c in choices]
+    blocks = space_blocks(space, args.blocks, "--blocks")
     for n in n_feats:
         if n < 1:
             raise ValueError(f"--n-feats: expected positive integers, got {n}")
@@ -52,19 +52,21 @@ def _calibrate(args) -> int:
     ident = MachineIdentity.here(args.runtime, args.threads)
     where = args.out or table_path(ident, scale, lr_size)
     print(f"latency table for {ident.describe()}; x{scale}, LR {fmt_size(lr_size)}; widths "
-          f"{', '.join(map(str, n_feats))}; blocks {', '.join(choices)}; load average {os.getloadavg()[0]:.2f}",
+          f"{', '.join(map(str, n_feats))}; blocks {', '.join(b.kind for b in blocks)}; load average {os.getloadavg()[0]:.2f}",
           flush=True)
-    todo = len(parts)
-    if not args.force and os.path.exists(where):
-        todo = sum(p.key not in LatencyTable.load(where).entries for p in parts)
     from tqdm import tqdm
 
-    prep = tqdm(total=todo, desc="building parts", unit="part", file=sys.stderr, disable=None, leave=False)
-    turns = tqdm(total=todo * args.passes, desc="timing parts", unit="turn", file=sys.stderr, disable=None, leave=False)
+    prep = tqdm(desc="building parts", unit="part", file=sys.stderr, disable=None, leave=False)
+    turns = tqdm(desc="timing parts", unit="turn", file=sys.stderr, disable=None, leave=False)
+
+    def on_missing(missing, path) -> None:  # the bars' totals, once the table says what it lacks
+        prep.reset(total=len(missing))
+        turns.reset(total=len(missing) * args.passes)
+
     try:
         table, path, measured = table_for(parts, args.runtime, args.threads, scale, lr_size, where, args.force,
-                                          passes=args.passes, repeats=args.repeats, warmup=args.warmup,
-                                          on_prepare=lambda i, part: prep.update(1),
+                                          on_missing=on_missing, passes=args.passes, repeats=args.repeats,
+                                          warmup=args.warmup, on_prepare=lambda i, part: prep.update(1),
                                           on_turn=lambda k, i: turns.update(1))
     finally:
         prep.close()
@@ -120,8 +122,6 @@ def _load(args) -> LatencyTable:
 def validate_table(args) -> int:
     """``slwsr bench latency --validate N``: the table's predictions against measured specs, printed
     (and written with ``--out``); see :mod:`slwsr_search.benchmarks.latency`."""
-    import os
-    import sys
     import time
     from pathlib import Path
 
@@ -129,9 +129,10 @@ def validate_table(args) -> int:
     from tqdm import tqdm
 
     from ..benchmarks.latency import rows_frame, scatter_html, summarise, validate, validation_specs
-    from ..model.calibrate import plan, table_for
+    from ..model.calibrate import table_for
     from ..model.latency import lr_size_for
-    from ..model.latency_table import LatencyTable, spec_keys
+    from ..model.latency_table import spec_keys
+    from ..search.latency import space_parts
     from ..search.space import SearchSpace
 
     runtime = (args.runtime or ["onnxruntime"])[0]
@@ -142,24 +143,17 @@ def validate_table(args) -> int:
     start = time.monotonic()
     if args.table:
         table = LatencyTable.load(args.table)
-        from ..model.latency import MachineIdentity
-
         table.check(MachineIdentity.here(runtime, args.threads), space.scale, lr_size)
     else:  # this machine's table, calibrated first for the space where it lacks parts
-        from ..search.space import parse_block_choice
-
-        blocks = [parse_block_choice(c) for c in dict.fromkeys(("res", *space.block_choices))]
-        parts = plan(space.n_feats, blocks)
+        parts = space_parts(space)
         print(f"latency table: calibrating any of {len(parts)} parts it lacks (space {space.name!r})", flush=True)
         table, path, measured = table_for(parts, runtime, args.threads, space.scale, lr_size)
         print(f"latency table: {path} ({len(measured)} parts measured now)", flush=True)
-    widths = tuple(sorted({int(k.split(":")[1][1:]) for k in table.entries if k.startswith("skeleton:")}))
-    specs = validation_specs(args.validate, widths, args.seed, args.space)
+    specs = validation_specs(args.validate, table.widths, args.seed, args.space)
     for label, spec in specs:  # every part a prediction reads: refuse before measuring anything
-        missing = [k for k in spec_keys(spec) if k not in table.entries]
-        if missing:
-            table.ms(missing[0])
-    print(f"{len(specs)} specs ({sum(1 for s in specs if not s[0].startswith('r'))} presets + {args.validate} drawn from "
+        for key in spec_keys(spec):
+            table.ms(key)
+    print(f"{len(specs)} specs ({len(specs) - args.validate} presets + {args.validate} drawn from "
           f"{args.space!r}, seed {args.seed}); {table.identity.describe()}; LR {fmt_size(lr_size)}; load average "
           f"{load:.2f}", flush=True)
     prep = tqdm(total=len(specs), desc="exporting", unit="spec", file=sys.stderr, disable=None, leave=False)

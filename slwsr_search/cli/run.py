@@ -248,15 +248,12 @@ def _throughput(study: optuna.Study, since: float, elapsed: float) -> str:
 def _measure_front(study: optuna.Study, cfg: StudyConfig, table) -> None:
     """Measure the time per image of the Pareto points not measured yet, beside their prediction."""
     from ..search.latency import measure_front
+    from ..search.report import pareto_front, trials_frame
 
-    front = build_report(study, list(cfg.objectives), cfg.max_params, max_latency_ms=cfg.max_latency_ms).front
-    specs = {int(r["number"]): ArchSpec.from_json(r["spec"]) for _, r in front.iterrows()}
-    known = StudyRecord.of(study).measured_latency or {}
-    todo = [n for n in specs if str(n) not in known]
-    if todo:
-        print(f"measuring the time per image of {len(todo)} Pareto point(s) on {table.identity.describe()} "
-              f"(3 turns each) ...", flush=True)
-        measure_front(study, specs, table)
+    front = pareto_front(trials_frame(study), list(cfg.objectives))
+    measure_front(study, {int(r["number"]): ArchSpec.from_json(r["spec"]) for _, r in front.iterrows()}, table,
+                  on_start=lambda n: print(f"measuring the time per image of {n} Pareto point(s) on "
+                                           f"{table.identity.describe()} (3 turns each) ...", flush=True))
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:

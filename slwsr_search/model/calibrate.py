@@ -24,10 +24,10 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from torch import nn
 
+from ..config import utc_now
 from .blocks import make_block
 from .latency import Workload, onnx_workload, round_robin, torch_workload
-from .latency_table import (SKELETON_SOURCES, LatencyTable, MachineIdentity, block_key, skeleton_key, table_path,
-                            utc_now)
+from .latency_table import SKELETON_SOURCES, LatencyTable, MachineIdentity, block_key, skeleton_key, table_path
 from .network import SLWSR
 from .onnx_export import INPUT, OPSET, UnitRange
 from .spec import POOL_SOURCES, ArchSpec, BlockSpec
@@ -127,12 +127,14 @@ def calibrate(parts: Sequence[Part], runtime: str = "onnxruntime", threads: int 
 
 def table_for(parts: Sequence[Part], runtime: str = "onnxruntime", threads: int = 1, scale: int = 4,
               lr_size: tuple[int, int] = (180, 320), path: str | Path | None = None, force: bool = False,
+              on_missing: Callable[[list[Part], Path], None] | None = None,
               **measure: Any) -> tuple[LatencyTable, Path, list[Part]]:
     """The table at ``path`` (default: this machine's file under :func:`~.latency_table.cache_dir`)
     holding every part of ``parts``: read when it has them all, else the missing parts measured
-    (:func:`calibrate` with ``measure``'s settings and callbacks) and added, and the file written.
-    ``force`` measures every part afresh. A table of another machine, runtime, thread count, scale
-    or LR size is refused (``ValueError`` saying which). Returns (table, its path, the parts measured now)."""
+    (:func:`calibrate` with ``measure``'s settings and callbacks) and added, and the file written;
+    ``on_missing(parts, path)`` hears which before they are measured. ``force`` measures every part
+    afresh. A table of another machine, runtime, thread count, scale or LR size is refused
+    (``ValueError`` saying which). Returns (table, its path, the parts measured now)."""
     identity = MachineIdentity.here(runtime, threads)
     p = Path(path) if path is not None else table_path(identity, scale, lr_size)
     existing = None
@@ -142,6 +144,8 @@ def table_for(parts: Sequence[Part], runtime: str = "onnxruntime", threads: int 
     missing = [part for part in parts if existing is None or part.key not in existing.entries]
     if not missing:
         return existing, p, []
+    if on_missing is not None:
+        on_missing(missing, p)
     new = calibrate(missing, runtime, threads, scale, lr_size, **measure)
     table = existing.merged(new) if existing is not None else new
     table.save(p)

@@ -6,7 +6,7 @@ through a runtime (onnxruntime on CPU, the deployment runtime; or PyTorch eager,
 interquartile range, and the median CPU time of the calling thread (``time.thread_time``), which a
 busy neighbour disturbs less than wall time. With one intra-op thread both runtimes compute on the
 calling thread, so its CPU time is the whole work. Every figure travels with the machine's identity
-(:class:`MachineIdentity`): CPU model, core count, runtime and version, threads.
+(:class:`.latency_table.MachineIdentity`): CPU model, core count, runtime and version, threads.
 """
 
 from __future__ import annotations
@@ -22,12 +22,21 @@ import numpy as np
 import torch
 
 from .cost import DEFAULT_HR_SIZE
-from .latency_table import RUNTIMES, MachineIdentity, cpu_model  # noqa: F401  (their home; re-exported)
+from .latency_table import RUNTIMES
 from .network import build_model
 from .spec import ArchSpec
 
 #: A workload: opening it (a runtime session, a warm model) returns the call that runs one image.
 Workload = Callable[[], Callable[[], object]]
+
+
+def quartiles(times: Sequence[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile) of ``times`` (inclusive method; one time: itself thrice)."""
+    if len(times) < 2:
+        return times[0], times[0], times[0]
+    q1, q2, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    return q1, q2, q3
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -59,8 +68,8 @@ def measure(run: Callable[[], object], repeats: int = 30, warmup: int = 3) -> Ti
         run()
         wall.append((time.perf_counter() - t0) * 1e3)
         cpu.append((time.thread_time() - c0) * 1e3)
-    q = statistics.quantiles(wall, n=4, method="inclusive") if repeats > 1 else [wall[0]] * 3
-    return Timing(statistics.median(wall), min(wall), q[0], q[2], statistics.median(cpu), repeats, warmup)
+    q1, med, q3 = quartiles(wall)
+    return Timing(med, min(wall), q1, q3, statistics.median(cpu), repeats, warmup)
 
 
 def lr_size_for(scale: int, hr_size: tuple[int, int] = DEFAULT_HR_SIZE) -> tuple[int, int]:

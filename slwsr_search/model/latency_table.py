@@ -33,7 +33,6 @@ import json
 import os
 import platform
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -87,14 +86,9 @@ class MachineIdentity:
         return f"{self.cpu}, {self.cores} cores, {self.runtime} {self.version}, {self.threads} thread(s)"
 
 
-def block_choice(block: BlockSpec) -> str:
-    """A block's kind without its activation: ``res`` or ``ir<t>``."""
-    return "res" if block.type == "res" else f"ir{block.expand}"
-
-
 def block_key(block: BlockSpec, n_feats: int) -> str:
     """The table key of one residual-block slot, e.g. ``block:ir6:n16:noact``."""
-    return f"block:{block_choice(block)}:n{n_feats}:{'act' if block.act else 'noact'}"
+    return f"block:{block.kind}:n{n_feats}:{'act' if block.act else 'noact'}"
 
 
 def skeleton_key(n_feats: int, sources: int) -> str:
@@ -155,6 +149,11 @@ class LatencyTable:
     seconds: float = 0.0
     load_average: float | None = None
     source: str = field(default="", compare=False)  # the file it was read from, for messages
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """The widths (n_feats) whose skeleton the table holds, ascending."""
+        return tuple(sorted({int(k.split(":")[1][1:]) for k in self.entries if k.startswith("skeleton:")}))
 
     def ms(self, key: str) -> float:
         """One part's time in milliseconds; ``ValueError`` naming the part and how to add it."""
@@ -242,10 +241,6 @@ class LatencyTable:
 def _wxh(size: Iterable[int]) -> str:
     h, w = size
     return f"{w}x{h}"
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

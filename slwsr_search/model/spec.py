@@ -119,6 +119,12 @@ class BlockSpec:
         letter = letter if self.act else letter.lower()
         return letter + ("" if self.expand is None else str(self.expand))
 
+    @property
+    def kind(self) -> str:
+        """The block without its activation, as search spaces and latency tables name it: ``res``
+        or ``ir<t>`` (e.g. ``ir6``)."""
+        return "res" if self.type == "res" else f"ir{self.expand}"
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": self.type}
         if self.expand is not None:

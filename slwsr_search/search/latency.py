@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import optuna
 
 from ..model.calibrate import Part, plan, table_for
 from ..model.latency import lr_size_for, round_robin, spec_workload
-from ..model.latency_table import LatencyTable, MachineIdentity, table_path
-from ..model.spec import ArchSpec
+from ..model.latency_table import LatencyTable, MachineIdentity
+from ..model.spec import ArchSpec, BlockSpec
 from .record import StudyRecord
-from .space import parse_block_choice
+from .space import SearchSpace, parse_block_choice
 from .study import StudyConfig
 
 
-def study_parts(cfg: StudyConfig) -> list[Part]:
-    """Every table part a spec of the study's space can need: its widths, ``res`` and its block kinds."""
-    blocks = [parse_block_choice(c) for c in dict.fromkeys(("res", *cfg.space.block_choices))]
-    return plan(cfg.space.n_feats, blocks)
+def space_blocks(space: SearchSpace, choices: Sequence[str] | None = None, where: str = "blocks.choices") -> list[BlockSpec]:
+    """The block kinds a table for ``space`` covers: ``res`` (every slot not searched) and the
+    space's choices, or ``choices`` (``res``, ``ir<t>``) when given."""
+    return [parse_block_choice(c, where) for c in (choices or dict.fromkeys(("res", *space.block_choices)))]
+
+
+def space_parts(space: SearchSpace) -> list[Part]:
+    """Every table part a spec of ``space`` can need: its widths, ``res`` and its block kinds."""
+    return plan(space.n_feats, space_blocks(space))
 
 
 def study_table(cfg: StudyConfig, on_calibrate: Callable[[list[Part], Path], None] | None = None,
@@ -38,7 +43,7 @@ def study_table(cfg: StudyConfig, on_calibrate: Callable[[list[Part], Path], Non
     s = cfg.latency
     scale = cfg.space.scale
     lr_size = lr_size_for(scale)
-    parts = study_parts(cfg)
+    parts = space_parts(cfg.space)
     if s.table is not None:
         table = LatencyTable.load(s.table)
         ident = MachineIdentity(table.identity.cpu, table.identity.cores, s.runtime, table.identity.version, s.threads)
@@ -46,13 +51,7 @@ def study_table(cfg: StudyConfig, on_calibrate: Callable[[list[Part], Path], Non
         for part in parts:
             table.ms(part.key)  # ValueError naming the first missing part
         return table
-    ident = MachineIdentity.here(s.runtime, s.threads)
-    path = table_path(ident, scale, lr_size)
-    existing = LatencyTable.load(path) if path.exists() else None
-    missing = [p for p in parts if existing is None or p.key not in existing.entries]
-    if missing and on_calibrate is not None:
-        on_calibrate(missing, path)
-    table, _, _ = table_for(parts, s.runtime, s.threads, scale, lr_size, path, **measure)
+    table, _, _ = table_for(parts, s.runtime, s.threads, scale, lr_size, on_missing=on_calibrate, **measure)
     return table
 
 
@@ -63,13 +62,17 @@ def table_record(table: LatencyTable) -> dict:
 
 
 def measure_front(study: optuna.Study, specs: dict[int, ArchSpec], table: LatencyTable, passes: int = 3,
+                  on_start: Callable[[int], None] | None = None,
                   on_turn: Callable[[int, int], None] | None = None) -> dict[str, float]:
-    """Measure the time per image of ``specs`` (trial number -> spec; e.g. the Pareto points not
-    measured yet) on the table's runtime and threads, in turns, and store it in the study
-    (``StudyRecord.measured_latency``). Returns every measured time the study holds, by trial number."""
+    """Measure the time per image of those of ``specs`` (trial number -> spec; e.g. the Pareto
+    points) the study has not measured yet, on the table's runtime and threads, in turns, and store
+    it in the study (``StudyRecord.measured_latency``); ``on_start(n)`` hears how many before.
+    Returns every measured time the study holds, by trial number."""
     known = dict(StudyRecord.of(study).measured_latency or {})
     todo = {n: s for n, s in specs.items() if str(n) not in known}
     if todo:
+        if on_start is not None:
+            on_start(len(todo))
         ident = table.identity
         workloads = [spec_workload(s, ident.runtime, tuple(table.lr_size), ident.threads) for s in todo.values()]
         times = round_robin(workloads, passes, 2, 1, on_turn)

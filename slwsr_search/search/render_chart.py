@@ -25,7 +25,6 @@ def latency_cell(r: pd.Series) -> str:
     return pred + ("" if pd.isna(r["measured_latency_ms"]) else f" (meas. {r['measured_latency_ms']:.1f})")
 
 
-
 def _hover(r: pd.Series) -> str:
     psnr = "not trained" if pd.isna(r["psnr"]) else f"{r['psnr']:.3f} dB"
     ssim = "" if pd.isna(r["ssim"]) else f"<br>SSIM {r['ssim']:.4f}"

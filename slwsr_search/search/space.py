@@ -61,10 +61,6 @@ def parse_block_choice(choice: str, where: str = "blocks.choices") -> BlockSpec:
     return BlockSpec("ir", int(m.group(1)), True)
 
 
-def _block_choice(block: BlockSpec) -> str:
-    return "res" if block.type == "res" else f"ir{block.expand}"
-
-
 @dataclass(frozen=True)
 class SearchSpace:
     """One search space (see ``search_spaces/*.toml`` and the module doc for the encoding)."""
@@ -127,7 +123,7 @@ class SearchSpace:
             raise ValueError(f"{where}: res_scale {spec.res_scale:g} not in {list(self.res_scale)}")
         params: dict[str, Any] = {"n_feats": spec.n_feats, "res_scale": spec.res_scale}
         for slot in SLOTS:
-            choice = _block_choice(spec.block(slot))
+            choice = spec.block(slot).kind
             if slot in self.block_slots:
                 if choice not in self.block_choices:
                     raise ValueError(f"{where}: block {slot} {choice!r} not in {list(self.block_choices)}")

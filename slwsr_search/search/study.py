@@ -26,7 +26,7 @@ from ..training.protocol import Protocol
 from .objectives import Objective, get_objectives
 from .resources import STUDIES, default_storage, find_toml
 from .space import SearchSpace, parse_block_choice
-from .study_tables import FaultTolerance, Fidelity, LatencySettings  # noqa: F401  (re-exported: study's tables)
+from .study_tables import FaultTolerance, Fidelity, LatencySettings
 
 SAMPLERS = ("NSGAIISampler", "TPESampler", "RandomSampler")
 
@@ -219,14 +219,12 @@ class StudyConfig:
         """
         sp = self.space
         if self.max_latency_ms is not None and table is not None:
-            best = None
-            for n in sp.n_feats:  # activations follow the keep-ratio: either state bounds it from below
-                ms = table.ms(skeleton_key(n, 1)) + sum(
-                    min(table.ms(block_key(dataclasses.replace(parse_block_choice(c), act=a), n))
-                        for c in (sp.block_choices if slot in sp.block_slots else ("res",)) for a in (True, False))
-                    for slot in SLOTS)
-                best = ms if best is None else min(best, ms)
-            if best is not None and best > self.max_latency_ms:
+            # activations follow the keep-ratio: the quicker state of each slot bounds it from below
+            best = min(table.ms(skeleton_key(n, 1)) + sum(
+                min(table.ms(block_key(dataclasses.replace(parse_block_choice(c), act=a), n))
+                    for c in (sp.block_choices if slot in sp.block_slots else ("res",)) for a in (True, False))
+                for slot in SLOTS) for n in sp.n_feats)
+            if best > self.max_latency_ms:
                 raise ValueError(f"{self.path}: nothing in search space {sp.name!r} fits the budget: the quickest spec "
                                  f"takes {best:.1f} ms by the latency table, over the limit of {self.max_latency_ms:g} ms")
         n = min(sp.n_feats)

@@ -12,8 +12,6 @@ replaced atomically, and the steps after the last checkpoint are redone from the
 from __future__ import annotations
 
 import csv
-import dataclasses
-import datetime
 import json
 import time
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..config import check_keys, write_atomic
+from ..config import check_keys, utc_now, write_atomic
 from ..model.spec import ArchSpec
 from ..sr.data import TrainData
 from ..sr.evaluate import evaluate_pairs, model_upscaler
@@ -141,10 +139,6 @@ def count_resumes(folder: str | Path) -> int:
     return path.read_text().count(RESUMED) if path.exists() else 0
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
 def read_progress(folder: str | Path) -> list[dict[str, Any]]:
     """The progress table of a run folder as rows of numbers (empty cells as None)."""
     path = Path(folder) / PROGRESS
@@ -185,7 +179,7 @@ def finalize_training(folder: str | Path, config: FinalizeConfig, data: TrainDat
 
     def event(line: str) -> None:
         with (out / LOG).open("a") as f:
-            f.write(f"{_now()} {line}\n")
+            f.write(f"{utc_now()} {line}\n")
         if on_event:
             on_event(line)
 
@@ -222,7 +216,7 @@ def finalize_training(folder: str | Path, config: FinalizeConfig, data: TrainDat
 
     def save() -> None:
         state = {"format": STATE_FORMAT, "spec": config.spec.to_json(compact=True), "spec_hash": config.spec.hash,
-                 "training": training.state_dict(), "train_s": train_s, "threads": threads, "saved": _now()}
+                 "training": training.state_dict(), "train_s": train_s, "threads": threads, "saved": utc_now()}
         write_atomic(out / STATE, lambda tmp: torch.save(state, tmp))
 
     def score(model) -> tuple[float, float]:
