@@ -10,7 +10,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from slwsr_search import PRESETS, build_model
-from slwsr_search.model.bundle import BUNDLE_FORMAT, SPEC, WEIGHTS, load_bundle, save_bundle
+from slwsr_search.deploy.bundle import BUNDLE_FORMAT, SPEC, WEIGHTS, load_bundle, save_bundle
 from slwsr_search.model.spec import ArchSpec
 
 

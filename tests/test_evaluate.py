@@ -16,7 +16,7 @@ from slwsr_search import PRESETS, build_model
 from slwsr_search.sr.data import ImagePair, load_pairs
 from slwsr_search.cli.evaluate import main
 from slwsr_search.sr.evaluate import bicubic_upscaler, evaluate_pairs, model_upscaler
-from slwsr_search.model.checkpoint import load_checkpoint, save_checkpoint
+from slwsr_search.training.checkpoint import load_checkpoint, save_checkpoint
 from slwsr_search.sr.resize import imresize
 
 rng = np.random.default_rng(0)

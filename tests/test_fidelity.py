@@ -13,9 +13,10 @@ from scipy import stats
 
 from helpers import run_command
 from slwsr_search.cli.fidelity import main as fidelity_main
-from slwsr_search.search import audit as audit_mod
-from slwsr_search.search.audit import REFERENCE, SCREEN, AuditStore, draw_designs, plan_jobs
-from slwsr_search.search.fidelity import (bootstrap_interval, design_table, kendall_tau, matched_pairs, spearman_rho,
+from slwsr_search.audit import trainings as audit_mod
+from slwsr_search.audit.store import REFERENCE, SCREEN, AuditStore
+from slwsr_search.audit.trainings import draw_designs, plan_jobs
+from slwsr_search.audit.stats import (bootstrap_interval, design_table, kendall_tau, matched_pairs, spearman_rho,
                                           summarize)
 from slwsr_search.search.study import StudyConfig
 
@@ -251,7 +252,7 @@ def test_bench_screening_scores_each_setting_on_its_designs_and_on_the_shared_on
 
 
 def test_too_few_designs_says_what_would_make_them_enough():
-    from slwsr_search.search.render_fidelity import fidelity_text
+    from slwsr_search.reporting.fidelity import fidelity_text
 
     recs = {k: v for k, v in _records().items() if v["hash"] in ("h0", "h1", "h2")}
     assert "at least 4 are needed; audit more designs" in fidelity_text(summarize(recs, 2, n_boot=10))

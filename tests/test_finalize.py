@@ -207,13 +207,13 @@ def test_trial_spec_from_a_study(tmp_path):
     ("raw", {"psnr": 30.6, "ema_psnr": 30.7}, True, "raw"),
 ])
 def test_which_weights_ship(ship, row, has_ema, expected):
-    from slwsr_search.training.release import choose_weights
+    from slwsr_search.deploy.release import choose_weights
 
     assert choose_weights(ship, row, has_ema) == expected
 
 
 def test_shipping_an_average_that_was_not_kept_is_refused():
-    from slwsr_search.training.release import choose_weights
+    from slwsr_search.deploy.release import choose_weights
 
     with pytest.raises(ValueError, match="kept no moving average"):
         choose_weights("ema", {"psnr": 1.0}, False)

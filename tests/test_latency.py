@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from slwsr_search.model.latency import lr_size_for, measure, spec_runner
+from slwsr_search.deploy.latency import lr_size_for, measure, spec_runner
 from slwsr_search.model.latency_table import MachineIdentity
 from slwsr_search.model.presets import get_preset
 

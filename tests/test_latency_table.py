@@ -12,8 +12,8 @@ import pytest
 
 from helpers import run_command
 from slwsr_search.benchmarks.latency import spearman, summarise, Row
-from slwsr_search.model.calibrate import CHAIN, Part, block_part, calibrate, export_part, part_module, plan, table_for
-from slwsr_search.model.latency import round_robin
+from slwsr_search.deploy.calibrate import CHAIN, Part, block_part, calibrate, export_part, part_module, plan, table_for
+from slwsr_search.deploy.latency import round_robin
 from slwsr_search.model.latency_table import (LatencyTable, MachineIdentity, block_key, predict_latency, skeleton_key,
                                               spec_keys, table_path)
 from slwsr_search.model.presets import get_preset

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from slwsr_search import PRESETS, build_model
-from slwsr_search.model.onnx_export import INPUT, OPSET, OUTPUT, UnitRange, export_onnx
+from slwsr_search.deploy.onnx_export import INPUT, OPSET, OUTPUT, UnitRange, export_onnx
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import torch
 from helpers import CHROMIUM, chromium_dom, get_json, optuna_dashboard, run_command
 from slwsr_search import PRESETS, build_model
 from slwsr_search.cli.report import main as report_main
-from slwsr_search.search.render import write_report
+from slwsr_search.reporting.render import write_report
 from slwsr_search.search.record import StudyRecord, TrialRecord
-from slwsr_search.search.report import CSV_COLUMNS, build_report, hypervolume, pareto_mask, trials_frame
+from slwsr_search.reporting.compute import CSV_COLUMNS, build_report, hypervolume, pareto_mask, trials_frame
 from slwsr_search.model.spec import random_spec
 from slwsr_search.search.storage import open_study
 from slwsr_search.search.study import StudyConfig
@@ -115,7 +115,7 @@ def test_report_is_split_the_way_it_is_drawn(tmp_path):
 
 
 def _audit(protocol: dict, data: list[str]) -> dict:
-    from slwsr_search.search.fidelity import screening_signature
+    from slwsr_search.audit.stats import screening_signature
 
     est = lambda name, tau: {"name": name, "kendall_tau": tau, "kendall_tau_interval": [tau - 0.2, tau + 0.1],  # noqa: E731
                              "cost_matched_pairs": 10, "cost_matched_share": 0.6}

@@ -20,9 +20,10 @@ from slwsr_search.search import rungs as rungs_mod
 from slwsr_search.search.promotion import (crowding_distances, nondominated_ranks, promote, promotion_quota,
                                            ranking)
 from slwsr_search.search.record import RUNGS_SHORT, TrialRecord
-from slwsr_search.search.render import front_table, summary_markdown
-from slwsr_search.search.report import build_report, front_noise
-from slwsr_search.search.rungs import SCREENED, RungStore, run_design
+from slwsr_search.reporting.render import front_table, summary_markdown
+from slwsr_search.reporting.compute import build_report, front_noise
+from slwsr_search.search.record import SCREENED
+from slwsr_search.search.rungs import RungStore, run_design
 from slwsr_search.search.study import Fidelity, StudyConfig, protocol_key
 from slwsr_search.training.device import Speedups
 from slwsr_search.training.loop import Training, train

@@ -10,7 +10,7 @@ from slwsr_search import PRESETS
 from slwsr_search.cli.run import main as run_main
 from slwsr_search.search import record, rungs as rungs_mod
 from slwsr_search.search.record import STATUSES, TrialRecord
-from slwsr_search.search.report import pareto_front, trials_frame
+from slwsr_search.reporting.compute import pareto_front, trials_frame
 from slwsr_search.search.space import KEEP_COUNTS, SearchSpace, keep_mask
 from slwsr_search.search.storage import mask_url
 from slwsr_search.search.study import SAMPLERS, StudyConfig

@@ -12,7 +12,7 @@ from helpers import DATA, run_command, write_folders
 from slwsr_search import PRESETS
 from slwsr_search.cli.common import run_cli
 from slwsr_search.cli.train import main as train_main
-from slwsr_search.model.checkpoint import load_checkpoint
+from slwsr_search.training.checkpoint import load_checkpoint
 from slwsr_search.training import loop as train_mod
 from slwsr_search.training.device import Speedups, configure_device, resolve_device
 from slwsr_search.training.loop import train

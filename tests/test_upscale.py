@@ -10,9 +10,9 @@ from helpers import run_command
 from PIL import Image
 
 from slwsr_search.cli.upscale import main
-from slwsr_search.model.bundle import ONNX, save_bundle
+from slwsr_search.deploy.bundle import ONNX, save_bundle
 from slwsr_search.model.network import build_model
-from slwsr_search.model.onnx_export import export_onnx
+from slwsr_search.deploy.onnx_export import export_onnx
 from slwsr_search.model.presets import get_preset
 from slwsr_search.sr.data import load_pairs
 from slwsr_search.sr.pictures import upscale_alpha

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.cost import count_cost
-from ..model.latency import quartiles, round_robin, spec_workload
+from ..deploy.latency import quartiles, round_robin, spec_workload
 from ..model.latency_table import LatencyTable, predict_latency
 from ..model.presets import PRESETS
 from ..model.spec import ArchSpec

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..search.audit import REFERENCE, read_store
-from ..search.fidelity import design_table, summarize
+from ..audit.store import REFERENCE, read_store
+from ..audit.stats import design_table, summarize
 
 
 def load_role(path: str | Path, role: str, settings: str | None = None) -> dict[str, dict]:

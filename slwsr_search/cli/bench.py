@@ -111,7 +111,7 @@ def _store_arg(text: str) -> tuple[str, str | None]:
 
 def _screening(args) -> int:
     from ..benchmarks.screening import compare, load_role, reference_noise
-    from ..search.audit import REFERENCE, SCREEN
+    from ..audit.store import REFERENCE, SCREEN
 
     path, key = _store_arg(args.reference)
     ref = load_role(path, REFERENCE, key)
@@ -186,7 +186,7 @@ def _latency(args) -> int:
 
     import torch
 
-    from ..model.latency import lr_size_for, measure, spec_runner
+    from ..deploy.latency import lr_size_for, measure, spec_runner
     from ..model.latency_table import MachineIdentity
     from .common import spec_from_args
 

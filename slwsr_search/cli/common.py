@@ -74,3 +74,14 @@ def parse_size(text: str) -> tuple[int, int]:
 def fmt_size(hw: tuple[int, int]) -> str:
     """(height, width) -> ``'WIDTHxHEIGHT'``."""
     return f"{hw[1]}x{hw[0]}"
+
+
+def print_worker(w) -> None:
+    """The line a command prints for each worker it started (a :class:`~..search.workers.Started`)."""
+    print(f"worker w{w.k}: pid {w.pid}, device {w.device}"
+          + (f" (CUDA_VISIBLE_DEVICES={w.env['CUDA_VISIBLE_DEVICES']})" if w.env.get("CUDA_VISIBLE_DEVICES") else "")
+          + (f", {w.threads} CPU thread(s)" if w.threads is not None else ""), flush=True)
+
+
+#: What a command says at the first Ctrl-C of a run with workers.
+STOPPING_WORKERS = "\nstopping every worker after its current training step (Ctrl-C again to stop at once) ..."

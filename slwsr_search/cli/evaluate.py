@@ -7,7 +7,7 @@ import math
 import sys
 from typing import Sequence
 
-from ..model.checkpoint import load_checkpoint
+from ..training.checkpoint import load_checkpoint
 from ..model.presets import PRESETS, get_preset
 from ..model.spec import ArchSpec
 from ..sr.data import load_pairs

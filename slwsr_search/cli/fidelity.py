@@ -6,23 +6,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 import optuna
 
-from ..search.audit import REFERENCE, SCREEN, AuditStore, draw_designs, plan_jobs, role_key, run_jobs
-from ..search.fidelity import screening_signature, summarize
-from ..search.render_fidelity import fidelity_dict, fidelity_html, fidelity_text
+from ..audit.store import REFERENCE, SCREEN, AuditStore
+from ..audit.trainings import draw_designs, plan_jobs, role_key, run_jobs
+from ..audit.stats import screening_signature, summarize
+from ..reporting.fidelity import fidelity_dict, fidelity_html, fidelity_text
 from ..search.resources import default_report_dir
 from ..search.study import StudyConfig, screening_record
-from ..search.workers import StopRequest, start_workers, wait_workers, worker_plan
+from ..search.workers import StopRequest, failed_workers, local_plan, my_share, spawn_workers
 from ..sr.data import TrainData, load_data
 from ..training.device import Speedups, configure_device, resolve_device
 from ..training.protocol import Protocol
-from .common import Parser
+from .common import STOPPING_WORKERS, Parser, print_worker
 
 SUMMARY = "audit a study's screening: its ranking of designs against a longer reference training"
 
@@ -90,25 +90,38 @@ def build_parser(prog: str) -> Parser:
     return p
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int:
-    args = build_parser(prog).parse_args(argv)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines instead
+@dataclasses.dataclass(frozen=True)
+class _Audit:
+    """One audit's settings, resolved once from the study and the options."""
+
+    cfg: StudyConfig
+    designs: list
+    jobs: list
+    store: AuditStore
+    screen: Protocol
+    reference: Protocol
+    screen_data: TrainData
+    reference_data: TrainData
+    out: Path
+
+
+def _check_args(args) -> None:
     for name, low in (("designs", 0), ("seeds", 1), ("factor", 1), ("reference_repeat", 0), ("workers", 1)):
         v = getattr(args, name)
         if v is not None and v < low:
             raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {low}, got {v}")
     if not 0 <= args.tolerance < 1:
         raise ValueError(f"--tolerance: expected a share in [0, 1), got {args.tolerance}")
+
+
+def _resolve(args, dev, show: bool) -> "_Audit":
+    """The audit's study, protocols, data (each role's images filtered by its own patch size, as
+    `slwsr run` loads a study's), designs, jobs and store, from the study and the options."""
     cfg = StudyConfig.load(args.study)
-    dev = resolve_device(args.device)
-    speedups = Speedups(threads=args.threads)
-    configure_device(dev, speedups)  # process-wide switches, once
     screen = cfg.protocol_for(dev.type)
     reference = cfg.reference_for(screen, args.factor)
     out = Path(args.out) if args.out else default_report_dir(cfg.name) / "fidelity"
-    show = not args.quiet and sys.stderr.isatty()
     train_src, val_src = args.train_dir or list(cfg.train), args.val_dir or list(cfg.val)
-    # each role's images filtered by its own patch size, as `slwsr run` loads a study's
     screen_data = load_data(train_src, val_src, cfg.space.scale, screen.lr_patch, progress=show)
     ref_train, ref_val = args.reference_train_dir or train_src, args.reference_val_dir or val_src
     if (ref_train, ref_val) == (train_src, val_src) and reference.lr_patch == screen.lr_patch:
@@ -127,25 +140,26 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     jobs = plan_jobs(designs, args.seeds, min(args.reference_repeat, len(designs)))
     store = AuditStore(Path(args.store) if args.store else out / "audit.jsonl",
                        {SCREEN: role_key(screen, screen_data, cfg.fidelity), REFERENCE: role_key(reference, reference_data)})
-    finished = store.load()
-    if args.worker is None:  # workers are quiet but for their training lines
-        done_before = len([j for j in jobs if j.key in finished])
-        print(f"study      {cfg.name}: {len(designs)} designs ({sum(d.label in cfg.baselines for d in designs)} baselines), "
-              f"{args.seeds} screening seeds, {len(jobs)} trainings ({done_before} done before); output {out}/")
-        rungs = (f" up rungs at {', '.join(str(r * screen.steps) for r in cfg.fidelity.rungs)} steps"
-                 if len(cfg.fidelity.rungs) > 1 else "")
-        print(f"screening  {screen.steps} steps x {screen.batch_size} x {screen.lr_patch}px, lr {screen.lr:g} "
-              f"{screen.schedule}{rungs}; train {screen_data.train_source}; val {screen_data.val_source}; device {dev}")
-        print(f"reference  {reference.steps} steps x {reference.batch_size} x {reference.lr_patch}px, lr {reference.lr:g} "
-              f"{reference.schedule}; train {reference_data.train_source}; val {reference_data.val_source}")
-        print(f"store      {store.path}", flush=True)
-    audit = _Audit(cfg, designs, jobs, store, screen, reference, screen_data, reference_data, out)
-    # Worker k of N takes every N-th job of the full, fixed list: the same share whatever it finds done.
-    mine = [j for i, j in enumerate(jobs) if args.worker is None or i % args.workers == args.worker - 1]
-    todo = [j for j in mine if j.key not in finished][: args.max_jobs]
+    return _Audit(cfg, designs, jobs, store, screen, reference, screen_data, reference_data, out)
+
+
+def _header(args, a: "_Audit", dev, finished: dict) -> None:
+    cfg, screen, reference = a.cfg, a.screen, a.reference
+    done_before = len([j for j in a.jobs if j.key in finished])
+    print(f"study      {cfg.name}: {len(a.designs)} designs ({sum(d.label in cfg.baselines for d in a.designs)} baselines), "
+          f"{args.seeds} screening seeds, {len(a.jobs)} trainings ({done_before} done before); output {a.out}/")
+    rungs = (f" up rungs at {', '.join(str(r * screen.steps) for r in cfg.fidelity.rungs)} steps"
+             if len(cfg.fidelity.rungs) > 1 else "")
+    print(f"screening  {screen.steps} steps x {screen.batch_size} x {screen.lr_patch}px, lr {screen.lr:g} "
+          f"{screen.schedule}{rungs}; train {a.screen_data.train_source}; val {a.screen_data.val_source}; device {dev}")
+    print(f"reference  {reference.steps} steps x {reference.batch_size} x {reference.lr_patch}px, lr {reference.lr:g} "
+          f"{reference.schedule}; train {a.reference_data.train_source}; val {a.reference_data.val_source}")
+    print(f"store      {a.store.path}", flush=True)
+
+
+def _train(args, a: "_Audit", todo: list, dev, speedups: Speedups, show: bool) -> bool:
+    """Train ``todo`` in this process, a line for each; whether a Ctrl-C stopped it."""
     label = f"[w{args.worker}] " if args.worker is not None else ""
-    if args.workers > 1 and args.worker is None:
-        return _finish(args, audit, _spawn_workers(args, argv))
     bar = None
     if show:
         from tqdm import tqdm
@@ -163,32 +177,35 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
                 bar.update()
 
         try:
-            run_jobs(todo, store, screen, reference, screen_data, reference_data, str(dev), speedups, on_done=trained,
-                     should_stop=lambda: stop.requested, fidelity=cfg.fidelity)
+            run_jobs(todo, a.store, a.screen, a.reference, a.screen_data, a.reference_data, str(dev), speedups,
+                     on_done=trained, should_stop=lambda: stop.requested, fidelity=a.cfg.fidelity)
         except KeyboardInterrupt:
             pass
         finally:
             if bar:
                 bar.close()
-        stopped = stop.requested
+        return stop.requested
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int:
+    args = build_parser(prog).parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines instead
+    _check_args(args)
+    dev = resolve_device(args.device)
+    speedups = Speedups(threads=args.threads)
+    configure_device(dev, speedups)  # process-wide switches, once
+    show = not args.quiet and sys.stderr.isatty()
+    a = _resolve(args, dev, show)
+    finished = a.store.load()
+    if args.worker is None:  # workers are quiet but for their training lines
+        _header(args, a, dev, finished)
+    if args.workers > 1 and args.worker is None:
+        return _finish(args, a, _spawn_workers(args, argv))
+    todo = [j for j in my_share(a.jobs, args.worker, args.workers) if j.key not in finished][: args.max_jobs]
+    stopped = _train(args, a, todo, dev, speedups, show)
     if args.worker is not None:
         return 130 if stopped else 0
-    return _finish(args, audit, stopped)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Audit:
-    """One audit's settings, resolved once from the study and the options."""
-
-    cfg: StudyConfig
-    designs: list
-    jobs: list
-    store: AuditStore
-    screen: Protocol
-    reference: Protocol
-    screen_data: TrainData
-    reference_data: TrainData
-    out: Path
+    return _finish(args, a, stopped)
 
 
 def _finish(args, a: _Audit, stopped: bool) -> int:
@@ -222,23 +239,11 @@ def _finish(args, a: _Audit, stopped: bool) -> int:
 def _spawn_workers(args, argv: Sequence[str] | None) -> bool:
     """Run ``--workers`` child processes (``python -m slwsr_search.fidelity ... --worker K``) on
     this machine and wait for them; whether a Ctrl-C stopped them."""
-    import torch
-
-    plan = worker_plan(args.workers, args.device, torch.cuda.device_count() if args.device != "cpu" else 0,
-                       os.cpu_count() or 1, args.threads, os.environ.get("CUDA_VISIBLE_DEVICES"))
-    base = [sys.executable, "-m", "slwsr_search.fidelity", *(sys.argv[1:] if argv is None else argv)]
-    commands, envs = [], []
-    for k, (env, device, threads) in enumerate(plan, start=1):
-        cmd = base + ["--worker", str(k), "--device", device, "--quiet"]
-        commands.append(cmd + (["--threads", str(threads)] if threads is not None else []))
-        envs.append(env)
-    procs = start_workers(commands, envs)
-    for k, (p, (env, device, threads)) in enumerate(zip(procs, plan), start=1):
-        print(f"worker w{k}: pid {p.pid}, device {device}" + (f", {threads} CPU thread(s)" if threads else ""), flush=True)
-    codes, interrupted = wait_workers(procs, on_interrupt=lambda: print(
-        "\nstopping every worker after its current training step (Ctrl-C again to stop at once) ...",
-        file=sys.stderr, flush=True))
-    failed = [f"w{k} (exit {c})" for k, c in enumerate(codes, start=1) if c not in (0, 130)]
+    plan = local_plan(args.workers, args.device, args.threads)
+    codes, interrupted = spawn_workers("slwsr_search.fidelity", list(sys.argv[1:] if argv is None else argv), plan,
+                                       on_start=print_worker,
+                                       on_interrupt=lambda: print(STOPPING_WORKERS, file=sys.stderr, flush=True))
+    failed = failed_workers(codes)
     if failed:
         print(f"workers that failed: {', '.join(failed)} (their errors are above)", file=sys.stderr)
     return interrupted

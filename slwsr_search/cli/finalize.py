@@ -17,8 +17,8 @@ from ..sr.table import literature_table, load_bench, table_csv, table_markdown
 from ..training.device import Speedups, configure_device, resolve_device
 from ..training.finalize import LOG, PROGRESS, FinalizeConfig, count_resumes, finalize_training, read_progress
 from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
-from ..model.bundle import CARD
-from ..training.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html, write_release
+from ..deploy.bundle import CARD
+from ..deploy.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html, write_release
 from .common import Parser, add_spec_args, spec_from_args
 
 SUMMARY = "train a chosen design for long (crash-safe), score it as the literature does, export the bundle"

@@ -27,7 +27,7 @@ SUMMARY = "the per-machine latency table: calibrate it, show it, predict a spec'
 
 
 def _lr_size(args, scale: int) -> tuple[int, int]:
-    from ..model.latency import lr_size_for
+    from ..deploy.latency import lr_size_for
 
     return args.lr_size or lr_size_for(scale)
 
@@ -35,7 +35,7 @@ def _lr_size(args, scale: int) -> tuple[int, int]:
 def _calibrate(args) -> int:
     import torch
 
-    from ..model.calibrate import plan, table_for
+    from ..deploy.calibrate import plan, table_for
     from ..search.latency import space_blocks
     from ..search.space import SearchSpace
 
@@ -129,8 +129,8 @@ def validate_table(args) -> int:
     from tqdm import tqdm
 
     from ..benchmarks.latency import rows_frame, scatter_html, summarise, validate, validation_specs
-    from ..model.calibrate import table_for
-    from ..model.latency import lr_size_for
+    from ..deploy.calibrate import table_for
+    from ..deploy.latency import lr_size_for
     from ..model.latency_table import spec_keys
     from ..search.latency import space_parts
     from ..search.space import SearchSpace

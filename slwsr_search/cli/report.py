@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from ..search.render import REPORT_FILES, write_report
-from ..search.report import build_report
-from ..search.fidelity import read_audit
+from ..reporting.render import REPORT_FILES, write_report
+from ..reporting.compute import build_report
+from ..audit.stats import read_audit
 from ..search.resources import default_audit_file, default_report_dir
 from ..search.storage import STORAGE_ENV, mask_url, open_existing_study, resolve_storage
 from ..search.study import StudyConfig
@@ -36,7 +36,7 @@ def write_study_report(cfg: StudyConfig, storage: str, out: str | Path | None = 
     study = open_existing_study(cfg, storage)
     out = Path(out or default_report_dir(cfg.name))
     audit = read_audit(audit_file or default_audit_file(out))
-    rep = build_report(study, list(cfg.objectives), cfg.max_params, audit, cfg.max_latency_ms)
+    rep = build_report(study, list(cfg.objectives), cfg.max_params, audit, cfg.max_latency_ms, cfg.max_macs)
     return write_report(rep, out)
 
 

@@ -20,22 +20,22 @@ from optuna.trial import TrialState
 
 from ..model.latency_table import LatencyTable
 from ..model.spec import ArchSpec
-from ..sr.data import BUILTIN, discover, load_data
+from ..sr.data import BUILTIN, TrainData, discover, load_data
 from ..training.device import Speedups, configure_device, resolve_device
 from ..training.protocol import Protocol
 from ..search.latency import table_record
 from ..search.record import StudyRecord, TrialRecord
-from ..search.render import REPORT_FILES, front_table, trial_line, write_report
-from ..search.report import build_report
-from ..search.fidelity import read_audit
+from ..reporting.render import REPORT_FILES, front_table, trial_line, write_report
+from ..reporting.compute import build_report
+from ..audit.stats import read_audit
 from ..search.resources import default_audit_file, default_report_dir
 from ..search.rungs import RungStore
 from ..search.runner import Runner, enqueue_baselines, requeue_interrupted, run_study
 from ..search.storage import (STORAGE_ENV, claim_protocol, count_states, mask_url, open_study, resolve_storage,
-                              rung_dir)
+                              rung_dir, setup_lock)
 from ..search.study import StudyConfig, make_sampler, protocol_desc, protocol_key, sampler_seed, screening_record
-from ..search.workers import StopRequest, start_workers, wait_workers, worker_plan
-from .common import Parser
+from ..search.workers import StopRequest, failed_workers, local_plan, spawn_workers
+from .common import STOPPING_WORKERS, Parser, print_worker
 
 SUMMARY = "the search: a study's multi-objective Optuna run, persistent and resumable, with --workers"
 
@@ -162,8 +162,8 @@ def _check_protocol(study: optuna.Study, st: _Settings, protocol: Protocol, key:
     return desc
 
 
-def _work(st: _Settings, study: optuna.Study, dev, protocol: Protocol, key: str, threads: int | None, show: bool,
-          label: str, worker: int = 0, n_existing: int = 0) -> int:
+def _work(st: _Settings, study: optuna.Study, data: TrainData, dev, protocol: Protocol, key: str, threads: int | None,
+          show: bool, label: str, worker: int = 0, n_existing: int = 0) -> int:
     """Run trials in this process until the study is done; 0, or 130 after a Ctrl-C. ``worker``
     (0 for a plain run) and ``n_existing`` (trials in the study before this run) seed the sampler."""
     announce = (lambda: print("\nstopping after the current training step (Ctrl-C again to stop at once) ...",
@@ -172,7 +172,6 @@ def _work(st: _Settings, study: optuna.Study, dev, protocol: Protocol, key: str,
         study.sampler = make_sampler(st.cfg, sampler_seed(st.seed, worker, n_existing))
         speedups = Speedups(threads=threads)
         configure_device(dev, speedups)  # process-wide switches, once, before any training
-        data = load_data(st.train_src, st.val_src, st.cfg.space.scale, protocol.lr_patch, progress=show)
         runner = Runner(st.cfg, data, protocol, str(dev), key, speedups, progress=show,
                         on_trial=lambda t: print(label + trial_line(t), flush=True),
                         should_stop=lambda: stop.requested, rung_store=RungStore(rung_dir(st.storage, st.cfg.name)),
@@ -199,40 +198,27 @@ def _worker_main(args) -> int:
     # The parent forwards Ctrl-C / SIGTERM as SIGINT; _work installs a handler for it, which also
     # overrides a SIGINT inherited as ignored (a parent started with nohup or in a script's background).
     st = _settings(args)
-    study = open_study(st.cfg, st.storage, st.seed)
     dev = resolve_device(args.device)
     protocol = st.protocol(dev.type)
+    data = load_data(st.train_src, st.val_src, st.cfg.space.scale, protocol.lr_patch)
+    study = open_study(st.cfg, st.storage, st.seed)
     key = st.key(protocol)
     _check_protocol(study, st, protocol, key, record=False)
     n_existing = int(os.environ.get(TRIALS_BEFORE_ENV, "0"))
-    return _work(st, study, dev, protocol, key, args.threads, show=False, label=f"[w{args.worker}] ",
+    return _work(st, study, data, dev, protocol, key, args.threads, show=False, label=f"[w{args.worker}] ",
                  worker=args.worker, n_existing=n_existing)
 
 
 def _spawn(st: _Settings, plan, n_existing: int) -> tuple[list[int], bool]:
     """Start the workers (``python -m slwsr_search.run --worker K``) and wait for them;
     ``(exit codes, interrupted)``."""
-    commands, envs = [], []
-    for k, (env, device, threads) in enumerate(plan, start=1):
-        cmd = [sys.executable, "-m", "slwsr_search.run", "--study", st.cfg.path, "--worker", str(k),
-               "--n-trials", str(st.n_trials), "--seed", str(st.seed), "--device", device, "--quiet", "--no-report"]
-        cmd += ["--threads", str(threads)] if threads is not None else []
-        cmd += ["--timeout", repr(st.timeout)] if st.timeout is not None else []
-        for d in st.train_src:
-            cmd += ["--train-dir", d]
-        for d in st.val_src:
-            cmd += ["--val-dir", d]
-        commands.append(cmd)
-        # the storage URL travels in the environment, never on a command line (passwords)
-        envs.append({**env, STORAGE_ENV: st.storage, TRIALS_BEFORE_ENV: str(n_existing)})
-    procs = start_workers(commands, envs)
-    for k, (p, (env, device, threads)) in enumerate(zip(procs, plan), start=1):
-        print(f"worker w{k}: pid {p.pid}, device {device}"
-              + (f" (CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']})" if env else "")
-              + (f", {threads} CPU thread(s)" if threads is not None else ""), flush=True)
-    return wait_workers(procs, on_interrupt=lambda: print(
-        "\nstopping every worker after its current training step (Ctrl-C again to stop at once) ...",
-        file=sys.stderr, flush=True))
+    args = ["--study", st.cfg.path, "--n-trials", str(st.n_trials), "--seed", str(st.seed), "--no-report"]
+    args += ["--timeout", repr(st.timeout)] if st.timeout is not None else []
+    args += [a for d in st.train_src for a in ("--train-dir", d)] + [a for d in st.val_src for a in ("--val-dir", d)]
+    # the storage URL travels in the environment, never on a command line (passwords)
+    env = {STORAGE_ENV: st.storage, TRIALS_BEFORE_ENV: str(n_existing)}
+    return spawn_workers("slwsr_search.run", args, plan, env, on_start=print_worker,
+                         on_interrupt=lambda: print(STOPPING_WORKERS, file=sys.stderr, flush=True))
 
 
 def _throughput(study: optuna.Study, since: float, elapsed: float) -> str:
@@ -248,7 +234,7 @@ def _throughput(study: optuna.Study, since: float, elapsed: float) -> str:
 def _measure_front(study: optuna.Study, cfg: StudyConfig, table) -> None:
     """Measure the time per image of the Pareto points not measured yet, beside their prediction."""
     from ..search.latency import measure_front
-    from ..search.report import pareto_front, trials_frame
+    from ..reporting.compute import pareto_front, trials_frame
 
     front = pareto_front(trials_frame(study), list(cfg.objectives))
     measure_front(study, {int(r["number"]): ArchSpec.from_json(r["spec"]) for _, r in front.iterrows()}, table,
@@ -256,34 +242,37 @@ def _measure_front(study: optuna.Study, cfg: StudyConfig, table) -> None:
                                            f"{table.identity.describe()} (3 turns each) ...", flush=True))
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
-    args = build_parser(prog).parse_args(argv)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial instead
-    if args.worker is not None:
-        return _worker_main(args)
-    st = _settings(args, announce=True)
-    cfg = st.cfg
-    import torch
+def _check_data(st: _Settings, protocol: Protocol, n_workers: int, show: bool) -> TrainData | None:
+    """Read every data folder before anything is recorded, so a typo in a folder leaves no study
+    behind: one worker loads the data here (it trains with it); with ``--workers`` the workers load
+    it themselves, so only the folders are checked."""
+    if n_workers == 1:
+        return load_data(st.train_src, st.val_src, st.cfg.space.scale, protocol.lr_patch, progress=show)
+    for src in (*st.train_src, *st.val_src):
+        if src not in BUILTIN:
+            discover(src, st.cfg.space.scale)
+    return None
 
-    plan = worker_plan(args.workers, args.device, torch.cuda.device_count() if args.device != "cpu" else 0,
-                       os.cpu_count() or 1, args.threads, os.environ.get("CUDA_VISIBLE_DEVICES"))
-    dev = resolve_device(plan[0][1] if args.workers > 1 else args.device)
-    if args.workers > 1:  # the workers load the images; catch a bad folder here, once, before any starts
-        for src in (*st.train_src, *st.val_src):
-            if src not in BUILTIN:
-                discover(src, cfg.space.scale)
-    study = open_study(cfg, st.storage, st.seed)
-    n_existing = len(study.get_trials(deepcopy=False))
-    protocol = st.protocol(dev.type)
-    key = st.key(protocol)
-    desc = _check_protocol(study, st, protocol, key, record=True)
-    show = not args.quiet and sys.stderr.isatty()
-    added = enqueue_baselines(study, cfg, st.latency_table)
+
+def _prepare(st: _Settings, protocol: Protocol, key: str) -> tuple[optuna.Study, int, str, list[str]]:
+    """Create or open the study, check or record its protocol and enqueue its baselines, holding
+    the storage's setup lock, so two runs started at once on a new SQLite file take turns instead
+    of racing to create its tables; ``(study, trials before this run, protocol description,
+    baselines enqueued now)``."""
+    with setup_lock(st.cfg, st.storage):
+        study = open_study(st.cfg, st.storage, st.seed)
+        n_existing = len(study.get_trials(deepcopy=False))
+        desc = _check_protocol(study, st, protocol, key, record=True)
+        added = enqueue_baselines(study, st.cfg, st.latency_table)
+    return study, n_existing, desc, added
+
+
+def _header(st: _Settings, study: optuna.Study, desc: str, dev, added: list[str]) -> None:
+    """The lines a run starts with: the study, its budget, its latency table, protocol and trials."""
+    cfg = st.cfg
     before = count_states(study)
     print(f"study      {cfg.name} ({cfg.path}) in {mask_url(st.storage)}")
-    print("budget     " + ", ".join([f"{k.replace('max_', '')} <= {v:,}" for k, v in
-                                     (("max_params", cfg.max_params), ("max_macs", cfg.max_macs)) if v is not None]
-                                    + ([f"latency <= {cfg.max_latency_ms:g} ms"] if cfg.max_latency_ms else [])))
+    print(f"budget     {cfg.budget_line()}")
     if st.latency_table is not None:
         t = st.latency_table
         StudyRecord(latency=table_record(t)).write(study)
@@ -293,16 +282,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
           + (f"; enqueued baselines: {', '.join(added)}" if added else "")
           + (f"; timeout {st.timeout:g} s" if st.timeout else ""))
     sys.stdout.flush()
-    t0, wall0 = time.monotonic(), time.time()
-    if args.workers == 1:
-        code = _work(st, study, dev, protocol, key, args.threads, show, label="", n_existing=n_existing)
-        failed_workers: list[str] = []
-    else:
-        codes, interrupted = _spawn(st, plan, n_existing)
-        code = 130 if interrupted else 0
-        failed_workers = [f"w{k} (exit {c})" for k, c in enumerate(codes, start=1) if c not in (0, 130)]
+
+
+def _finish(args, st: _Settings, study: optuna.Study, code: int, failed: list[str], elapsed: float, wall0: float) -> int:
+    """The lines a run ends with, the measured front (latency studies), the report; the exit code."""
+    cfg = st.cfg
     states = count_states(study)
-    elapsed = time.monotonic() - t0
     summary = ", ".join(f"{v} {k}" for k, v in sorted(states.items()))
     if code == 130:
         print(f"\ninterrupted after {elapsed:.0f} s: the study keeps {summary} (target {st.n_trials} COMPLETE); "
@@ -310,17 +295,42 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
         return 130
     print(f"\nran {elapsed:.0f} s with {args.workers} worker(s); study holds {summary} (target {st.n_trials} COMPLETE)")
     print(_throughput(study, wall0, elapsed))
-    if failed_workers:
-        print(f"workers that failed: {', '.join(failed_workers)} (their errors are above)", file=sys.stderr)
+    if failed:
+        print(f"workers that failed: {', '.join(failed)} (their errors are above)", file=sys.stderr)
     report_dir = Path(args.report_dir) if args.report_dir else default_report_dir(cfg.name)
     if st.latency_table is not None:
         _measure_front(study, cfg, st.latency_table)
     rep = build_report(study, list(cfg.objectives), cfg.max_params,  # once: for the table and the files
-                       read_audit(default_audit_file(report_dir)), cfg.max_latency_ms)
+                       read_audit(default_audit_file(report_dir)), cfg.max_latency_ms, cfg.max_macs)
     print(front_table(rep))
     if states.get("COMPLETE", 0) < st.n_trials:
         print(f"not finished (timeout or failures): run the same command again to resume up to {st.n_trials}.")
     if not args.no_report:
         out = write_report(rep, report_dir)
         print(f"report: {out}/index.html (and {REPORT_FILES.replace('index.html, ', '')})")
-    return 1 if failed_workers else 0
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
+    args = build_parser(prog).parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial instead
+    if args.worker is not None:
+        return _worker_main(args)
+    st = _settings(args, announce=True)
+    plan = local_plan(args.workers, args.device, args.threads)
+    dev = resolve_device(plan[0][1] if args.workers > 1 else args.device)
+    protocol = st.protocol(dev.type)
+    key = st.key(protocol)
+    show = not args.quiet and sys.stderr.isatty()
+    data = _check_data(st, protocol, args.workers, show)  # before anything is recorded
+    study, n_existing, desc, added = _prepare(st, protocol, key)
+    _header(st, study, desc, dev, added)
+    t0, wall0 = time.monotonic(), time.time()
+    if args.workers == 1:
+        code = _work(st, study, data, dev, protocol, key, args.threads, show, label="", n_existing=n_existing)
+        failed: list[str] = []
+    else:
+        codes, interrupted = _spawn(st, plan, n_existing)
+        code = 130 if interrupted else 0
+        failed = failed_workers(codes)
+    return _finish(args, st, study, code, failed, time.monotonic() - t0, wall0)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..model.checkpoint import save_checkpoint
+from ..training.checkpoint import save_checkpoint
 from ..model.cost import count_cost
 from ..sr.data import load_data
 from ..sr.evaluate import bicubic_upscaler, evaluate_pairs

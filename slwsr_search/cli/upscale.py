@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..model.bundle import ONNX, load_bundle
-from ..model.runners import BACKENDS, onnx_runner, torch_runner
+from ..deploy.bundle import ONNX, load_bundle
+from ..deploy.runners import BACKENDS, onnx_runner, torch_runner
 from ..sr.pictures import output_array, quantizer, read_picture, write_picture
 from ..sr.tiles import receptive_radius, tile_boxes, upscale_into
 from ..training.device import Speedups, configure_device, resolve_device

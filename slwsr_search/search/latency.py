@@ -13,8 +13,8 @@ from typing import Callable, Sequence
 
 import optuna
 
-from ..model.calibrate import Part, plan, table_for
-from ..model.latency import lr_size_for, round_robin, spec_workload
+from ..deploy.calibrate import Part, plan, table_for
+from ..deploy.latency import lr_size_for, round_robin, spec_workload
 from ..model.latency_table import LatencyTable, MachineIdentity
 from ..model.spec import ArchSpec, BlockSpec
 from .record import StudyRecord

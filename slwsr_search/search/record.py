@@ -13,9 +13,11 @@ from typing import Any
 
 import optuna
 
-from ..training.loop import NONFINITE, OK, OOM, OUTCOMES
-from .rungs import SCREENED
+from ..training.outcomes import NONFINITE, OK, OOM, OUTCOMES
 
+#: A design stopped below the top rung of a multi-fidelity study (not promoted): trained, scored at
+#: a lower rung only.
+SCREENED = "screened"
 #: Why a trial trained nothing: over budget (priced only), or beyond the study's target (another
 #: worker's trials already cover it).
 INFEASIBLE, SURPLUS = "infeasible", "surplus"

@@ -24,9 +24,8 @@ from ..sr.data import TrainData
 from ..training.device import Speedups
 from ..training.loop import OK, TrainResult, Training
 from ..training.protocol import Protocol
+from .record import SCREENED
 
-#: A design stopped below the top rung (not promoted): trained, scored at a lower rung only.
-SCREENED = "screened"
 
 
 @dataclass

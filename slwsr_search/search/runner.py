@@ -30,8 +30,8 @@ from ..training.loop import INTERRUPTED, OK, TrainResult
 from ..training.protocol import Protocol
 from . import record
 from .promotion import promote
-from .record import INFEASIBLE, REUSED, RUNG_LISTS, RUNGS_SHORT, SURPLUS, TrialRecord
-from .rungs import SCREENED, DesignProgress, RungStore, run_design
+from .record import INFEASIBLE, REUSED, RUNG_LISTS, RUNGS_SHORT, SCREENED, SURPLUS, TrialRecord
+from .rungs import DesignProgress, RungStore, run_design
 from .storage import retry_callback
 from .study import Price, StudyConfig, top_seeds, trial_seed
 

@@ -8,11 +8,12 @@ and Optuna's ``RetryHeartbeatStaleTrialCallback`` queues a copy that runs with t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
@@ -86,6 +87,37 @@ def make_storage(url: str, ft: FaultTolerance | None = None) -> optuna.storages.
 
         storage.engine.dispose()  # reconnect, so every pooled connection gets the pragmas
     return storage
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL, else None."""
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+
+
+@contextlib.contextmanager
+def setup_lock(cfg: StudyConfig, url: str) -> Iterator[None]:
+    """Hold an exclusive lock on a SQLite database file while a run creates or opens its study and
+    records what a first run records (protocol, baselines): two runs started at once on a new file
+    would otherwise race to create Optuna's tables ('table ... already exists'); the second waits
+    and joins. An advisory ``flock`` on the database file itself, which SQLite's own byte-range
+    locks ignore, so no lock file is left behind. A no-op for server databases (their DDL runs in
+    transactions) and where ``fcntl`` is missing (Windows)."""
+    db = sqlite_path(url)
+    if url == default_storage(cfg.name):
+        db.parent.mkdir(parents=True, exist_ok=True)  # ./studies/ is ours to make (open_study makes it too)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        fcntl = None
+    if db is None or fcntl is None or not db.parent.is_dir():
+        yield  # a missing folder is reported by open_study, with the URL
+        return
+    with db.open("ab") as f:  # creates an empty file, which SQLite takes as an empty database
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _cannot_open(url: str, e: Exception) -> ValueError:

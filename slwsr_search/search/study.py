@@ -55,6 +55,15 @@ def top_seeds(study_seed: int, number: int, n: int) -> list[int]:
     return [trial_seed(study_seed, number)] + extra
 
 
+def budget_line(max_params: int | None, max_macs: int | None, max_latency_ms: float | None, le: str = "<=") -> str:
+    """A study's limits for people, e.g. ``params <= 150,000, latency <= 40 ms`` (``none`` without
+    limits); ``le``: the sign (``&le;`` in HTML). The one wording of a budget: the run's header and
+    every report use it."""
+    limits = [f"{name} {le} {value:,}" for name, value in (("params", max_params), ("macs", max_macs)) if value is not None]
+    limits += [f"latency {le} {max_latency_ms:g} ms"] if max_latency_ms is not None else []
+    return ", ".join(limits) or "none"
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """One study (``studies/<name>.toml``, every key in ``docs/search.md``): what to search, under
@@ -82,6 +91,10 @@ class StudyConfig:
     fidelity: Fidelity = Fidelity()  # multi-fidelity rungs and seeds at the top (default: one rung, one seed)
     max_latency_ms: float | None = None  # [constraints]: predicted time per image (needs a latency table)
     latency: LatencySettings = LatencySettings()
+
+    def budget_line(self, le: str = "<=") -> str:
+        """This study's limits for people (:func:`budget_line`)."""
+        return budget_line(self.max_params, self.max_macs, self.max_latency_ms, le)
 
     @property
     def needs_latency(self) -> bool:

@@ -1,6 +1,9 @@
-"""Worker processes on one machine: which device and threads each gets, starting them, and stopping
-them cleanly on Ctrl-C or SIGTERM. The workers share the study through its storage (Optuna's own
-mechanism); nothing here schedules trials."""
+"""Worker processes on one machine: which device and threads each gets (:func:`worker_plan`), which
+share of a fixed job list each takes (:func:`my_share`), starting them as ``python -m`` children
+and waiting for them (:func:`spawn_workers`), and stopping them cleanly on Ctrl-C or SIGTERM. The
+one spawner of the package: ``slwsr run --workers`` and ``slwsr fidelity --workers`` both use it.
+A study's workers share it through its storage (Optuna's own mechanism); nothing here schedules
+trials."""
 
 from __future__ import annotations
 
@@ -8,7 +11,10 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence, TypeVar
+
+T = TypeVar("T")
 
 #: ``(environment overrides, device, CPU threads or None)`` of one worker.
 WorkerPlan = tuple[dict[str, str], str, "int | None"]
@@ -38,6 +44,62 @@ def worker_plan(n_workers: int, device: str, n_gpus: int, n_cores: int, threads:
         else:
             plan.append(({}, "cpu", threads if threads is not None else max(1, n_cores // n_workers)))
     return plan
+
+
+def local_plan(n_workers: int, device: str, threads: int | None) -> list[WorkerPlan]:
+    """:func:`worker_plan` for this machine: its visible GPUs (none asked for with ``cpu``), cores
+    and ``CUDA_VISIBLE_DEVICES``."""
+    import torch
+
+    n_gpus = torch.cuda.device_count() if device != "cpu" else 0
+    return worker_plan(n_workers, device, n_gpus, os.cpu_count() or 1, threads, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def my_share(items: Sequence[T], worker: int | None, n_workers: int) -> list[T]:
+    """The items worker ``worker`` (1-based; None: a run without workers, which takes all) of
+    ``n_workers`` takes: every ``n_workers``-th item of the full, fixed list, so each worker's share
+    is the same whatever it finds already done."""
+    if worker is None:
+        return list(items)
+    if not 1 <= worker <= n_workers:
+        raise ValueError(f"--worker: expected 1..{n_workers}, got {worker}")
+    return [x for i, x in enumerate(items) if i % n_workers == worker - 1]
+
+
+@dataclass(frozen=True)
+class Started:
+    """One started worker, for the line a command prints: its number (1-based), process id,
+    device, CPU threads (None: the default) and environment overrides."""
+
+    k: int
+    pid: int
+    device: str
+    threads: int | None
+    env: dict[str, str]
+
+
+def spawn_workers(module: str, args: Sequence[str], plan: Sequence[WorkerPlan], env: dict[str, str] | None = None,
+                  on_start: Callable[[Started], None] | None = None,
+                  on_interrupt: Callable[[], None] | None = None) -> tuple[list[int], bool]:
+    """Run one ``python -m MODULE ARGS --worker K --device D --quiet [--threads T]`` per entry of
+    ``plan``, each with the plan's environment overrides and ``env`` (say, a storage URL, which
+    never goes on a command line), and wait for them all; ``(exit codes, interrupted)``.
+    ``on_start`` hears each worker once it runs; ``on_interrupt`` the first Ctrl-C."""
+    commands, envs = [], []
+    for k, (overrides, device, threads) in enumerate(plan, start=1):
+        cmd = [sys.executable, "-m", module, *args, "--worker", str(k), "--device", device, "--quiet"]
+        commands.append(cmd + (["--threads", str(threads)] if threads is not None else []))
+        envs.append({**overrides, **(env or {})})
+    procs = start_workers(commands, envs)
+    for k, (p, (overrides, device, threads)) in enumerate(zip(procs, plan), start=1):
+        if on_start is not None:
+            on_start(Started(k, p.pid, device, threads, overrides))
+    return wait_workers(procs, on_interrupt=on_interrupt)
+
+
+def failed_workers(codes: Sequence[int]) -> list[str]:
+    """``w2 (exit 1)`` for each worker that neither finished (0) nor was interrupted (130)."""
+    return [f"w{k} (exit {c})" for k, c in enumerate(codes, start=1) if c not in (0, 130)]
 
 
 class StopRequest:

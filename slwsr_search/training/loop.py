@@ -24,16 +24,13 @@ from ..model.spec import ArchSpec
 from ..sr.data import PatchSampler, TrainData
 from ..sr.evaluate import evaluate_pairs, model_upscaler
 from .device import Speedups, is_oom, resolve_device, synchronize
+from .outcomes import INTERRUPTED, NONFINITE, OK, OOM, OUTCOMES  # noqa: F401 (re-exported)
 from .protocol import Protocol
 
 #: The share of the last steps whose mean training loss is :attr:`TrainResult.loss_tail`: a cheap
 #: estimate of how well a design trains (a lower tail loss, a better design), beside validation PSNR.
 TAIL_SHARE = 0.25
 
-#: How a training can end (:attr:`TrainResult.status`): trained to the last step, stopped by a
-#: non-finite loss, out of device memory, or asked to stop (``should_stop``).
-OK, NONFINITE, OOM, INTERRUPTED = "ok", "nonfinite", "oom", "interrupted"
-OUTCOMES: tuple[str, ...] = (OK, NONFINITE, OOM, INTERRUPTED)
 
 
 @dataclass

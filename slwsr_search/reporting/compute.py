@@ -14,9 +14,9 @@ import optuna
 import pandas as pd
 
 from ..model.published import SETS, TABLE_II
-from .fidelity import audit_for
-from .objectives import OBJECTIVES
-from .record import SCREENED, StudyRecord, TrialRecord
+from ..audit.stats import audit_for
+from ..search.objectives import OBJECTIVES
+from ..search.record import SCREENED, StudyRecord, TrialRecord
 
 #: Columns of :func:`trials_frame`, in order.
 TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "latency_ms", "measured_latency_ms", "psnr", "ssim", "loss", "feasible", "trained", "baseline",
@@ -93,6 +93,53 @@ def pareto_mask(df: pd.DataFrame, objectives: list[str]) -> pd.Series:
 def pareto_front(df: pd.DataFrame, objectives: list[str]) -> pd.DataFrame:
     """The Pareto-optimal rows, by increasing parameters."""
     return df[pareto_mask(df, objectives)].sort_values(["params", "number"])
+
+
+#: Cost axes a report charts quality against, by the trials frame's column, with their titles.
+COST_AXES = {"latency_ms": "latency (ms per image, predicted)", "params": "parameters", "macs": "Multi-Adds (G)"}
+#: The columns of objectives a chart's y axis can show (quality), in the order a study is ranked by.
+QUALITY_COLUMNS = ("loss", "psnr", "ssim")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One quality-against-cost chart: ``y`` and ``x`` columns of the trials frame, and whether
+    both are objectives of the study (``ranked``): only then does the front's staircase belong in
+    this plane; otherwise the front's points are drawn as they are, without a line, and the title
+    says which objective chose them."""
+
+    y: str
+    x: str
+    ranked: bool
+    ranked_by: str  # the label of the quality objective that chose the front
+
+    @property
+    def sign(self) -> int:
+        """+1 when a smaller ``y`` is better (training loss), -1 when larger is (PSNR, SSIM)."""
+        return next(o.sign for o in OBJECTIVES.values() if o.column == self.y)
+
+
+def chart_plan(objectives: list[str]) -> list[Chart]:
+    """The charts a report draws for a study ranked by ``objectives``: its quality objective against
+    each cost axis (latency first when it is an objective), then, when that objective is not the
+    PSNR, the PSNR against parameters (kept for readers, and labelled as not the ranking)."""
+    cols = {OBJECTIVES[n].column for n in objectives}
+    quality = next((c for c in QUALITY_COLUMNS if c in cols), "psnr")
+    label = next(o.label for o in OBJECTIVES.values() if o.column == quality)
+    xs = [x for x in COST_AXES if x != "latency_ms" or x in cols]
+    charts = [Chart(quality, x, quality in cols and x in cols, label) for x in xs]
+    if quality != "psnr":
+        charts.append(Chart("psnr", "params", False, label))
+    return charts
+
+
+def front_steps(front: pd.DataFrame, chart: Chart) -> pd.DataFrame:
+    """The front's staircase in ``chart``'s plane: by increasing ``x``, the best ``y`` any front point
+    at that cost or below reaches (columns ``x``, ``y``). Every trial the front dominates lies on or
+    behind it: a design that dominates it costs no more and scores no worse."""
+    f = front[[chart.x, chart.y]].astype(float).dropna().sort_values([chart.x, chart.y])
+    best = (f[chart.y] * chart.sign).cummin() * chart.sign
+    return pd.DataFrame({"x": f[chart.x].to_numpy(), "y": best.to_numpy()})
 
 
 def hypervolume(points: np.ndarray, ref: np.ndarray) -> float:
@@ -201,10 +248,11 @@ class Report:
     screened: pd.DataFrame | None = None
     noise: pd.DataFrame | None = None
     max_latency_ms: float | None = None  # the study's latency limit, when it has one
+    max_macs: int | None = None  # the study's Multi-Add limit, when it has one
 
 
 def build_report(study: optuna.Study, objectives: list[str], max_params: int | None,
-                 audit: dict | None = None, max_latency_ms: float | None = None) -> Report:
+                 audit: dict | None = None, max_latency_ms: float | None = None, max_macs: int | None = None) -> Report:
     """Read ``study`` once and split its trials for the renderers. ``audit``: a ``fidelity.json``
     (:mod:`.fidelity`), kept when it audited this study's screening protocol and data."""
     df = trials_frame(study)
@@ -219,6 +267,7 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
     scored = scored_mask(df) if len(df) else on_front
     return Report(
         study=study.study_name, objectives=list(objectives), max_params=max_params, max_latency_ms=max_latency_ms,
+        max_macs=max_macs,
         protocol_desc=known.protocol_desc or "", trials=df,
         front=df[on_front].sort_values(["params", "number"]), dominated=df[scored & ~on_front],
         over_budget=df[(df["feasible"] == False) & df["params"].notna()],  # noqa: E712

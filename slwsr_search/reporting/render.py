@@ -10,9 +10,10 @@ import optuna
 import pandas as pd
 
 from ..model.spec import ArchSpec
-from .record import INFEASIBLE, SCREENED, TrialRecord
-from .render_chart import by_latency, by_loss, latency_cell, pareto_scatter
-from .report import CSV_COLUMNS, Report, published_frame
+from ..search.study import budget_line
+from ..search.record import INFEASIBLE, SCREENED, TrialRecord
+from .chart import by_latency, by_loss, latency_cell, pareto_scatter
+from .compute import CSV_COLUMNS, Report, chart_plan, published_frame
 
 # ----- terminal -----------------------------------------------------------------------------------
 
@@ -153,9 +154,7 @@ def fidelity_line(rep: Report) -> str | None:
 
 
 def _budget(rep: Report, le: str = "<=") -> str:
-    limits = ([f"params {le} {rep.max_params:,}"] if rep.max_params else []) + (
-        [f"latency {le} {rep.max_latency_ms:g} ms"] if rep.max_latency_ms else [])
-    return ", ".join(limits) or "none"
+    return budget_line(rep.max_params, rep.max_macs, rep.max_latency_ms, le)
 
 
 def summary_markdown(rep: Report) -> str:
@@ -196,8 +195,7 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
     if rep.front.empty:
         parts.append("<p class='empty'><b>No feasible COMPLETE trial yet</b>: there is no Pareto front to show. "
                      "Run the study (or resume it) and refresh this report.</p>")
-    figs = ([pareto_scatter(rep, "latency_ms", "latency (ms per image, predicted)")] if by_latency(rep) else [])
-    figs += [pareto_scatter(rep, "params", "parameters"), pareto_scatter(rep, "macs", "Multi-Adds (G)")]
+    figs = [pareto_scatter(rep, chart) for chart in chart_plan(rep.objectives)]
     if len(rep.hv):
         hv = go.Figure(go.Scatter(x=rep.hv["number"], y=rep.hv["hypervolume"], mode="lines+markers", line_shape="hv"))
         hv.update_layout(title="Search progress: hypervolume of the feasible front after each trial (normalised)",

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .network import SLWSR
+from ..model.network import SLWSR
 from .onnx_export import INPUT, UnitRange
 
 #: The backends :func:`make_runner` knows.

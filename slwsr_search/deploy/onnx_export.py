@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..config import write_atomic
-from .network import SLWSR
+from ..model.network import SLWSR
 
 #: The opset the exporter targets (ONNX 1.13+; onnxruntime 1.14+).
 OPSET = 18

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Sequence
 
 from ..config import write_atomic
-from ..model.bundle import CARD, ONNX, SPEC, WEIGHTS, save_bundle
+from .bundle import CARD, ONNX, SPEC, WEIGHTS, save_bundle
 from ..model.cost import count_cost
 from ..model.network import SLWSR
-from ..model.onnx_export import OPSET, export_onnx
+from .onnx_export import OPSET, export_onnx
 from ..sr.table import LiteratureTable, table_markdown
-from .finalize import FinalizeConfig
+from ..training.finalize import FinalizeConfig
 
 @dataclass(frozen=True)
 class TrainingFacts:

@@ -21,10 +21,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .cost import DEFAULT_HR_SIZE
-from .latency_table import RUNTIMES
-from .network import build_model
-from .spec import ArchSpec
+from ..model.cost import DEFAULT_HR_SIZE
+from ..model.latency_table import RUNTIMES
+from ..model.network import build_model
+from ..model.spec import ArchSpec
 
 #: A workload: opening it (a runtime session, a warm model) returns the call that runs one image.
 Workload = Callable[[], Callable[[], object]]

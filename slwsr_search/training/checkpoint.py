@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from .network import SLWSR, build_model
-from .spec import ArchSpec
+from ..model.network import SLWSR, build_model
+from ..model.spec import ArchSpec
 
 #: Tag stored in every checkpoint, so a foreign file is told apart from ours.
 CHECKPOINT_FORMAT = "slwsr-search/checkpoint-1"

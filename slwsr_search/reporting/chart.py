@@ -1,12 +1,13 @@
-"""The report's charts: PSNR against a cost (parameters, Multi-Adds, latency), one trace per part of
-a :class:`~.report.Report`, and the small helpers the charts and the tables share. Drawing only:
-nothing here filters trials."""
+"""The report's charts: quality (the study's ranking objective, and the PSNR) against a cost
+(parameters, Multi-Adds, latency), one trace per part of a :class:`~.compute.Report`, as
+:func:`~.compute.chart_plan` lists them, and the small helpers the charts and the tables share.
+Drawing only: nothing here decides which trials are where."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from .report import Report
+from .compute import COST_AXES, Chart, Report, front_steps
 
 
 def by_loss(rep: Report) -> bool:
@@ -35,9 +36,10 @@ def _hover(r: pd.Series) -> str:
             f"{r['macs'] / 1e9:.2f} G Multi-Adds{lat}<br>PSNR {psnr}{ssim}{loss}{base}")
 
 
-def _bars(df: pd.DataFrame) -> dict | None:
-    """Plotly error bars from each point's seed range (min-max over seeds; none for one seed)."""
-    if not (df["seeds"] > 1).any():
+def _bars(df: pd.DataFrame, y: str) -> dict | None:
+    """Plotly error bars from each point's seed range (min-max PSNR over seeds; none for one seed,
+    nor for another quality than the PSNR, whose seed range the record does not keep)."""
+    if y != "psnr" or not (df["seeds"] > 1).any():
         return None
     multi = df["seeds"].fillna(1) > 1
     return dict(type="data", symmetric=False, color="#555", thickness=1,
@@ -45,29 +47,49 @@ def _bars(df: pd.DataFrame) -> dict | None:
                 arrayminus=(df["psnr"] - df["psnr_min"]).where(multi, 0.0).astype(float).tolist())
 
 
-def pareto_scatter(rep: Report, x: str, x_title: str):
-    """PSNR against ``x`` (``params``, ``macs`` or ``latency_ms``): one trace per part of the report;
-    against latency, the front's measured times too."""
+#: The y axis's title for each quality column.
+Y_TITLES = {"psnr": "validation PSNR (dB)", "ssim": "validation SSIM", "loss": "training loss (L1, 0-255)"}
+
+
+def _title(rep: Report, chart: Chart) -> str:
+    bars = " (bars: min-max over seeds)" if _bars(pd.concat([rep.front, rep.dominated]), chart.y) else ""
+    name = Y_TITLES[chart.y].split(" (")[0]
+    title = f"{name[0].upper()}{name[1:]} against {COST_AXES[chart.x]}{bars}"
+    if not chart.ranked:
+        title += f"<br><sub>not the study's ranking: its front, chosen by {chart.ranked_by} and cost, drawn as points</sub>"
+    return title
+
+
+def pareto_scatter(rep: Report, chart: Chart):
+    """``chart.y`` against ``chart.x``: one trace per part of the report; the front's staircase
+    (:func:`~.compute.front_steps`) where the chart's axes are the objectives that chose it; against
+    latency, the front's measured times too."""
     import plotly.graph_objects as go
+
+    x, y = chart.x, chart.y
 
     def gx(df: pd.DataFrame) -> pd.Series:
         return df[x] / 1e9 if x == "macs" else df[x]
 
-    scored_psnr = pd.concat([rep.front["psnr"], rep.dominated["psnr"]])
-    floor = (scored_psnr.min() - 0.3) if len(scored_psnr) else 0.0  # the strip where untrained trials sit
+    scored = pd.concat([rep.front[y], rep.dominated[y]]).dropna()
+    # the strip where untrained trials sit: below the worst PSNR, above the worst loss
+    floor = (scored.min() - 0.3 if chart.sign < 0 else scored.max() + 0.3) if len(scored) else 0.0
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=gx(rep.dominated), y=rep.dominated["psnr"], mode="markers", name="feasible, dominated",
-                             marker=dict(color="#8fa8c8", size=8), error_y=_bars(rep.dominated),
+    fig.add_trace(go.Scatter(x=gx(rep.dominated), y=rep.dominated[y], mode="markers", name="feasible, dominated",
+                             marker=dict(color="#8fa8c8", size=8), error_y=_bars(rep.dominated, y),
                              hovertext=[_hover(r) for _, r in rep.dominated.iterrows()], hoverinfo="text"))
-    front = rep.front.assign(gx=gx(rep.front)).sort_values("gx")
-    name = "Pareto front (by training loss)" if by_loss(rep) else "Pareto front"
-    fig.add_trace(go.Scatter(x=front["gx"], y=front["psnr"], mode="lines+markers", name=name,
-                             line=dict(color="#d62728", shape="hv"), marker=dict(color="#d62728", size=10),
-                             error_y=_bars(front),
-                             hovertext=[_hover(r) for _, r in front.iterrows()], hoverinfo="text"))
-    measured = front[front["measured_latency_ms"].notna()] if x == "latency_ms" else front.iloc[:0]
+    by = f" (by {chart.ranked_by})" if by_loss(rep) or not chart.ranked else ""
+    fig.add_trace(go.Scatter(x=gx(rep.front), y=rep.front[y], mode="markers", name=f"Pareto front{by}",
+                             marker=dict(color="#d62728", size=10), error_y=_bars(rep.front, y),
+                             hovertext=[_hover(r) for _, r in rep.front.iterrows()], hoverinfo="text"))
+    if chart.ranked and len(rep.front):
+        steps = front_steps(rep.front, chart)
+        fig.add_trace(go.Scatter(x=steps["x"] / 1e9 if x == "macs" else steps["x"], y=steps["y"], mode="lines",
+                                 name="the front's reach (best at this cost or less)", hoverinfo="skip",
+                                 line=dict(color="#d62728", shape="hv")))
+    measured = rep.front[rep.front["measured_latency_ms"].notna()] if x == "latency_ms" else rep.front.iloc[:0]
     if len(measured):
-        fig.add_trace(go.Scatter(x=measured["measured_latency_ms"], y=measured["psnr"], mode="markers",
+        fig.add_trace(go.Scatter(x=measured["measured_latency_ms"], y=measured[y], mode="markers",
                                  name="Pareto front, measured latency", marker=dict(color="#d62728", size=11,
                                                                                      symbol="diamond-open"),
                                  hovertext=[_hover(r) for _, r in measured.iterrows()], hoverinfo="text"))
@@ -81,13 +103,12 @@ def pareto_scatter(rep: Report, x: str, x_title: str):
                                  hovertext=[f"trial {r['number']}: {r['reason']}<br>{r['arch']}" for _, r in rep.failed.iterrows()],
                                  hoverinfo="text"))
     base = rep.baselines
-    fig.add_trace(go.Scatter(x=gx(base), y=base["psnr"], mode="markers+text", name="paper's designs (same protocol)",
+    fig.add_trace(go.Scatter(x=gx(base), y=base[y], mode="markers+text", name="paper's designs (same protocol)",
                              text=base["baseline"], textposition="top center",
                              marker=dict(color="#2ca02c", symbol="star", size=16, line=dict(color="black", width=1)),
                              hovertext=[_hover(r) for _, r in base.iterrows()], hoverinfo="text"))
     if x == "params" and rep.max_params:
         fig.add_vline(x=rep.max_params, line_dash="dash", line_color="#555", annotation_text="budget")
-    bars = " (bars: min-max over seeds)" if (pd.concat([rep.front["seeds"], rep.dominated["seeds"]]) > 1).any() else ""
-    fig.update_layout(title=f"PSNR against {x_title}{bars}", xaxis_title=x_title, yaxis_title="validation PSNR (dB)",
+    fig.update_layout(title=_title(rep, chart), xaxis_title=COST_AXES[x], yaxis_title=Y_TITLES[y],
                       template="plotly_white", height=480, legend=dict(orientation="h", y=-0.2))
     return fig

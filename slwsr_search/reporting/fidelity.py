@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 
-from .fidelity import MIN_DESIGNS, AuditSummary as FidelitySummary
+from ..audit.stats import MIN_DESIGNS, AuditSummary as FidelitySummary
 
 
 def _num(v: float) -> float | None:

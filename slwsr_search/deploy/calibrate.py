@@ -25,12 +25,12 @@ import torch
 from torch import nn
 
 from ..config import utc_now
-from .blocks import make_block
+from ..model.blocks import make_block
 from .latency import Workload, onnx_workload, round_robin, torch_workload
-from .latency_table import SKELETON_SOURCES, LatencyTable, MachineIdentity, block_key, skeleton_key, table_path
-from .network import SLWSR
+from ..model.latency_table import SKELETON_SOURCES, LatencyTable, MachineIdentity, block_key, skeleton_key, table_path
+from ..model.network import SLWSR
 from .onnx_export import INPUT, OPSET, UnitRange
-from .spec import POOL_SOURCES, ArchSpec, BlockSpec
+from ..model.spec import POOL_SOURCES, ArchSpec, BlockSpec
 
 #: Copies of a block chained in one measured part. A part run alone pays a fixed cost per call
 #: (the runtime's call, the input's first read) that a block inside a network does not: measured

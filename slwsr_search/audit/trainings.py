@@ -10,8 +10,6 @@ the reference's own noise) under a reference protocol, and stores every training
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,10 +24,10 @@ from ..sr.data import TrainData
 from ..training.device import Speedups
 from ..training.loop import INTERRUPTED, train
 from ..training.protocol import Protocol
-from .rungs import run_design
-from .study import Fidelity, StudyConfig, settings_key
+from ..search.rungs import run_design
+from ..search.study import Fidelity, StudyConfig, settings_key
+from .store import REFERENCE, SCREEN, AuditStore
 
-SCREEN, REFERENCE = "screen", "reference"
 
 
 @dataclass(frozen=True)
@@ -95,50 +93,6 @@ def plan_jobs(designs: Sequence[Design], screen_seeds: int, reference_repeat: in
     jobs += [Job(d, REFERENCE, 0) for d in designs]
     jobs += [Job(d, REFERENCE, 1) for d in designs[:reference_repeat]]
     return jobs
-
-
-class AuditStore:
-    """The audit's trainings, one JSON object per line in ``path``. Each line is written and
-    flushed to disk as its training finishes, so a killed audit loses at most the training under
-    way. Every record carries the key of its role's settings (:func:`role_key`: protocol and data),
-    so audits that share a screening (say, one reference on the built-in images, another on real
-    data) can share one file and its screening trainings; records of other settings are kept but
-    not used."""
-
-    def __init__(self, path: str | Path, keys: dict[str, str]) -> None:
-        self.path = Path(path)
-        self.keys = dict(keys)  # role -> settings key
-
-    def load(self) -> dict[str, dict]:
-        """The finished trainings of these settings, by job key (:func:`read_store`)."""
-        return {rec["key"]: rec for rec in read_store(self.path)
-                if rec.get("settings") is not None and rec.get("settings") == self.keys.get(rec.get("role"))}
-
-    def append(self, record: dict) -> None:
-        """Store one finished training (``record["role"]`` says which settings it belongs to)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as f:
-            f.write(json.dumps({**record, "settings": self.keys[record["role"]]}) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def read_store(path: str | Path) -> list[dict]:
-    """Every record of an audit store, in order ([] when there is no file). A torn last line (a
-    kill in the middle of a write) is ignored; any other unreadable line is an error naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        return []
-    lines = p.read_text().splitlines()
-    out = []
-    for n, line in enumerate(lines, start=1):
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            if n == len(lines):
-                continue
-            raise ValueError(f"{p}: line {n} is not JSON") from None
-    return out
 
 
 def role_key(protocol: Protocol, data: TrainData, fidelity: Fidelity = Fidelity()) -> str:

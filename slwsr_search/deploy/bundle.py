@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import write_atomic
-from .network import SLWSR, build_model
-from .spec import ArchSpec
+from ..model.network import SLWSR, build_model
+from ..model.spec import ArchSpec
 
 #: Tag in every bundle's safetensors metadata, so a foreign file is told apart from ours.
 BUNDLE_FORMAT = "slwsr-search/bundle-1"

@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..training.loop import OK
-from .audit import REFERENCE, SCREEN
+from ..training.outcomes import OK
+from .store import REFERENCE, SCREEN
 
 # ----- rank statistics ------------------------------------------------------------------------------
 
