@@ -58,6 +58,17 @@ def list_of(value: Any, kind: type | tuple[type, ...], where: str, non_empty: bo
     return value
 
 
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an integer and not a boolean (TOML's and JSON's ``true`` is no number,
+    though Python's ``bool`` is an ``int``): the one type check of integer settings."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is an integer or a float and not a boolean: the one type check of numeric settings."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def utc_now() -> str:
     """Now in UTC, ISO 8601 to the second (logs, checkpoints, tables)."""
     from datetime import datetime, timezone

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
-import optuna
-
+from ..machine import cpu_label
 from ..model.cost import Cost, count_cost
 from ..model.latency_table import LatencyTable
 from ..model.presets import PRESETS
@@ -25,6 +23,7 @@ from ..training.device import Speedups
 from ..training.loop import INTERRUPTED, train
 from ..training.protocol import Protocol
 from ..search.rungs import run_design
+from ..search.space import draw_specs
 from ..search.study import Fidelity, StudyConfig, settings_key
 from .store import REFERENCE, SCREEN, AuditStore
 
@@ -47,27 +46,12 @@ def draw_designs(cfg: StudyConfig, n: int, seed: int = 0, max_tries: int = 10_00
     """The study's baselines that fit its budget, then ``n`` distinct feasible designs drawn from
     its space by a seeded random sampler (the same ``n`` and ``seed`` give the same designs).
     A study with a latency limit needs ``latency_table`` to price them."""
-    designs, seen = [], set()
-    for name in cfg.baselines:
-        spec = PRESETS[name]
-        if cfg.fits(cfg.price(spec, latency_table)):
-            designs.append(Design(name, spec))
-            seen.add(spec.hash)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    drawn = 0
-    for _ in range(max_tries):
-        if drawn >= n:
-            break
-        trial = study.ask()
-        spec = cfg.space.suggest(trial)
-        study.tell(trial, 0.0)
-        if spec.hash in seen or not cfg.fits(cfg.price(spec, latency_table)):
-            continue
-        seen.add(spec.hash)
-        designs.append(Design(f"d{drawn}", spec))
-        drawn += 1
-    if drawn < n:
-        raise ValueError(f"{cfg.path}: only {drawn} distinct feasible designs found in {max_tries} draws, asked for {n}")
+    designs = [Design(name, PRESETS[name]) for name in cfg.baselines if cfg.fits(cfg.price(PRESETS[name], latency_table))]
+    drawn = draw_specs(cfg.space, n, seed, keep=lambda spec: cfg.fits(cfg.price(spec, latency_table)),
+                       seen={d.spec.hash for d in designs}, max_tries=max_tries)
+    if len(drawn) < n:
+        raise ValueError(f"{cfg.path}: only {len(drawn)} distinct feasible designs found in {max_tries} draws, asked for {n}")
+    designs += [Design(f"d{k}", spec) for k, spec in enumerate(drawn)]
     return designs
 
 
@@ -100,23 +84,6 @@ def role_key(protocol: Protocol, data: TrainData, fidelity: Fidelity = Fidelity(
     (without the seed, which each job sets), its data, and the rungs each training climbs."""
     return settings_key({**protocol.to_dict(), "seed": None}, data.train_source, data.val_source, data.scale,
                         fidelity.settings())
-
-
-def cpu_label() -> str:
-    """The machine a training ran on, as far as results depend on it: the CPU model and whether
-    it has AVX-512 (short trainings at a high learning rate round differently across CPUs)."""
-    import platform
-
-    model, avx512 = platform.processor() or platform.machine(), False
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                avx512 = " avx512f" in line
-    except OSError:
-        pass
-    return f"{model}{', AVX-512' if avx512 else ''}"
 
 
 def run_jobs(jobs: Sequence[Job], store: AuditStore, screen: Protocol, reference: Protocol,

@@ -51,26 +51,16 @@ def validation_specs(n: int, widths: tuple[int, ...], seed: int = 0, space: str 
     search space ``space`` (seeded random sampler; the same arguments give the same specs)."""
     import optuna
 
-    from ..search.space import SearchSpace
+    from ..search.space import SearchSpace, draw_specs
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the throwaway study's creation notice
     sp = SearchSpace.load(space)
     out = [(name, spec) for name, spec in PRESETS.items() if spec.n_feats in widths and spec.scale == sp.scale]
-    seen = {s.hash for _, s in out}
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    drawn = 0
-    for _ in range(100 * n + 100):
-        if drawn >= n:
-            break
-        trial = study.ask()
-        spec = sp.suggest(trial)
-        study.tell(trial, 0.0)
-        if spec.hash not in seen and spec.n_feats in widths:
-            seen.add(spec.hash)
-            out.append((f"r{drawn}", spec))
-            drawn += 1
-    if drawn < n:
-        raise ValueError(f"--validate: only {drawn} distinct specs of widths {widths} found in space {space!r}")
+    drawn = draw_specs(sp, n, seed, keep=lambda spec: spec.n_feats in widths, seen={s.hash for _, s in out},
+                       max_tries=100 * n + 100)
+    if len(drawn) < n:
+        raise ValueError(f"--validate: only {len(drawn)} distinct specs of widths {widths} found in space {space!r}")
+    out += [(f"r{k}", spec) for k, spec in enumerate(drawn)]
     return out
 
 

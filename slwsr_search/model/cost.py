@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import is_int
 from .spec import BUNCHES, ArchSpec, BlockSpec
 
 DEFAULT_HR_SIZE: tuple[int, int] = (720, 1280)  # (height, width) of the SR output
@@ -70,7 +71,7 @@ def _check_hr_size(hr_size: tuple[int, int], scale: int) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise ValueError(f"hr_size: expected (height, width), got {hr_size!r}") from None
     for v in (h, w):
-        if isinstance(v, bool) or not isinstance(v, int) or v < scale:
+        if not is_int(v) or v < scale:
             raise ValueError(f"hr_size: expected two integers >= scale ({scale}), got {hr_size!r}")
     return h, w
 

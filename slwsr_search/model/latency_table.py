@@ -31,11 +31,11 @@ import dataclasses
 import hashlib
 import json
 import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from ..machine import cpu_model
 from .spec import EXTRACTOR_SLOTS, N_SLOTS, POOL_SOURCES, ArchSpec, BlockSpec
 
 #: The runtimes a latency is measured on.
@@ -44,17 +44,6 @@ RUNTIMES: tuple[str, ...] = ("onnxruntime", "torch")
 TABLE_FORMAT = "slwsr-search/latency-table-1"
 #: The pool source counts the skeleton is measured at (others interpolated between them).
 SKELETON_SOURCES: tuple[int, int] = (1, len(POOL_SOURCES))
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from ..config import is_number
+
 if TYPE_CHECKING:
     import random
 
@@ -100,7 +102,7 @@ class BlockSpec:
             )
         if self.type == "ir":
             e = self.expand
-            if isinstance(e, bool) or not isinstance(e, (int, float)):
+            if not is_number(e):
                 raise ValueError(f"{where}.expand: expected an integer expansion ratio >= 1, got {e!r}")
             if e < 1:
                 raise ValueError(f"{where}.expand: expansion ratio must be >= 1, got {e!r}")
@@ -201,7 +203,7 @@ class ArchSpec:
         # Canonical order: the concat order is part of the function, and one order means one hash.
         object.__setattr__(self, "pool", tuple(s for s in POOL_SOURCES if s in pool))
         rs = self.res_scale
-        if isinstance(rs, bool) or not isinstance(rs, (int, float)) or not math.isfinite(rs) or rs <= 0:
+        if not is_number(rs) or not math.isfinite(rs) or rs <= 0:
             raise ValueError(f"res_scale: expected a finite number > 0, got {rs!r}")
         object.__setattr__(self, "res_scale", float(rs))
 

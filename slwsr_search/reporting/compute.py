@@ -15,7 +15,8 @@ import pandas as pd
 
 from ..model.published import SETS, TABLE_II
 from ..audit.stats import audit_for
-from ..search.objectives import OBJECTIVES
+from ..search.objectives import OBJECTIVES, get_objectives
+from ..search.pareto import minimised, nondominated
 from ..search.record import SCREENED, StudyRecord, TrialRecord
 
 #: Columns of :func:`trials_frame`, in order.
@@ -71,7 +72,8 @@ def scored_mask(df: pd.DataFrame) -> pd.Series:
 
 def _minimised(df: pd.DataFrame, objectives: list[str]) -> np.ndarray:
     """The objectives' columns as an (n, d) float array, each turned into 'smaller is better'."""
-    return np.column_stack([df[o.column].astype(float).to_numpy() * o.sign for o in (OBJECTIVES[n] for n in objectives)])
+    table = get_objectives(objectives)
+    return minimised(np.column_stack([df[o.column].astype(float).to_numpy() for o in table]), table)
 
 
 def pareto_mask(df: pd.DataFrame, objectives: list[str]) -> pd.Series:
@@ -82,11 +84,7 @@ def pareto_mask(df: pd.DataFrame, objectives: list[str]) -> pd.Series:
     mask = pd.Series(False, index=df.index)
     if not ok.any():
         return mask
-    pts = _minimised(df[ok], objectives)
-    idx = df.index[ok]
-    for i in range(len(pts)):
-        dominated = np.any(np.all(pts <= pts[i], axis=1) & np.any(pts < pts[i], axis=1))
-        mask[idx[i]] = not dominated
+    mask[df.index[ok]] = nondominated(_minimised(df[ok], objectives))
     return mask
 
 

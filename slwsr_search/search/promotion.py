@@ -16,6 +16,9 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from ..config import is_int
+from .pareto import dominates
+
 
 def nondominated_ranks(points: Sequence[Sequence[float]]) -> list[int]:
     """Non-dominated sorting of ``points`` (every objective minimised): rank 0 for the points no
@@ -23,11 +26,11 @@ def nondominated_ranks(points: Sequence[Sequence[float]]) -> list[int]:
     every objective share a rank."""
     n = len(points)
     dominated_by = [0] * n
-    dominates: list[list[int]] = [[] for _ in range(n)]
+    beaten: list[list[int]] = [[] for _ in range(n)]  # beaten[i]: the points i dominates
     for i in range(n):
         for j in range(n):
-            if i != j and _dominates(points[i], points[j]):
-                dominates[i].append(j)
+            if i != j and dominates(points[i], points[j]):
+                beaten[i].append(j)
                 dominated_by[j] += 1
     ranks = [0] * n
     current = [i for i in range(n) if dominated_by[i] == 0]
@@ -36,16 +39,12 @@ def nondominated_ranks(points: Sequence[Sequence[float]]) -> list[int]:
         nxt = []
         for i in current:
             ranks[i] = rank
-            for j in dominates[i]:
+            for j in beaten[i]:
                 dominated_by[j] -= 1
                 if dominated_by[j] == 0:
                     nxt.append(j)
         current, rank = nxt, rank + 1
     return ranks
-
-
-def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
 
 
 def crowding_distances(points: Sequence[Sequence[float]], ranks: Sequence[int]) -> list[float]:
@@ -95,7 +94,7 @@ def promote(points: Sequence[Sequence[float]], me: int, reduction: int, exempt: 
     only the other results."""
     if not 0 <= me < len(points):
         raise ValueError(f"me: expected an index into {len(points)} points, got {me}")
-    if isinstance(reduction, bool) or not isinstance(reduction, int) or reduction < 2:
+    if not is_int(reduction) or reduction < 2:
         raise ValueError(f"reduction: expected an integer >= 2, got {reduction!r}")
     exempt = list(exempt) if exempt is not None else [False] * len(points)
     if len(exempt) != len(points):

@@ -29,6 +29,7 @@ from ..training.device import Speedups
 from ..training.loop import INTERRUPTED, OK, TrainResult
 from ..training.protocol import Protocol
 from . import record
+from .pareto import minimised
 from .promotion import promote
 from .record import INFEASIBLE, REUSED, RUNG_LISTS, RUNGS_SHORT, SCREENED, SURPLUS, TrialRecord
 from .rungs import DesignProgress, RungStore, run_design
@@ -231,7 +232,7 @@ class Runner:
 
     def _minimised(self, raw: dict[str, float | None]) -> list[float]:
         """A result as the study's objectives, each turned into 'smaller is better'."""
-        return [o.sign * v for o, v in zip(self.cfg.objective_table, self._values(raw))]
+        return minimised(self._values(raw), self.cfg.objective_table).tolist()
 
     def _values(self, raw: dict[str, float | None]) -> tuple[float, ...]:
         """The study's values from raw objective values by column (None, a value a record lacks: NaN)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from ..config import check_keys, list_of, read_toml
 from ..model.spec import POOL_SOURCES, SCALES, SLOTS, ArchSpec, BlockSpec
@@ -191,3 +191,27 @@ class SearchSpace:
         from ``relative_to`` when given); errors name the file."""
         p = find_toml(name_or_path, SPACES, relative_to)
         return cls.from_dict(p.stem, read_toml(p), str(p))
+
+
+def draw_specs(space: SearchSpace, n: int, seed: int, keep: Callable[[ArchSpec], bool] | None = None,
+               seen: Iterable[str] = (), max_tries: int = 10_000) -> list[ArchSpec]:
+    """Up to ``n`` distinct specs drawn from ``space`` by Optuna's seeded random sampler (the same
+    arguments give the same specs): each draw is kept when ``keep`` accepts it (default: all) and
+    its hash is neither in ``seen`` nor drawn before. Stops after ``max_tries`` draws, so fewer
+    than ``n`` come back when the space holds too few: the caller says what it needed. The one
+    seeded draw of the package (the fidelity audit's designs, the latency table's validation)."""
+    import optuna
+
+    hashes = set(seen)
+    out: list[ArchSpec] = []
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    for _ in range(max_tries):
+        if len(out) >= n:
+            break
+        trial = study.ask()
+        spec = space.suggest(trial)
+        study.tell(trial, 0.0)
+        if spec.hash not in hashes and (keep is None or keep(spec)):
+            hashes.add(spec.hash)
+            out.append(spec)
+    return out

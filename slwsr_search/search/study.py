@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import optuna
 
-from ..config import check_keys, list_of, read_toml
+from ..config import check_keys, is_int, is_number, list_of, read_toml
 from ..model.cost import block_cost, count_cost
 from ..model.latency_table import LatencyTable, block_key, predict_latency, skeleton_key
 from ..model.presets import PRESETS
@@ -125,7 +125,7 @@ class StudyConfig:
             if self.reference_protocol is not None:
                 return self.reference_protocol
             factor = 10
-        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        if not is_int(factor) or factor < 1:
             raise ValueError(f"--factor: expected an integer >= 1, got {factor!r}")
         return dataclasses.replace(screening, steps=screening.steps * factor)
 
@@ -150,11 +150,11 @@ class StudyConfig:
         limits = {}
         for key in ("max_params", "max_macs"):
             v = cons.get(key)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+            if v is not None and (not is_int(v) or v <= 0):
                 raise ValueError(f"{w}: constraints.{key}: expected a positive integer, got {v!r}")
             limits[key] = v
         max_ms = cons.get("max_latency_ms")
-        if max_ms is not None and (isinstance(max_ms, bool) or not isinstance(max_ms, (int, float)) or not max_ms > 0):
+        if max_ms is not None and (not is_number(max_ms) or not max_ms > 0):
             raise ValueError(f"{w}: constraints.max_latency_ms: expected milliseconds > 0, got {max_ms!r}")
         latency = LatencySettings.from_dict(data.get("latency", {}), f"{w}: [latency]", p.parent)
         protocol = Protocol.from_dict(data["protocol"], f"{w}: [protocol]")
@@ -167,13 +167,13 @@ class StudyConfig:
         if sampler["name"] not in SAMPLERS:
             raise ValueError(f"{w}: sampler.name: unknown sampler {sampler['name']!r}; expected {', '.join(SAMPLERS)}")
         n_trials = data["n_trials"]
-        if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        if not is_int(n_trials) or n_trials < 1:
             raise ValueError(f"{w}: n_trials: expected an integer >= 1, got {n_trials!r}")
         timeout = data.get("timeout")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        if timeout is not None and (not is_number(timeout) or timeout <= 0):
             raise ValueError(f"{w}: timeout: expected seconds > 0, got {timeout!r}")
         seed = data.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        if not is_int(seed) or seed < 0:
             raise ValueError(f"{w}: seed: expected an integer >= 0, got {seed!r}")
         baselines = list_of(data.get("baselines", []), str, f"{w}: baselines", non_empty=False)
         for b in baselines:

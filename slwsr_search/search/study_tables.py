@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import check_keys
+from ..config import check_keys, is_int
 from ..model.latency_table import RUNTIMES
 
 
@@ -33,7 +33,7 @@ class FaultTolerance:
         for f in dataclasses.fields(cls):
             v = getattr(out, f.name)
             low = 0 if f.name == "max_retry" else 1
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            if not is_int(v) or v < low:
                 raise ValueError(f"{where}: {f.name}: expected an integer >= {low}, got {v!r}")
         if out.grace_period <= out.heartbeat_interval:
             raise ValueError(f"{where}: grace_period: must exceed heartbeat_interval ({out.heartbeat_interval}), "
@@ -85,13 +85,13 @@ class Fidelity:
     def from_dict(cls, d: dict[str, Any], where: str) -> "Fidelity":
         check_keys(d, where, optional=("rungs", "reduction", "seeds_at_top"))
         rungs = d.get("rungs", [1])
-        if (not isinstance(rungs, list) or not rungs or any(isinstance(r, bool) or not isinstance(r, int) for r in rungs)
+        if (not isinstance(rungs, list) or not rungs or any(not is_int(r) for r in rungs)
                 or rungs[0] != 1 or any(b <= a for a, b in zip(rungs, rungs[1:]))):
             raise ValueError(f"{where}: rungs: expected increasing integers in multiples of the protocol's steps, "
                              f"starting at 1 (e.g. [1, 3]), got {rungs!r}")
         for key, low in (("reduction", 2), ("seeds_at_top", 1)):
             v = d.get(key, getattr(cls, key))
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            if not is_int(v) or v < low:
                 raise ValueError(f"{where}: {key}: expected an integer >= {low}, got {v!r}")
         return cls(tuple(rungs), d.get("reduction", cls.reduction), d.get("seeds_at_top", cls.seeds_at_top))
 
@@ -113,7 +113,7 @@ class LatencySettings:
         runtime, threads, table = d.get("runtime", cls.runtime), d.get("threads", cls.threads), d.get("table")
         if runtime not in RUNTIMES:
             raise ValueError(f"{where}: runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        if not is_int(threads) or threads < 1:
             raise ValueError(f"{where}: threads: expected an integer >= 1, got {threads!r}")
         if table is not None:
             if not isinstance(table, str) or not table:

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from ..config import is_int
 from .resize import to_uint8
 
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0
@@ -53,7 +54,7 @@ def _prepare(sr: np.ndarray, hr: np.ndarray, crop: int) -> tuple[np.ndarray, np.
     sr, hr = np.asarray(sr), np.asarray(hr)
     if sr.shape != hr.shape:
         raise ValueError(f"shape mismatch: SR {sr.shape} vs HR {hr.shape}")
-    if isinstance(crop, bool) or not isinstance(crop, int) or crop < 0:
+    if not is_int(crop) or crop < 0:
         raise ValueError(f"crop: expected an integer >= 0, got {crop!r}")
     h, w = hr.shape[:2]
     if 2 * crop >= min(h, w):

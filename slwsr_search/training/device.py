@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import is_int
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:i``; ``ValueError`` otherwise."""
@@ -81,7 +83,7 @@ def configure_device(dev: torch.device, sp: Speedups = Speedups()) -> None:
     (commands, workers, benchmarks), once, before any training; idempotent."""
     if dev.type == "cpu":
         if sp.threads is not None:
-            if isinstance(sp.threads, bool) or not isinstance(sp.threads, int) or sp.threads < 1:
+            if not is_int(sp.threads) or sp.threads < 1:
                 raise ValueError(f"threads: expected an integer >= 1, got {sp.threads!r}")
             torch.set_num_threads(sp.threads)
         if sp.malloc_tuning:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..config import check_keys, utc_now, write_atomic
+from ..config import check_keys, is_int, is_number, utc_now, write_atomic
 from ..model.spec import ArchSpec
 from ..sr.data import TrainData
 from ..sr.evaluate import evaluate_pairs, model_upscaler
@@ -61,9 +61,9 @@ class FinalizeConfig:
     def __post_init__(self) -> None:
         for name in ("checkpoint_every", "eval_every"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if not is_int(v) or v < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")
-        if isinstance(self.ema_decay, bool) or not isinstance(self.ema_decay, (int, float)) or not 0 <= self.ema_decay < 1:
+        if not is_number(self.ema_decay) or not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay: expected 0 (off) or a number in (0, 1), got {self.ema_decay!r}")
         if not self.train or not self.val:
             raise ValueError("train / val: need at least one data source each")

@@ -24,7 +24,7 @@ from ..model.spec import ArchSpec
 from ..sr.data import PatchSampler, TrainData
 from ..sr.evaluate import evaluate_pairs, model_upscaler
 from .device import Speedups, is_oom, resolve_device, synchronize
-from .outcomes import INTERRUPTED, NONFINITE, OK, OOM, OUTCOMES  # noqa: F401 (re-exported)
+from .outcomes import INTERRUPTED, NONFINITE, OK, OOM  # noqa: F401 (re-exported for callers of the loop)
 from .protocol import Protocol
 
 #: The share of the last steps whose mean training loss is :attr:`TrainResult.loss_tail`: a cheap

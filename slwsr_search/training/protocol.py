@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import check_keys
+from ..config import check_keys, is_int, is_number
 
 SCHEDULES = ("cosine", "step", "constant")
 
@@ -36,13 +36,13 @@ class Protocol:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "lr_patch", "halve_every"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if not is_int(v) or v < 1:
                 raise ValueError(f"protocol.{name}: expected an integer >= 1, got {v!r}")
         for name in ("seed", "eval_every"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            if not is_int(v) or v < 0:
                 raise ValueError(f"protocol.{name}: expected an integer >= 0, got {v!r}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (self.lr > 0 and math.isfinite(self.lr)):
+        if not is_number(self.lr) or not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"protocol.lr: expected a finite number > 0, got {self.lr!r}")
         object.__setattr__(self, "lr", float(self.lr))
         if self.schedule not in SCHEDULES:

@@ -1,0 +1,39 @@
+"""The machine a figure was measured on, once: the CPU's model name and flags (``/proc/cpuinfo``,
+``platform`` elsewhere). A latency table's identity, an audit's training records and the
+benchmarks all name the CPU with these. Plain Python, importable by every layer."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's ``model name`` and ``flags`` lines of ``/proc/cpuinfo`` ({} where absent)."""
+    out: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "flags") and key not in out:
+                out[key] = value.strip()
+    except OSError:
+        pass
+    return out
+
+
+def cpu_model() -> str:
+    """The CPU's model name, e.g. ``AMD EPYC 9B14`` (``platform.processor()`` where there is no ``/proc/cpuinfo``)."""
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (``avx2``, ``avx512f``, ``amx_bf16``, ...); empty where unknown."""
+    return frozenset(_cpuinfo().get("flags", "").split())
+
+
+def cpu_label() -> str:
+    """The CPU as far as a training's result depends on it: its model and whether it has AVX-512
+    (short trainings at a high learning rate round differently across CPUs), e.g.
+    ``Intel(R) Xeon(R) Processor, AVX-512``."""
+    return f"{cpu_model()}{', AVX-512' if 'avx512f' in cpu_flags() else ''}"
