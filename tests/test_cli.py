@@ -12,6 +12,7 @@ from helpers import run_command
 from slwsr_search import PRESETS, ArchSpec
 from slwsr_search.cli.arch import main as arch_main
 from slwsr_search.cli.bench import main as bench_main
+from slwsr_search.cli.common import portable_argv
 
 
 def arch(capsys, *argv):
@@ -135,3 +136,14 @@ def test_closed_pipe_is_quiet():
     # `python -m slwsr_search.arch --list | head -1`: no error message when the reader goes away
     p = subprocess.run(f"{sys.executable} -m slwsr_search.arch --list | head -1", shell=True, capture_output=True, text=True)
     assert p.stdout.startswith("preset") and "Broken pipe" not in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("argv,expect", [
+    (["--out", "/work/runs/h2h/s-lwsr16"], ["--out", "../runs/h2h/s-lwsr16"]),
+    (["--storage", "sqlite:////work/runs/h2h/real.db"], ["--storage", "sqlite:///../runs/h2h/real.db"]),
+    (["--train-dir=/work/main/data/T91"], ["--train-dir=data/T91"]),
+    (["--train-dir", "../shared/data/train/T91", "--steps", "5000"], ["--train-dir", "../shared/data/train/T91", "--steps", "5000"]),
+    (["--storage", "sqlite:///studies/x.db", "--preset", "s-lwsr16"], ["--storage", "sqlite:///studies/x.db", "--preset", "s-lwsr16"]),
+])
+def test_portable_argv_writes_paths_relative_to_where_the_command_ran(argv, expect):
+    assert portable_argv(argv, cwd="/work/main") == expect

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,18 @@ def _files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
+def _see_these_packages(py: Path) -> None:
+    """Let the venv of ``py`` import the packages of the interpreter running the tests, after its
+    own: a ``.pth`` file naming this interpreter's site-packages folders. (``venv
+    --system-site-packages`` would give it the *base* interpreter's packages instead, which in a
+    virtual environment are not where torch and the rest were installed.) Lines of a ``.pth`` file
+    are only added to ``sys.path``; the ``.pth`` files in those folders are not run, so this
+    checkout's editable install stays invisible and the wheel is what gets imported."""
+    here = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    theirs = _sh(py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    Path(theirs, "outer-site-packages.pth").write_text("\n".join(sorted(here)) + "\n")
+
+
 @pytest.mark.slow
 def test_wheel_install_runs_the_smoke_study_from_any_folder(tmp_path):
     # Build from a copy of what the wheel needs, so nothing is written into the checkout.
@@ -38,8 +51,9 @@ def test_wheel_install_runs_the_smoke_study_from_any_folder(tmp_path):
 
     # A fresh environment that sees the dependencies already installed here, but not this checkout.
     venv = tmp_path / "venv"
-    _sh(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv)
+    _sh(sys.executable, "-m", "venv", "--without-pip", venv)
     py = venv / "bin" / "python"
+    _see_these_packages(py)
     _sh(py, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", wheel)
     where = _sh(py, "-c", "import slwsr_search, pathlib; print(pathlib.Path(slwsr_search.__file__).parent)",
                 cwd=tmp_path).stdout.strip()

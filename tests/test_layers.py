@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import slwsr_search
+from slwsr_search import PRESETS
 from slwsr_search.cli import COMMANDS, main as slwsr_main
 from slwsr_search.model.published import TABLE_II
 
@@ -150,3 +151,48 @@ def entry_point_help() -> dict:
 def test_python_m_entry_points(name, entry_point_help):
     code, out = entry_point_help[name]
     assert code == 0 and out.startswith(f"usage: python -m slwsr_search.{name}"), out[:200]
+
+
+#: Packages a report must not load: the training stack and the deployment runtimes.
+HEAVY = ("torch", "onnxruntime", "onnx", "onnxscript", "fvcore", "safetensors")
+
+_REPORT_IN_A_FRESH_INTERPRETER = """
+import json, sys
+from slwsr_search.cli import main
+code = main(["report", "--study", "budget150k", "--storage", sys.argv[1], "--out", sys.argv[2]])
+print(json.dumps({"code": code, "loaded": [m for m in sys.argv[3:] if m in sys.modules]}))
+"""
+
+
+def test_slwsr_report_imports_no_torch(tmp_path):
+    """``slwsr report`` reads a SQLite file and writes the report without loading the training stack."""
+    import optuna
+
+    from slwsr_search.search.record import TrialRecord
+    from slwsr_search.search.storage import open_study
+    from slwsr_search.search.study import StudyConfig
+
+    cfg = StudyConfig.load("budget150k")
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    st = open_study(cfg, url, seed=0)
+    for i, (params, loss, psnr) in enumerate([(143_731, 9.15, 29.05), (99_475, 8.86, 29.11), (129_503, 8.79, 29.11)]):
+        spec = PRESETS["s-lwsr16"]
+        rec = TrialRecord(arch=spec.arch, spec=spec.to_json(compact=True), hash=spec.hash, params=params, macs=10 ** 10,
+                          feasible=True, status="ok", psnr=psnr, ssim=0.79, loss=loss)
+        st.add_trial(optuna.trial.create_trial(values=[loss, params, 10.0], user_attrs=rec.attrs()))
+    p = subprocess.run([sys.executable, "-c", _REPORT_IN_A_FRESH_INTERPRETER, url, str(tmp_path / "out"), *HEAVY],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    result = json.loads(p.stdout.splitlines()[-1])
+    assert result == {"code": 0, "loaded": []}
+    assert (tmp_path / "out" / "index.html").is_file()
+
+
+@pytest.mark.parametrize("module", ["slwsr_search", "slwsr_search.model.latency_table", "slwsr_search.audit.store",
+                                    "slwsr_search.reporting.fidelity"])
+def test_readers_import_no_torch(module):
+    """The package's API, and the modules that read latency tables and audits, load none of :data:`HEAVY`
+    (the report's modules are checked by the test above)."""
+    code = f"import sys, {module}; print([m for m in {HEAVY!r} if m in sys.modules])"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == "[]", p.stdout + p.stderr

@@ -12,9 +12,10 @@ import torch
 from helpers import CHROMIUM, chromium_dom, get_json, optuna_dashboard, run_command
 from slwsr_search import PRESETS, build_model
 from slwsr_search.cli.report import main as report_main
-from slwsr_search.reporting.render import write_report
+from slwsr_search.reporting.render import report_figures, write_report
 from slwsr_search.search.record import StudyRecord, TrialRecord
-from slwsr_search.reporting.compute import CSV_COLUMNS, build_report, hypervolume, pareto_mask, trials_frame
+from slwsr_search.reporting.compute import (CSV_COLUMNS, build_report, chart_plan, hypervolume, pareto_mask,
+                                            trials_frame)
 from slwsr_search.model.spec import random_spec
 from slwsr_search.search.storage import open_study
 from slwsr_search.search.study import StudyConfig
@@ -195,3 +196,54 @@ def test_optuna_dashboard_serves_the_study(tmp_path):
         assert detail["objective_names"] == ["PSNR (dB)", "parameters", "Multi-Adds (G)"]
         attrs = {a["key"]: a["value"] for a in detail["trials"][0]["user_attrs"]}
         assert attrs["arch"] == st.trials[0].user_attrs["arch"] and attrs["params"] == str(st.trials[0].user_attrs["params"])
+
+
+# The main job's top-rung trials as measured (budget150k, Intel Xeon AVX-512, 2026-12-01):
+# (params, Multi-Adds, training loss, PSNR). Trial 3 has the best PSNR but #5 dominates it on loss.
+MAIN_JOB = [(143_731, 10.1846016e9, 9.147, 29.052), (143_731, 10.1846016e9, 9.251, 28.979),
+            (49_959, 3.9377664e9, 9.588, 28.862), (129_503, 10.20672e9, 8.785, 29.114),
+            (99_475, 7.5368448e9, 8.858, 29.106), (115_955, 8.5100544e9, 8.677, 29.104)]
+
+
+def _loss_ranked_report(rows=MAIN_JOB):
+    st = optuna.create_study(directions=["minimize"] * 3)
+    for i, (params, macs, loss, psnr) in enumerate(rows):
+        rec = TrialRecord(arch=f"a{i}", params=params, macs=int(macs), feasible=True, status="ok", psnr=psnr, ssim=0.79,
+                          loss=loss, seed_psnr=[psnr - 0.01, psnr + 0.01])
+        st.add_trial(optuna.trial.create_trial(values=[loss, params, macs / 1e9], user_attrs=rec.attrs()))
+    return build_report(st, ["loss", "params", "macs"], 150_000)
+
+
+def _worse(y: float, than: float, sign: int) -> bool:
+    return y * sign >= than * sign - 1e-9
+
+
+@pytest.mark.parametrize("rows", [MAIN_JOB, [(p, m, l, -q) for p, m, l, q in MAIN_JOB],
+                                  [(int(1e5 * (i % 7 + 1)), 1e9 * ((3 * i) % 5 + 1), 9 + (i * 37 % 11) / 10, 28 + i % 3)
+                                   for i in range(12)]], ids=["main-job", "psnr-flipped", "made-up"])
+def test_no_chart_draws_a_dominated_point_beyond_the_front(rows):
+    rep = _loss_ranked_report(rows)
+    assert len(rep.dominated)  # there is something that could be drawn wrongly
+    figs = report_figures(rep)
+    plan = chart_plan(rep.objectives)
+    assert [(c.y, c.x, c.ranked) for c in plan] == [("loss", "params", True), ("loss", "macs", True),
+                                                   ("psnr", "params", False)]
+    for chart, fig in zip(plan, figs):
+        traces = {t.name: t for t in fig.data}
+        lines = [t for t in fig.data if t.mode == "lines"]
+        if not chart.ranked:  # the PSNR did not choose this front: its points, and no line that claims it did
+            assert not lines and "not the study's ranking" in fig.layout.title.text
+            continue
+        (line,) = lines
+        xs, ys = list(line.x), list(line.y)
+        dom = traces["feasible, dominated"]
+        for x, y in zip(dom.x, dom.y):
+            reach = [yy for xx, yy in zip(xs, ys) if xx <= x + 1e-12]
+            assert reach and _worse(y, reach[-1], chart.sign), (chart, x, y)
+
+
+def test_the_main_jobs_best_psnr_sits_below_nothing_in_the_loss_chart():
+    rep = _loss_ranked_report()
+    loss_chart = report_figures(rep)[0]
+    assert loss_chart.layout.yaxis.title.text.startswith("training loss") and 3 in set(rep.dominated["number"])
+    assert list(rep.front["number"]) == [2, 4, 5]

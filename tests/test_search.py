@@ -284,6 +284,17 @@ def test_bad_space_file(capsys, tmp_path):
     assert code == 2 and "space.toml: blocks.choices: unknown block choice 'dense'" in err
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_missing_data_folder_records_nothing(capsys, tmp_path, folders, workers):
+    # A typo in a folder used to record the study with that data, and every later run was refused.
+    bad = ["--train-dir", str(tmp_path / "nonexistent"), "--val-dir", folders[3]]
+    code, out, err = run(capsys, *_smoke(tmp_path, "--n-trials", "1", "--workers", str(workers)), *bad)
+    assert code == 2 and f"{tmp_path / 'nonexistent'}: data folder not found" in err and err.count("\n") == 1
+    assert not (tmp_path / "s.db").exists() and "study " not in out
+    code, out, err = run(capsys, *_smoke(tmp_path, "--n-trials", "1"), *folders)
+    assert code == 0 and "0 of 1 complete so far" in out, err
+
+
 def test_unreachable_storage_is_a_clear_error_and_writes_nothing(capsys, tmp_path):
     code, _, err = run(capsys, "--study", "smoke", "--storage", "postgresql+psycopg2://me:s3cret@127.0.0.1:1/none")
     assert code == 2 and "storage postgresql+psycopg2://me:***@127.0.0.1:1/none: cannot open" in err

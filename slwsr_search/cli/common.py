@@ -85,3 +85,22 @@ def print_worker(w) -> None:
 
 #: What a command says at the first Ctrl-C of a run with workers.
 STOPPING_WORKERS = "\nstopping every worker after its current training step (Ctrl-C again to stop at once) ..."
+
+
+def portable_argv(argv: Sequence[str], cwd: str | None = None) -> list[str]:
+    """``argv`` with every absolute path (``/abs``, ``--opt=/abs``, ``sqlite:////abs``) made
+    relative to ``cwd`` (default: the current folder), so a command written into a model card or
+    a log reproduces from a checkout anywhere instead of naming one machine's folders."""
+    here = cwd or os.getcwd()
+
+    def rel(token: str) -> str:
+        if token.startswith("sqlite:////"):
+            return "sqlite:///" + os.path.relpath(token[len("sqlite:///"):], here)
+        if os.path.isabs(token):
+            return os.path.relpath(token, here)
+        if token.startswith("--") and "=" in token:
+            flag, value = token.split("=", 1)
+            return f"{flag}={rel(value)}"
+        return token
+
+    return [rel(a) for a in argv]

@@ -181,10 +181,22 @@ def summary_markdown(rep: Report) -> str:
 # ----- HTML -------------------------------------------------------------------------------------
 
 
-def render_html(rep: Report, paper: pd.DataFrame) -> str:
-    """The report page: charts (plotly.js embedded once, so it opens offline) and tables."""
+def report_figures(rep: Report) -> list:
+    """The report's plotly figures, in page order: each chart of :func:`~.compute.chart_plan`, then
+    the search's progress (hypervolume after each trial)."""
     import plotly.graph_objects as go
 
+    figs = [pareto_scatter(rep, chart) for chart in chart_plan(rep.objectives)]
+    if len(rep.hv):
+        hv = go.Figure(go.Scatter(x=rep.hv["number"], y=rep.hv["hypervolume"], mode="lines+markers", line_shape="hv"))
+        hv.update_layout(title="Search progress: hypervolume of the feasible front after each trial (normalised)",
+                         xaxis_title="trial", yaxis_title="hypervolume", template="plotly_white", height=360)
+        figs.append(hv)
+    return figs
+
+
+def render_html(rep: Report, paper: pd.DataFrame) -> str:
+    """The report page: charts (plotly.js embedded once, so it opens offline) and tables."""
     parts = [f"<h1>Study <code>{html.escape(rep.study)}</code></h1>",
              f"<p>{len(rep.trials)} trials. Objectives: {', '.join(rep.objectives)}. Budget: {_budget(rep, '&le;')}"
              f". Protocol: {html.escape(rep.protocol_desc or 'unknown')}. Multi-Adds at 1280x720 output; "
@@ -195,13 +207,7 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
     if rep.front.empty:
         parts.append("<p class='empty'><b>No feasible COMPLETE trial yet</b>: there is no Pareto front to show. "
                      "Run the study (or resume it) and refresh this report.</p>")
-    figs = [pareto_scatter(rep, chart) for chart in chart_plan(rep.objectives)]
-    if len(rep.hv):
-        hv = go.Figure(go.Scatter(x=rep.hv["number"], y=rep.hv["hypervolume"], mode="lines+markers", line_shape="hv"))
-        hv.update_layout(title="Search progress: hypervolume of the feasible front after each trial (normalised)",
-                         xaxis_title="trial", yaxis_title="hypervolume", template="plotly_white", height=360)
-        figs.append(hv)
-    for i, fig in enumerate(figs):
+    for i, fig in enumerate(report_figures(rep)):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
     parts.append("<h2>Pareto-optimal trials</h2>")
     if rep.front.empty:

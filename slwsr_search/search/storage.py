@@ -96,28 +96,30 @@ def sqlite_path(url: str) -> Path | None:
 
 @contextlib.contextmanager
 def setup_lock(cfg: StudyConfig, url: str) -> Iterator[None]:
-    """Hold an exclusive lock on a SQLite database file while a run creates or opens its study and
-    records what a first run records (protocol, baselines): two runs started at once on a new file
-    would otherwise race to create Optuna's tables ('table ... already exists'); the second waits
-    and joins. An advisory ``flock`` on the database file itself, which SQLite's own byte-range
-    locks ignore, so no lock file is left behind. A no-op for server databases (their DDL runs in
-    transactions) and where ``fcntl`` is missing (Windows)."""
+    """Hold an exclusive lock while a run creates or opens its study in a SQLite file and records
+    what a first run records (protocol, baselines): two runs started at once on a new file would
+    otherwise race to create Optuna's tables ('table ... already exists'); the second waits and
+    joins. The lock is an advisory ``flock`` on the database's folder: never on the database file
+    itself, whose POSIX locks SQLite would lose the moment another descriptor of it closed, and
+    with no lock file left behind. A no-op for server databases (their DDL runs in transactions)
+    and where ``fcntl`` is missing (Windows)."""
     db = sqlite_path(url)
-    if url == default_storage(cfg.name):
+    if db is not None and url == default_storage(cfg.name):
         db.parent.mkdir(parents=True, exist_ok=True)  # ./studies/ is ours to make (open_study makes it too)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         fcntl = None
-    if db is None or fcntl is None or not db.parent.is_dir():
+    folder = db.resolve().parent if db is not None else None
+    if folder is None or fcntl is None or not folder.is_dir():
         yield  # a missing folder is reported by open_study, with the URL
         return
-    with db.open("ab") as f:  # creates an empty file, which SQLite takes as an empty database
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _cannot_open(url: str, e: Exception) -> ValueError:
