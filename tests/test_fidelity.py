@@ -125,6 +125,14 @@ def _cli(capsys, *argv):
     return run_command(fidelity_main, capsys, *argv, prog="fidelity")
 
 
+def _check_documented(summary: dict) -> None:
+    """Every key of a ``fidelity.json``, and of its estimators, is in docs/fidelity.md's schema."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "fidelity.md").read_text()
+    schema = doc[doc.index("## fidelity.json"):]
+    keys = set(summary) | {k for e in summary["estimators"] for k in e}
+    assert not [k for k in sorted(keys) if f"`{k}`" not in schema]
+
+
 def test_the_command_resumes_without_retraining(capsys, tmp_path, monkeypatch, folders):
     calls = []
     real = audit_mod.train
@@ -141,6 +149,7 @@ def test_the_command_resumes_without_retraining(capsys, tmp_path, monkeypatch, f
     assert [e["name"] for e in summary["estimators"]][-2:] == ["params", "macs"]
     assert summary["designs_scored"] == 4 and summary["trainings_left"] == 0
     assert len(summary["reference_noise_db"]) == 1
+    _check_documented(summary)
     assert (tmp_path / "f" / "fidelity.html").read_text().count("Kendall tau") >= 1
     assert len((tmp_path / "f" / "audit.jsonl").read_text().splitlines()) == 13
     # a second audit with another reference on the same screening reuses the screening trainings

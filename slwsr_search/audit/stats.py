@@ -1,7 +1,7 @@
 """Fidelity: how well a cheap score ranks designs the way a reference training ranks them.
 
 Rank statistics (Kendall's tau-b, Spearman's rho, bootstrap intervals, cost-matched pair accuracy)
-and :func:`summarize`, which turns an audit's trainings (:mod:`.audit`) into the table the report
+and :func:`summarize`, which turns an audit's trainings (:mod:`.trainings`, kept in :mod:`.store`) into the table the report
 draws: for each candidate estimator, its agreement with the reference ranking.
 """
 

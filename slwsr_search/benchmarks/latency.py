@@ -2,7 +2,7 @@
 
 Specs: the paper's designs whose width the table covers, then ``N`` distinct specs drawn from a
 search space by a seeded random sampler. Each is exported as a bundle's graph is and measured in
-turns with the others (:func:`~slwsr_search.model.latency.round_robin`), then compared with
+turns with the others (:func:`~slwsr_search.deploy.latency.round_robin`), then compared with
 :func:`~slwsr_search.model.latency_table.predict_latency`: Spearman's rho, the median absolute
 percentage error and the share within +-10%; beside them the rho of Multi-Adds and of parameters
 against the measured time (what a search without a latency model ranks by).

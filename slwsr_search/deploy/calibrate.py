@@ -1,7 +1,7 @@
-"""Measure a latency table (:class:`~.latency_table.LatencyTable`): each part of the network timed
+"""Measure a latency table (:class:`~..model.latency_table.LatencyTable`): each part of the network timed
 alone on the target runtime, all parts in turns (:func:`~.latency.round_robin`).
 
-Parts are the real network's modules (:func:`~.blocks.make_block`, :class:`~.network.SLWSR` with
+Parts are the real network's modules (:func:`~..model.blocks.make_block`, :class:`~..model.network.SLWSR` with
 its slots emptied), run the way a shipped model is run (onnxruntime: the skeleton wrapped in
 :class:`~.onnx_export.UnitRange` as a bundle's graph is, opset :data:`~.onnx_export.OPSET`), so the
 table prices the graph a user deploys. Parts are exported with PyTorch's TorchScript exporter: for
@@ -129,7 +129,7 @@ def table_for(parts: Sequence[Part], runtime: str = "onnxruntime", threads: int 
               lr_size: tuple[int, int] = (180, 320), path: str | Path | None = None, force: bool = False,
               on_missing: Callable[[list[Part], Path], None] | None = None,
               **measure: Any) -> tuple[LatencyTable, Path, list[Part]]:
-    """The table at ``path`` (default: this machine's file under :func:`~.latency_table.cache_dir`)
+    """The table at ``path`` (default: this machine's file under :func:`~..model.latency_table.cache_dir`)
     holding every part of ``parts``: read when it has them all, else the missing parts measured
     (:func:`calibrate` with ``measure``'s settings and callbacks) and added, and the file written;
     ``on_missing(parts, path)`` hears which before they are measured. ``force`` measures every part

@@ -1,7 +1,7 @@
 """A finalized run's release: the bundle folder a user ships (weights, spec, ONNX graph, model card).
 
-:func:`write_release` writes ``model.safetensors`` and ``spec.json`` (:func:`~..model.bundle.save_bundle`),
-``model.onnx`` (:func:`~..model.onnx_export.export_onnx`) and ``MODEL_CARD.md`` (:func:`model_card`).
+:func:`write_release` writes ``model.safetensors`` and ``spec.json`` (:func:`~.bundle.save_bundle`),
+``model.onnx`` (:func:`~.onnx_export.export_onnx`) and ``MODEL_CARD.md`` (:func:`model_card`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Latency predicted from the spec alone: a per-machine table of the network's parts, and their sum.
 
 The table (:class:`LatencyTable`, JSON) is measured once per machine, runtime, thread count, scale
-and LR size by :func:`slwsr_search.model.calibrate.calibrate` and read here without torch, so a
+and LR size by :func:`slwsr_search.deploy.calibrate.calibrate` and read here without torch, so a
 study prices a spec's latency as it prices its parameters (:func:`predict_latency`, microseconds).
 
 Decomposition (what a prediction sums)::

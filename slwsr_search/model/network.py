@@ -1,4 +1,4 @@
-"""Build the s-LWSR network from an :class:`~slwsr_search.spec.ArchSpec`.
+"""Build the s-LWSR network from an :class:`~slwsr_search.model.spec.ArchSpec`.
 
 Input and output convention (used everywhere in this package): RGB, NCHW float tensors on the
 **0..255** range (the release's ``rgb_range=255``, so the paper's L1 loss and learning rate mean

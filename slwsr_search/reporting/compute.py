@@ -30,7 +30,7 @@ CSV_COLUMNS = ["number", "state", "params", "macs", "latency_ms", "measured_late
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: its :class:`~.record.TrialRecord`, state and number; ``latency_ms`` the
+    """One row per trial: its :class:`~..search.record.TrialRecord`, state and number; ``latency_ms`` the
     predicted time per image (a study that uses latency), ``measured_latency_ms`` the measured one
     (Pareto points, after a run)."""
     rows = []
@@ -252,7 +252,7 @@ class Report:
 def build_report(study: optuna.Study, objectives: list[str], max_params: int | None,
                  audit: dict | None = None, max_latency_ms: float | None = None, max_macs: int | None = None) -> Report:
     """Read ``study`` once and split its trials for the renderers. ``audit``: a ``fidelity.json``
-    (:mod:`.fidelity`), kept when it audited this study's screening protocol and data."""
+    (:mod:`..audit.stats`), kept when it audited this study's screening protocol and data."""
     df = trials_frame(study)
     if len(df):
         df["pareto_optimal"] = pareto_mask(df, objectives)

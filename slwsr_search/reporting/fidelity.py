@@ -1,4 +1,4 @@
-"""Render a fidelity audit (:mod:`.fidelity`): its JSON summary, the terminal table, the HTML page."""
+"""Render a fidelity audit (:mod:`..audit.stats`): its JSON summary, the terminal table, the HTML page."""
 
 from __future__ import annotations
 

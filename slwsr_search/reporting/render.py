@@ -1,4 +1,4 @@
-"""Drawing a :class:`~.report.Report`: the HTML page, the Markdown summary, the terminal lines and
+"""Drawing a :class:`~.compute.Report`: the HTML page, the Markdown summary, the terminal lines and
 the exported files. Renderers only draw what the report already split; none filters trials."""
 
 from __future__ import annotations

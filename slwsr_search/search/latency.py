@@ -39,7 +39,7 @@ def study_table(cfg: StudyConfig, on_calibrate: Callable[[list[Part], Path], Non
     when its runtime, threads, scale or size differ from the study's, or when it lacks a part the
     space needs (its CPU may be another machine's: that is what such a file is for). Otherwise this
     machine's table, with the parts it lacks measured first (``on_calibrate(parts, path)`` hears
-    it before; ``measure``: :func:`~..model.calibrate.calibrate`'s settings)."""
+    it before; ``measure``: :func:`~..deploy.calibrate.calibrate`'s settings)."""
     s = cfg.latency
     scale = cfg.space.scale
     lr_size = lr_size_for(scale)

@@ -3,7 +3,7 @@ training patch sampler.
 
 Every image becomes 8-bit RGB, (H, W, 3) uint8 (grey, RGBA, palette and 16-bit inputs
 included). HR images are cropped (top-left) to a multiple of the scale; missing LR images are
-made with the MATLAB-compatible :func:`~slwsr_search.resize.imresize`.
+made with the MATLAB-compatible :func:`~slwsr_search.sr.resize.imresize`.
 """
 
 from __future__ import annotations

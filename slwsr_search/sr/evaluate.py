@@ -64,7 +64,7 @@ def model_upscaler(model, device: str = "cpu", self_ensemble: bool = False) -> U
 
 
 def evaluate_pairs(pairs: Sequence[ImagePair], upscale: Upscaler, scale: int) -> EvalResult:
-    """Upscale each LR, round to 8 bits, score against its HR (see :mod:`slwsr_search.metrics`)."""
+    """Upscale each LR, round to 8 bits, score against its HR (see :mod:`slwsr_search.sr.metrics`)."""
     result = EvalResult()
     for pair in pairs:
         sr = quantize(upscale(pair.lr))
