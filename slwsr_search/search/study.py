@@ -64,6 +64,55 @@ def budget_line(max_params: int | None, max_macs: int | None, max_latency_ms: fl
     return ", ".join(limits) or "none"
 
 
+def _limits(table: Any, w: str) -> dict[str, Any]:
+    """A study's ``[constraints]``: ``max_params``, ``max_macs`` (positive integers) and
+    ``max_latency_ms`` (milliseconds > 0), each None when not given."""
+    cons = check_keys(table, f"{w}: [constraints]", optional=("max_params", "max_macs", "max_latency_ms"))
+    limits: dict[str, Any] = {}
+    for key in ("max_params", "max_macs"):
+        v = cons.get(key)
+        if v is not None and (not is_int(v) or v <= 0):
+            raise ValueError(f"{w}: constraints.{key}: expected a positive integer, got {v!r}")
+        limits[key] = v
+    max_ms = cons.get("max_latency_ms")
+    if max_ms is not None and (not is_number(max_ms) or not max_ms > 0):
+        raise ValueError(f"{w}: constraints.max_latency_ms: expected milliseconds > 0, got {max_ms!r}")
+    limits["max_latency_ms"] = None if max_ms is None else float(max_ms)
+    return limits
+
+
+def _protocols(data: dict[str, Any], w: str) -> dict[str, Any]:
+    """A study's ``[protocol]``, ``[cpu_protocol]`` and ``[reference_protocol]`` tables."""
+    def table(key: str) -> Protocol | None:
+        return Protocol.from_dict(data[key], f"{w}: [{key}]") if key in data else None
+
+    return {"protocol": table("protocol"), "cpu_protocol": table("cpu_protocol"),
+            "reference_protocol": table("reference_protocol")}
+
+
+def _run_settings(data: dict[str, Any], w: str) -> dict[str, Any]:
+    """A study's ``[sampler]``, ``n_trials``, ``timeout``, ``seed`` and ``baselines``, checked."""
+    sampler = dict(data.get("sampler", {"name": "NSGAIISampler"}))
+    check_keys(sampler, f"{w}: [sampler]", required=("name",), optional=("population_size", "n_startup_trials"))
+    if sampler["name"] not in SAMPLERS:
+        raise ValueError(f"{w}: sampler.name: unknown sampler {sampler['name']!r}; expected {', '.join(SAMPLERS)}")
+    n_trials = data["n_trials"]
+    if not is_int(n_trials) or n_trials < 1:
+        raise ValueError(f"{w}: n_trials: expected an integer >= 1, got {n_trials!r}")
+    timeout = data.get("timeout")
+    if timeout is not None and (not is_number(timeout) or timeout <= 0):
+        raise ValueError(f"{w}: timeout: expected seconds > 0, got {timeout!r}")
+    seed = data.get("seed", 0)
+    if not is_int(seed) or seed < 0:
+        raise ValueError(f"{w}: seed: expected an integer >= 0, got {seed!r}")
+    baselines = list_of(data.get("baselines", []), str, f"{w}: baselines", non_empty=False)
+    for b in baselines:
+        if b not in PRESETS:
+            raise ValueError(f"{w}: baselines: unknown preset {b!r}; known: {', '.join(PRESETS)}")
+    return {"sampler": sampler, "n_trials": n_trials, "timeout": float(timeout) if timeout else None, "seed": seed,
+            "baselines": tuple(baselines)}
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """One study (``studies/<name>.toml``, every key in ``docs/search.md``): what to search, under
@@ -146,52 +195,19 @@ class StudyConfig:
             raise ValueError(f"{w}: search_space: {e}") from None
         objectives = tuple(list_of(data.get("objectives", ["psnr", "params", "macs"]), str, f"{w}: objectives"))
         get_objectives(objectives, f"{w}: objectives")
-        cons = check_keys(data["constraints"], f"{w}: [constraints]", optional=("max_params", "max_macs", "max_latency_ms"))
-        limits = {}
-        for key in ("max_params", "max_macs"):
-            v = cons.get(key)
-            if v is not None and (not is_int(v) or v <= 0):
-                raise ValueError(f"{w}: constraints.{key}: expected a positive integer, got {v!r}")
-            limits[key] = v
-        max_ms = cons.get("max_latency_ms")
-        if max_ms is not None and (not is_number(max_ms) or not max_ms > 0):
-            raise ValueError(f"{w}: constraints.max_latency_ms: expected milliseconds > 0, got {max_ms!r}")
-        latency = LatencySettings.from_dict(data.get("latency", {}), f"{w}: [latency]", p.parent)
-        protocol = Protocol.from_dict(data["protocol"], f"{w}: [protocol]")
-        cpu_protocol = Protocol.from_dict(data["cpu_protocol"], f"{w}: [cpu_protocol]") if "cpu_protocol" in data else None
+        limits = _limits(data["constraints"], w)
         d = check_keys(data.get("data", {}), f"{w}: [data]", optional=("train", "val"))
         train_src = list_of(d.get("train", ["builtin:train"]), str, f"{w}: data.train")
         val_src = list_of(d.get("val", ["builtin:val"]), str, f"{w}: data.val")
-        sampler = dict(data.get("sampler", {"name": "NSGAIISampler"}))
-        check_keys(sampler, f"{w}: [sampler]", required=("name",), optional=("population_size", "n_startup_trials"))
-        if sampler["name"] not in SAMPLERS:
-            raise ValueError(f"{w}: sampler.name: unknown sampler {sampler['name']!r}; expected {', '.join(SAMPLERS)}")
-        n_trials = data["n_trials"]
-        if not is_int(n_trials) or n_trials < 1:
-            raise ValueError(f"{w}: n_trials: expected an integer >= 1, got {n_trials!r}")
-        timeout = data.get("timeout")
-        if timeout is not None and (not is_number(timeout) or timeout <= 0):
-            raise ValueError(f"{w}: timeout: expected seconds > 0, got {timeout!r}")
-        seed = data.get("seed", 0)
-        if not is_int(seed) or seed < 0:
-            raise ValueError(f"{w}: seed: expected an integer >= 0, got {seed!r}")
-        baselines = list_of(data.get("baselines", []), str, f"{w}: baselines", non_empty=False)
-        for b in baselines:
-            if b not in PRESETS:
-                raise ValueError(f"{w}: baselines: unknown preset {b!r}; known: {', '.join(PRESETS)}")
         storage = data.get("storage") or default_storage(p.stem)
         if not isinstance(storage, str):
             raise ValueError(f"{w}: storage: expected a URL string, got {storage!r}")
-        ft = FaultTolerance.from_dict(data.get("fault_tolerance", {}), f"{w}: [fault_tolerance]")
-        reference = (Protocol.from_dict(data["reference_protocol"], f"{w}: [reference_protocol]")
-                     if "reference_protocol" in data else None)
-        fidelity = Fidelity.from_dict(data.get("fidelity", {}), f"{w}: [fidelity]")
         return cls(name=p.stem, path=w, description=str(data.get("description", "")), space=space,
-                   objectives=objectives, max_params=limits["max_params"], max_macs=limits["max_macs"],
-                   protocol=protocol, cpu_protocol=cpu_protocol, train=tuple(train_src), val=tuple(val_src),
-                   sampler=sampler, n_trials=n_trials, timeout=float(timeout) if timeout else None, seed=seed,
-                   baselines=tuple(baselines), storage=storage, fault_tolerance=ft, reference_protocol=reference,
-                   fidelity=fidelity, max_latency_ms=None if max_ms is None else float(max_ms), latency=latency)
+                   objectives=objectives, train=tuple(train_src), val=tuple(val_src), storage=storage,
+                   **limits, **_protocols(data, w), **_run_settings(data, w),
+                   latency=LatencySettings.from_dict(data.get("latency", {}), f"{w}: [latency]", p.parent),
+                   fault_tolerance=FaultTolerance.from_dict(data.get("fault_tolerance", {}), f"{w}: [fault_tolerance]"),
+                   fidelity=Fidelity.from_dict(data.get("fidelity", {}), f"{w}: [fidelity]"))
 
     # ----- budget ----------------------------------------------------------------------------------
 
