@@ -17,6 +17,7 @@ from slwsr_search.sr.data import ImagePair, load_pairs
 from slwsr_search.cli.evaluate import main
 from slwsr_search.sr.evaluate import bicubic_upscaler, evaluate_pairs, model_upscaler
 from slwsr_search.training.checkpoint import load_checkpoint, save_checkpoint
+from slwsr_search.training.state import OLD_CHECKPOINT
 from slwsr_search.sr.resize import imresize
 
 rng = np.random.default_rng(0)
@@ -72,6 +73,23 @@ def test_checkpoint_round_trip_weights_only(tmp_path):
     torch.testing.assert_close(m.eval()(x), m2(x))
 
 
+def test_a_checkpoint_of_the_old_format_scores_as_the_new(capsys, tmp_path):
+    """``train --save`` files written before the training-state format still evaluate."""
+    root = _bench_dir(tmp_path / "S")
+    torch.manual_seed(1)
+    m = build_model(SMALL)
+    save_checkpoint(tmp_path / "new.pt", m, protocol={"steps": 10}, steps=10)
+    assert torch.load(tmp_path / "new.pt", weights_only=True)["steps"] == 10
+    torch.save({"format": OLD_CHECKPOINT, "spec": SMALL.to_json(compact=True), "protocol": {"steps": 10}, "extra": {},
+                "state_dict": {k: v.detach().clone() for k, v in m.state_dict().items()}}, tmp_path / "old.pt")
+    scores = []
+    for name in ("new.pt", "old.pt"):
+        code, out, _ = _cli(capsys, "--data", str(root), "--checkpoint", str(tmp_path / name), "--json")
+        assert code == 0
+        scores.append(json.loads(out)["images"])
+    assert scores[0] == scores[1]
+
+
 def _cli(capsys, *argv):
     return run_command(main, capsys, *argv, prog="evaluate")
 
@@ -113,6 +131,7 @@ def test_cli_checkpoint(capsys, tmp_path):
     ("mismatch", ["--data", "{tmp}/S"], "X4/im0.png: LR size 3x3 does not match HR"),
     (None, ["--checkpoint", "{tmp}/none.pt"], "none.pt: checkpoint not found"),
     ("junk", ["--checkpoint", "{tmp}/junk.pt"], "junk.pt: cannot load checkpoint"),
+    ("foreign", ["--checkpoint", "{tmp}/foreign.pt"], "foreign.pt: not an slwsr-search checkpoint (format tag 'x'"),
     (None, ["--method", "model"], "a model needs --checkpoint"),
     (None, ["--method", "bicubic", "--self-ensemble"], "go with a model"),
     (None, ["--scale", "5"], "invalid choice: 5"),
@@ -130,6 +149,8 @@ def test_cli_bad_input_is_one_line_exit_2(capsys, tmp_path, setup, argv, msg):
             Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(tmp_path / "S" / "LR_bicubic" / "X4" / f"{name}.png")
     elif setup == "junk":
         (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    elif setup == "foreign":
+        torch.save({"format": "x", "state_dict": {}}, tmp_path / "foreign.pt")
     code, out, err = _cli(capsys, *[a.format(tmp=tmp_path) for a in argv])
     assert code == 2 and msg in err and err.count("\n") == 1 and "Traceback" not in err
 

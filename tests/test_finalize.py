@@ -16,11 +16,14 @@ import torch
 from helpers import run_command, stop_after
 
 from slwsr_search import load_bundle
+from slwsr_search.model.network import build_model
 from slwsr_search.model.presets import get_preset
 from slwsr_search.sr.data import load_data
 from slwsr_search.training.finalize import (CONFIG, LOG, STATE, FinalizeConfig, finalize_training,
                                             read_progress)
+from slwsr_search.training.checkpoint import load_checkpoint, save_checkpoint
 from slwsr_search.training.protocol import Protocol
+from slwsr_search.training.state import OLD_FINALIZE, load_state
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = Protocol(steps=12, batch_size=2, lr_patch=16)
@@ -102,14 +105,47 @@ def test_resuming_another_request_is_refused(tmp_path, data, change, words):
     assert words in str(e.value) and str(tmp_path / CONFIG) in str(e.value)
 
 
+def test_the_checkpoint_is_a_training_state(tmp_path, data):
+    finalize_training(tmp_path, config(ema_decay=0.9), data, "cpu", should_stop=stop_after(5))
+    state = load_state(tmp_path / STATE)
+    assert state.resumable and state.steps == 4 and state.spec == config().spec and state.protocol == TINY.to_dict()
+    assert set(state.extra) == {"train_s", "threads", "saved"} and state.extra["threads"] == torch.get_num_threads()
+    assert "ema" in state.training
+    model, _ = load_checkpoint(tmp_path / STATE)  # so `slwsr evaluate --checkpoint` scores a run under way
+    assert all(torch.equal(v, state.weights[k]) for k, v in model.state_dict().items())
+
+
 def test_corrupt_or_foreign_checkpoint_is_refused(tmp_path, data):
     finalize_training(tmp_path, config(), data, "cpu", should_stop=stop_after(5))
+    path = str(tmp_path / STATE)
     (tmp_path / STATE).write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="state.pt: cannot load the checkpoint"):
+    with pytest.raises(ValueError, match=f"^{path}: cannot load checkpoint"):
         finalize_training(tmp_path, config(), data, "cpu")
     torch.save({"format": "something else"}, tmp_path / STATE)
-    with pytest.raises(ValueError, match="not a checkpoint of this command"):
+    with pytest.raises(ValueError, match=f"^{path}: not an slwsr-search checkpoint"):
         finalize_training(tmp_path, config(), data, "cpu")
+    save_checkpoint(tmp_path / STATE, build_model(config().spec))
+    with pytest.raises(ValueError, match=f"^{path}: holds weights only, no training to continue"):
+        finalize_training(tmp_path, config(), data, "cpu")
+    other = get_preset("s-lwsr16")
+    save_checkpoint(tmp_path / STATE, build_model(other))
+    with pytest.raises(ValueError, match=f"^{path}: holds spec {other.hash} .*, not {config().spec.hash}"):
+        finalize_training(tmp_path, config(), data, "cpu")
+
+
+def test_a_run_checkpointed_in_the_old_format_resumes_bit_identical(tmp_path, data):
+    """A run folder whose state.pt was written before the training-state format (a run under way
+    across an upgrade) continues from it and ends as an uninterrupted run."""
+    ref = finalize_training(tmp_path / "ref", config(), data, "cpu")
+    run = tmp_path / "run"
+    finalize_training(run, config(), data, "cpu", should_stop=stop_after(6))
+    state = load_state(run / STATE)
+    torch.save({"format": OLD_FINALIZE, "spec": config().spec.to_json(compact=True), "spec_hash": config().spec.hash,
+                "training": state.training, **state.extra}, run / STATE)
+    done = finalize_training(run, config(), data, "cpu")
+    assert done.status == "ok" and done.resumed_from == 4
+    a, b = weights(ref.training), weights(done.training)
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_config_errors_name_the_field():

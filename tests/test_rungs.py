@@ -23,11 +23,12 @@ from slwsr_search.search.record import RUNGS_SHORT, TrialRecord
 from slwsr_search.reporting.render import front_table, summary_markdown
 from slwsr_search.reporting.compute import build_report, front_noise
 from slwsr_search.search.record import SCREENED
-from slwsr_search.search.rungs import RungStore, run_design
+from slwsr_search.search.rungs import DesignPlan, RungStore, run_design
 from slwsr_search.search.study import Fidelity, StudyConfig, protocol_key
 from slwsr_search.training.device import Speedups
 from slwsr_search.training.loop import Training, train
 from slwsr_search.training.protocol import Protocol
+from slwsr_search.training.state import load_state
 
 TINY = Protocol(steps=3, batch_size=2, lr_patch=12, lr=1e-3)
 SPEC = next(s for s in RANDOM_SPECS if s.scale == DATA.scale)
@@ -160,21 +161,50 @@ def test_a_saved_and_loaded_training_continues_exactly():
 
 def _design(store, stop=None, goes_on=lambda k, p: True, seeds=(11, 12)):
     heard = []
-    out = run_design(SPEC, DATA, TINY, [3, 3], list(seeds), "cpu", Speedups(), goes_on, lambda p: heard.append(p),
-                     store, "key", should_stop=stop)
+    out = run_design(DesignPlan(SPEC, DATA, TINY, (3, 3), seeds, "cpu", Speedups()), goes_on,
+                     lambda p: heard.append(p), store, "key", should_stop=stop)
     return out, heard
 
 
 def test_run_design_climbs_the_rungs_then_adds_seeds(tmp_path):
-    (status, reason, prog, last), _ = _design(RungStore(tmp_path))
-    assert status == "ok" and reason is None and len(prog.rung_psnr) == 2 and len(prog.seed_psnr) == 2
+    run, _ = _design(RungStore(tmp_path))
+    prog = run.progress
+    assert run.ok and run.reason is None and len(prog.rung_psnr) == 2 and len(prog.seed_psnr) == 2
     assert prog.seed_psnr[0] == prog.rung_psnr[-1] and prog.promoted == 1
+    assert run.last.ok and run.last.psnr == prog.seed_psnr[-1]
     assert not list(tmp_path.iterdir())  # the continuation file goes when the design is done
 
 
 def test_run_design_stops_a_design_that_is_not_promoted(tmp_path):
-    (status, reason, prog, _), _ = _design(RungStore(tmp_path), goes_on=lambda k, p: False)
-    assert status == SCREENED and "rung 0" in reason and len(prog.rung_psnr) == 1 and prog.seed_psnr == []
+    run, _ = _design(RungStore(tmp_path), goes_on=lambda k, p: False)
+    assert run.status == SCREENED and "rung 0" in run.reason and not run.ok
+    assert len(run.progress.rung_psnr) == 1 and run.progress.seed_psnr == []
+
+
+def test_without_callbacks_a_design_goes_up_every_rung():
+    run = run_design(DesignPlan(SPEC, DATA, TINY, (3, 3), (11,), "cpu"))
+    assert run.ok and len(run.progress.rung_psnr) == 2 and run.progress.seed_psnr == run.progress.rung_psnr[-1:]
+
+
+@pytest.mark.parametrize("field,value,msg", [
+    ("segments", (), r"segments: expected a non-empty list of integers >= 1, got \(\)"),
+    ("segments", (3, 0), r"segments: expected .* >= 1, got \(3, 0\)"),
+    ("seeds", [1.5], r"seeds: expected a non-empty list of integers >= 0, got \[1.5\]"),
+])
+def test_a_bad_plan_names_its_field(field, value, msg):
+    with pytest.raises(ValueError, match=msg):
+        DesignPlan(SPEC, DATA, TINY, **{"segments": (3,), "seeds": (1,), field: value})
+
+
+def test_a_design_run_says_what_the_trial_records(tmp_path):
+    run, _ = _design(None)
+    attrs, prog = run.attrs(), run.progress
+    assert attrs["status"] == "ok" and attrs["psnr"] == pytest.approx(sum(prog.seed_psnr) / 2)
+    assert attrs["loss"] == pytest.approx(sum(prog.seed_loss_tail) / 2) and attrs["device"] == "cpu"
+    assert attrs["final_loss"] == run.last.final_loss and attrs["train_seconds"] == round(prog.seconds, 3)
+    screened, _ = _design(None, goes_on=lambda k, p: False)
+    assert screened.attrs()["psnr"] is None and screened.attrs()["status"] == SCREENED
+    assert prog.attrs([11, 12])["seeds"] == [11, 12] and screened.progress.attrs([11, 12])["seeds"] == [11]
 
 
 def _resume(store, monkeypatch):
@@ -190,23 +220,47 @@ def _resume(store, monkeypatch):
 
 @pytest.mark.parametrize("cut_after", [4, 8])  # steps into the second rung; into the second seed
 def test_an_interrupted_design_resumes_from_its_last_segment_with_the_same_result(tmp_path, cut_after, monkeypatch):
-    (_, _, whole, _), _ = _design(None)
+    whole, _ = _design(None)
     store = RungStore(tmp_path)
-    (status, _, _, _), _ = _design(store, stop=stop_after(cut_after))
-    assert status == "interrupted" and len(list(tmp_path.glob("*.pt"))) == 1
-    (status, _, prog, _), resumed_segments = _resume(store, monkeypatch)
-    assert status == "ok"
-    assert (prog.rung_psnr, prog.seed_psnr, prog.rung_loss) == (whole.rung_psnr, whole.seed_psnr, whole.rung_loss)
+    cut, _ = _design(store, stop=stop_after(cut_after))
+    assert cut.status == "interrupted" and len(list(tmp_path.glob("*.pt"))) == 1
+    # the continuation file is a training state: the training under way, with the design's progress
+    # (cut into rung 1: seed 1's training after rung 0; cut into seed 2: seed 1's results alone)
+    state = load_state(store.path("key", SPEC.hash, 11))
+    assert state.spec == SPEC and state.resumable == (cut_after == 4) and state.steps == (3 if cut_after == 4 else 0)
+    assert (state.extra["seed_index"], state.extra["segments_done"]) == ((0, 1) if cut_after == 4 else (0, 2))
+    assert state.extra["progress"]["rung_psnr"] == whole.progress.rung_psnr[:1 if cut_after == 4 else 2]
+    resumed, resumed_segments = _resume(store, monkeypatch)
+    prog, ref = resumed.progress, whole.progress
+    assert resumed.ok
+    assert (prog.rung_psnr, prog.seed_psnr, prog.rung_loss) == (ref.rung_psnr, ref.seed_psnr, ref.rung_loss)
+    assert all(torch.equal(x, y) for x, y in zip(_weights(resumed.last.model), _weights(whole.last.model)))
     # only what was cut short is trained again: the rest of rung 1 (and seed 2), never rung 0 of seed 1
     assert resumed_segments == ([3, 3, 3] if cut_after == 4 else [3, 3])
 
 
-def test_a_corrupt_continuation_file_means_starting_over(tmp_path):
+def test_between_seeds_the_continuation_file_holds_the_progress_alone(tmp_path):
+    states = []
+
+    class Spy(RungStore):
+        def save(self, path, state):
+            super().save(path, state)
+            states.append(load_state(path))
+
+    _design(Spy(tmp_path))
+    # seed 1 after rung 0 (its training), after rung 1 (done: progress only), seed 2 after its first segment, done
+    assert [(s.extra["seed_index"], s.extra["segments_done"], s.resumable) for s in states] == [
+        (0, 1, True), (0, 2, False), (1, 1, True), (2, 0, False)]
+    assert states[1].training is None and len(states[1].extra["progress"]["seed_psnr"]) == 1
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint", b""])
+def test_a_corrupt_continuation_file_means_starting_over(tmp_path, content):
     store = RungStore(tmp_path)
-    store.path("key", SPEC.hash, 11).write_bytes(b"not a checkpoint")
-    (status, _, prog, _), _ = _design(store)
-    (_, _, whole, _), _ = _design(None)
-    assert status == "ok" and prog.seed_psnr == whole.seed_psnr
+    store.path("key", SPEC.hash, 11).write_bytes(content)
+    run, _ = _design(store)
+    whole, _ = _design(None)
+    assert run.ok and run.progress.seed_psnr == whole.progress.seed_psnr
 
 
 def test_a_continuation_file_without_every_rung_list_means_starting_over(tmp_path, monkeypatch):
@@ -216,13 +270,13 @@ def test_a_continuation_file_without_every_rung_list_means_starting_over(tmp_pat
     _design(store, stop=stop_after(4))
     path = store.path("key", SPEC.hash, 11)
     saved = store.load(path)
-    assert saved["progress"]["rung_psnr"]
+    assert saved.extra["progress"]["rung_psnr"]
     for k in ("rung_loss_tail", "seed_loss_tail"):
-        del saved["progress"][k]
+        del saved.extra["progress"][k]
     store.save(path, saved)
-    (status, _, prog, _), segments = _resume(store, monkeypatch)
-    (_, _, whole, _), _ = _design(None)
-    assert status == "ok" and segments == [3, 3, 3, 3] and prog.rung_loss_tail == whole.rung_loss_tail
+    run, segments = _resume(store, monkeypatch)
+    whole, _ = _design(None)
+    assert run.ok and segments == [3, 3, 3, 3] and run.progress.rung_loss_tail == whole.progress.rung_loss_tail
 
 
 # ----- the runner, end to end ----------------------------------------------------------------------------

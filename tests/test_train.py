@@ -1,7 +1,9 @@
-"""Training: determinism, failures as results, checkpoints, device options, the train command."""
+"""Training: determinism, failures as results, checkpoints, device options, the train command, the
+training-state format (round trip, refusals, a resume bit-identical to an uninterrupted run)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,11 +14,13 @@ from helpers import DATA, run_command, write_folders
 from slwsr_search import PRESETS
 from slwsr_search.cli.common import run_cli
 from slwsr_search.cli.train import main as train_main
-from slwsr_search.training.checkpoint import load_checkpoint
+from slwsr_search.training.checkpoint import load_checkpoint, save_checkpoint
 from slwsr_search.training import loop as train_mod
 from slwsr_search.training.device import Speedups, configure_device, resolve_device
-from slwsr_search.training.loop import train
+from slwsr_search.training.loop import Training, train
 from slwsr_search.training.protocol import PROTOCOLS, Protocol
+from slwsr_search.training.state import (FIELDS, OLD_CHECKPOINT, OLD_FINALIZE, STATE_FORMAT, TrainingState, load_state,
+                                         resume, save_state)
 
 TINY = PRESETS["s-lwsr16-half"].replace(n_feats=4)
 FAST = Protocol(steps=6, batch_size=2, lr_patch=12)
@@ -182,7 +186,8 @@ def test_cli_trains_saves_and_reloads(capsys, tmp_path):
     assert code == 0 and d["status"] == "ok" and d["steps_done"] == 3 and d["checkpoint"] == str(ckpt)
     assert d["protocol"]["steps"] == 3 and d["protocol"]["lr"] == Protocol().lr and d["bicubic_psnr"] > 0
     raw = torch.load(ckpt, weights_only=True)
-    assert raw["protocol"]["steps"] == 3
+    assert raw["format"] == STATE_FORMAT and raw["protocol"]["steps"] == 3 and raw["steps"] == 3
+    assert raw["training"].keys() == {"model"} and raw["extra"]["psnr"] == d["psnr"]  # weights only
     model, _ = load_checkpoint(ckpt)
     assert model.spec == TINY
     # the checkpoint's validation score reproduces with the evaluate command
@@ -224,3 +229,146 @@ def test_should_stop_ends_the_training_between_steps():
     res = train(TINY, DATA, Protocol(steps=10, batch_size=2, lr_patch=12), "cpu", should_stop=stop_at_third_step)
     assert res.status == "interrupted" and res.steps_done == 2 and res.psnr is None and "step 2" in res.reason
     assert not res.ok
+
+
+# ----- the training-state format ------------------------------------------------------------------
+
+STATE_PROTOCOL = Protocol(steps=9, batch_size=2, lr_patch=12)
+
+
+def _trained(steps: int, ema: float = 0.0) -> Training:
+    t = Training(TINY, DATA, STATE_PROTOCOL, "cpu", ema_decay=ema)
+    assert t.run(steps, whole_schedule=True, score=False).ok
+    return t
+
+
+def _same(a, b) -> bool:
+    """Equal nested states: tensors bit for bit, everything else by ==."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_a_training_state_round_trips_bit_for_bit(tmp_path, ema):
+    t = _trained(4, ema)
+    extra = {"progress": {"rung_psnr": [21.5], "seed": 3}, "note": "x", "train_s": 1.25}
+    save_state(tmp_path / "s.pt", TrainingState.of(t, extra))
+    raw = torch.load(tmp_path / "s.pt", weights_only=True)  # plain data: no code runs on load
+    assert set(raw) == {"format", "spec", "protocol", "steps", "training", "extra"} and raw["format"] == STATE_FORMAT
+    back = load_state(tmp_path / "s.pt")
+    assert back.spec == TINY and back.protocol == STATE_PROTOCOL.to_dict() and back.steps == 4 and back.extra == extra
+    assert back.resumable and _same(back.training, t.state_dict()) and ("ema" in back.training) == bool(ema)
+    assert _same(back.weights, t.model.state_dict())
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+@pytest.mark.parametrize("k", [1, 4, 8])
+def test_a_training_saved_at_step_k_and_resumed_ends_bit_identical(tmp_path, k, ema):
+    """Saved at step k, loaded into a new training (as another process would) and trained to the
+    end: weights, optimiser state, moving average and patch stream equal an uninterrupted run's."""
+    whole = _trained(STATE_PROTOCOL.steps, ema)
+    save_state(tmp_path / "k.pt", TrainingState.of(_trained(k, ema)))
+    resumed = Training(TINY, DATA, STATE_PROTOCOL, "cpu", ema_decay=ema)
+    assert resume(resumed, tmp_path / "k.pt").steps == k and resumed.steps_done == k
+    assert resumed.run(STATE_PROTOCOL.steps - k, whole_schedule=True, score=False).ok
+    a, b = whole.state_dict(), resumed.state_dict()
+    assert _same(a["model"], b["model"]) and _same(a["optimizer"], b["optimizer"]) and a["sampler_rng"] == b["sampler_rng"]
+    assert _same(a.get("ema"), b.get("ema")) and b["steps_done"] == STATE_PROTOCOL.steps
+
+
+def _state_file(tmp_path, payload) -> str:
+    torch.save(payload, tmp_path / "s.pt")
+    return str(tmp_path / "s.pt")
+
+
+def _good_payload() -> dict:
+    return TrainingState.of(_trained(2)).payload()
+
+
+@pytest.mark.parametrize("change,msg", [
+    ({"format": "slwsr-search/other-1"}, "not an slwsr-search checkpoint (format tag 'slwsr-search/other-1'"),
+    ({"spec": 7}, "spec: expected the spec's JSON text, got int"),
+    ({"spec": "{"}, "spec: invalid JSON"),
+    ({"protocol": [1]}, "protocol: expected a dict, got list"),
+    ({"steps": -1}, "steps: expected an integer >= 0, got -1"),
+    ({"steps": True}, "steps: expected an integer >= 0, got True"),
+    ({"training": {"optimizer": {}}}, "training: expected None or a dict with the weights"),
+    ({"extra": "x"}, "extra: expected a dict, got str"),
+    ({"extra": None}, "extra: expected a dict, got NoneType"),
+])
+def test_a_state_with_a_wrong_field_is_refused_naming_the_file_and_field(tmp_path, change, msg):
+    path = _state_file(tmp_path, {**_good_payload(), **change})
+    with pytest.raises(ValueError) as e:
+        load_state(path)
+    assert str(e.value).startswith(f"{path}: ") and msg in str(e.value)
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_a_state_without_a_field_is_refused_naming_it(tmp_path, field):
+    path = _state_file(tmp_path, {k: v for k, v in _good_payload().items() if k != field})
+    with pytest.raises(ValueError, match=f"^{path}: missing field '{field}'$"):
+        load_state(path)
+
+
+@pytest.mark.parametrize("cut", [0.0, 0.1, 0.5, 0.9, 0.99])
+def test_a_truncated_or_foreign_file_is_refused_naming_the_file(tmp_path, cut):
+    save_state(tmp_path / "good.pt", TrainingState.of(_trained(2)))
+    data = (tmp_path / "good.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[:int(cut * len(data))])
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'cut.pt'}: cannot load checkpoint"):
+        load_state(tmp_path / "cut.pt")
+    for foreign in ([1, 2], {"weights": torch.zeros(2)}, torch.zeros(3)):
+        with pytest.raises(ValueError, match=r"not an slwsr-search checkpoint \(format tag None"):
+            load_state(_state_file(tmp_path, foreign))
+    with pytest.raises(ValueError, match="none.pt: checkpoint not found"):
+        load_state(tmp_path / "none.pt")
+
+
+def test_resume_refuses_another_spec_protocol_or_a_file_without_a_training(tmp_path):
+    save_state(tmp_path / "s.pt", TrainingState.of(_trained(2)))
+    other = TINY.replace(n_feats=6)
+    with pytest.raises(ValueError, match=f"s.pt: holds spec {TINY.hash} .*, not {other.hash}"):
+        resume(Training(other, DATA, STATE_PROTOCOL, "cpu"), tmp_path / "s.pt")
+    with pytest.raises(ValueError, match=r"s.pt: holds a training of another protocol \(lr 0.001 -> 0.002\)"):
+        resume(Training(TINY, DATA, dataclasses.replace(STATE_PROTOCOL, lr=2e-3), "cpu"), tmp_path / "s.pt")
+    save_checkpoint(tmp_path / "w.pt", _trained(2).model)
+    with pytest.raises(ValueError, match="w.pt: holds weights only, no training to continue"):
+        resume(Training(TINY, DATA, STATE_PROTOCOL, "cpu"), tmp_path / "w.pt")
+    save_state(tmp_path / "p.pt", TrainingState(TINY, extra={"progress": 1}))
+    with pytest.raises(ValueError, match="p.pt: holds progress only"):
+        resume(Training(TINY, DATA, STATE_PROTOCOL, "cpu"), tmp_path / "p.pt")
+    with pytest.raises(ValueError, match="p.pt: holds no weights"):
+        load_checkpoint(tmp_path / "p.pt")
+
+
+class _Unsavable:
+    def __reduce__(self):
+        raise RuntimeError("cannot be saved")
+
+
+def test_a_failed_save_leaves_the_last_state_whole(tmp_path):
+    save_state(tmp_path / "s.pt", TrainingState.of(_trained(2), {"n": 1}))
+    with pytest.raises(RuntimeError, match="cannot be saved"):  # fails part-way through writing
+        save_state(tmp_path / "s.pt", TrainingState.of(_trained(3), {"n": _Unsavable()}))
+    assert load_state(tmp_path / "s.pt").extra == {"n": 1} and [p.name for p in tmp_path.iterdir()] == ["s.pt"]
+
+
+def test_the_formats_it_replaced_still_load(tmp_path):
+    """``train --save`` files and ``finalize`` checkpoints written before this format."""
+    t = _trained(3)
+    weights = {k: v.detach().clone() for k, v in t.model.state_dict().items()}
+    torch.save({"format": OLD_CHECKPOINT, "spec": TINY.to_json(compact=True), "state_dict": weights,
+                "protocol": {"steps": 3}, "extra": {"psnr": 20.0}}, tmp_path / "old.pt")
+    model, ckpt = load_checkpoint(tmp_path / "old.pt")
+    assert _same(model.state_dict(), weights) and ckpt["protocol"] == {"steps": 3} and ckpt["extra"] == {"psnr": 20.0}
+    torch.save({"format": OLD_FINALIZE, "spec": TINY.to_json(compact=True), "spec_hash": TINY.hash,
+                "training": t.state_dict(), "train_s": 4.5, "threads": 2, "saved": "then"}, tmp_path / "state.pt")
+    again = Training(TINY, DATA, STATE_PROTOCOL, "cpu")
+    state = resume(again, tmp_path / "state.pt")
+    assert state.steps == 3 and state.extra == {"train_s": 4.5, "threads": 2, "saved": "then"}
+    assert _same(again.state_dict(), t.state_dict())

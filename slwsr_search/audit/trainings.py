@@ -4,7 +4,7 @@ loop that runs what is missing.
 An audit draws designs from the study's space (seeded, feasible, distinct) beside its baselines,
 trains each under the study's screening protocol with several seeds and once (or twice, to measure
 the reference's own noise) under a reference protocol, and stores every training as it finishes
-(:class:`AuditStore`), so a killed audit resumes where it stopped. :mod:`.fidelity` scores them.
+(:class:`~.store.AuditStore`), so a killed audit resumes where it stopped. :mod:`.stats` scores them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..sr.data import TrainData
 from ..training.device import Speedups
 from ..training.loop import INTERRUPTED, train
 from ..training.protocol import Protocol
-from ..search.rungs import run_design
+from ..search.rungs import DesignPlan, run_design
 from ..search.space import draw_specs
 from ..search.study import Fidelity, StudyConfig, settings_key
 from .store import REFERENCE, SCREEN, AuditStore
@@ -107,9 +107,10 @@ def run_jobs(jobs: Sequence[Job], store: AuditStore, screen: Protocol, reference
         rungs: dict = {}
         if job.role == SCREEN and len(fidelity.rungs) > 1:
             segs = fidelity.segments(protocol.steps)
-            status, _, prog, res = run_design(job.design.spec, data, protocol, segs, [job.seed],
-                                              device, speedups, lambda k, p: True, lambda p: None, should_stop=should_stop)
-            if status == INTERRUPTED or res is None:
+            run = run_design(DesignPlan(job.design.spec, data, protocol, segs, (job.seed,), device, speedups),
+                             should_stop=should_stop)
+            prog, res = run.progress, run.last
+            if run.status == INTERRUPTED or res is None:
                 break
             rungs = {"rung_psnr": prog.rung_psnr, "rung_loss": prog.rung_loss}
             steps, seconds = protocol.steps * fidelity.rungs[-1], prog.seconds

@@ -98,7 +98,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr train") -> int:
     res = train(spec, data, protocol, args.device, speedups, progress=show, on_eval=on_eval if args.eval_every else None)
     if res.ok and args.save:
         save_checkpoint(args.save, res.model, protocol.to_dict(),
-                        extra={"psnr": res.psnr, "ssim": res.ssim, "train": data.train_source, "val": data.val_source})
+                        extra={"psnr": res.psnr, "ssim": res.ssim, "train": data.train_source, "val": data.val_source},
+                        steps=res.steps_done)
     cost = count_cost(spec)
     if args.json:
         out = {"arch": spec.arch, "params": cost.params, "macs": cost.macs, **res.to_dict(),

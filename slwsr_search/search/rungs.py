@@ -4,7 +4,8 @@
 ``[fidelity]``), asking before each further segment whether the design goes on (the runner's
 promotion rule, :mod:`.promotion`); a design that reaches the top rung is trained with its other
 seeds, each through the same segments. After every segment the whole state (weights, optimiser,
-patch stream, the results so far) is saved to a :class:`RungStore` file, so a trial cut short
+patch stream, the results so far) is saved to a :class:`RungStore` file (the training-state format
+of :mod:`slwsr_search.training.state`), so a trial cut short
 (Ctrl-C, a killed worker) and run again continues from its last finished segment instead of from
 scratch, with the result it would have had (on CPU, same thread count).
 """
@@ -12,20 +13,19 @@ scratch, with the result it would have had (on CPU, same thread count).
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import torch
-
-from ..config import write_atomic
+from ..config import is_int
 from ..model.spec import ArchSpec
 from ..sr.data import TrainData
 from ..training.device import Speedups
 from ..training.loop import OK, TrainResult, Training
 from ..training.protocol import Protocol
+from ..training.state import TrainingState, load_state, save_state
 from .record import SCREENED
-
 
 
 @dataclass
@@ -48,11 +48,36 @@ class DesignProgress:
     promoted: int = 0
     seconds: float = 0.0
 
+    def add_rung(self, res: TrainResult) -> None:
+        """The first seed's result at the next rung."""
+        self.rung_psnr.append(res.psnr)
+        self.rung_ssim.append(res.ssim)
+        self.rung_seconds.append(round(res.wall_s, 3))
+        self.rung_loss.append(res.loss_mean)
+        self.rung_loss_tail.append(res.loss_tail)
+
+    def add_seed(self, res: TrainResult) -> None:
+        """A seed's result at the top rung."""
+        self.seed_psnr.append(res.psnr)
+        self.seed_ssim.append(res.ssim)
+        self.seed_loss_tail.append(res.loss_tail)
+
+    def attrs(self, seeds: Sequence[int]) -> dict[str, Any]:
+        """The progress as a trial's record fields (:class:`~.record.TrialRecord`'s of the same
+        names), with the ``seeds`` trained so far (the first alone until it reaches the top)."""
+        return {"rung_psnr": self.rung_psnr, "rung_ssim": self.rung_ssim, "rung_seconds": self.rung_seconds,
+                "rung_loss": self.rung_loss, "rung_loss_tail": self.rung_loss_tail, "promoted": self.promoted,
+                "seeds": seeds[:max(1, len(self.seed_psnr))], "seed_psnr": self.seed_psnr, "seed_ssim": self.seed_ssim,
+                "seed_loss_tail": self.seed_loss_tail}
+
 
 class RungStore:
     """Continuation files of designs being trained, one per (protocol key, spec, seed), in
-    ``folder``. A file is written atomically after each segment and removed when the design is
-    done; an unreadable file is treated as absent (the design starts over, with the same result)."""
+    ``folder``: :mod:`~slwsr_search.training.state` files whose ``extra`` holds the design's
+    ``progress`` (a :class:`DesignProgress` as a dict) and where the training they hold stands
+    (``seed_index``, ``segments_done``; no training between seeds). A file is written atomically
+    after each segment and removed when the design is done; an unreadable or foreign file is
+    treated as absent (the design starts over, with the same result)."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
@@ -60,114 +85,219 @@ class RungStore:
     def path(self, key: str, spec_hash: str, seed: int) -> Path:
         return self.folder / f"{key}-{spec_hash}-{seed}.pt"
 
-    def load(self, path: Path) -> dict[str, Any] | None:
+    def load(self, path: Path) -> TrainingState | None:
         try:
-            return torch.load(path, map_location="cpu", weights_only=False)
-        except Exception:  # absent, or unreadable (corrupt): either way the design starts over
+            return load_state(path)
+        except ValueError:  # absent, or unreadable (corrupt): either way the design starts over
             return None
 
-    def save(self, path: Path, payload: dict[str, Any]) -> None:
+    def save(self, path: Path, state: TrainingState) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, lambda tmp: torch.save(payload, tmp))
+        save_state(path, state)
 
     def drop(self, path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _consistent(progress: dict) -> bool:
-    """Whether a saved progress has every field, and one entry per rung (per seed) in each list."""
+@dataclass(frozen=True)
+class _Current:
+    """The training a continuation file holds: seed ``seed_index`` after ``segments_done`` segments."""
+
+    seed_index: int
+    segments_done: int
+    state: dict[str, Any]  # Training.state_dict()
+
+
+#: Where a continuation file's training stands (its ``extra``, beside ``progress``).
+_WHERE = ("seed_index", "segments_done")
+
+
+def _saved(state: TrainingState | None) -> tuple[DesignProgress, _Current | None] | None:
+    """The progress and the training in a continuation file; None when it lacks a field or holds
+    lists of different lengths (written by an older version): the design starts over."""
+    extra = state.extra if state is not None else {}
+    progress = extra.get("progress")
     names = {f.name for f in dataclasses.fields(DesignProgress)}
-    if set(progress) != names:
-        return False
-    return (len({len(progress[k]) for k in names if k.startswith("rung_")}) == 1
-            and len({len(progress[k]) for k in names if k.startswith("seed_")}) == 1)
+    if not (isinstance(progress, dict) and set(progress) == names and all(is_int(extra.get(k)) for k in _WHERE)):
+        return None
+    for prefix in ("rung_", "seed_"):
+        lists = [progress[k] for k in names if k.startswith(prefix)]
+        if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists}) != 1:
+            return None
+    current = _Current(extra["seed_index"], extra["segments_done"], state.training) if state.resumable else None
+    return DesignProgress(**progress), current
 
 
-def run_design(spec: ArchSpec, data: TrainData, protocol: Protocol, segments: Sequence[int], seeds: Sequence[int],
-               device: str, speedups: Speedups, goes_on: Callable[[int, DesignProgress], bool],
-               on_progress: Callable[[DesignProgress], None], store: RungStore | None = None,
-               key: str = "", progress: bool = False,
-               should_stop: Callable[[], bool] | None = None) -> tuple[str, str | None, DesignProgress, TrainResult | None]:
-    """Train ``spec`` up the rungs (``segments``: steps of each segment) with ``seeds[0]``, then
-    with the other ``seeds`` at the top; ``(status, reason, progress, last result)``.
+@dataclass(frozen=True)
+class DesignPlan:
+    """What :func:`run_design` trains: ``spec`` on ``data`` under ``protocol``, up the rungs
+    (``segments``: the steps of each) with ``seeds[0]``, then with the other ``seeds`` at the top;
+    on ``device`` with ``speedups``."""
+
+    spec: ArchSpec
+    data: TrainData = field(repr=False, compare=False)
+    protocol: Protocol
+    segments: tuple[int, ...]
+    seeds: tuple[int, ...]
+    device: str = "auto"
+    speedups: Speedups = Speedups()
+
+    def __post_init__(self) -> None:
+        for name, least in (("segments", 1), ("seeds", 0)):
+            v = tuple(getattr(self, name))
+            if not v or not all(is_int(x) and x >= least for x in v):
+                raise ValueError(f"{name}: expected a non-empty list of integers >= {least}, "
+                                 f"got {getattr(self, name)!r}")
+            object.__setattr__(self, name, v)
+
+    def training(self, j: int) -> Training:
+        """The training of seed ``seeds[j]``, not yet run."""
+        return Training(self.spec, self.data, dataclasses.replace(self.protocol, seed=self.seeds[j]), self.device,
+                        self.speedups)
+
+
+@dataclass(frozen=True)
+class DesignRun:
+    """How :func:`run_design` ended. ``status``: ``ok`` (every seed at the top), :data:`SCREENED`
+    (not promoted; ``reason`` says past which rung), or a failed or interrupted segment's training
+    status; ``progress``: the results so far; ``last``: the last segment's result (None when the
+    call trained none)."""
+
+    status: str
+    reason: str | None
+    progress: DesignProgress
+    last: TrainResult | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def attrs(self) -> dict[str, Any]:
+        """How the design ended, as a trial's record fields: the status, the top's scores (means over
+        the seeds; None for a design that did not finish there), the training seconds and, when a
+        segment ran, its speed, device and last loss."""
+        prog = self.progress
+        top = self.status == OK and len(prog.seed_psnr) > 0
+        out = {"status": self.status, "reason": self.reason,
+               "psnr": statistics.fmean(prog.seed_psnr) if top else None,
+               "ssim": statistics.fmean(prog.seed_ssim) if top else None,
+               "loss": statistics.fmean(prog.seed_loss_tail) if top else None,
+               "train_seconds": round(prog.seconds, 3)}
+        if self.last is not None:
+            out.update(steps_per_s=round(self.last.steps_per_s, 4), device=self.last.device,
+                       final_loss=self.last.final_loss)
+        return out
+
+
+def run_design(plan: DesignPlan, goes_on: Callable[[int, DesignProgress], bool] | None = None,
+               on_progress: Callable[[DesignProgress], None] | None = None, store: RungStore | None = None,
+               key: str = "", progress: bool = False, should_stop: Callable[[], bool] | None = None) -> DesignRun:
+    """Train ``plan``'s design up the rungs, then its other seeds at the top.
 
     ``goes_on(k, progress)`` is asked when the design has finished rung ``k`` below the top and
-    was not yet allowed further: False stops it there (status :data:`SCREENED`). ``on_progress``
-    hears every change worth recording (a rung reached, a promotion, a seed finished). Status
-    ``ok`` at the top; a failed or interrupted segment returns its training status.
+    was not yet allowed further: False stops it there (status :data:`SCREENED`; None: every rung
+    goes on). ``on_progress`` hears every change worth recording (a rung reached, a promotion, a
+    seed finished). ``store`` (with the study's protocol ``key``): where the design's continuation
+    file lives. ``progress``: a progress bar per segment; ``should_stop``: asked before each step.
     """
-    path = store.path(key, spec.hash, seeds[0]) if store is not None else None
-    saved = store.load(path) if store is not None else None
-    if saved and not _consistent(saved["progress"]):
-        saved = None  # written by an older version, without every per-rung list: start over
-    prog = DesignProgress(**saved["progress"]) if saved else DesignProgress()
-    current = saved.get("current") if saved else None
-    last: TrainResult | None = None
+    climb = _Climb(plan, goes_on or (lambda k, p: True), on_progress or (lambda p: None), store, key, progress,
+                   should_stop)
+    current = climb.load()
+    if not climb.prog.seed_psnr:
+        ended = climb.first_seed(current)
+        if ended is not None:
+            return ended
+        current = None
+    return climb.other_seeds(current)
 
-    def training(j: int) -> Training:
-        return Training(spec, data, dataclasses.replace(protocol, seed=seeds[j]), device, speedups)
 
-    def checkpoint(j: int, done: int, tr: Training | None) -> None:
-        if store is not None:
-            cur = None if tr is None else {"seed_index": j, "segments_done": done, "state": tr.state_dict()}
-            store.save(path, {"progress": dataclasses.asdict(prog), "current": cur})
+class _Climb:
+    """One call of :func:`run_design` under way: its plan and callbacks, the results so far, the
+    last segment's result and the continuation file they are saved to."""
 
-    def segment(tr: Training, m: int) -> TrainResult:
-        res = tr.run(segments[m], progress, should_stop=should_stop)
-        prog.seconds += res.wall_s
-        return res
+    def __init__(self, plan: DesignPlan, goes_on: Callable[[int, DesignProgress], bool],
+                 on_progress: Callable[[DesignProgress], None], store: RungStore | None, key: str, progress: bool,
+                 should_stop: Callable[[], bool] | None) -> None:
+        self.plan, self.goes_on, self.on_progress, self.store = plan, goes_on, on_progress, store
+        self.path = store.path(key, plan.spec.hash, plan.seeds[0]) if store is not None else None
+        self.progress, self.should_stop = progress, should_stop
+        self.prog = DesignProgress()
+        self.last: TrainResult | None = None
 
-    # The first seed, rung by rung.
-    if not prog.seed_psnr:
-        tr = training(0)
+    def load(self) -> _Current | None:
+        """The saved progress (into ``prog``) and the training to continue, if any."""
+        saved = _saved(self.store.load(self.path)) if self.store is not None else None
+        if saved is None:
+            return None
+        self.prog, current = saved
+        return current
+
+    def end(self, status: str, reason: str | None = None) -> DesignRun:
+        return DesignRun(status, reason, self.prog, self.last)
+
+    def first_seed(self, current: _Current | None) -> DesignRun | None:
+        """The first seed, rung by rung; the run's end when it ends there (screened, failed)."""
+        segments, prog = self.plan.segments, self.prog
+        tr = self.plan.training(0)
         m = len(prog.rung_psnr)
-        if m and not (current and current["seed_index"] == 0 and current["segments_done"] == m):
-            prog = DesignProgress()  # results without the weights to continue them: start over
+        if m and not (current and current.seed_index == 0 and current.segments_done == m):
+            prog = self.prog = DesignProgress()  # results without the weights to continue them: start over
             m = 0
         elif m:
-            tr.load_state_dict(current["state"])
+            tr.load_state_dict(current.state)
         while m < len(segments):
             if m > prog.promoted:
-                if not goes_on(m - 1, prog):
-                    if store is not None:
-                        store.drop(path)
-                    return SCREENED, f"not promoted past rung {m - 1}", prog, last
+                if not self.goes_on(m - 1, prog):
+                    self.drop()
+                    return self.end(SCREENED, f"not promoted past rung {m - 1}")
                 prog.promoted = m
-                on_progress(prog)
-            last = segment(tr, m)
+                self.on_progress(prog)
+            last = self.segment(tr, m)
             if not last.ok:
-                return last.status, last.reason, prog, last
-            prog.rung_psnr.append(last.psnr)
-            prog.rung_ssim.append(last.ssim)
-            prog.rung_seconds.append(round(last.wall_s, 3))
-            prog.rung_loss.append(last.loss_mean)
-            prog.rung_loss_tail.append(last.loss_tail)
+                return self.end(last.status, last.reason)
+            prog.add_rung(last)
             m += 1
             if m == len(segments):
-                prog.seed_psnr.append(last.psnr)
-                prog.seed_ssim.append(last.ssim)
-                prog.seed_loss_tail.append(last.loss_tail)
-            checkpoint(0, m, tr if m < len(segments) else None)
-            on_progress(prog)
-        current = None
-    # More seeds at the top, each through every segment.
-    for j in range(len(prog.seed_psnr), len(seeds)):
-        tr, m = training(j), 0
-        if current and current["seed_index"] == j:
-            tr.load_state_dict(current["state"])
-            m = current["segments_done"]
-        current = None
-        for mm in range(m, len(segments)):
-            last = segment(tr, mm)
-            if not last.ok:
-                return last.status, last.reason, prog, last
-            if mm + 1 < len(segments):
-                checkpoint(j, mm + 1, tr)
-        prog.seed_psnr.append(last.psnr)
-        prog.seed_ssim.append(last.ssim)
-        prog.seed_loss_tail.append(last.loss_tail)
-        checkpoint(j + 1, 0, None)
-        on_progress(prog)
-    if store is not None:
-        store.drop(path)
-    return OK, None, prog, last
+                prog.add_seed(last)
+            self.checkpoint(0, m, tr if m < len(segments) else None)
+            self.on_progress(prog)
+        return None
+
+    def other_seeds(self, current: _Current | None) -> DesignRun:
+        """More seeds at the top, each through every segment; then the design is done."""
+        segments = self.plan.segments
+        for j in range(len(self.prog.seed_psnr), len(self.plan.seeds)):
+            tr, m = self.plan.training(j), 0
+            if current and current.seed_index == j:
+                tr.load_state_dict(current.state)
+                m = current.segments_done
+            current = None
+            for mm in range(m, len(segments)):
+                last = self.segment(tr, mm)
+                if not last.ok:
+                    return self.end(last.status, last.reason)
+                if mm + 1 < len(segments):
+                    self.checkpoint(j, mm + 1, tr)
+            self.prog.add_seed(self.last)
+            self.checkpoint(j + 1, 0, None)
+            self.on_progress(self.prog)
+        self.drop()
+        return self.end(OK)
+
+    def segment(self, tr: Training, m: int) -> TrainResult:
+        self.last = tr.run(self.plan.segments[m], self.progress, should_stop=self.should_stop)
+        self.prog.seconds += self.last.wall_s
+        return self.last
+
+    def checkpoint(self, j: int, done: int, tr: Training | None) -> None:
+        """Save the progress, and ``tr`` (seed ``j`` after ``done`` segments) when a training is under way."""
+        if self.store is None:
+            return
+        extra = {"progress": dataclasses.asdict(self.prog), "seed_index": j, "segments_done": done}
+        state = (TrainingState.of(tr, extra) if tr is not None
+                 else TrainingState(self.plan.spec, self.plan.protocol.to_dict(), extra=extra))
+        self.store.save(self.path, state)
+
+    def drop(self) -> None:
+        if self.store is not None:
+            self.store.drop(self.path)

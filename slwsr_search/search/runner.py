@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import socket
-import statistics
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -24,15 +23,16 @@ from optuna.trial import TrialState
 
 from ..model.latency_table import LatencyTable
 from ..model.presets import PRESETS
+from ..model.spec import ArchSpec
 from ..sr.data import TrainData
 from ..training.device import Speedups
-from ..training.loop import INTERRUPTED, OK, TrainResult
+from ..training.loop import INTERRUPTED, OK
 from ..training.protocol import Protocol
 from . import record
 from .pareto import minimised
 from .promotion import promote
 from .record import INFEASIBLE, REUSED, RUNG_LISTS, RUNGS_SHORT, SCREENED, SURPLUS, TrialRecord
-from .rungs import DesignProgress, RungStore, run_design
+from .rungs import DesignPlan, DesignProgress, RungStore, run_design
 from .storage import retry_callback
 from .study import Price, StudyConfig, top_seeds, trial_seed
 
@@ -130,6 +130,20 @@ class Runner:
         spec = self.cfg.space.suggest(trial)
         cost = self.cfg.price(spec, self.latency_table)
         original = _retried_number(trials, trial.number)
+        constraints = self._priced(trial, spec, cost, original)
+        previous = self._previous(trials, spec.hash)
+        if previous is not None:
+            record.write(trial, duplicate_of=previous.number,
+                         **{k: previous.user_attrs[k] for k in REUSED if k in previous.user_attrs})
+            if previous.state == TrialState.FAIL:
+                raise TrainingFailed(f"duplicate of failed trial {previous.number}: {previous.user_attrs.get('reason')}")
+            prev = TrialRecord.of(previous)
+            self._set_constraints(trial, self._with_rungs(constraints, prev))
+            return self._scores(prev, cost)
+        return self._train(trial, trials, spec, cost, original, constraints)
+
+    def _priced(self, trial: optuna.Trial, spec: ArchSpec, cost: Price, original: int | None) -> dict[str, float]:
+        """Record the design and its price; its constraint values, or PRUNED when over budget."""
         seed = trial_seed(self.protocol.seed, trial.number if original is None else original)
         record.write(trial, arch=spec.arch, spec=spec.to_json(compact=True), hash=spec.hash, params=cost.params,
                      macs=cost.macs, protocol_key=self.key, train_seed=seed)
@@ -148,15 +162,11 @@ class Runner:
             record.write(trial, status=INFEASIBLE, feasible=False)
             raise optuna.TrialPruned("over budget: priced, not trained")
         record.write(trial, feasible=True)
-        previous = self._previous(trials, spec.hash)
-        if previous is not None:
-            record.write(trial, duplicate_of=previous.number,
-                         **{k: previous.user_attrs[k] for k in REUSED if k in previous.user_attrs})
-            if previous.state == TrialState.FAIL:
-                raise TrainingFailed(f"duplicate of failed trial {previous.number}: {previous.user_attrs.get('reason')}")
-            prev = TrialRecord.of(previous)
-            self._set_constraints(trial, self._with_rungs(constraints, prev))
-            return self._scores(prev, cost)
+        return constraints
+
+    def _train(self, trial: optuna.Trial, trials: list[optuna.trial.FrozenTrial], spec: ArchSpec, cost: Price,
+               original: int | None, constraints: dict[str, float]) -> tuple[float, ...]:
+        """Train the design up the rungs it is granted (:func:`.rungs.run_design`) and record it."""
         fid = self.cfg.fidelity
         first = trial.number if original is None else original
         seeds = top_seeds(self.protocol.seed, first, fid.seeds_at_top)
@@ -167,20 +177,19 @@ class Runner:
             return baseline or k < granted or self._promoted(trial, spec.hash, k, prog, cost)
 
         def on_progress(prog: DesignProgress) -> None:
-            record.write(trial, rung_psnr=prog.rung_psnr, rung_ssim=prog.rung_ssim, rung_seconds=prog.rung_seconds,
-                         rung_loss=prog.rung_loss, rung_loss_tail=prog.rung_loss_tail, promoted=prog.promoted,
-                         seeds=seeds[:max(1, len(prog.seed_psnr))], seed_psnr=prog.seed_psnr, seed_ssim=prog.seed_ssim,
-                         seed_loss_tail=prog.seed_loss_tail)
+            record.write(trial, **prog.attrs(seeds))
 
-        status, reason, prog, res = run_design(
-            spec, self.data, self.protocol, fid.segments(self.protocol.steps), seeds, self.device, self.speedups,
-            goes_on, on_progress, self.rung_store if fid.multi else None, self.key, self.progress, self.should_stop)
-        on_progress(prog)
-        if status == INTERRUPTED:
+        plan = DesignPlan(spec, self.data, self.protocol, fid.segments(self.protocol.steps), seeds, self.device,
+                          self.speedups)
+        run = run_design(plan, goes_on, on_progress, self.rung_store if fid.multi else None, self.key, self.progress,
+                         self.should_stop)
+        on_progress(run.progress)
+        if run.status == INTERRUPTED:
             raise KeyboardInterrupt  # here, between two steps: Optuna marks the trial FAIL and re-raises
-        rec = self._record(trial, status, reason, prog, res)
-        if status not in (OK, SCREENED):
-            raise TrainingFailed(f"{status}: {reason}")
+        record.write(trial, **run.attrs())
+        rec = TrialRecord.of(trial)
+        if run.status not in (OK, SCREENED):
+            raise TrainingFailed(f"{run.status}: {run.reason}")
         self._set_constraints(trial, self._with_rungs(constraints, rec))
         return self._scores(rec, cost)
 
@@ -237,19 +246,6 @@ class Runner:
     def _values(self, raw: dict[str, float | None]) -> tuple[float, ...]:
         """The study's values from raw objective values by column (None, a value a record lacks: NaN)."""
         return tuple(o.study_value(math.nan if raw[o.column] is None else raw[o.column]) for o in self.cfg.objective_table)
-
-    @staticmethod
-    def _record(trial: optuna.Trial, status: str, reason: str | None, prog: DesignProgress,
-                res: TrainResult | None) -> TrialRecord:
-        top = status == OK and len(prog.seed_psnr) > 0
-        record.write(trial, status=status, reason=reason,
-                     psnr=statistics.fmean(prog.seed_psnr) if top else None,
-                     ssim=statistics.fmean(prog.seed_ssim) if top else None,
-                     loss=statistics.fmean(prog.seed_loss_tail) if top else None,
-                     train_seconds=round(prog.seconds, 3))
-        if res is not None:
-            record.write(trial, steps_per_s=round(res.steps_per_s, 4), device=res.device, final_loss=res.final_loss)
-        return TrialRecord.of(trial)
 
     def _previous(self, trials: list[optuna.trial.FrozenTrial], spec_hash: str) -> optuna.trial.FrozenTrial | None:
         """The earliest finished trial that trained this spec under this protocol and data."""

@@ -1,3 +1,5 @@
 """Training: protocols as data (:mod:`.protocol`), devices and process-wide speed settings
-(:mod:`.device`), and one deterministic training of one spec (:mod:`.loop`). Imports
-:mod:`slwsr_search.model` and :mod:`slwsr_search.sr`."""
+(:mod:`.device`), one deterministic training of one spec (:mod:`.loop`), its state as one
+resumable file (:mod:`.state`; weights alone: :mod:`.checkpoint`), and a long training in a
+crash-safe run folder (:mod:`.finalize`). Imports :mod:`slwsr_search.model` and
+:mod:`slwsr_search.sr`."""

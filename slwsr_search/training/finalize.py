@@ -1,12 +1,13 @@
 """A long training that survives crashes: one folder per run, a checkpoint every K steps.
 
-The run folder holds what the run was asked (:data:`CONFIG`), the last checkpoint (:data:`STATE`:
-weights, optimiser moments, schedule position, the patch sampler's RNG, the moving average, the
-spec), the progress table (:data:`PROGRESS`) and a log of starts, resumes and checkpoints
-(:data:`LOG`). Started again with the same request after a crash (``kill -9`` included), a run
-continues from its last checkpoint and, on CPU with the same thread count, ends with exactly the
-weights of an uninterrupted run: the learning rate is a function of the overall step, every file is
-replaced atomically, and the steps after the last checkpoint are redone from the same state.
+The run folder holds what the run was asked (:data:`CONFIG`), the last checkpoint (:data:`STATE`,
+a :mod:`.state` file: weights, optimiser moments, schedule position, the patch sampler's RNG, the
+moving average, the spec; its ``extra``: ``train_s``, ``threads``, ``saved``), the progress table
+(:data:`PROGRESS`) and a log of starts, resumes and checkpoints (:data:`LOG`). Started again with
+the same request after a crash (``kill -9`` included), a run continues from its last checkpoint
+and, on CPU with the same thread count, ends with exactly the weights of an uninterrupted run: the
+learning rate is a function of the overall step, every file is replaced atomically, and the steps
+after the last checkpoint are redone from the same state.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from ..model.spec import ArchSpec
 from ..sr.data import TrainData
 from ..sr.evaluate import evaluate_pairs, model_upscaler
 from .device import Speedups
-from .loop import OK, Training
+from .loop import INTERRUPTED, OK, Training
 from .protocol import Protocol
+from .state import TrainingState, resume, save_state
 
 #: The files of a run folder.
 CONFIG, STATE, PROGRESS, LOG = "finalize.json", "state.pt", "progress.csv", "log.txt"
-#: Tag in every checkpoint of a run, so a foreign file is told apart.
-STATE_FORMAT = "slwsr-search/finalize-state-1"
 #: The progress table's columns: overall step, training seconds so far (summed over resumes, work
 #: lost to a crash not counted), learning rate, training loss (L1 on 0..255, the step's batch),
 #: validation PSNR (dB) / SSIM of the weights and, with a moving average, of the averaged weights.
@@ -175,87 +175,100 @@ def finalize_training(folder: str | Path, config: FinalizeConfig, data: TrainDat
     out.mkdir(parents=True, exist_ok=True)
     if check_resume(out, config) is None:
         write_atomic(out / CONFIG, lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
-    threads = torch.get_num_threads()
-
-    def event(line: str) -> None:
-        with (out / LOG).open("a") as f:
-            f.write(f"{utc_now()} {line}\n")
-        if on_event:
-            on_event(line)
-
-    p = config.protocol
-    training = Training(config.spec, data, p, device, speedups, ema_decay=config.ema_decay)
-    rows: list[dict[str, Any]] = []
-    train_s = 0.0
-    resumed_from = None
-    if (out / STATE).exists():
-        try:
-            state = torch.load(out / STATE, map_location=training.dev, weights_only=True)
-        except Exception as e:  # torch raises many types for a corrupt file
-            raise ValueError(f"{out / STATE}: cannot load the checkpoint ({type(e).__name__}: {e})") from None
-        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-            raise ValueError(f"{out / STATE}: not a checkpoint of this command (no format tag {STATE_FORMAT!r})")
-        if state.get("spec_hash") != config.spec.hash:
-            raise ValueError(f"{out / STATE}: holds spec {state.get('spec_hash')}, not {config.spec.hash} ({config.spec.arch})")
-        training.load_state_dict(state["training"])
-        train_s = float(state["train_s"])
-        resumed_from = training.steps_done
-        # Rows scored after the checkpoint are redone (with the same values) from here.
-        rows = [r for r in read_progress(out) if r["step"] <= resumed_from]
-        note = "" if state.get("threads") == threads else \
-            f"; with {threads} threads where the checkpoint was made with {state.get('threads')}: the result may differ in the last bits"
-        if resumed_from == p.steps:
-            event(f"found the finished training ({p.steps:,} steps)")
-        else:
-            event(f"{RESUMED} {resumed_from:,} of {p.steps:,}{note}")
-    else:
-        rows = []
-        event(f"started {config.spec.arch} ({p.steps:,} steps x {p.batch_size} x {p.lr_patch} px, lr {p.lr:g} {p.schedule}, "
-              f"seed {p.seed}, {threads} thread(s), {training.dev})")
-    _write_progress(out, rows)
-
-    def save() -> None:
-        state = {"format": STATE_FORMAT, "spec": config.spec.to_json(compact=True), "spec_hash": config.spec.hash,
-                 "training": training.state_dict(), "train_s": train_s, "threads": threads, "saved": utc_now()}
-        write_atomic(out / STATE, lambda tmp: torch.save(state, tmp))
-
-    def score(model) -> tuple[float, float]:
-        r = evaluate_pairs(data.val, model_upscaler(model, str(training.dev)), data.scale)
-        return r.psnr, r.ssim
-
-    last_loss: float | None = None
+    training = Training(config.spec, data, config.protocol, device, speedups, ema_decay=config.ema_decay)
+    run = _Run(out, config, data, training, on_event)
+    run.start_or_resume()
+    _write_progress(out, run.rows)
 
     def step_hook(step: int, loss: float | None) -> None:
-        nonlocal last_loss
-        last_loss = loss
+        run.last_loss = loss
         if on_step:
             on_step(step, loss)
 
+    p = config.protocol
     while training.steps_done < p.steps:
         done = training.steps_done
-        nxt = min(p.steps, (done // config.checkpoint_every + 1) * config.checkpoint_every,
-                  (done // config.eval_every + 1) * config.eval_every)
         t0 = time.perf_counter()
-        res = training.run(nxt - done, whole_schedule=True, score=False, should_stop=should_stop, on_step=step_hook)
+        res = training.run(_next_stop(done, config) - done, whole_schedule=True, score=False, should_stop=should_stop,
+                           on_step=step_hook)
         if res.status != OK:
-            if res.status != "interrupted":
-                event(f"failed: {res.reason}")
-            return FinalizeResult(res.status, res.reason, done, train_s, resumed_from)
-        train_s += time.perf_counter() - t0
-        step = training.steps_done
-        if step % config.eval_every == 0 or step == p.steps:
-            row: dict[str, Any] = {"step": step, "train_s": round(train_s, 2), "lr": p.lr_at(step - 1), "loss": last_loss}
-            row["psnr"], row["ssim"] = score(training.model)
-            training.model.train()
-            if training.ema is not None:
-                row["ema_psnr"], row["ema_ssim"] = score(training.ema_model())
-            rows.append(row)
-            _write_progress(out, rows)
+            if res.status != INTERRUPTED:
+                run.event(f"failed: {res.reason}")
+            return FinalizeResult(res.status, res.reason, done, run.train_s, run.resumed_from)
+        run.train_s += time.perf_counter() - t0
+        run.after_chunk(on_eval)
+    if run.resumed_from != p.steps:
+        run.event(f"finished {p.steps:,} steps in {run.train_s:,.0f} s of training")
+    return FinalizeResult(OK, None, training.steps_done, run.train_s, run.resumed_from, training,
+                          run.rows[-1] if run.rows else None)
+
+
+def _next_stop(done: int, config: FinalizeConfig) -> int:
+    """Where the chunk after step ``done`` ends: the next checkpoint, score or the last step."""
+    return min(config.protocol.steps, (done // config.checkpoint_every + 1) * config.checkpoint_every,
+               (done // config.eval_every + 1) * config.eval_every)
+
+
+class _Run:
+    """One call of :func:`finalize_training` under way: its folder and log, its training, the
+    progress rows and the training seconds so far (summed over resumes)."""
+
+    def __init__(self, out: Path, config: FinalizeConfig, data: TrainData, training: Training,
+                 on_event: Callable[[str], None] | None) -> None:
+        self.out, self.config, self.data, self.training, self.on_event = out, config, data, training, on_event
+        self.threads = torch.get_num_threads()
+        self.rows: list[dict[str, Any]] = []
+        self.train_s = 0.0
+        self.resumed_from: int | None = None
+        self.last_loss: float | None = None  # the last step's, for the progress row
+
+    def event(self, line: str) -> None:
+        with (self.out / LOG).open("a") as f:
+            f.write(f"{utc_now()} {line}\n")
+        if self.on_event:
+            self.on_event(line)
+
+    def start_or_resume(self) -> None:
+        """Continue from the folder's checkpoint, or log the start of a new run."""
+        p, path = self.config.protocol, self.out / STATE
+        if not path.exists():
+            self.event(f"started {self.config.spec.arch} ({p.steps:,} steps x {p.batch_size} x {p.lr_patch} px, lr "
+                       f"{p.lr:g} {p.schedule}, seed {p.seed}, {self.threads} thread(s), {self.training.dev})")
+            return
+        state = resume(self.training, path, map_location=self.training.dev)
+        if not is_number(state.extra.get("train_s")):
+            raise ValueError(f"{path}: extra.train_s: expected the training seconds, got {state.extra.get('train_s')!r}")
+        self.train_s = float(state.extra["train_s"])
+        self.resumed_from = self.training.steps_done
+        # Rows scored after the checkpoint are redone (with the same values) from here.
+        self.rows = [r for r in read_progress(self.out) if r["step"] <= self.resumed_from]
+        made = state.extra.get("threads")
+        note = "" if made == self.threads else \
+            f"; with {self.threads} threads where the checkpoint was made with {made}: the result may differ in the last bits"
+        if self.resumed_from == p.steps:
+            self.event(f"found the finished training ({p.steps:,} steps)")
+        else:
+            self.event(f"{RESUMED} {self.resumed_from:,} of {p.steps:,}{note}")
+
+    def after_chunk(self, on_eval: Callable[[dict], None] | None) -> None:
+        """The progress row and the checkpoint due at the step the training reached."""
+        step, c, p = self.training.steps_done, self.config, self.config.protocol
+        if step % c.eval_every == 0 or step == p.steps:
+            row: dict[str, Any] = {"step": step, "train_s": round(self.train_s, 2), "lr": p.lr_at(step - 1),
+                                   "loss": self.last_loss}
+            row["psnr"], row["ssim"] = self._score(self.training.model)
+            self.training.model.train()
+            if self.training.ema is not None:
+                row["ema_psnr"], row["ema_ssim"] = self._score(self.training.ema_model())
+            self.rows.append(row)
+            _write_progress(self.out, self.rows)
             if on_eval:
                 on_eval(row)
-        if step % config.checkpoint_every == 0 or step == p.steps:
-            save()
-            event(f"checkpoint at step {step:,}")
-    if resumed_from != p.steps:
-        event(f"finished {p.steps:,} steps in {train_s:,.0f} s of training")
-    return FinalizeResult(OK, None, training.steps_done, train_s, resumed_from, training, rows[-1] if rows else None)
+        if step % c.checkpoint_every == 0 or step == p.steps:
+            extra = {"train_s": self.train_s, "threads": self.threads, "saved": utc_now()}
+            save_state(self.out / STATE, TrainingState.of(self.training, extra))
+            self.event(f"checkpoint at step {step:,}")
+
+    def _score(self, model) -> tuple[float, float]:
+        r = evaluate_pairs(self.data.val, model_upscaler(model, str(self.training.dev)), self.data.scale)
+        return r.psnr, r.ssim

@@ -32,7 +32,6 @@ from .protocol import Protocol
 TAIL_SHARE = 0.25
 
 
-
 @dataclass
 class TrainResult:
     """What one training produced. ``status``: one of :data:`OUTCOMES`.
@@ -93,6 +92,47 @@ def train_step(fwd, optimizer, lr_img: torch.Tensor, hr_img: torch.Tensor, autoc
     loss.backward()
     optimizer.step()
     return loss
+
+
+@dataclass
+class _Segment:
+    """One :meth:`Training.run` under way: what it was asked, and the counts its result reports."""
+
+    protocol: Protocol  # the training's, with the segment's steps
+    whole_schedule: bool
+    score: bool
+    should_stop: Callable[[], bool] | None
+    on_step: Callable[[int, float | None], None] | None
+    on_eval: Callable[[dict], None] | None
+    bar: Any = None  # the progress bar (tqdm), when asked for
+    t_start: float = field(default_factory=time.perf_counter)
+    step: int = 0  # the step under way; the segment's steps once done
+    last_loss: float | None = None
+    data_s: float = 0.0
+    compute_s: float = 0.0
+    eval_s: float = 0.0
+    history: list[dict] = field(default_factory=list)
+
+
+class _LossSums:
+    """A segment's loss sums, kept on the device: read every few steps (``running``, for the
+    finiteness check) and once at the end (``total``, ``tail``), never a sync per step."""
+
+    def __init__(self, dev: torch.device, steps: int) -> None:
+        self.running, self.total, self.tail = (torch.zeros((), device=dev) for _ in range(3))
+        self.tail_start = steps - max(1, round(TAIL_SHARE * steps))
+
+    def add(self, loss: torch.Tensor, step: int) -> None:
+        self.running = self.running + loss
+        self.total += loss
+        if step >= self.tail_start:
+            self.tail += loss
+
+    def take_running(self) -> float:
+        """The sum since the last call (a sync), and start it again."""
+        value = float(self.running)
+        self.running.zero_()
+        return value
 
 
 class Training:
@@ -185,105 +225,112 @@ class Training:
         after each step (overall step count; the loss on CPU, else None)."""
         if self.failed:
             raise ValueError("run: this training failed; it cannot continue")
-        seg = dataclasses.replace(self.protocol, steps=steps)
-        dev = self.dev
-        t_start = time.perf_counter()
-        data_s = compute_s = eval_s = 0.0
-        history: list[dict] = []
-        step = 0
-        last_loss: float | None = None
-        lr_img = hr_img = loss = None
-
-        def result(status: str, reason: str | None, psnr=None, ssim=None, loss_mean=None, loss_tail=None) -> TrainResult:
-            if status in (NONFINITE, OOM):
-                self.failed = True
-            return TrainResult(status, reason, psnr, ssim, step, last_loss, time.perf_counter() - t_start,
-                               data_s, compute_s, eval_s, str(dev), history, self.model if status == OK else None,
-                               loss_mean, loss_tail)
-
-        def validate() -> tuple[float, float]:
-            nonlocal eval_s
-            t = time.perf_counter()
-            self.model.eval()
-            with self.autocast:
-                r = evaluate_pairs(self.data.val, model_upscaler(self.model, str(dev)), self.data.scale)
-            self.model.train()
-            eval_s += time.perf_counter() - t
-            return r.psnr, r.ssim
-
+        seg = _Segment(dataclasses.replace(self.protocol, steps=steps), whole_schedule, score, should_stop, on_step,
+                       on_eval)
         try:
             if self.model is None:
                 self._build()
-            fwd, optimizer, autocast, sampler = self.fwd, self.optimizer, self.autocast, self.sampler
-            it = range(steps)
-            if progress:
-                from tqdm import tqdm
-
-                it = tqdm(it, desc=self.spec.arch[:40], unit="step", file=sys.stderr, disable=None, leave=False)
-            running = torch.zeros((), device=dev)
-            # Loss sums for the estimators, kept on the device: read once at the end, never a sync per step.
-            total, tail = torch.zeros((), device=dev), torch.zeros((), device=dev)
-            tail_start = steps - max(1, round(TAIL_SHARE * steps))
-            for step in it:
-                if should_stop is not None and should_stop():
-                    return result(INTERRUPTED, f"interrupted at step {self.steps_done + step}")
-                t0 = time.perf_counter()
-                lr_img, hr_img = sampler.sample()
-                synchronize(dev)
-                t1 = time.perf_counter()
-                lr_now = self.protocol.lr_at(self.steps_done + step) if whole_schedule else seg.lr_at(step)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_now
-                loss = train_step(fwd, optimizer, lr_img, hr_img, autocast)
-                if self.ema is not None:
-                    self._update_ema()
-                detached = loss.detach()
-                running = running + detached
-                total += detached
-                if step >= tail_start:
-                    tail += detached
-                # A .item() per step would stall a GPU; check finiteness every 10 steps and at the end.
-                if dev.type == "cpu" or (step + 1) % 10 == 0 or step + 1 == steps:
-                    value = float(running)
-                    running.zero_()
-                    if not math.isfinite(value):
-                        compute_s += time.perf_counter() - t1
-                        step += 1
-                        return result(NONFINITE, f"loss became non-finite ({value}) by step {self.steps_done + step}")
-                    last_loss = value if dev.type == "cpu" else value / (step % 10 + 1)
-                    if progress and hasattr(it, "set_postfix"):
-                        it.set_postfix(loss=f"{loss.item():.2f}", refresh=False)
-                synchronize(dev)
-                compute_s += time.perf_counter() - t1
-                data_s += t1 - t0
-                if on_step is not None:
-                    on_step(self.steps_done + step + 1, last_loss if dev.type == "cpu" else None)
-                if seg.eval_every and (step + 1) % seg.eval_every == 0 and step + 1 < steps:
-                    p, s = validate()
-                    point = {"step": self.steps_done + step + 1, "psnr": p, "ssim": s, "loss": last_loss}
-                    history.append(point)
-                    if on_eval:
-                        on_eval(point)
-            step = steps
-            self.steps_done += steps
-            self.segments += 1
-            p = s = None
-            if score:
-                p, s = validate()
-                history.append({"step": self.steps_done, "psnr": p, "ssim": s, "loss": last_loss})
-                if on_eval:
-                    on_eval(history[-1])
-            return result(OK, None, p, s, float(total) / steps, float(tail) / (steps - tail_start))
+            return self._run_segment(seg, progress)
         except BaseException as e:
             if not is_oom(e):
                 raise
-            # Drop every reference to device memory before returning, so the next trial starts clean.
-            del e
-            self.model = self.optimizer = self.fwd = self.sampler = lr_img = hr_img = loss = None
-            fwd = optimizer = sampler = None
-            if dev.type == "cuda":
-                torch.cuda.empty_cache()
-            return result(OOM, f"out of memory on {dev} at step {self.steps_done + step}")
+        # Out of memory. Handled here, past the except block, so that the traceback (and the
+        # tensors its frames hold) is gone before the cache is emptied.
+        return self._out_of_memory(seg)
+
+    def _run_segment(self, seg: _Segment, progress: bool) -> TrainResult:
+        """The segment's steps, then its score (inside :meth:`run`'s out-of-memory guard)."""
+        steps = seg.protocol.steps
+        it = range(steps)
+        if progress:
+            from tqdm import tqdm
+
+            it = seg.bar = tqdm(it, desc=self.spec.arch[:40], unit="step", file=sys.stderr, disable=None, leave=False)
+        sums = _LossSums(self.dev, steps)
+        for step in it:
+            seg.step = step
+            if seg.should_stop is not None and seg.should_stop():
+                return self._result(seg, INTERRUPTED, f"interrupted at step {self.steps_done + step}")
+            failed = self._step(seg, sums, step)
+            if failed is not None:
+                return failed
+            self._after_step(seg, step)
+        seg.step = steps
+        self.steps_done += steps
+        self.segments += 1
+        p = s = None
+        if seg.score:
+            p, s = self._validate(seg)
+            seg.history.append({"step": self.steps_done, "psnr": p, "ssim": s, "loss": seg.last_loss})
+            if seg.on_eval:
+                seg.on_eval(seg.history[-1])
+        return self._result(seg, OK, None, p, s, float(sums.total) / steps, float(sums.tail) / (steps - sums.tail_start))
+
+    def _step(self, seg: _Segment, sums: _LossSums, step: int) -> TrainResult | None:
+        """Step ``step`` of the segment, timed; the failed result when the loss became non-finite."""
+        dev = self.dev
+        t0 = time.perf_counter()
+        lr_img, hr_img = self.sampler.sample()
+        synchronize(dev)
+        t1 = time.perf_counter()
+        lr_now = self.protocol.lr_at(self.steps_done + step) if seg.whole_schedule else seg.protocol.lr_at(step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_now
+        loss = train_step(self.fwd, self.optimizer, lr_img, hr_img, self.autocast)
+        if self.ema is not None:
+            self._update_ema()
+        sums.add(loss.detach(), step)
+        # A .item() per step would stall a GPU; check finiteness every 10 steps and at the end.
+        if dev.type == "cpu" or (step + 1) % 10 == 0 or step + 1 == seg.protocol.steps:
+            value = sums.take_running()
+            if not math.isfinite(value):
+                seg.compute_s += time.perf_counter() - t1
+                seg.step = step + 1
+                return self._result(seg, NONFINITE, f"loss became non-finite ({value}) by step {self.steps_done + step + 1}")
+            seg.last_loss = value if dev.type == "cpu" else value / (step % 10 + 1)
+            if seg.bar is not None:
+                seg.bar.set_postfix(loss=f"{loss.item():.2f}", refresh=False)
+        synchronize(dev)
+        seg.compute_s += time.perf_counter() - t1
+        seg.data_s += t1 - t0
+        return None
+
+    def _after_step(self, seg: _Segment, step: int) -> None:
+        """``on_step``, and the intermediate score every ``eval_every`` steps (not at the last)."""
+        if seg.on_step is not None:
+            seg.on_step(self.steps_done + step + 1, seg.last_loss if self.dev.type == "cpu" else None)
+        every = seg.protocol.eval_every
+        if every and (step + 1) % every == 0 and step + 1 < seg.protocol.steps:
+            p, s = self._validate(seg)
+            point = {"step": self.steps_done + step + 1, "psnr": p, "ssim": s, "loss": seg.last_loss}
+            seg.history.append(point)
+            if seg.on_eval:
+                seg.on_eval(point)
+
+    def _validate(self, seg: _Segment) -> tuple[float, float]:
+        """PSNR/SSIM of the weights on the validation set (timed into the segment's ``eval_s``)."""
+        t = time.perf_counter()
+        self.model.eval()
+        with self.autocast:
+            r = evaluate_pairs(self.data.val, model_upscaler(self.model, str(self.dev)), self.data.scale)
+        self.model.train()
+        seg.eval_s += time.perf_counter() - t
+        return r.psnr, r.ssim
+
+    def _result(self, seg: _Segment, status: str, reason: str | None, psnr: float | None = None,
+                ssim: float | None = None, loss_mean: float | None = None, loss_tail: float | None = None) -> TrainResult:
+        if status in (NONFINITE, OOM):
+            self.failed = True
+        return TrainResult(status, reason, psnr, ssim, seg.step, seg.last_loss, time.perf_counter() - seg.t_start,
+                           seg.data_s, seg.compute_s, seg.eval_s, str(self.dev), seg.history,
+                           self.model if status == OK else None, loss_mean, loss_tail)
+
+    def _out_of_memory(self, seg: _Segment) -> TrainResult:
+        # Drop every reference to device memory before returning, so the next trial starts clean.
+        self.model = self.optimizer = self.fwd = self.sampler = None
+        if self.dev.type == "cuda":
+            torch.cuda.empty_cache()
+        return self._result(seg, OOM, f"out of memory on {self.dev} at step {self.steps_done + seg.step}")
 
 
 def train(spec: ArchSpec, data: TrainData, protocol: Protocol = Protocol(), device: str = "auto",
