@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -194,6 +195,9 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     assert log.count("resumed from the checkpoint") == 2 and "finished 60 steps" in log
     card = (run / "bundle" / "MODEL_CARD.md").read_text()
     assert "resumed 2 time(s)" in card and "s-lwsr16-half" in card
+    # the Reproduce command names the run folder as seen from where the command ran, not this machine's path
+    (command,) = [line for line in card.splitlines() if line.startswith("python -m slwsr_search.finalize ")]
+    assert not [a for a in shlex.split(command) if os.path.isabs(a)] and f"--out {os.path.relpath(run)}" in command
     assert [r["psnr"] for r in read_progress(run)] == [r["psnr"] for r in read_progress(tmp_path / "ref")]
     assert {p.name for p in (run / "bundle").iterdir()} == {"model.safetensors", "spec.json", "model.onnx", "MODEL_CARD.md"}
     assert (run / "table.md").exists() and "| s-lwsr16-half |" in (run / "table.md").read_text()

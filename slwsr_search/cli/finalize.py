@@ -19,7 +19,7 @@ from ..training.finalize import LOG, PROGRESS, FinalizeConfig, count_resumes, fi
 from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
 from ..deploy.bundle import CARD
 from ..deploy.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html, write_release
-from .common import Parser, add_spec_args, spec_from_args
+from .common import Parser, add_spec_args, portable_argv, spec_from_args
 
 SUMMARY = "train a chosen design for long (crash-safe), score it as the literature does, export the bundle"
 
@@ -122,29 +122,22 @@ def _design(args, parser) -> tuple[str, str, object]:
     return name, origin, spec
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int:
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
-    if args.ship == "ema" and not args.ema:
-        parser.error("--ship ema: this run keeps no moving average (add --ema DECAY)")
+def _config(args, parser, dev) -> tuple[str, str, FinalizeConfig]:
+    """The run's name, its protocol's name and its :class:`FinalizeConfig`, from the options."""
     name, origin, spec = _design(args, parser)
-    dev = resolve_device(args.device)
     pname = args.protocol if args.protocol != "auto" else ("paper" if dev.type == "cuda" else "long")
     overrides = {"steps": args.steps, "batch_size": args.batch, "lr_patch": args.patch, "lr": args.lr,
                  "schedule": args.schedule, "halve_every": args.halve_every, "seed": args.seed,
                  "augment": False if args.no_augment else None}
     protocol: Protocol = dataclasses.replace(PROTOCOLS[pname], **{k: v for k, v in overrides.items() if v is not None})
     train_dirs, val_dirs = args.train_dir or ["builtin:train"], args.val_dir or ["builtin:val"]
-    config = FinalizeConfig(spec, protocol, tuple(train_dirs), tuple(val_dirs), args.checkpoint_every,
-                            args.eval_every, args.ema, origin)
-    out = Path(args.out or Path("models") / name)
-    speedups = Speedups(threads=args.threads)
-    configure_device(dev, speedups)
-    show = not args.quiet
-    data = load_data(train_dirs, val_dirs, spec.scale, protocol.lr_patch, progress=show)
-    benches = [load_bench(b, spec.scale) for b in (args.bench or [d for d in val_dirs if not d.startswith("builtin:")])]
-    cost = count_cost(spec)
-    print(f"design      {spec.arch} ({origin})", flush=True)
+    return name, pname, FinalizeConfig(spec, protocol, tuple(train_dirs), tuple(val_dirs), args.checkpoint_every,
+                                       args.eval_every, args.ema, origin)
+
+
+def _header(config: FinalizeConfig, pname: str, data, out: Path, args) -> None:
+    spec, protocol, cost = config.spec, config.protocol, count_cost(config.spec)
+    print(f"design      {spec.arch} ({config.origin})", flush=True)
     print(f"cost        {cost.params:,} params, {cost.gmacs:.2f} G Multi-Adds at 1280x720", flush=True)
     print(f"protocol    {pname}: {protocol.steps:,} steps x {protocol.batch_size} x {protocol.lr_patch} px, "
           f"lr {protocol.lr:g} {protocol.schedule}, seed {protocol.seed}{f', EMA {args.ema:g}' if args.ema else ''}", flush=True)
@@ -153,11 +146,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     print(f"run folder  {out} (log {out / LOG}, progress {out / PROGRESS}; checkpoint every {args.checkpoint_every} steps)",
           flush=True)
 
+
+def _train(name: str, config: FinalizeConfig, data, out: Path, args, speedups: Speedups, show: bool):
+    """Run (or resume) the training with a progress bar and a line per validation; the result and
+    the function that prints a line of the run."""
     bar = None
     if show:
         from tqdm import tqdm
 
-        bar = tqdm(total=protocol.steps, unit="step", file=sys.stderr, disable=None, dynamic_ncols=True)
+        bar = tqdm(total=config.protocol.steps, unit="step", file=sys.stderr, disable=None, dynamic_ncols=True)
 
     def say(line: str) -> None:
         (bar.write if bar is not None else print)(f"[{name}] {line}")
@@ -172,32 +169,29 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
 
     def on_eval(row: dict) -> None:
         ema = f", EMA {row['ema_psnr']:.3f} dB" if row.get("ema_psnr") is not None else ""
-        eta = row["train_s"] / row["step"] * (protocol.steps - row["step"])
+        eta = row["train_s"] / row["step"] * (config.protocol.steps - row["step"])
         say(f"step {row['step']:>7,}: val PSNR {row['psnr']:.3f} dB, SSIM {row['ssim']:.4f}{ema} "
             f"({row['train_s'] / 60:.1f} min of training, about {eta / 60:.0f} min to go)")
 
     res = finalize_training(out, config, data, args.device, speedups, on_event=say, on_step=on_step, on_eval=on_eval)
     if bar is not None:
         bar.close()
-    if res.status == "interrupted":
-        print(f"interrupted at step {res.steps_done:,}: run the same command to resume", file=sys.stderr)
-        return 130
-    if res.status != "ok":
-        print(f"FAILED      {res.status}: {res.reason}")
-        return 1
-    tr = res.training
-    row = res.last_row or {}
+    return res, say
+
+
+def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, args, argv, say) -> None:
+    """Score the trained weights on the bench sets, choose what ships, write the release bundle."""
+    tr, row, params = res.training, res.last_row or {}, count_cost(config.spec).params
     use_ema = choose_weights(args.ship, row, tr.ema is not None) == "ema"
     ema_model = tr.ema_model() if tr.ema is not None else None
     model = ema_model if use_ema else tr.model.eval()
-    models = [(name, tr.model.eval(), cost.params)]
-    if ema_model is not None:
-        models.append((name + " EMA", ema_model, cost.params))
+    models = [(name, tr.model.eval(), params)] + ([(name + " EMA", ema_model, params)] if ema_model is not None else [])
     table = None
     if benches:
         say(f"scoring on {', '.join(b.name for b in benches)}{'' if args.no_self_ensemble else ' (with the x8 self-ensemble)'}")
-        table = literature_table(models, benches, spec.scale, self_ensemble=not args.no_self_ensemble,
-                                 device=str(tr.dev), note=f"this run: {protocol.steps:,} steps on {' + '.join(train_dirs)}")
+        table = literature_table(models, benches, config.spec.scale, self_ensemble=not args.no_self_ensemble,
+                                 device=str(tr.dev),
+                                 note=f"this run: {config.protocol.steps:,} steps on {' + '.join(config.train)}")
         (out / "table.md").write_text(table_markdown(table))
         (out / "table.csv").write_text(table_csv(table))
     (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
@@ -205,7 +199,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
                           count_resumes(out),
                           row.get("ema_psnr" if use_ema else "psnr") or float("nan"),
                           row.get("ema_ssim" if use_ema else "ssim") or float("nan"))
-    command = "python -m slwsr_search.finalize " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    # the card's command names paths relative to where this one ran, not this machine's folders
+    given = portable_argv(sys.argv[1:] if argv is None else argv)
+    command = "python -m slwsr_search.finalize " + " ".join(shlex.quote(a) for a in given)
     bundle = write_release(out / "bundle", model, config, facts, table,
                            ["pip install torch==2.13.0 -e '.[dev]'   # in a checkout of slwsr-search", command])
     if table is not None:
@@ -213,4 +209,28 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     print(f"result      val PSNR {facts.val_psnr:.3f} dB, SSIM {facts.val_ssim:.4f} ({facts.weights} weights); "
           f"{res.train_s / 60:.1f} min of training, {facts.resumes} resume(s)")
     print(f"bundle      {bundle}/ (model.safetensors, spec.json, model.onnx, {CARD})")
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if args.ship == "ema" and not args.ema:
+        parser.error("--ship ema: this run keeps no moving average (add --ema DECAY)")
+    dev = resolve_device(args.device)
+    name, pname, config = _config(args, parser, dev)
+    out = Path(args.out or Path("models") / name)
+    speedups = Speedups(threads=args.threads)
+    configure_device(dev, speedups)
+    show = not args.quiet
+    data = load_data(list(config.train), list(config.val), config.spec.scale, config.protocol.lr_patch, progress=show)
+    benches = [load_bench(b, config.spec.scale) for b in (args.bench or [d for d in config.val if not d.startswith("builtin:")])]
+    _header(config, pname, data, out, args)
+    res, say = _train(name, config, data, out, args, speedups, show)
+    if res.status == "interrupted":
+        print(f"interrupted at step {res.steps_done:,}: run the same command to resume", file=sys.stderr)
+        return 130
+    if res.status != "ok":
+        print(f"FAILED      {res.status}: {res.reason}")
+        return 1
+    _release(name, config, res, out, benches, args, argv, say)
     return 0
