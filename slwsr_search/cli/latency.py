@@ -119,6 +119,18 @@ def _load(args) -> LatencyTable:
     return table
 
 
+def _print_validation(rows, summary: dict) -> None:
+    """The validation's table: each spec's prediction against its measurement, then each subset's figures."""
+    print(f"{'spec':<14} {'n':>3} {'ir':>3} {'params':>9} {'Multi-Adds':>10} {'predicted':>10} {'measured':>10} {'error':>7}")
+    for r in rows:
+        print(f"{r.label:<14} {r.n_feats:>3} {r.n_ir:>3} {r.params:>9,} {r.macs / 1e9:>8.2f} G {r.predicted_ms:>7.1f} ms "
+              f"{r.measured_ms:>7.1f} ms {100 * r.error:>+6.1f}%")
+    print(f"\n{'subset':<9} {'specs':>5} {'rho pred':>8} {'MdAPE':>6} {'<=10%':>6} {'mean err':>8} {'rho MACs':>8} {'rho params':>10}")
+    for name, f in summary.items():
+        print(f"{name:<9} {f['specs']:>5} {f['rho_predicted']:>8.3f} {100 * f['mdape']:>5.1f}% {100 * f['within_10pct']:>5.0f}% "
+              f"{100 * f['mean_error']:>+7.1f}% {f['rho_macs']:>8.3f} {f['rho_params']:>10.3f}")
+
+
 def validate_table(args) -> int:
     """``slwsr bench latency --validate N``: the table's predictions against measured specs, printed
     (and written with ``--out``); see :mod:`slwsr_search.benchmarks.latency`."""
@@ -166,14 +178,7 @@ def validate_table(args) -> int:
         turns.close()
     summary = summarise(rows)
     load_after = os.getloadavg()[0]
-    print(f"{'spec':<14} {'n':>3} {'ir':>3} {'params':>9} {'Multi-Adds':>10} {'predicted':>10} {'measured':>10} {'error':>7}")
-    for r in rows:
-        print(f"{r.label:<14} {r.n_feats:>3} {r.n_ir:>3} {r.params:>9,} {r.macs / 1e9:>8.2f} G {r.predicted_ms:>7.1f} ms "
-              f"{r.measured_ms:>7.1f} ms {100 * r.error:>+6.1f}%")
-    print(f"\n{'subset':<9} {'specs':>5} {'rho pred':>8} {'MdAPE':>6} {'<=10%':>6} {'mean err':>8} {'rho MACs':>8} {'rho params':>10}")
-    for name, f in summary.items():
-        print(f"{name:<9} {f['specs']:>5} {f['rho_predicted']:>8.3f} {100 * f['mdape']:>5.1f}% {100 * f['within_10pct']:>5.0f}% "
-              f"{100 * f['mean_error']:>+7.1f}% {f['rho_macs']:>8.3f} {f['rho_params']:>10.3f}")
+    _print_validation(rows, summary)
     minutes = (time.monotonic() - start) / 60
     print(f"\n{minutes:.1f} min; load average {load:.2f} before, {load_after:.2f} after")
     if args.out:

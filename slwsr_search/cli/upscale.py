@@ -54,6 +54,39 @@ def build_parser(prog: str) -> Parser:
     return p
 
 
+def _runner(args, model, dev):
+    """The upscaler ``--backend`` names: the bundle's ONNX file on onnxruntime, or the network on PyTorch."""
+    if args.backend == "onnxruntime":
+        onnx_path = Path(args.model) / ONNX
+        if not onnx_path.is_file():
+            raise ValueError(f"{onnx_path}: missing from the bundle (needed by --backend onnxruntime)")
+        return onnx_runner(onnx_path, args.threads)
+    return torch_runner(model, str(dev))
+
+
+def _upscale_one(src: Path, dst: Path, run, scale: int, args, margin: int, bar) -> str:
+    """Upscale one picture into ``dst`` in tiles (a bar of its tiles under ``bar``); the line to print."""
+    pic = read_picture(src)
+    h, w = pic.size
+    tiles = None
+    if bar is not None:
+        from tqdm import tqdm
+
+        tiles = tqdm(total=len(tile_boxes(h, w, args.tile, margin)), unit="tile", desc=src.name[:30],
+                     file=sys.stderr, leave=False, disable=None, dynamic_ncols=True)
+    out = output_array(pic, scale)
+    upscale_into(run, pic.rgb, scale, args.tile, margin, out, quantizer(out),
+                 on_tile=None if tiles is None else (lambda done, total: tiles.update(1)))
+    if tiles is not None:
+        tiles.close()
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        write_picture(dst, pic, out, scale)
+    except OSError as e:
+        raise ValueError(f"{dst}: cannot write ({e.strerror or e})") from None
+    return f"{src} -> {dst} ({w}x{h} -> {w * scale}x{h * scale})"
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr upscale") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
@@ -68,56 +101,26 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr upscale") -> int:
     dev = resolve_device(args.device)
     configure_device(dev, Speedups(threads=args.threads))
     margin = receptive_radius(model, scale) if args.margin is None else args.margin
-    if args.backend == "onnxruntime":
-        onnx_path = Path(args.model) / ONNX
-        if not onnx_path.is_file():
-            raise ValueError(f"{onnx_path}: missing from the bundle (needed by --backend onnxruntime)")
-        run = onnx_runner(onnx_path, args.threads)
-    else:
-        run = torch_runner(model, str(dev))
-    out_dir = Path(args.out)
+    run = _runner(args, model, dev)
     inputs = {Path(i).resolve() for i in args.images}
-    show = not args.quiet
     bar = None
-    if show:
+    if not args.quiet:
         from tqdm import tqdm
 
         bar = tqdm(total=len(args.images), unit="file", file=sys.stderr, disable=None, dynamic_ncols=True)
+    say = bar.write if bar is not None else print
     failed = 0
-
-    def fail(msg: str) -> None:
-        nonlocal failed
-        failed += 1
-        line = f"{prog}: error: {' '.join(msg.split())}"
-        (bar.write if bar is not None else print)(line, file=sys.stderr)
-
     for name in args.images:
         src = Path(name)
-        dst = out_dir / f"{src.stem}_x{scale}.png"
+        dst = Path(args.out) / f"{src.stem}_x{scale}.png"
         try:
             if dst.resolve() in inputs:
                 raise ValueError(f"{dst}: would overwrite an input; choose another --out")
-            pic = read_picture(src)
-            h, w = pic.size
-            tiles = None
-            if bar is not None:
-                from tqdm import tqdm
-
-                tiles = tqdm(total=len(tile_boxes(h, w, args.tile, margin)), unit="tile", desc=src.name[:30],
-                             file=sys.stderr, leave=False, disable=None, dynamic_ncols=True)
-            out = output_array(pic, scale)
-            upscale_into(run, pic.rgb, scale, args.tile, margin, out, quantizer(out),
-                         on_tile=None if tiles is None else (lambda done, total: tiles.update(1)))
-            if tiles is not None:
-                tiles.close()
-            try:
-                out_dir.mkdir(parents=True, exist_ok=True)
-                write_picture(dst, pic, out, scale)
-            except OSError as e:
-                raise ValueError(f"{dst}: cannot write ({e.strerror or e})") from None
-            (bar.write if bar is not None else print)(f"{src} -> {dst} ({w}x{h} -> {w * scale}x{h * scale})")
+            say(_upscale_one(src, dst, run, scale, args, margin, bar))
         except (ValueError, OSError) as e:
-            fail(str(e) if str(src) in str(e) or str(dst) in str(e) else f"{src}: {e}")
+            failed += 1
+            msg = str(e) if str(src) in str(e) or str(dst) in str(e) else f"{src}: {e}"
+            say(f"{prog}: error: {' '.join(msg.split())}", file=sys.stderr)
         if bar is not None:
             bar.update(1)
     if bar is not None:
