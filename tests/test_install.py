@@ -59,6 +59,11 @@ def test_wheel_install_runs_the_smoke_study_from_any_folder(tmp_path):
                 cwd=tmp_path).stdout.strip()
     installed = Path(where)
     assert installed.is_relative_to(venv), f"imported {installed}, not the installed wheel"
+    # ... and its dependencies are the ones this interpreter runs with (in a venv too), not the base Python's
+    import torch
+
+    theirs = _sh(py, "-c", "import torch; print(torch.__file__)", cwd=tmp_path).stdout.strip()
+    assert theirs == torch.__file__, f"the fresh environment imports {theirs}, this interpreter {torch.__file__}"
     assert {"budget150k.toml", "smoke.toml"} <= {p.name for p in (installed / "studies").glob("*.toml")}
     before = _files(installed)
 
