@@ -43,8 +43,8 @@ def rung_dir(url: str, study_name: str) -> Path:
     SQLite file (``studies/NAME.db`` -> ``studies/NAME.rungs/``), else ``./studies/NAME.rungs/``.
     Local to each machine: a trial retried on another machine trains from its start, to the same
     result."""
-    if url.startswith("sqlite:///"):
-        db = Path(url[len("sqlite:///"):])
+    db = sqlite_path(url)
+    if db is not None:
         return db.with_name(db.stem + ".rungs")
     return Path("studies") / f"{study_name}.rungs"
 
@@ -132,8 +132,9 @@ def _cannot_open(url: str, e: Exception) -> ValueError:
 def open_study(cfg: StudyConfig, storage: str, seed: int) -> optuna.Study:
     """Create or load the study in ``storage``; a storage that can't be reached is a one-line ``ValueError``."""
     url = mask_url(storage)
-    if storage.startswith("sqlite:///"):
-        folder = Path(storage[len("sqlite:///"):]).resolve().parent
+    db = sqlite_path(storage)
+    if db is not None:
+        folder = db.resolve().parent
         if storage == default_storage(cfg.name):
             folder.mkdir(parents=True, exist_ok=True)  # ./studies/ is ours to make; a user's --storage is not
         if not folder.is_dir():
@@ -158,7 +159,8 @@ def open_study(cfg: StudyConfig, storage: str, seed: int) -> optuna.Study:
 def open_existing_study(cfg: StudyConfig, storage: str) -> optuna.Study:
     """Load ``cfg``'s study from ``storage`` without creating anything; one-line ``ValueError``s."""
     url = mask_url(storage)
-    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///"):]).is_file():
+    db = sqlite_path(storage)
+    if db is not None and not db.is_file():
         raise ValueError(f"storage {url}: no such database (run the study first)")
     try:
         return optuna.load_study(study_name=cfg.name, storage=make_storage(storage))
@@ -178,8 +180,9 @@ def count_states(study: optuna.Study) -> dict[str, int]:
 
 def _elsewhere(storage: str, name: str) -> str:
     """How to start afresh beside a study that cannot be resumed with these settings."""
-    if storage.startswith("sqlite:///"):
-        return (f"give another --storage, or move {storage[len('sqlite:///'):]} aside to start afresh "
+    db = sqlite_path(storage)
+    if db is not None:
+        return (f"give another --storage, or move {db} aside to start afresh "
                 "(a study made by an earlier version of its file)")
     return f"give another --storage, or another study name than {name!r}"
 
