@@ -247,3 +247,13 @@ def test_the_main_jobs_best_psnr_sits_below_nothing_in_the_loss_chart():
     loss_chart = report_figures(rep)[0]
     assert loss_chart.layout.yaxis.title.text.startswith("training loss") and 3 in set(rep.dominated["number"])
     assert list(rep.front["number"]) == [2, 4, 5]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_vectorised_front_is_the_pairwise_dominance_test(seed):
+    from slwsr_search.search.pareto import dominates, nondominated
+
+    g = np.random.default_rng(seed)
+    pts = g.integers(0, 4, size=(30, 3)).astype(float)  # few values: ties and equal points
+    expect = [not any(dominates(q, p) for j, q in enumerate(pts) if j != i) for i, p in enumerate(pts)]
+    assert nondominated(pts) == expect and nondominated([]) == []

@@ -36,10 +36,15 @@ def _hover(r: pd.Series) -> str:
             f"{r['macs'] / 1e9:.2f} G Multi-Adds{lat}<br>PSNR {psnr}{ssim}{loss}{base}")
 
 
+def _has_bars(df: pd.DataFrame, y: str) -> bool:
+    """Whether ``y`` has seed ranges to draw in ``df``: the PSNR (the record keeps no other
+    quality's seed range) of a point trained with two seeds or more."""
+    return y == "psnr" and bool((df["seeds"] > 1).any())
+
+
 def _bars(df: pd.DataFrame, y: str) -> dict | None:
-    """Plotly error bars from each point's seed range (min-max PSNR over seeds; none for one seed,
-    nor for another quality than the PSNR, whose seed range the record does not keep)."""
-    if y != "psnr" or not (df["seeds"] > 1).any():
+    """Plotly error bars from each point's seed range (min-max PSNR over seeds), when it has one."""
+    if not _has_bars(df, y):
         return None
     multi = df["seeds"].fillna(1) > 1
     return dict(type="data", symmetric=False, color="#555", thickness=1,
@@ -52,7 +57,7 @@ Y_TITLES = {"psnr": "validation PSNR (dB)", "ssim": "validation SSIM", "loss": "
 
 
 def _title(rep: Report, chart: Chart) -> str:
-    bars = " (bars: min-max over seeds)" if _bars(pd.concat([rep.front, rep.dominated]), chart.y) else ""
+    bars = " (bars: min-max over seeds)" if _has_bars(pd.concat([rep.front, rep.dominated]), chart.y) else ""
     name = Y_TITLES[chart.y].split(" (")[0]
     title = f"{name[0].upper()}{name[1:]} against {COST_AXES[chart.x]}{bars}"
     if not chart.ranked:

@@ -97,6 +97,8 @@ def pareto_front(df: pd.DataFrame, objectives: list[str]) -> pd.DataFrame:
 COST_AXES = {"latency_ms": "latency (ms per image, predicted)", "params": "parameters", "macs": "Multi-Adds (G)"}
 #: The columns of objectives a chart's y axis can show (quality), in the order a study is ranked by.
 QUALITY_COLUMNS = ("loss", "psnr", "ssim")
+#: Each objective by its column in the trials frame.
+_BY_COLUMN = {o.column: o for o in OBJECTIVES.values()}
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class Chart:
     @property
     def sign(self) -> int:
         """+1 when a smaller ``y`` is better (training loss), -1 when larger is (PSNR, SSIM)."""
-        return next(o.sign for o in OBJECTIVES.values() if o.column == self.y)
+        return _BY_COLUMN[self.y].sign
 
 
 def chart_plan(objectives: list[str]) -> list[Chart]:
@@ -123,7 +125,7 @@ def chart_plan(objectives: list[str]) -> list[Chart]:
     PSNR, the PSNR against parameters (kept for readers, and labelled as not the ranking)."""
     cols = {OBJECTIVES[n].column for n in objectives}
     quality = next((c for c in QUALITY_COLUMNS if c in cols), "psnr")
-    label = next(o.label for o in OBJECTIVES.values() if o.column == quality)
+    label = _BY_COLUMN[quality].label
     xs = [x for x in COST_AXES if x != "latency_ms" or x in cols]
     charts = [Chart(quality, x, quality in cols and x in cols, label) for x in xs]
     if quality != "psnr":
