@@ -267,3 +267,68 @@ def test_too_few_designs_says_what_would_make_them_enough():
     assert "at least 4 are needed; audit more designs" in fidelity_text(summarize(recs, 2, n_boot=10))
     del recs["screen:h2:1"]
     assert "resume the audit to finish 1 more" in fidelity_text(summarize(recs, 2, n_boot=10))
+
+
+# ----- a long reference along a ladder ---------------------------------------------------------------
+
+
+def _ladder_argv(tmp_path, folders, *more):
+    designs = tmp_path / "designs.txt"
+    designs.write_text("# chosen on purpose\nres8  x4-n8-RRR.RRR.RRR.RRR.RR-RRR.RRR.RRR.RRR-pool:h,2.1,3.1,4.1,5.1,5.2\n")
+    return ["--study", "smoke", "--designs", "2", "--design-file", str(designs), "--seeds", "1",
+            "--reference-steps", "8", "--ladder", "2,5", "--checkpoint-every", "3", "--reference-repeat", "res8",
+            "--device", "cpu", "--quiet", "--out", str(tmp_path / "f"), *folders, *more]
+
+
+def test_a_long_reference_keeps_its_curve_and_resumes_from_its_checkpoint(capsys, tmp_path, folders):
+    code, out, err = _cli(capsys, *_ladder_argv(tmp_path, folders))
+    assert code == 0, err
+    assert "ladder     scored at 2, 5, 8 steps; a checkpoint every 3 steps" in out
+    rows = [json.loads(line) for line in (tmp_path / "f" / "audit.jsonl").read_text().splitlines()]
+    refs = [r for r in rows if r["role"] == REFERENCE]
+    assert sorted((r["label"], r["seed"]) for r in refs) == [("d0", 0), ("d1", 0), ("res8", 0), ("res8", 1)]
+    for r in refs:
+        assert [c["step"] for c in r["curve"]] == [2, 5, 8] and r["psnr"] == r["curve"][-1]["psnr"]
+        assert all(c["loss"] > 0 and c["ssim"] > 0 for c in r["curve"]) and r["steps"] == 8
+        assert Path(r["run"]).is_dir() and r["cpus"]
+    summary = json.loads((tmp_path / "f" / "fidelity.json").read_text())
+    assert summary["ladder"] == [2, 5, 8]
+    _check_documented(summary)
+    assert "reference res8           seed 1  step 5: PSNR" in out  # each rung's score as it comes
+    assert _cli(capsys, *_ladder_argv(tmp_path, folders))[1].count("0 of 7 trainings left") == 1
+
+
+def test_a_cut_long_reference_ends_with_the_weights_of_an_uncut_one(tmp_path, folders):
+    from helpers import stop_after
+    from slwsr_search.audit.trainings import Design, Job, Ladder, run_jobs
+    from slwsr_search.model.presets import get_preset
+    from slwsr_search.sr.data import load_data
+    from slwsr_search.training.finalize import STATE
+    from slwsr_search.training.protocol import Protocol
+    from slwsr_search.training.state import load_state
+
+    data = load_data("builtin:train", "builtin:val", 4, 16, progress=False)
+    proto = Protocol(steps=10, batch_size=2, lr_patch=16)
+    job = Job(Design("half", get_preset("s-lwsr16-half")), REFERENCE, 0)
+
+    def run(name: str, stops: list[int]) -> dict:
+        store = AuditStore(tmp_path / name / "a.jsonl", {SCREEN: "s", REFERENCE: "r"})
+        ladder = Ladder((3, 7), str(tmp_path / name / "runs"), checkpoint_every=2)
+        for n in stops:  # each call a new start, as a new process would make
+            assert run_jobs([job], store, proto, proto, data, data, "cpu", should_stop=stop_after(n), ladder=ladder) == 0
+        assert run_jobs([job], store, proto, proto, data, data, "cpu", ladder=ladder) == 1
+        rec = store.load()[job.key]
+        return {"rec": rec, "weights": load_state(Path(rec["run"]) / STATE).weights,
+                "log": (Path(rec["run"]) / "log.txt").read_text()}
+
+    whole, cut = run("whole", []), run("cut", [5, 2])  # cut after step 5 (checkpoint at 4), then at 5 (at 6)
+    assert all(torch_equal(whole["weights"][k], cut["weights"][k]) for k in whole["weights"])
+    assert [(c["step"], c["psnr"], c["loss"]) for c in whole["rec"]["curve"]] == \
+        [(c["step"], c["psnr"], c["loss"]) for c in cut["rec"]["curve"]]
+    assert cut["log"].count("resumed from the checkpoint at step") == 2 and "step 4 of 10" in cut["log"].replace(",", "")
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)

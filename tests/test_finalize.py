@@ -17,6 +17,7 @@ import torch
 from helpers import run_command, stop_after
 
 from slwsr_search import load_bundle
+from slwsr_search.machine import cpu_label
 from slwsr_search.model.network import build_model
 from slwsr_search.model.presets import get_preset
 from slwsr_search.sr.data import load_data
@@ -66,7 +67,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, data, stops, res
     if ema:
         assert all(torch.equal(ref.training.ema[k], done.training.ema[k]) for k in a)
         assert not all(torch.equal(ref.training.ema[k], a[k]) for k in a)  # the average is not the weights
-    cols = ("step", "lr", "loss", "psnr", "ssim", "ema_psnr", "ema_ssim")
+    cols = ("step", "lr", "loss", "psnr", "ssim", "ema_psnr", "ema_ssim", "loss_mean")
     ref_dir = tmp_path / "ref"
     assert [[r[c] for c in cols] for r in read_progress(ref_dir)] == [[r[c] for c in cols] for r in read_progress(run)]
     assert [r["step"] for r in read_progress(ref_dir)] == [3, 6, 9, 12]
@@ -83,6 +84,35 @@ def test_progress_table_and_ema_columns(tmp_path, data):
     assert r.last_row == rows[-1]
     plain = finalize_training(tmp_path / "plain", config(), data, "cpu")
     assert plain.status == "ok" and all(x["ema_psnr"] is None for x in read_progress(tmp_path / "plain"))
+
+
+def test_a_ladder_of_scores_and_the_window_loss(tmp_path, data):
+    """``eval_at`` adds rows at those steps; each row's ``loss_mean`` is the mean of the step
+    losses since the row before, also across a resume between two rows."""
+    losses: dict[int, float] = {}
+    cfg = config(eval_every=12, eval_at=(2, 5, 11), checkpoint_every=4)
+    finalize_training(tmp_path / "a", cfg, data, "cpu", on_step=lambda s, l: losses.__setitem__(s, l))
+    rows = read_progress(tmp_path / "a")
+    assert [r["step"] for r in rows] == [2, 5, 11, 12]
+    bounds = [0, 2, 5, 11, 12]
+    for r, lo, hi in zip(rows, bounds, bounds[1:]):
+        assert r["loss_mean"] == pytest.approx(sum(losses[s] for s in range(lo + 1, hi + 1)) / (hi - lo), rel=1e-6)
+    finalize_training(tmp_path / "b", cfg, data, "cpu", should_stop=stop_after(9))  # checkpoint at 8, mid-window
+    finalize_training(tmp_path / "b", cfg, data, "cpu")
+    assert read_progress(tmp_path / "b") == [{**r, "train_s": b["train_s"]} for r, b in zip(rows, read_progress(tmp_path / "b"))]
+    with pytest.raises(ValueError, match="eval_at: expected steps in 1..12"):
+        config(eval_at=(13,))
+
+
+def test_a_resume_on_another_cpu_is_logged(tmp_path, data, monkeypatch):
+    import slwsr_search.training.finalize as fin
+
+    finalize_training(tmp_path, config(), data, "cpu", should_stop=stop_after(5))
+    monkeypatch.setattr(fin, "cpu_label", lambda: "Other CPU (avx2)")
+    finalize_training(tmp_path, config(), data, "cpu")
+    log = (tmp_path / LOG).read_text()
+    assert f"on another CPU (Other CPU (avx2)) than the checkpoint's ({cpu_label()})" in log
+    assert load_state(tmp_path / STATE).extra["cpus"] == [cpu_label(), "Other CPU (avx2)"]
 
 
 def test_finished_run_returns_at_once(tmp_path, data):
@@ -110,7 +140,8 @@ def test_the_checkpoint_is_a_training_state(tmp_path, data):
     finalize_training(tmp_path, config(ema_decay=0.9), data, "cpu", should_stop=stop_after(5))
     state = load_state(tmp_path / STATE)
     assert state.resumable and state.steps == 4 and state.spec == config().spec and state.protocol == TINY.to_dict()
-    assert set(state.extra) == {"train_s", "threads", "saved"} and state.extra["threads"] == torch.get_num_threads()
+    assert set(state.extra) == {"train_s", "threads", "saved", "cpus", "window_loss", "window_steps"}
+    assert state.extra["threads"] == torch.get_num_threads() and state.extra["cpus"] == [cpu_label()]
     assert "ema" in state.training
     model, _ = load_checkpoint(tmp_path / STATE)  # so `slwsr evaluate --checkpoint` scores a run under way
     assert all(torch.equal(v, state.weights[k]) for k, v in model.state_dict().items())

@@ -13,7 +13,7 @@ from typing import Sequence
 import optuna
 
 from ..audit.store import REFERENCE, SCREEN, AuditStore
-from ..audit.trainings import draw_designs, plan_jobs, role_key, run_jobs
+from ..audit.trainings import Ladder, draw_designs, plan_jobs, read_design_file, role_key, run_jobs
 from ..audit.stats import screening_signature, summarize
 from ..reporting.fidelity import fidelity_dict, fidelity_html, fidelity_text
 from ..search.resources import default_report_dir
@@ -34,10 +34,17 @@ Draws --designs feasible designs from the study's search space (seeded by --draw
 plus its baselines that fit the budget; trains each under the screening protocol with --seeds
 seeds, and once under the reference protocol (the study's [reference_protocol], else the screening
 protocol with --factor times the steps), the first --reference-repeat designs twice (the
-reference's own noise). Then, for each candidate score (single-seed PSNR, the seed mean, two
+reference's own noise). --design-file adds designs chosen on purpose (one 'LABEL ARCH' per line).
+Then, for each candidate score (single-seed PSNR, the seed mean, two
 training-loss estimators, parameters and Multi-Adds alone), Kendall's tau and Spearman's rho
 against the reference PSNR with bootstrap intervals, and the share of correctly ordered pairs
 among cost-matched designs (parameters within --tolerance of each other).
+
+A long reference: --ladder (or the study's reference_ladder) scores each reference training at
+those steps on the way, so the ranking can be read at every horizon; each such training runs in
+its own folder beside the store (STORE-runs/), with a checkpoint every --checkpoint-every steps: a
+kill, a Ctrl-C or the end of a sitting loses at most that many steps, and the same command resumes
+it, in another process or on another machine (its log says so when the CPU differs).
 
 Every training is stored as it finishes (audit.jsonl in the output folder): run the same command
 again to resume a killed or stopped audit; --max-jobs N stops after N trainings (split a long
@@ -52,6 +59,8 @@ examples:
   slwsr fidelity --study budget150k --designs 13 --reference-train-dir ../shared/data/train/T91 \\
       --reference-train-dir ../shared/data/train/BSD200 --reference-val-dir ../shared/data/Set5 \\
       --reference-val-dir ../shared/data/Set14 --out reports/budget150k/fidelity-real
+  slwsr fidelity --study budget150k --designs 0 --design-file designs.txt --reference-steps 5000 \
+      --ladder 250,500,1000,2000,3000,4000 --reference-repeat s-lwsr16,t3-d1 --reference-train-dir ... --workers 2
 
 writes (default reports/NAME/fidelity/ under the current folder): audit.jsonl (every training),
 fidelity.csv (one row per design), fidelity.json (the estimators with their intervals), fidelity.html.
@@ -69,8 +78,17 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--factor", type=int, metavar="K",
                    help="reference = the screening protocol with K x the steps (default: the study's [reference_protocol], "
                         "else K = 10)")
-    p.add_argument("--reference-repeat", type=int, default=3, metavar="R",
-                   help="designs trained with a second reference seed, to measure the reference's noise (default 3)")
+    p.add_argument("--reference-repeat", default="3", metavar="R|LABELS",
+                   help="the first R designs, or those labelled (comma-separated), get a second reference seed: the "
+                        "reference's own noise (default 3)")
+    p.add_argument("--design-file", metavar="FILE", help="more designs, chosen on purpose: one 'LABEL ARCH' per line")
+    p.add_argument("--reference-steps", type=int, metavar="N",
+                   help="the study's reference protocol with N steps (default: its [reference_protocol] as it is)")
+    p.add_argument("--ladder", metavar="STEPS",
+                   help="score each reference training at these steps on the way, e.g. 500,1000,2000 (default the "
+                        "study's reference_ladder; none: at its end only)")
+    p.add_argument("--checkpoint-every", type=int, default=250, metavar="K",
+                   help="with a ladder, a checkpoint of each reference training every K steps (default 250)")
     p.add_argument("--draw-seed", type=int, default=0, help="seed of the design draw (default 0)")
     p.add_argument("--tolerance", type=float, default=0.15, help="cost-matched: parameters within this share (default 0.15)")
     p.add_argument("--train-dir", action="append", metavar="DIR", help="screening training images (default: the study's)")
@@ -103,15 +121,41 @@ class _Audit:
     screen_data: TrainData
     reference_data: TrainData
     out: Path
+    ladder: Ladder | None = None
 
 
 def _check_args(args) -> None:
-    for name, low in (("designs", 0), ("seeds", 1), ("factor", 1), ("reference_repeat", 0), ("workers", 1)):
+    if args.factor is not None and args.reference_steps is not None:
+        raise ValueError("--factor and --reference-steps: give one of them")
+    for name, low in (("designs", 0), ("seeds", 1), ("factor", 1), ("reference_steps", 1), ("workers", 1),
+                      ("checkpoint_every", 1)):
         v = getattr(args, name)
         if v is not None and v < low:
             raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {low}, got {v}")
     if not 0 <= args.tolerance < 1:
         raise ValueError(f"--tolerance: expected a share in [0, 1), got {args.tolerance}")
+    args.reference_repeat = _repeat(args.reference_repeat)
+    args.ladder = None if args.ladder is None else _steps(args.ladder, "--ladder")
+
+
+def _repeat(text: str) -> int | list[str]:
+    """``--reference-repeat``: a count, or labels."""
+    if text.strip().isdigit():
+        return int(text)
+    labels = [x.strip() for x in text.split(",") if x.strip()]
+    if not labels:
+        raise ValueError(f"--reference-repeat: expected a count or design labels, got {text!r}")
+    return labels
+
+
+def _steps(text: str, where: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"{where}: expected comma-separated steps such as 500,1000,2000, got {text!r}") from None
+    if any(s < 1 for s in steps):
+        raise ValueError(f"{where}: expected steps >= 1, got {text!r}")
+    return steps
 
 
 def _resolve(args, dev, show: bool) -> "_Audit":
@@ -120,6 +164,8 @@ def _resolve(args, dev, show: bool) -> "_Audit":
     cfg = StudyConfig.load(args.study)
     screen = cfg.protocol_for(dev.type)
     reference = cfg.reference_for(screen, args.factor)
+    if args.reference_steps is not None:
+        reference = dataclasses.replace(reference, steps=args.reference_steps)
     out = Path(args.out) if args.out else default_report_dir(cfg.name) / "fidelity"
     train_src, val_src = args.train_dir or list(cfg.train), args.val_dir or list(cfg.val)
     screen_data = load_data(train_src, val_src, cfg.space.scale, screen.lr_patch, progress=show)
@@ -135,12 +181,28 @@ def _resolve(args, dev, show: bool) -> "_Audit":
         table = study_table(cfg, lambda parts, path: print(f"calibrating this machine's latency table: {len(parts)} "
                                                            f"part(s) -> {path}", flush=True))
     designs = draw_designs(cfg, args.designs, args.draw_seed, latency_table=table)
+    if args.design_file:
+        designs += read_design_file(args.design_file, designs)
     if not designs:
         raise ValueError(f"--designs: 0 designs and no baseline of {cfg.name} fits its budget: nothing to audit")
-    jobs = plan_jobs(designs, args.seeds, min(args.reference_repeat, len(designs)))
-    store = AuditStore(Path(args.store) if args.store else out / "audit.jsonl",
-                       {SCREEN: role_key(screen, screen_data, cfg.fidelity), REFERENCE: role_key(reference, reference_data)})
-    return _Audit(cfg, designs, jobs, store, screen, reference, screen_data, reference_data, out)
+    repeat = args.reference_repeat
+    jobs = plan_jobs(designs, args.seeds, min(repeat, len(designs)) if isinstance(repeat, int) else repeat)
+    store_path = Path(args.store) if args.store else out / "audit.jsonl"
+    ladder = _ladder(args, cfg, reference, store_path)
+    store = AuditStore(store_path, {SCREEN: role_key(screen, screen_data, cfg.fidelity),
+                                    REFERENCE: role_key(reference, reference_data, ladder=ladder)})
+    return _Audit(cfg, designs, jobs, store, screen, reference, screen_data, reference_data, out, ladder)
+
+
+def _ladder(args, cfg: StudyConfig, reference: Protocol, store_path: Path) -> Ladder | None:
+    """The reference's ladder (the option's, else the study's), checked against its steps; None: none."""
+    steps, where = (args.ladder, "--ladder") if args.ladder is not None else (cfg.reference_ladder,
+                                                                               f"{cfg.path}: reference_ladder")
+    if not steps:
+        return None
+    ladder = Ladder(tuple(steps), str(store_path.parent / f"{store_path.stem}-runs"), args.checkpoint_every)
+    ladder.check(reference, where)
+    return ladder
 
 
 def _header(args, a: "_Audit", dev, finished: dict) -> None:
@@ -154,6 +216,9 @@ def _header(args, a: "_Audit", dev, finished: dict) -> None:
           f"{screen.schedule}{rungs}; train {a.screen_data.train_source}; val {a.screen_data.val_source}; device {dev}")
     print(f"reference  {reference.steps} steps x {reference.batch_size} x {reference.lr_patch}px, lr {reference.lr:g} "
           f"{reference.schedule}; train {a.reference_data.train_source}; val {a.reference_data.val_source}")
+    if a.ladder is not None:
+        print(f"ladder     scored at {', '.join(f'{s:,}' for s in a.ladder.rungs(reference))} steps; a checkpoint every "
+              f"{a.ladder.checkpoint_every} steps in {a.ladder.runs_dir}/")
     print(f"store      {a.store.path}", flush=True)
 
 
@@ -176,9 +241,14 @@ def _train(args, a: "_Audit", todo: list, dev, speedups: Speedups, show: bool) -
             if bar:
                 bar.update()
 
+        def line(job, text: str) -> None:
+            out = f"{label}{job.role:<9} {job.design.label:<14} seed {job.seed}  {text}"
+            (bar.write(out) if bar else print(out, flush=True))
+
         try:
             run_jobs(todo, a.store, a.screen, a.reference, a.screen_data, a.reference_data, str(dev), speedups,
-                     on_done=trained, should_stop=lambda: stop.requested, fidelity=a.cfg.fidelity)
+                     on_done=trained, should_stop=lambda: stop.requested, fidelity=a.cfg.fidelity, ladder=a.ladder,
+                     on_line=line)
         except KeyboardInterrupt:
             pass
         finally:
@@ -223,6 +293,7 @@ def _finish(args, a: _Audit, stopped: bool) -> int:
                 "screening_signature": screening_signature(screening_record(screen, cfg.fidelity),
                                                            [screen_data.train_source, screen_data.val_source]),
                 "reference_data": [reference_data.train_source, reference_data.val_source],
+                "ladder": a.ladder.rungs(reference) if a.ladder else None,
                 "trainings": len(jobs), "trainings_left": left, "store": str(store.path),
                 "cpus": sorted({r.get("cpu", "?") for r in records.values()})}
     out.mkdir(parents=True, exist_ok=True)

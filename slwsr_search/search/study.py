@@ -86,8 +86,11 @@ def _protocols(data: dict[str, Any], w: str) -> dict[str, Any]:
     def table(key: str) -> Protocol | None:
         return Protocol.from_dict(data[key], f"{w}: [{key}]") if key in data else None
 
+    ladder = list_of(data.get("reference_ladder", []), int, f"{w}: reference_ladder", non_empty=False)
+    if any(not is_int(s) or s < 1 for s in ladder) or ladder != sorted(set(ladder)):
+        raise ValueError(f"{w}: reference_ladder: expected ascending steps >= 1, got {ladder!r}")
     return {"protocol": table("protocol"), "cpu_protocol": table("cpu_protocol"),
-            "reference_protocol": table("reference_protocol")}
+            "reference_protocol": table("reference_protocol"), "reference_ladder": tuple(ladder)}
 
 
 def _run_settings(data: dict[str, Any], w: str) -> dict[str, Any]:
@@ -137,6 +140,7 @@ class StudyConfig:
     storage: str
     fault_tolerance: FaultTolerance = FaultTolerance()
     reference_protocol: Protocol | None = None  # the fidelity audit's reference (default: K x the screening steps)
+    reference_ladder: tuple[int, ...] = ()  # steps the reference is scored at on the way (none: at its end only)
     fidelity: Fidelity = Fidelity()  # multi-fidelity rungs and seeds at the top (default: one rung, one seed)
     max_latency_ms: float | None = None  # [constraints]: predicted time per image (needs a latency table)
     latency: LatencySettings = LatencySettings()
@@ -187,7 +191,7 @@ class StudyConfig:
         w = str(p)
         check_keys(data, w, required=("search_space", "n_trials", "protocol", "constraints"),
                    optional=("description", "objectives", "cpu_protocol", "data", "sampler", "timeout", "seed",
-                             "baselines", "storage", "fault_tolerance", "reference_protocol",
+                             "baselines", "storage", "fault_tolerance", "reference_protocol", "reference_ladder",
                              "fidelity", "latency"))
         try:
             space = SearchSpace.load(data["search_space"], relative_to=p.parent)

@@ -2,7 +2,9 @@
 
 The run folder holds what the run was asked (:data:`CONFIG`), the last checkpoint (:data:`STATE`,
 a :mod:`.state` file: weights, optimiser moments, schedule position, the patch sampler's RNG, the
-moving average, the spec; its ``extra``: ``train_s``, ``threads``, ``saved``), the progress table
+moving average, the spec; its ``extra``: ``train_s``, ``threads``, ``saved``, ``cpus`` (every CPU
+the run trained on: a resume on another says so in the log), ``window_loss`` / ``window_steps``
+(the loss summed since the last progress row)), the progress table
 (:data:`PROGRESS`) and a log of starts, resumes and checkpoints (:data:`LOG`). Started again with
 the same request after a crash (``kill -9`` included), a run continues from its last checkpoint
 and, on CPU with the same thread count, ends with exactly the weights of an uninterrupted run: the
@@ -22,6 +24,7 @@ from typing import Any, Callable
 import torch
 
 from ..config import check_keys, is_int, is_number, utc_now, write_atomic
+from ..machine import cpu_label
 from ..model.spec import ArchSpec
 from ..sr.data import TrainData
 from ..sr.evaluate import evaluate_pairs, model_upscaler
@@ -34,8 +37,11 @@ from .state import TrainingState, resume, save_state
 CONFIG, STATE, PROGRESS, LOG = "finalize.json", "state.pt", "progress.csv", "log.txt"
 #: The progress table's columns: overall step, training seconds so far (summed over resumes, work
 #: lost to a crash not counted), learning rate, training loss (L1 on 0..255, the step's batch),
-#: validation PSNR (dB) / SSIM of the weights and, with a moving average, of the averaged weights.
-PROGRESS_COLUMNS: tuple[str, ...] = ("step", "train_s", "lr", "loss", "psnr", "ssim", "ema_psnr", "ema_ssim")
+#: validation PSNR (dB) / SSIM of the weights and, with a moving average, of the averaged weights,
+#: and ``loss_mean``: the mean training loss over every step since the previous row (a steadier
+#: estimate than one batch's; empty in tables written before it was kept).
+PROGRESS_COLUMNS: tuple[str, ...] = ("step", "train_s", "lr", "loss", "psnr", "ssim", "ema_psnr", "ema_ssim",
+                                     "loss_mean")
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,8 @@ class FinalizeConfig:
 
     ``train`` / ``val``: data sources (folders or builtin:train / builtin:val); ``checkpoint_every``
     and ``eval_every``: steps between checkpoints and between validation scores (the last step
-    always gets both); ``ema_decay``: 0 (off) or the moving average's decay per step (BasicSR's
+    always gets both); ``eval_at``: more steps to score at (a ladder of horizons: a long
+    reference's curve); ``ema_decay``: 0 (off) or the moving average's decay per step (BasicSR's
     0.999); ``origin``: where the spec came from, for the model card (not compared on resume).
     """
 
@@ -57,6 +64,7 @@ class FinalizeConfig:
     eval_every: int = 500
     ema_decay: float = 0.0
     origin: str = ""
+    eval_at: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("checkpoint_every", "eval_every"):
@@ -65,6 +73,9 @@ class FinalizeConfig:
                 raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")
         if not is_number(self.ema_decay) or not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay: expected 0 (off) or a number in (0, 1), got {self.ema_decay!r}")
+        if not all(is_int(s) and 1 <= s <= self.protocol.steps for s in self.eval_at):
+            raise ValueError(f"eval_at: expected steps in 1..{self.protocol.steps}, got {list(self.eval_at)!r}")
+        object.__setattr__(self, "eval_at", tuple(sorted(set(self.eval_at))))
         if not self.train or not self.val:
             raise ValueError("train / val: need at least one data source each")
         object.__setattr__(self, "train", tuple(map(str, self.train)))
@@ -74,14 +85,14 @@ class FinalizeConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"spec": self.spec.to_dict(), "protocol": self.protocol.to_dict(), "train": list(self.train),
                 "val": list(self.val), "checkpoint_every": self.checkpoint_every, "eval_every": self.eval_every,
-                "ema_decay": self.ema_decay, "origin": self.origin}
+                "ema_decay": self.ema_decay, "origin": self.origin, "eval_at": list(self.eval_at)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "finalize") -> "FinalizeConfig":
         d = check_keys(data, where, required=["spec", "protocol", "train", "val"],
-                       optional=["checkpoint_every", "eval_every", "ema_decay", "origin"])
+                       optional=["checkpoint_every", "eval_every", "ema_decay", "origin", "eval_at"])
         return cls(spec=ArchSpec.from_dict(d.pop("spec")), protocol=Protocol.from_dict(d.pop("protocol"), f"{where}.protocol"),
-                   train=tuple(d.pop("train")), val=tuple(d.pop("val")), **d)
+                   train=tuple(d.pop("train")), val=tuple(d.pop("val")), eval_at=tuple(d.pop("eval_at", ())), **d)
 
 
 def check_resume(folder: Path, config: FinalizeConfig) -> FinalizeConfig | None:
@@ -196,6 +207,8 @@ def finalize_training(folder: str | Path, config: FinalizeConfig, data: TrainDat
                 run.event(f"failed: {res.reason}")
             return FinalizeResult(res.status, res.reason, done, run.train_s, run.resumed_from)
         run.train_s += time.perf_counter() - t0
+        run.window_loss += res.loss_mean * res.steps_done
+        run.window_steps += res.steps_done
         run.after_chunk(on_eval)
     if run.resumed_from != p.steps:
         run.event(f"finished {p.steps:,} steps in {run.train_s:,.0f} s of training")
@@ -205,8 +218,13 @@ def finalize_training(folder: str | Path, config: FinalizeConfig, data: TrainDat
 
 def _next_stop(done: int, config: FinalizeConfig) -> int:
     """Where the chunk after step ``done`` ends: the next checkpoint, score or the last step."""
-    return min(config.protocol.steps, (done // config.checkpoint_every + 1) * config.checkpoint_every,
-               (done // config.eval_every + 1) * config.eval_every)
+    return min([config.protocol.steps, (done // config.checkpoint_every + 1) * config.checkpoint_every,
+                (done // config.eval_every + 1) * config.eval_every] + [s for s in config.eval_at if s > done])
+
+
+def _scored_at(step: int, config: FinalizeConfig) -> bool:
+    """Whether the progress table gets a row (a validation score) at ``step``."""
+    return step % config.eval_every == 0 or step == config.protocol.steps or step in config.eval_at
 
 
 class _Run:
@@ -221,6 +239,8 @@ class _Run:
         self.train_s = 0.0
         self.resumed_from: int | None = None
         self.last_loss: float | None = None  # the last step's, for the progress row
+        self.window_loss, self.window_steps = 0.0, 0  # loss sum and steps since the last row (its loss_mean)
+        self.cpus: list[str] = [cpu_label()]  # every CPU the run trained on, in order
 
     def event(self, line: str) -> None:
         with (self.out / LOG).open("a") as f:
@@ -240,11 +260,18 @@ class _Run:
             raise ValueError(f"{path}: extra.train_s: expected the training seconds, got {state.extra.get('train_s')!r}")
         self.train_s = float(state.extra["train_s"])
         self.resumed_from = self.training.steps_done
+        self.window_loss = float(state.extra.get("window_loss", 0.0))
+        self.window_steps = int(state.extra.get("window_steps", 0))
+        before = [str(c) for c in state.extra.get("cpus", [])]
+        self.cpus = before + ([] if before and before[-1] == self.cpus[0] else self.cpus)
         # Rows scored after the checkpoint are redone (with the same values) from here.
         self.rows = [r for r in read_progress(self.out) if r["step"] <= self.resumed_from]
         made = state.extra.get("threads")
         note = "" if made == self.threads else \
             f"; with {self.threads} threads where the checkpoint was made with {made}: the result may differ in the last bits"
+        if before and before[-1] != cpu_label():
+            note += (f"; on another CPU ({cpu_label()}) than the checkpoint's ({before[-1]}): the result may differ in "
+                     f"the last bits")
         if self.resumed_from == p.steps:
             self.event(f"found the finished training ({p.steps:,} steps)")
         else:
@@ -253,9 +280,11 @@ class _Run:
     def after_chunk(self, on_eval: Callable[[dict], None] | None) -> None:
         """The progress row and the checkpoint due at the step the training reached."""
         step, c, p = self.training.steps_done, self.config, self.config.protocol
-        if step % c.eval_every == 0 or step == p.steps:
+        if _scored_at(step, c):
             row: dict[str, Any] = {"step": step, "train_s": round(self.train_s, 2), "lr": p.lr_at(step - 1),
-                                   "loss": self.last_loss}
+                                   "loss": self.last_loss,
+                                   "loss_mean": self.window_loss / self.window_steps if self.window_steps else None}
+            self.window_loss, self.window_steps = 0.0, 0
             row["psnr"], row["ssim"] = self._score(self.training.model)
             self.training.model.train()
             if self.training.ema is not None:
@@ -265,7 +294,8 @@ class _Run:
             if on_eval:
                 on_eval(row)
         if step % c.checkpoint_every == 0 or step == p.steps:
-            extra = {"train_s": self.train_s, "threads": self.threads, "saved": utc_now()}
+            extra = {"train_s": self.train_s, "threads": self.threads, "saved": utc_now(), "cpus": self.cpus,
+                     "window_loss": self.window_loss, "window_steps": self.window_steps}
             save_state(self.out / STATE, TrainingState.of(self.training, extra))
             self.event(f"checkpoint at step {step:,}")
 
