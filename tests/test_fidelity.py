@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -275,7 +276,7 @@ def test_too_few_designs_says_what_would_make_them_enough():
 def _ladder_argv(tmp_path, folders, *more):
     designs = tmp_path / "designs.txt"
     designs.write_text("# chosen on purpose\nres8  x4-n8-RRR.RRR.RRR.RRR.RR-RRR.RRR.RRR.RRR-pool:h,2.1,3.1,4.1,5.1,5.2\n")
-    return ["--study", "smoke", "--designs", "2", "--design-file", str(designs), "--seeds", "1",
+    return ["--study", "smoke", "--designs", "3", "--design-file", str(designs), "--seeds", "1",
             "--reference-steps", "8", "--ladder", "2,5", "--checkpoint-every", "3", "--reference-repeat", "res8",
             "--device", "cpu", "--quiet", "--out", str(tmp_path / "f"), *folders, *more]
 
@@ -286,16 +287,20 @@ def test_a_long_reference_keeps_its_curve_and_resumes_from_its_checkpoint(capsys
     assert "ladder     scored at 2, 5, 8 steps; a checkpoint every 3 steps" in out
     rows = [json.loads(line) for line in (tmp_path / "f" / "audit.jsonl").read_text().splitlines()]
     refs = [r for r in rows if r["role"] == REFERENCE]
-    assert sorted((r["label"], r["seed"]) for r in refs) == [("d0", 0), ("d1", 0), ("res8", 0), ("res8", 1)]
+    assert sorted((r["label"], r["seed"]) for r in refs) == [("d0", 0), ("d1", 0), ("d2", 0), ("res8", 0), ("res8", 1)]
     for r in refs:
         assert [c["step"] for c in r["curve"]] == [2, 5, 8] and r["psnr"] == r["curve"][-1]["psnr"]
         assert all(c["loss"] > 0 and c["ssim"] > 0 for c in r["curve"]) and r["steps"] == 8
         assert Path(r["run"]).is_dir() and r["cpus"]
     summary = json.loads((tmp_path / "f" / "fidelity.json").read_text())
-    assert summary["ladder"] == [2, 5, 8]
+    assert summary["ladder"] == [2, 5, 8] and summary["horizons"]["steps"] == [2, 5, 8]
     _check_documented(summary)
+    per_rung = pd.read_csv(tmp_path / "f" / "fidelity-horizons.csv")
+    assert set(per_rung["horizon"]) == {2, 5, 8} and "top1_regret_db" in per_rung
+    assert {"reference_at_2", "reference_at_8"} <= set(pd.read_csv(tmp_path / "f" / "fidelity.csv").columns)
+    assert "Kendall tau against the reference at each rung" in out
     assert "reference res8           seed 1  step 5: PSNR" in out  # each rung's score as it comes
-    assert _cli(capsys, *_ladder_argv(tmp_path, folders))[1].count("0 of 7 trainings left") == 1
+    assert _cli(capsys, *_ladder_argv(tmp_path, folders))[1].count("0 of 9 trainings left") == 1
 
 
 def test_a_cut_long_reference_ends_with_the_weights_of_an_uncut_one(tmp_path, folders):

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Sequence
 
 import optuna
+import pandas as pd
 
 from ..audit.store import REFERENCE, SCREEN, AuditStore
 from ..audit.trainings import Ladder, draw_designs, plan_jobs, read_design_file, role_key, run_jobs
 from ..audit.stats import screening_signature, summarize
-from ..reporting.fidelity import fidelity_dict, fidelity_html, fidelity_text
+from ..audit.horizons import horizon_summary
+from ..reporting.fidelity import fidelity_dict, fidelity_html, fidelity_text, horizons_dict, horizons_rows, horizons_text
 from ..search.resources import default_report_dir
 from ..search.study import StudyConfig, screening_record
 from ..search.workers import StopRequest, failed_workers, local_plan, my_share, spawn_workers
@@ -63,7 +65,9 @@ examples:
       --ladder 250,500,1000,2000,3000,4000 --reference-repeat s-lwsr16,t3-d1 --reference-train-dir ... --workers 2
 
 writes (default reports/NAME/fidelity/ under the current folder): audit.jsonl (every training),
-fidelity.csv (one row per design), fidelity.json (the estimators with their intervals), fidelity.html.
+fidelity.csv (one row per design), fidelity.json (the estimators with their intervals), fidelity.html,
+and fidelity-horizons.csv (every estimator at every rung of the ladder: tau, rho, cost-matched pairs,
+top-1 regret).
 
 exit codes: 0 done (or stopped by --max-jobs); 2 bad input; 130 interrupted (resume with the same command).
 """
@@ -285,6 +289,8 @@ def _finish(args, a: _Audit, stopped: bool) -> int:
     mine = {d.spec.hash for d in designs}  # a shared store may hold other audits' designs: score this one's
     records = {k: r for k, r in store.load().items() if r["hash"] in mine}
     summary = summarize(records, args.seeds, args.tolerance)
+    rung_steps = [r * screen.steps for r in cfg.fidelity.rungs]
+    horizons = horizon_summary(records, args.seeds, args.tolerance, rung_steps=rung_steps)
     left = len([j for j in jobs if j.key not in records])
     settings = {"study": cfg.name, "designs": [{"label": d.label, "arch": d.spec.arch} for d in designs],
                 "screen_seeds": args.seeds, "screening_protocol": screen.to_dict(), "reference_protocol": reference.to_dict(),
@@ -297,11 +303,19 @@ def _finish(args, a: _Audit, stopped: bool) -> int:
                 "trainings": len(jobs), "trainings_left": left, "store": str(store.path),
                 "cpus": sorted({r.get("cpu", "?") for r in records.values()})}
     out.mkdir(parents=True, exist_ok=True)
-    summary.designs.to_csv(out / "fidelity.csv", index=False)
-    (out / "fidelity.json").write_text(json.dumps(fidelity_dict(summary, settings), indent=2) + "\n")
-    (out / "fidelity.html").write_text(fidelity_html(summary, f"Fidelity audit of {cfg.name}"), encoding="utf-8")
+    designs = summary.designs
+    if horizons is not None:  # the reference PSNR at every rung, beside each design
+        designs = designs.join(horizons.reference.add_prefix("reference_at_").reset_index(drop=True))
+        pd.DataFrame(horizons_rows(horizons)).to_csv(out / "fidelity-horizons.csv", index=False)
+    designs.to_csv(out / "fidelity.csv", index=False)
+    body = {**fidelity_dict(summary, settings), "horizons": horizons_dict(horizons) if horizons else None}
+    (out / "fidelity.json").write_text(json.dumps(body, indent=2) + "\n")
+    (out / "fidelity.html").write_text(fidelity_html(summary, f"Fidelity audit of {cfg.name}", horizons), encoding="utf-8")
     print()
     print(fidelity_text(summary))
+    if horizons is not None and len(horizons.horizons) > 1:
+        print()
+        print(horizons_text(horizons))
     print(f"\n{left} of {len(jobs)} trainings left" + (": run the same command to resume" if left else "")
           + f"; written to {out}/ (audit.jsonl, fidelity.csv, fidelity.json, fidelity.html)")
     return 130 if stopped else 0
