@@ -37,3 +37,9 @@ def cpu_label() -> str:
     (short trainings at a high learning rate round differently across CPUs), e.g.
     ``Intel(R) Xeon(R) Processor, AVX-512``."""
     return f"{cpu_model()}{', AVX-512' if 'avx512f' in cpu_flags() else ''}"
+
+
+def native_bf16() -> bool:
+    """Whether the CPU computes bfloat16 in hardware (AVX512_BF16 or AMX-BF16): where bf16
+    autocast can pay (:attr:`~slwsr_search.training.device.Speedups.cpu_bf16`)."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())

@@ -147,3 +147,38 @@ def test_closed_pipe_is_quiet():
 ])
 def test_portable_argv_writes_paths_relative_to_where_the_command_ran(argv, expect):
     assert portable_argv(argv, cwd="/work/main") == expect
+
+
+def test_bench_settings_prints_and_writes_each_setting(capsys, tmp_path, monkeypatch):
+    """Every setting of this CPU, for every design and shape, as a ratio to the first (the timing
+    replaced: what is checked is the table, not a speed)."""
+    import slwsr_search.benchmarks.settings as settings
+
+    monkeypatch.setattr(settings, "time_setting", lambda arch, b, p, steps, st: [1.0 + st.bf16] * st.processes)
+    code = bench_main(["settings", "--preset", "s-lwsr16", "--shape", "2x16", "--steps", "1", "--rounds", "2",
+                       "--out", str(tmp_path / "s")])
+    out = capsys.readouterr().out
+    assert code == 0 and "1 x 2 thread(s), fp32" in out and "load average" in out and "CPU " in out
+    rows = json.loads((tmp_path / "s.json").read_text())["rows"]
+    first = rows[0]
+    assert first["ratio"] == 1.0 and all(r["rounds"] and r["steps_per_s"] == r["ratio"] * first["steps_per_s"] for r in rows)
+    assert (tmp_path / "s.csv").is_file()
+
+
+def test_a_timing_process_really_trains():
+    from slwsr_search.benchmarks.settings import Setting, default_settings, time_setting
+
+    assert [s.label for s in default_settings(2, False)] == ["1 x 2 thread(s), fp32", "2 x 1 thread(s), fp32",
+                                                             "1 x 2 thread(s), fp32, compiled"]
+    assert len(default_settings(2, True)) == 5 and len(default_settings(1, True)) == 3
+    (v,) = time_setting("x4-n4-RRR.RRR.RRR.RRR.RR-RRR.RRR.RRR.RRR-pool:h", 2, 16, 2, Setting(1, 1))
+    assert v > 0
+
+
+def test_bench_mix_counts_the_residual_blocks_each_encoding_draws(capsys):
+    code = bench_main(["mix", "--draws", "60", "--study", "budget150k"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert rows["slwsr"][1] == "per-slot" and rows["slwsr-mix"][1] == "mix"
+    assert float(rows["slwsr"][2]) < 8 < float(rows["slwsr-mix"][2])  # mean residual blocks per design

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import optuna
 import pytest
 
@@ -11,10 +14,12 @@ from slwsr_search.cli.run import main as run_main
 from slwsr_search.search import record, rungs as rungs_mod
 from slwsr_search.search.record import STATUSES, TrialRecord
 from slwsr_search.reporting.compute import pareto_front, trials_frame
-from slwsr_search.search.space import KEEP_COUNTS, SearchSpace, keep_mask
+from slwsr_search.search.space import KEEP_COUNTS, SearchSpace, draw_specs, keep_mask
 from slwsr_search.search.storage import mask_url
 from slwsr_search.search.study import SAMPLERS, StudyConfig
-from slwsr_search.model.spec import HALF_ACTIVATION_MASK, ArchSpec
+from slwsr_search.model.spec import HALF_ACTIVATION_MASK, SLOTS, ArchSpec
+
+REPO = Path(__file__).resolve().parents[1]
 from slwsr_search.training.loop import TrainResult
 
 SPACE_NAMES = ["slwsr", "smoke"]
@@ -40,7 +45,7 @@ def load(url, name):
 # ----- spaces ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,min_distinct", [("slwsr", 140), ("smoke", 100)])
+@pytest.mark.parametrize("name,min_distinct", [("slwsr", 140), ("smoke", 100), ("slwsr-mix", 140)])
 def test_every_trial_suggests_every_parameter_and_yields_a_valid_spec(name, min_distinct):
     space = SearchSpace.load(name)
     st = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
@@ -56,7 +61,9 @@ def test_every_trial_suggests_every_parameter_and_yields_a_valid_spec(name, min_
         assert sorted(t.params) == sorted(space.param_names)  # fixed length: NSGA-II can evolve all
         assert isinstance(spec, ArchSpec) and spec == space.decode(t.params)
         assert spec.scale == space.scale and spec.n_feats in space.n_feats
-        if any(t.params[f"pool:{s}"] for s in space.pool_sources):
+        if space.encoding == "mix":  # many parameter sets give one spec: its canonical one gives it back
+            assert space.decode(space.encode(spec)) == spec
+        elif any(t.params[f"pool:{s}"] for s in space.pool_sources):
             assert space.encode(spec) == t.params
     assert len({s.hash for s in specs}) >= min_distinct  # 150 draws: the space is really explored
 
@@ -72,12 +79,40 @@ def test_keep_rule():
         assert all(b for a, b in zip(keep_mask(small), keep_mask(big)) if a)
 
 
-def test_paper_designs_are_in_the_space():
-    space = SearchSpace.load("slwsr")
+@pytest.mark.parametrize("space_name", ["slwsr", "slwsr-mix"])
+def test_paper_designs_are_in_the_space(space_name):
+    space = SearchSpace.load(space_name)
     for name in ("s-lwsr16", "s-lwsr16-half", "s-lwsr32", "s-lwsr32-half"):
         assert space.decode(space.encode(PRESETS[name])) == PRESETS[name]
     with pytest.raises(ValueError, match="n_feats 64 not in"):
         space.encode(PRESETS["s-lwsr64"], "s-lwsr64")
+
+
+def test_the_mix_encoding_draws_every_block_mix_alike():
+    """``res_count`` residual blocks, in the slots of the lowest ``order:`` values; the count is
+    uniform over 0..26, so all-residual designs come up as often as any other mix."""
+    space = SearchSpace.load("slwsr-mix")
+    specs = draw_specs(space, 2700, seed=1, distinct=False, max_tries=2700)
+    counts = np.bincount([sum(b.type == "res" for b in s.blocks) for s in specs], minlength=27)
+    assert counts.min() > 50 and counts.max() < 160  # 100 expected per count
+    params = space.encode(PRESETS["s-lwsr16"])
+    params.update({"res_count": 2, **{f"order:{s}": 1.0 for s in SLOTS}, "order:F4.b3": 0.2, "order:LB2.b1": 0.5})
+    spec = space.decode(params)
+    assert [s for s, b in zip(SLOTS, spec.blocks) if b.type == "res"] == ["LB2.b1", "F4.b3"]
+    assert all(b.expand == 1 for b in spec.blocks if b.type == "ir")  # encode's filler: the first IR choice
+    per_slot = draw_specs(SearchSpace.load("slwsr"), 500, seed=1, distinct=False, max_tries=500)
+    assert sum(sum(b.type == "res" for b in s.blocks) >= 13 for s in per_slot) <= 5  # about 1 in 800
+
+
+def test_a_mix_encoding_needs_residual_and_inverted_blocks(tmp_path):
+    text = (REPO / "search_spaces" / "slwsr-mix.toml").read_text().replace(
+        'choices = ["res", "ir1", "ir2", "ir4", "ir6"]', 'choices = ["ir1", "ir2"]')
+    (tmp_path / "m.toml").write_text(text)
+    with pytest.raises(ValueError, match='m.toml: blocks.encoding: "mix" needs "res"'):
+        SearchSpace.load(tmp_path / "m.toml")
+    (tmp_path / "e.toml").write_text(text.replace('encoding = "mix"', 'encoding = "binary"'))
+    with pytest.raises(ValueError, match="e.toml: blocks.encoding: unknown encoding 'binary'"):
+        SearchSpace.load(tmp_path / "e.toml")
 
 
 def test_empty_pool_is_repaired_to_head():
@@ -262,7 +297,7 @@ def test_unknown_study_lists_the_known_ones(capsys):
     ('search_space = "smoke"\nn_trials = 2\nwidth = 3\n[protocol]\n[constraints]\n', r"custom.toml: unknown key 'width'"),
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\nsteps = 0\n[constraints]\n', r"\[protocol\]|protocol.steps"),
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\nepochs = 3\n[constraints]\n', r"\[protocol\]: unknown key 'epochs'"),
-    ('search_space = "nospace"\nn_trials = 2\n[protocol]\n[constraints]\n', r"unknown search space 'nospace'; known: slwsr, smoke"),
+    ('search_space = "nospace"\nn_trials = 2\n[protocol]\n[constraints]\n', r"unknown search space 'nospace'; known: slwsr, slwsr-mix, smoke"),
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\n[constraints]\nmax_param = 5\n', r"\[constraints\]: unknown key 'max_param'"),
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\n[constraints]\nmax_params = 5000\n', r"nothing in search space 'smoke' fits the budget"),
     ('search_space = "smoke"\nn_trials = 2\n[protocol]\n[constraints]\n[sampler]\nname = "CmaEs"\n', r"unknown sampler 'CmaEs'"),

@@ -14,6 +14,7 @@ from helpers import DATA, run_command, write_folders
 from slwsr_search import PRESETS
 from slwsr_search.cli.common import run_cli
 from slwsr_search.cli.train import main as train_main
+from slwsr_search.sr.evaluate import evaluate_pairs, model_upscaler
 from slwsr_search.training.checkpoint import load_checkpoint, save_checkpoint
 from slwsr_search.training import loop as train_mod
 from slwsr_search.training.device import Speedups, configure_device, resolve_device
@@ -114,6 +115,29 @@ def test_channels_last_does_not_change_the_result_beyond_rounding():
     a = train(TINY, DATA, FAST, device="cpu", speedups=Speedups(channels_last=True))
     b = train(TINY, DATA, FAST, device="cpu", speedups=Speedups(channels_last=False))
     assert abs(a.psnr - b.psnr) < 0.05
+
+
+def test_bf16_autocast_on_cpu_trains_in_bf16_and_scores_in_fp32(monkeypatch):
+    """``cpu_bf16`` changes the training (bf16 forward) but not how it is scored: the validation
+    of the same weights gives the fp32 score."""
+    import slwsr_search.training.loop as loop
+
+    seen = []
+    real = loop.evaluate_pairs
+    monkeypatch.setattr(loop, "evaluate_pairs", lambda *a, **k: seen.append(torch.is_autocast_cpu_enabled()) or real(*a, **k))
+    a = train(TINY, DATA, FAST, device="cpu", speedups=Speedups(cpu_bf16=True))
+    b = train(TINY, DATA, FAST, device="cpu")
+    assert a.ok and b.ok and a.final_loss != b.final_loss and seen == [False, False]
+    again = evaluate_pairs(DATA.val, model_upscaler(a.model, "cpu"), DATA.scale)
+    assert again.psnr == a.psnr
+
+
+def test_native_bf16_reads_the_cpu_flags(monkeypatch):
+    import slwsr_search.machine as machine
+
+    for flags, want in (({"avx2"}, False), ({"avx512f", "avx512_bf16"}, True), ({"amx_bf16"}, True)):
+        monkeypatch.setattr(machine, "cpu_flags", lambda flags=flags: frozenset(flags))
+        assert machine.native_bf16() is want
 
 
 @pytest.mark.slow

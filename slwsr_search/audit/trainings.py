@@ -149,12 +149,13 @@ class Ladder:
 
 
 def role_key(protocol: Protocol, data: TrainData, fidelity: Fidelity = Fidelity(),
-             ladder: Ladder | None = None) -> str:
+             ladder: Ladder | None = None, extra: dict | None = None) -> str:
     """Identifies what one role's trainings depend on besides design and seed: its protocol
-    (without the seed, which each job sets), its data, the rungs each training climbs, and the
-    ladder a long reference is scored along (a record holds its curve)."""
-    extra = fidelity.settings() if ladder is None else {**fidelity.settings(), "ladder": ladder.rungs(protocol)}
-    return settings_key({**protocol.to_dict(), "seed": None}, data.train_source, data.val_source, data.scale, extra)
+    (without the seed, which each job sets), its data, the rungs each training climbs, the
+    ladder a long reference is scored along (a record holds its curve), and ``extra`` settings
+    that change results (a precision)."""
+    more = {**fidelity.settings(), **({"ladder": ladder.rungs(protocol)} if ladder else {}), **(extra or {})}
+    return settings_key({**protocol.to_dict(), "seed": None}, data.train_source, data.val_source, data.scale, more)
 
 
 def run_jobs(jobs: Sequence[Job], store: AuditStore, screen: Protocol, reference: Protocol,

@@ -6,6 +6,11 @@ assertions). The measurements are :mod:`slwsr_search.benchmarks`; this module on
 pipeline beside the published figures, on the benchmark sets under ``--data-root``.
 ``train``: training-step speed against the device's measured fp32 matmul rate, and the data-time
 share, for the optimised settings and (``--baseline``) the plain eager fp32 NCHW loop.
+``settings``: training throughput (steps/s, summed over processes) per setting on this CPU: one
+process on every core or one per core, fp32 or bf16 autocast (where the CPU has bf16 units),
+compiled or not; settings interleaved in rounds, each in fresh processes.
+``mix``: the block mix a search space's encoding draws (residual blocks per design over N seeded
+draws, the share with at least K; within a study's budget too).
 ``storage``: N processes storing short trials (the writes of a priced, over-budget trial) on one
 study, on each local storage: errors, trials lost, trials/s, heartbeat support.
 ``screening``: screening settings side by side against one reference (fidelity-audit stores):
@@ -20,13 +25,16 @@ with each backend, each in its own process: wall time, peak memory, difference f
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import statistics
+from pathlib import Path
 from typing import Sequence
 
 from ..benchmarks.storage import STORAGE_KINDS
 from ..model.cost import DEFAULT_HR_SIZE
-from ..model.presets import PRESETS
+from ..model.presets import PRESETS, get_preset
 from .common import Parser, add_spec_args, fmt_size, parse_size
 
 SUMMARY = "benchmarks that print figures: pricing, the bicubic anchor, training speed, storages, latency, upscaling"
@@ -84,6 +92,75 @@ def _train(args) -> int:
         print(f"\nspeed-up of the optimised settings over the eager fp32 NCHW loop: "
               f"{res.rows[0].best_s / res.rows[-1].best_s:.2f}x")
     print("matmul: best fp32 n x n product rate on the same device (TF32 off), measured between rounds.")
+    return 0
+
+
+def _settings(args) -> int:
+    from ..benchmarks.settings import default_settings, time_setting
+    from ..machine import cpu_flags, cpu_model, native_bf16
+
+    cores = os.cpu_count() or 1
+    settings = default_settings(cores, native_bf16())
+    designs = [(name, get_preset(name).arch) for name in (args.preset or [])] + [(a[:24], a) for a in (args.arch or [])]
+    designs = designs or [("s-lwsr16", get_preset("s-lwsr16").arch)]
+    flags = " ".join(sorted(f for f in cpu_flags() if f.startswith(("avx2", "avx512", "amx"))))
+    print(f"CPU {cpu_model()} ({flags}); {cores} cores; load average {os.getloadavg()[0]:.2f} before; "
+          f"{args.rounds} rounds of {args.steps} steps per process after warm-up, settings interleaved; median round")
+    rows = []
+    for batch, patch in args.shape:
+        for name, arch in designs:
+            got: dict[str, list[float]] = {st.label: [] for st in settings}
+            for _ in range(args.rounds):
+                for st in settings:
+                    got[st.label].append(sum(time_setting(arch, batch, patch, args.steps, st)))
+            base = statistics.median(got[settings[0].label])
+            for st in settings:
+                med = statistics.median(got[st.label])
+                rows.append({"design": name, "batch": batch, "lr_patch": patch, "setting": st.label,
+                             "processes": st.processes, "threads": st.threads, "bf16": st.bf16, "compile": st.compile,
+                             "steps_per_s": round(med, 4), "ratio": round(med / base, 3),
+                             "rounds": [round(v, 4) for v in got[st.label]]})
+                print(f"{name:<24} {batch}x{patch:<3} {st.label:<34} {med:>7.3f} steps/s  {med / base:>5.2f}x", flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} after")
+    if args.out:
+        import pandas as pd
+
+        pd.DataFrame(rows).drop(columns="rounds").to_csv(f"{args.out}.csv", index=False)
+        meta = {"cpu": cpu_model(), "flags": flags, "cores": cores, "rows": rows}
+        Path(f"{args.out}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return 0
+
+
+def _shape(text: str) -> tuple[int, int]:
+    try:
+        b, p = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected BATCHxPATCH such as 16x48, got {text!r}") from None
+    return b, p
+
+
+def _mix(args) -> int:
+    import optuna
+
+    from ..benchmarks.space_mix import block_mix
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a study per draw set: no creation lines
+
+    study = None
+    if args.study:
+        from ..search.study import StudyConfig
+
+        study = StudyConfig.load(args.study)
+    print(f"{args.draws} seeded random draws (seed {args.seed}) per space; residual blocks per design"
+          + (f"; feasible: within {study.name}'s budget ({study.budget_line()})" if study else ""))
+    print(f"{'space':<14} {'encoding':<9} {'mean':>5} {'median':>6} {'>= ' + str(args.min_res):>7}  "
+          + (f"{'feasible':>8} {'of them >= ' + str(args.min_res):>14}" if study else ""))
+    for name in args.space or ["slwsr", "slwsr-mix"]:
+        m = block_mix(name, args.draws, args.seed, args.min_res, study)
+        line = f"{m.space:<14} {m.encoding:<9} {m.mean:>5.1f} {m.median:>6.0f} {m.share_at_least:>7.1%}  "
+        if study:
+            line += f"{m.feasible:>8} {m.feasible_share_at_least:>14.1%}"
+        print(line)
     return 0
 
 
@@ -225,7 +302,8 @@ def _latency(args) -> int:
 
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=__doc__.split("\n\n", 1)[1])
-    sub = p.add_subparsers(dest="what", required=True, metavar="{cost,bicubic,train,storage,screening,latency,upscale}")
+    sub = p.add_subparsers(dest="what", required=True,
+                           metavar="{cost,bicubic,train,settings,mix,storage,screening,latency,upscale}")
     c = sub.add_parser("cost", help="analytic vs fvcore pricing time per spec")
     c.add_argument("--preset", action="append", choices=list(PRESETS), help="preset(s) to time (default: s-lwsr16/32/64)")
     c.add_argument("--random", type=int, default=5, metavar="N", help="also time N seeded random specs (default 5)")
@@ -245,6 +323,20 @@ def build_parser(prog: str) -> Parser:
     t.add_argument("--steps", type=int, default=4, help="steps per round (default 4)")
     t.add_argument("--baseline", action="store_true", help="also time the plain eager fp32 NCHW loop, first")
     t.add_argument("--train-dir", default="builtin:train", metavar="DIR", help="training images (default builtin:train)")
+    st = sub.add_parser("settings", help="training throughput per setting on this CPU: processes x threads, bf16, compile")
+    st.add_argument("--preset", action="append", choices=list(PRESETS), help="designs by preset (default s-lwsr16)")
+    st.add_argument("--arch", action="append", help="designs by arch string")
+    st.add_argument("--shape", action="append", type=_shape, metavar="BxP",
+                    help="batch x LR patch (default 16x32, the CPU screening, and 16x48, the reference)")
+    st.add_argument("--steps", type=int, default=10, help="timed steps per process and round (default 10)")
+    st.add_argument("--rounds", type=int, default=3, help="rounds, settings interleaved (default 3)")
+    st.add_argument("--out", metavar="PATH", help="also write PATH.csv and PATH.json")
+    mx = sub.add_parser("mix", help="the block mix a search space draws: residual blocks per design over N draws")
+    mx.add_argument("--space", action="append", help="search spaces (default slwsr and slwsr-mix)")
+    mx.add_argument("--draws", type=int, default=1000, help="seeded random draws per space (default 1000)")
+    mx.add_argument("--seed", type=int, default=0, help="the draws' seed (default 0)")
+    mx.add_argument("--min-res", type=int, default=13, help="count designs with at least this many residual blocks (default 13)")
+    mx.add_argument("--study", help="also count the draws within this study's budget")
     s = sub.add_parser("storage", help="local Optuna storages under N concurrent processes: errors, speed, heartbeats")
     s.add_argument("--workers", type=int, default=8, help="concurrent processes (default 8)")
     s.add_argument("--trials", type=int, default=40, help="trials per process (default 40)")
@@ -289,5 +381,7 @@ def build_parser(prog: str) -> Parser:
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr bench") -> int:
     args = build_parser(prog).parse_args(argv)
-    return {"cost": _cost, "bicubic": _bicubic, "train": _train, "storage": _storage,
+    if args.what == "settings" and not args.shape:
+        args.shape = [(16, 32), (16, 48)]
+    return {"cost": _cost, "bicubic": _bicubic, "train": _train, "settings": _settings, "mix": _mix, "storage": _storage,
             "screening": _screening, "latency": _latency, "upscale": _upscale}[args.what](args)

@@ -18,6 +18,7 @@ from ..audit.trainings import Ladder, draw_designs, plan_jobs, read_design_file,
 from ..audit.stats import screening_signature, summarize
 from ..audit.horizons import horizon_summary
 from ..reporting.fidelity import fidelity_dict, fidelity_html, fidelity_text, horizons_dict, horizons_rows, horizons_text
+from ..machine import cpu_label, native_bf16
 from ..search.resources import default_report_dir
 from ..search.study import StudyConfig, screening_record
 from ..search.workers import StopRequest, failed_workers, local_plan, my_share, spawn_workers
@@ -101,6 +102,9 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--reference-val-dir", action="append", metavar="DIR", help="reference validation images (default: the screening's)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
+    p.add_argument("--cpu-bf16", action="store_true",
+                   help="train with bfloat16 autocast on a CPU with bf16 units (AVX512_BF16 or AMX; scored in fp32); "
+                        "these trainings are kept apart from fp32 ones in the store")
     p.add_argument("--max-jobs", type=int, metavar="N", help="stop after N trainings (resume later; per worker with --workers)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes on this machine (default 1; on CUDA one GPU each, on a CPU the cores split)")
@@ -193,8 +197,9 @@ def _resolve(args, dev, show: bool) -> "_Audit":
     jobs = plan_jobs(designs, args.seeds, min(repeat, len(designs)) if isinstance(repeat, int) else repeat)
     store_path = Path(args.store) if args.store else out / "audit.jsonl"
     ladder = _ladder(args, cfg, reference, store_path)
-    store = AuditStore(store_path, {SCREEN: role_key(screen, screen_data, cfg.fidelity),
-                                    REFERENCE: role_key(reference, reference_data, ladder=ladder)})
+    bf16 = {"cpu_bf16": True} if args.cpu_bf16 else None  # another precision: other trainings
+    store = AuditStore(store_path, {SCREEN: role_key(screen, screen_data, cfg.fidelity, extra=bf16),
+                                    REFERENCE: role_key(reference, reference_data, ladder=ladder, extra=bf16)})
     return _Audit(cfg, designs, jobs, store, screen, reference, screen_data, reference_data, out, ladder)
 
 
@@ -266,7 +271,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines instead
     _check_args(args)
     dev = resolve_device(args.device)
-    speedups = Speedups(threads=args.threads)
+    if args.cpu_bf16 and dev.type == "cpu" and not native_bf16():
+        raise ValueError(f"--cpu-bf16: this CPU ({cpu_label()}) has no bf16 units (AVX512_BF16 or AMX): it would run "
+                         "bf16 far slower than fp32")
+    speedups = Speedups(threads=args.threads, cpu_bf16=args.cpu_bf16)
     configure_device(dev, speedups)  # process-wide switches, once
     show = not args.quiet and sys.stderr.isatty()
     a = _resolve(args, dev, show)

@@ -1,9 +1,21 @@
 """Search spaces: TOML data mapped onto :class:`~slwsr_search.model.spec.ArchSpec`.
 
-The encoding is fixed-length: every trial suggests every parameter (``n_feats``, ``res_scale``,
-one ``block:<slot>`` per searchable slot, ``keep``, one ``pool:<source>`` per toggled source), so
-NSGA-II (which only evolves parameters present in every trial) and TPE both work. This module
-holds the only ``suggest_*`` calls of the package (:meth:`SearchSpace.suggest`).
+The encoding is fixed-length: every trial suggests every parameter, so NSGA-II (which only
+evolves parameters present in every trial) and TPE both work. This module holds the only
+``suggest_*`` calls of the package (:meth:`SearchSpace.suggest`). Two encodings of the blocks
+(``[blocks] encoding``):
+
+``per-slot`` (the default)
+    ``n_feats``, ``res_scale``, one ``block:<slot>`` per searchable slot (each slot picks among
+    the choices on its own), ``keep``, one ``pool:<source>`` per toggled source. With five
+    choices a drawn design has 1 residual block in 5 on average: all-residual layouts (the
+    paper's s-LWSR16) practically never come up.
+``mix``
+    the block mix first: ``res_count`` (how many searchable slots hold a residual block, 0..all,
+    uniform), one ``order:<slot>`` float in [0, 1] per slot (the ``res_count`` slots with the
+    lowest values hold the residual blocks; ties in slot order), one ``ir:<slot>`` per slot (its
+    inverted residual's expansion, where it holds one), then ``n_feats``, ``res_scale``, ``keep``
+    and the pool as above. Every block mix is as likely as every other.
 
 Activation keep-ratio rule (``keep``): slots keep their activation in this priority order, and a
 setting keeps the first k of them::
@@ -36,6 +48,8 @@ KEEP_PRIORITY: tuple[str, ...] = (
     "F1.b2", "F2.b2", "F3.b2", "F4.b2", "LB1.b1",
     "LB2.b1", "LB3.b2", "LB4.b2", "LB1.b2", "LB2.b2", "F1.b3", "F2.b3", "F3.b3", "F4.b3",
 )
+#: The encodings of the blocks (module doc).
+ENCODINGS: tuple[str, ...] = ("per-slot", "mix")
 #: Keep-ratio setting -> how many slots (of 26) keep their activation.
 KEEP_COUNTS: dict[str, int] = {"rare": 2, "1/3": 9, "1/2": 12, "2/3": 17, "all": 26}
 
@@ -74,12 +88,21 @@ class SearchSpace:
     block_slots: tuple[str, ...]
     keep: tuple[str, ...]
     pool_sources: tuple[str, ...]
+    encoding: str = "per-slot"
+
+    @property
+    def ir_choices(self) -> tuple[str, ...]:
+        """The block choices that are inverted residuals (``ir<t>``)."""
+        return tuple(c for c in self.block_choices if c != "res")
 
     @property
     def param_names(self) -> list[str]:
         """Every parameter a trial suggests, in order (the same for every trial)."""
-        return (["n_feats", "res_scale"] + [f"block:{s}" for s in self.block_slots] + ["keep"]
-                + [f"pool:{s}" for s in self.pool_sources])
+        if self.encoding == "mix":
+            blocks = (["res_count"] + [f"order:{s}" for s in self.block_slots] + [f"ir:{s}" for s in self.block_slots])
+        else:
+            blocks = [f"block:{s}" for s in self.block_slots]
+        return ["n_feats", "res_scale"] + blocks + ["keep"] + [f"pool:{s}" for s in self.pool_sources]
 
     # ----- the trial -> spec mapping -----------------------------------------------------------
 
@@ -89,8 +112,15 @@ class SearchSpace:
             "n_feats": trial.suggest_categorical("n_feats", list(self.n_feats)),
             "res_scale": trial.suggest_categorical("res_scale", list(self.res_scale)),
         }
-        for slot in self.block_slots:
-            params[f"block:{slot}"] = trial.suggest_categorical(f"block:{slot}", list(self.block_choices))
+        if self.encoding == "mix":
+            params["res_count"] = trial.suggest_int("res_count", 0, len(self.block_slots))
+            for slot in self.block_slots:
+                params[f"order:{slot}"] = trial.suggest_float(f"order:{slot}", 0.0, 1.0)
+            for slot in self.block_slots:
+                params[f"ir:{slot}"] = trial.suggest_categorical(f"ir:{slot}", list(self.ir_choices))
+        else:
+            for slot in self.block_slots:
+                params[f"block:{slot}"] = trial.suggest_categorical(f"block:{slot}", list(self.block_choices))
         params["keep"] = trial.suggest_categorical("keep", list(self.keep))
         for src in self.pool_sources:
             params[f"pool:{src}"] = trial.suggest_categorical(f"pool:{src}", [False, True])
@@ -103,13 +133,30 @@ class SearchSpace:
         if missing:
             raise ValueError(f"params: missing {missing[0]!r}")
         res = parse_block_choice("res")
-        chosen = {slot: parse_block_choice(params[f"block:{slot}"]) for slot in self.block_slots}
+        chosen = {slot: parse_block_choice(c) for slot, c in self._block_choices(params).items()}
         mask = keep_mask(params["keep"])
         blocks = tuple(BlockSpec(chosen.get(slot, res).type, chosen.get(slot, res).expand, act)
                        for slot, act in zip(SLOTS, mask))
         pool = [src for src in self.pool_sources if params[f"pool:{src}"]] or ["head"]
         return ArchSpec(scale=self.scale, n_feats=int(params["n_feats"]), blocks=blocks, pool=tuple(pool),
                         res_scale=float(params["res_scale"]))
+
+    def _block_choices(self, params: dict[str, Any]) -> dict[str, str]:
+        """Each searchable slot's block choice (``res`` / ``ir<t>``) from a parameter dict."""
+        if self.encoding != "mix":
+            return {slot: params[f"block:{slot}"] for slot in self.block_slots}
+        ranked = sorted(range(len(self.block_slots)), key=lambda i: (params[f"order:{self.block_slots[i]}"], i))
+        res = {self.block_slots[i] for i in ranked[:int(params["res_count"])]}
+        return {slot: "res" if slot in res else params[f"ir:{slot}"] for slot in self.block_slots}
+
+    def _encode_blocks(self, choices: dict[str, str]) -> dict[str, Any]:
+        """The block parameters of this encoding for each searchable slot's choice."""
+        if self.encoding != "mix":
+            return {f"block:{slot}": c for slot, c in choices.items()}
+        out: dict[str, Any] = {"res_count": sum(c == "res" for c in choices.values())}
+        out.update({f"order:{slot}": 0.0 if c == "res" else 1.0 for slot, c in choices.items()})
+        out.update({f"ir:{slot}": self.ir_choices[0] if c == "res" else c for slot, c in choices.items()})
+        return out
 
     def encode(self, spec: ArchSpec, label: str = "spec") -> dict[str, Any]:
         """The parameters that :meth:`decode` maps to ``spec`` (to enqueue a baseline);
@@ -122,14 +169,16 @@ class SearchSpace:
         if spec.res_scale not in self.res_scale:
             raise ValueError(f"{where}: res_scale {spec.res_scale:g} not in {list(self.res_scale)}")
         params: dict[str, Any] = {"n_feats": spec.n_feats, "res_scale": spec.res_scale}
+        choices = {}
         for slot in SLOTS:
             choice = spec.block(slot).kind
             if slot in self.block_slots:
                 if choice not in self.block_choices:
                     raise ValueError(f"{where}: block {slot} {choice!r} not in {list(self.block_choices)}")
-                params[f"block:{slot}"] = choice
+                choices[slot] = choice
             elif choice != "res":
                 raise ValueError(f"{where}: block {slot} is {choice!r} but that slot is not searched")
+        params.update(self._encode_blocks(choices))
         mask = tuple(b.act for b in spec.blocks)
         matches = [k for k in self.keep if keep_mask(k) == mask]
         if not matches:
@@ -157,10 +206,16 @@ class SearchSpace:
         res_scale = [float(v) for v in list_of(data.get("res_scale", [1.0]), (int, float), f"{where}: res_scale")]
         if any(not v > 0 for v in res_scale):
             raise ValueError(f"{where}: res_scale: expected numbers > 0, got {res_scale}")
-        blocks = check_keys(data["blocks"], f"{where}: [blocks]", required=("choices",), optional=("slots",))
+        blocks = check_keys(data["blocks"], f"{where}: [blocks]", required=("choices",), optional=("slots", "encoding"))
         choices = list_of(blocks["choices"], str, f"{where}: blocks.choices")
         for c in choices:
             parse_block_choice(c, f"{where}: blocks.choices")
+        encoding = blocks.get("encoding", "per-slot")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"{where}: blocks.encoding: unknown encoding {encoding!r}; expected {' or '.join(ENCODINGS)}")
+        if encoding == "mix" and ("res" not in choices or len(choices) < 2):
+            raise ValueError(f"{where}: blocks.encoding: \"mix\" needs \"res\" and at least one inverted residual "
+                             f"among blocks.choices, got {choices}")
         slots = blocks.get("slots", "all")
         slots = list(SLOTS) if slots == "all" else list_of(slots, str, f"{where}: blocks.slots", non_empty=False)
         for s in slots:
@@ -183,7 +238,7 @@ class SearchSpace:
         return cls(name=name, description=str(data.get("description", "")), scale=scale, n_feats=tuple(n_feats),
                    res_scale=tuple(res_scale), block_choices=tuple(choices),
                    block_slots=tuple(s for s in SLOTS if s in slots), keep=tuple(keep),
-                   pool_sources=tuple(s for s in POOL_SOURCES if s in sources))
+                   pool_sources=tuple(s for s in POOL_SOURCES if s in sources), encoding=encoding)
 
     @classmethod
     def load(cls, name_or_path: str | Path, relative_to: Path | None = None) -> "SearchSpace":
@@ -194,12 +249,13 @@ class SearchSpace:
 
 
 def draw_specs(space: SearchSpace, n: int, seed: int, keep: Callable[[ArchSpec], bool] | None = None,
-               seen: Iterable[str] = (), max_tries: int = 10_000) -> list[ArchSpec]:
+               seen: Iterable[str] = (), max_tries: int = 10_000, distinct: bool = True) -> list[ArchSpec]:
     """Up to ``n`` distinct specs drawn from ``space`` by Optuna's seeded random sampler (the same
     arguments give the same specs): each draw is kept when ``keep`` accepts it (default: all) and
-    its hash is neither in ``seen`` nor drawn before. Stops after ``max_tries`` draws, so fewer
-    than ``n`` come back when the space holds too few: the caller says what it needed. The one
-    seeded draw of the package (the fidelity audit's designs, the latency table's validation)."""
+    its hash is neither in ``seen`` nor drawn before (``distinct=False``: repeats kept, the
+    sampler's prior as it is). Stops after ``max_tries`` draws, so fewer than ``n`` come back when
+    the space holds too few: the caller says what it needed. The one seeded draw of the package
+    (the fidelity audit's designs, the latency table's validation, the block-mix benchmark)."""
     import optuna
 
     hashes = set(seen)
@@ -211,7 +267,7 @@ def draw_specs(space: SearchSpace, n: int, seed: int, keep: Callable[[ArchSpec],
         trial = study.ask()
         spec = space.suggest(trial)
         study.tell(trial, 0.0)
-        if spec.hash not in hashes and (keep is None or keep(spec)):
+        if (not distinct or spec.hash not in hashes) and (keep is None or keep(spec)):
             hashes.add(spec.hash)
             out.append(spec)
     return out

@@ -65,8 +65,11 @@ class Speedups:
     ``flush_denormal`` (treat denormal floats as zero, CPU: tiny gradients otherwise take a slow
     path), ``tf32`` (TF32 matmuls and convs, CUDA; cuDNN autotuning comes with CUDA).
     Per training, applied by :func:`~slwsr_search.training.loop.train`: ``channels_last`` (NHWC
-    memory format), ``bf16`` (bfloat16 autocast, CUDA only: CPUs without bf16 units run it far
-    slower), ``compile`` (``torch.compile``; off by default: slower on the CPUs we measured).
+    memory format), ``bf16`` (bfloat16 autocast on CUDA), ``cpu_bf16`` (bfloat16 autocast on a
+    CPU: only where the CPU has bf16 units, AVX512_BF16 or AMX, :func:`~slwsr_search.machine.native_bf16`;
+    others run it far slower; off by default: it changes results beyond float rounding),
+    ``compile`` (``torch.compile``; off by default: slower on the CPUs we measured). Validation
+    runs in fp32 on a CPU either way, so scores stay comparable.
     """
 
     channels_last: bool = True
@@ -76,6 +79,7 @@ class Speedups:
     tf32: bool = True
     compile: bool = False
     threads: int | None = None
+    cpu_bf16: bool = False
 
 
 def configure_device(dev: torch.device, sp: Speedups = Speedups()) -> None:

@@ -79,8 +79,12 @@ def setup(spec: ArchSpec, dev: torch.device, protocol: Protocol, speedups: Speed
     model = build_model(spec).to(dev).to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=protocol.lr, betas=(0.9, 0.999), eps=1e-8)
     fwd = torch.compile(model) if speedups.compile else model
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if (dev.type == "cuda" and speedups.bf16)
-                else contextlib.nullcontext())
+    if dev.type == "cuda" and speedups.bf16:
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16)
+    elif dev.type == "cpu" and speedups.cpu_bf16:
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+    else:
+        autocast = contextlib.nullcontext()
     return model, fwd, optimizer, autocast
 
 
@@ -311,7 +315,7 @@ class Training:
         """PSNR/SSIM of the weights on the validation set (timed into the segment's ``eval_s``)."""
         t = time.perf_counter()
         self.model.eval()
-        with self.autocast:
+        with (self.autocast if self.dev.type == "cuda" else contextlib.nullcontext()):  # fp32 scores on a CPU
             r = evaluate_pairs(self.data.val, model_upscaler(self.model, str(self.dev)), self.data.scale)
         self.model.train()
         seg.eval_s += time.perf_counter() - t
