@@ -150,7 +150,27 @@ def fidelity_line(rep: Report) -> str | None:
             + (f", of the training loss {tau(est['loss_tail'])}" if "loss_tail" in est else "")
             + f", of parameters alone {tau(est['params'])}"
             + (f"; cost-matched pairs ordered right by the study's score ({score['name']}): {share:.0%} of "
-               f"{score['cost_matched_pairs']}" if share is not None else "") + ".")
+               f"{score['cost_matched_pairs']}" if share is not None else "") + "."
+            + horizon_clause(a.get("horizons"), score["name"] if score else "psnr_mean"))
+
+
+def horizon_clause(h: dict | None, name: str) -> str:
+    """How the ranking by ``name`` moved along the reference's ladder (``horizons`` of a
+    ``fidelity.json``), as a sentence; empty with fewer than two rungs."""
+    if not h or len(h.get("steps", [])) < 2:
+        return ""
+    rows = {r["horizon"]: r for r in h["estimators"] if r["name"] == name}
+    first, last = h["steps"][0], h["steps"][-1]
+    if first not in rows or last not in rows:
+        return ""
+    a, b = rows[first], rows[last]
+    lo, hi = b["kendall_tau_interval"]
+    noise = h["reference_noise_db"].get(str(last)) or []
+    return (f" Along the reference's training, the study's score ranked the designs at tau {a['kendall_tau']:+.2f} after "
+            f"{first:,} steps and {b['kendall_tau']:+.2f} [{lo:+.2f}, {hi:+.2f}] after {last:,} (the audited horizon; "
+            f"top-1 regret {b['top1_regret_db']:.2f} dB there); {len(h['crossovers'])} design pair(s) swapped order "
+            f"between the two" + (f"; the reference's seed noise at {last:,} steps: up to {max(noise):.2f} dB" if noise
+                                  else "") + ".")
 
 
 def _budget(rep: Report, le: str = "<=") -> str:
