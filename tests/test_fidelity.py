@@ -337,3 +337,45 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return torch.equal(a, b)
+
+
+@pytest.mark.slow
+def test_a_long_reference_killed_with_sigkill_resumes_in_a_new_process(tmp_path, folders):
+    """``kill -9`` in the middle of a long reference, then the same command again: it continues
+    from the run folder's checkpoint and ends with the weights of an uncut run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from slwsr_search.training.state import load_state
+
+    (tmp_path / "d.txt").write_text("res8 x4-n8-RRR.RRR.RRR.RRR.RR-RRR.RRR.RRR.RRR-pool:h,2.1,3.1,4.1,5.1,5.2\n")
+    cmd = [sys.executable, "-m", "slwsr_search.fidelity", "--study", "smoke", "--designs", "0", "--design-file",
+           str(tmp_path / "d.txt"), "--seeds", "1", "--reference-steps", "60", "--ladder", "20,40",
+           "--checkpoint-every", "5", "--reference-repeat", "0", "--device", "cpu", "--threads", "1", "--quiet", *folders]
+
+    def run(name: str, kill_after: int | None = None) -> Path:
+        argv = cmd + ["--out", str(tmp_path / name)]
+        if kill_after is not None:
+            proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                logs = list((tmp_path / name).glob("audit-runs/*/log.txt"))
+                if logs and logs[0].read_text().count("checkpoint at step") >= kill_after:
+                    break
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.005)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        (folder,) = (tmp_path / name).glob("audit-runs/*")
+        return folder
+
+    whole, cut = run("whole"), run("cut", kill_after=3)
+    a, b = load_state(whole / "state.pt").weights, load_state(cut / "state.pt").weights
+    assert all(torch_equal(a[k], b[k]) for k in a)
+    log = (cut / "log.txt").read_text()
+    assert log.count("resumed from the checkpoint at step") == 1 and "finished 60 steps" in log
