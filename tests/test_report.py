@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 
+from pathlib import Path
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -273,3 +275,44 @@ def test_the_vectorised_front_is_the_pairwise_dominance_test(seed):
     pts = g.integers(0, 4, size=(30, 3)).astype(float)  # few values: ties and equal points
     expect = [not any(dominates(q, p) for j, q in enumerate(pts) if j != i) for i, p in enumerate(pts)]
     assert nondominated(pts) == expect and nondominated([]) == []
+
+
+def test_hypervolumes_of_several_studies_share_one_box():
+    """A study's own box makes its last front 'large' whatever it is; in a shared box the better
+    study has the larger hypervolume, and each history never falls."""
+    from slwsr_search.reporting.compute import hv_bounds, hypervolume_history
+
+    def frame(points):
+        return pd.DataFrame({"number": range(len(points)), "state": "COMPLETE", "feasible": True,
+                             "psnr": [p for p, _ in points], "params": [c for _, c in points],
+                             "macs": [c * 10 for _, c in points]})
+
+    good, bad = frame([(20.0, 900), (25.0, 1000), (26.0, 800)]), frame([(19.0, 1000), (20.0, 1000), (21.0, 950)])
+    box = hv_bounds([good, bad], OBJ, 1000)
+    hg = hypervolume_history(good, OBJ, 1000, box)["hypervolume"].to_numpy()
+    hb = hypervolume_history(bad, OBJ, 1000, box)["hypervolume"].to_numpy()
+    assert hg[-1] > hb[-1] and np.all(np.diff(hg) >= 0) and np.all(np.diff(hb) >= 0)
+    own = hypervolume_history(bad, OBJ, 1000)["hypervolume"].to_numpy()
+    assert own[-1] > hb[-1]  # in its own box the poor study looks better than it is
+
+
+def test_bench_samplers_compares_stored_studies(tmp_path, capsys):
+    from slwsr_search.cli.bench import main as bench_main
+
+    studies = []
+    for name, sampler in (("a", "RandomSampler"), ("b", "TPESampler")):
+        text = Path(StudyConfig.load("smoke").path).read_text().replace('name = "NSGAIISampler"', f'name = "{sampler}"')
+        (tmp_path / f"{name}.toml").write_text(text.replace('search_space = "smoke"', 'search_space = "smoke"\n'
+                                                            f'storage = "sqlite:///{tmp_path / name}.db"'))
+        cfg = StudyConfig.load(tmp_path / f"{name}.toml")
+        st = open_study(cfg, cfg.storage, seed=0)
+        StudyRecord(protocol_desc="hand-built").write(st)
+        for i, p in enumerate([20.0, 21.0 + (name == "b")]):
+            rec = TrialRecord(arch="x", params=1000 + i, macs=10 ** 6, feasible=True, status="ok", psnr=p, ssim=0.5)
+            st.add_trial(optuna.trial.create_trial(values=[p, 1000 + i, 1e-3], user_attrs=rec.attrs()))
+        studies += ["--study", str(tmp_path / f"{name}.toml")]
+    assert bench_main(["samplers", *studies, "--at", "1", "2", "--out", str(tmp_path / "hv")]) == 0
+    out = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "hv.csv")
+    assert list(table["sampler"]) == ["RandomSampler", "TPESampler"] and "@2" in out
+    assert table["hv_at_2"][1] > table["hv_at_2"][0] and table["hv_at_1"][0] == table["hv_at_1"][1]

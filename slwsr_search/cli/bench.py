@@ -11,6 +11,8 @@ process on every core or one per core, fp32 or bf16 autocast (where the CPU has 
 compiled or not; settings interleaved in rounds, each in fresh processes.
 ``mix``: the block mix a search space's encoding draws (residual blocks per design over N seeded
 draws, the share with at least K; within a study's budget too).
+``samplers``: the hypervolume of stored studies' fronts after N trials, all normalised in one box
+(to compare samplers or search spaces run on one budget).
 ``storage``: N processes storing short trials (the writes of a priced, over-budget trial) on one
 study, on each local storage: errors, trials lost, trials/s, heartbeat support.
 ``screening``: screening settings side by side against one reference (fidelity-audit stores):
@@ -164,6 +166,42 @@ def _mix(args) -> int:
     return 0
 
 
+def _samplers(args) -> int:
+    import optuna
+
+    from ..reporting.compute import hv_bounds, hypervolume_history, trials_frame
+    from ..search.storage import open_existing_study, resolve_storage
+    from ..search.study import StudyConfig
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cfgs = [StudyConfig.load(name) for name in args.study]
+    objectives = list(cfgs[0].objectives)
+    for c in cfgs[1:]:
+        if list(c.objectives) != objectives or c.max_params != cfgs[0].max_params:
+            raise ValueError(f"{c.path}: objectives or budget differ from {cfgs[0].path}'s: hypervolumes would not compare")
+    frames = [trials_frame(open_existing_study(c, resolve_storage(None, c))) for c in cfgs]
+    bounds = hv_bounds(frames, objectives, cfgs[0].max_params)
+    if bounds is None:
+        raise ValueError("no study has a scored trial yet: nothing to compare")
+    marks = sorted({m for m in args.at if any(len(f) >= m for f in frames)})
+    print(f"hypervolume of the feasible front after N trials ({', '.join(objectives)}; normalised in one box "
+          f"for all studies: 0 = nothing, 1 = one trial best at everything)")
+    print(f"{'study':<28} {'sampler':<15} {'space':<10} {'trials':>6} " + "".join(f"{'@' + str(m):>8}" for m in marks))
+    rows = []
+    for c, f in zip(cfgs, frames):
+        hv = hypervolume_history(f, objectives, c.max_params, bounds)["hypervolume"].to_numpy()
+        at = {m: float(hv[m - 1]) for m in marks if len(hv) >= m}
+        rows.append({"study": c.name, "sampler": c.sampler["name"], "space": c.space.name, "trials": len(hv),
+                     **{f"hv_at_{m}": v for m, v in at.items()}})
+        print(f"{c.name:<28} {c.sampler['name']:<15} {c.space.name:<10} {len(hv):>6} "
+              + "".join(f"{at[m]:>8.3f}" if m in at else f"{'':>8}" for m in marks))
+    if args.out:
+        import pandas as pd
+
+        pd.DataFrame(rows).to_csv(f"{args.out}.csv", index=False)
+    return 0
+
+
 def _storage(args) -> int:
     from ..benchmarks.storage import bench_storage
 
@@ -303,7 +341,7 @@ def _latency(args) -> int:
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=__doc__.split("\n\n", 1)[1])
     sub = p.add_subparsers(dest="what", required=True,
-                           metavar="{cost,bicubic,train,settings,mix,storage,screening,latency,upscale}")
+                           metavar="{cost,bicubic,train,settings,mix,samplers,storage,screening,latency,upscale}")
     c = sub.add_parser("cost", help="analytic vs fvcore pricing time per spec")
     c.add_argument("--preset", action="append", choices=list(PRESETS), help="preset(s) to time (default: s-lwsr16/32/64)")
     c.add_argument("--random", type=int, default=5, metavar="N", help="also time N seeded random specs (default 5)")
@@ -337,6 +375,12 @@ def build_parser(prog: str) -> Parser:
     mx.add_argument("--seed", type=int, default=0, help="the draws' seed (default 0)")
     mx.add_argument("--min-res", type=int, default=13, help="count designs with at least this many residual blocks (default 13)")
     mx.add_argument("--study", help="also count the draws within this study's budget")
+    sa = sub.add_parser("samplers", help="hypervolume after N trials of stored studies (samplers, spaces) in one box")
+    sa.add_argument("--study", action="append", required=True,
+                    help="a study (name or TOML) whose stored trials to score; repeat for each (same objectives)")
+    sa.add_argument("--at", type=int, nargs="+", default=[4, 8, 16, 24, 32, 48, 64],
+                    help="trial counts to report (default 4 8 16 24 32 48 64)")
+    sa.add_argument("--out", metavar="PATH", help="also write PATH.csv")
     s = sub.add_parser("storage", help="local Optuna storages under N concurrent processes: errors, speed, heartbeats")
     s.add_argument("--workers", type=int, default=8, help="concurrent processes (default 8)")
     s.add_argument("--trials", type=int, default=40, help="trials per process (default 40)")
@@ -383,5 +427,5 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr bench") -> int:
     args = build_parser(prog).parse_args(argv)
     if args.what == "settings" and not args.shape:
         args.shape = [(16, 32), (16, 48)]
-    return {"cost": _cost, "bicubic": _bicubic, "train": _train, "settings": _settings, "mix": _mix, "storage": _storage,
+    return {"cost": _cost, "bicubic": _bicubic, "train": _train, "settings": _settings, "mix": _mix, "samplers": _samplers, "storage": _storage,
             "screening": _screening, "latency": _latency, "upscale": _upscale}[args.what](args)

@@ -8,6 +8,7 @@ in the study; :mod:`.render` only draws it (HTML, Markdown, terminal).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import optuna
@@ -161,25 +162,39 @@ def hypervolume(points: np.ndarray, ref: np.ndarray) -> float:
     return vol
 
 
-def hypervolume_history(df: pd.DataFrame, objectives: list[str], max_params: int | None = None) -> pd.DataFrame:
+def hv_bounds(frames: Sequence[pd.DataFrame], objectives: list[str],
+              max_params: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The box hypervolumes are normalised in: per objective (minimised), the best value of the
+    scored trials of all ``frames`` and a reference just beyond their worst (for ``params``, at
+    least the budget); None when no trial is scored. Shared by studies compared with each other."""
+    good = [_minimised(df[scored_mask(df)], objectives) for df in frames if scored_mask(df).any()]
+    if not good:
+        return None
+    allg = np.vstack(good)
+    lo, hi = allg.min(axis=0), allg.max(axis=0)
+    ref = hi + 0.1 * np.where(hi > lo, hi - lo, 1.0)
+    for j, o in enumerate(objectives):
+        if o == "params" and max_params is not None:
+            ref[j] = max(ref[j], float(max_params))
+    return lo, ref
+
+
+def hypervolume_history(df: pd.DataFrame, objectives: list[str], max_params: int | None = None,
+                        bounds: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Normalised hypervolume of the feasible front after each trial (by trial number).
 
     Objectives are scaled to [0, 1] between the best value seen and a reference just beyond the
     worst (for ``params``, the budget when there is one), so 1.0 would be a single trial best at
-    everything. Columns: ``number``, ``hypervolume``.
+    everything; ``bounds`` (:func:`hv_bounds` of several studies) scales several alike. Columns:
+    ``number``, ``hypervolume``.
     """
     ok = scored_mask(df)
-    if not ok.any():
+    bounds = bounds if bounds is not None else hv_bounds([df], objectives, max_params)
+    if not ok.any() or bounds is None:
         return pd.DataFrame({"number": df["number"], "hypervolume": 0.0})
     raw = _minimised(df, objectives)
-    good = raw[ok.to_numpy()]
-    lo, hi = good.min(axis=0), good.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    ref_raw = hi + 0.1 * span
-    for j, o in enumerate(objectives):
-        if o == "params" and max_params is not None:
-            ref_raw[j] = max(ref_raw[j], float(max_params))
-    norm = (raw - lo) / (ref_raw - lo)
+    lo, ref_raw = bounds
+    norm = np.clip((raw - lo) / (ref_raw - lo), 0.0, None)
     out, seen, hv = [], [], 0.0
     order = np.argsort(df["number"].to_numpy(), kind="stable")
     for i in order:
