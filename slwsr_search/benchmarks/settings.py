@@ -13,8 +13,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -70,20 +72,19 @@ def time_one(arch: str, batch: int, patch: int, steps: int, setting: Setting) ->
 
 def time_setting(arch: str, batch: int, patch: int, steps: int, setting: Setting) -> list[float]:
     """Each process's steps per second, all of ``setting``'s processes started together."""
-    cmd = [sys.executable, "-m", "slwsr_search.benchmarks.settings", json.dumps(
-        {"arch": arch, "batch": batch, "patch": patch, "steps": steps, "setting": asdict(setting)})]
+    job = json.dumps({"arch": arch, "batch": batch, "patch": patch, "steps": steps, "setting": asdict(setting)})
     env = {**os.environ, "OMP_NUM_THREADS": str(setting.threads)}
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for _ in range(setting.processes)]
-    out = []
-    for p in procs:
-        stdout, stderr = p.communicate()
-        if p.returncode != 0:
-            raise RuntimeError(f"{setting.label}: a timing process failed: {stderr.strip().splitlines()[-1:]}")
-        out.append(float(stdout.strip().splitlines()[-1]))
-    return out
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = [Path(tmp) / f"{k}.txt" for k in range(setting.processes)]
+        procs = [subprocess.Popen([sys.executable, "-m", "slwsr_search.benchmarks.settings", job, str(out)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env) for out in outs]
+        for p in procs:
+            _, stderr = p.communicate()
+            if p.returncode != 0:
+                raise RuntimeError(f"{setting.label}: a timing process failed: {stderr.strip().splitlines()[-1:]}")
+        return [float(out.read_text()) for out in outs]
 
 
-if __name__ == "__main__":  # one timing process of time_setting
+if __name__ == "__main__":  # one timing process of time_setting: its steps/s into the file named
     a = json.loads(sys.argv[1])
-    print(time_one(a["arch"], a["batch"], a["patch"], a["steps"], Setting(**a["setting"])))
+    Path(sys.argv[2]).write_text(repr(time_one(a["arch"], a["batch"], a["patch"], a["steps"], Setting(**a["setting"]))))

@@ -79,12 +79,8 @@ def setup(spec: ArchSpec, dev: torch.device, protocol: Protocol, speedups: Speed
     model = build_model(spec).to(dev).to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=protocol.lr, betas=(0.9, 0.999), eps=1e-8)
     fwd = torch.compile(model) if speedups.compile else model
-    if dev.type == "cuda" and speedups.bf16:
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16)
-    elif dev.type == "cpu" and speedups.cpu_bf16:
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16)
-    else:
-        autocast = contextlib.nullcontext()
+    bf16 = (dev.type == "cuda" and speedups.bf16) or (dev.type == "cpu" and speedups.cpu_bf16)
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     return model, fwd, optimizer, autocast
 
 
