@@ -288,3 +288,20 @@ def test_shipping_an_average_that_was_not_kept_is_refused():
 
     with pytest.raises(ValueError, match="kept no moving average"):
         choose_weights("ema", {"psnr": 1.0}, False)
+
+
+def test_a_run_folder_another_process_trains_is_refused(tmp_path, data):
+    """Two trainings of one folder would overwrite each other's checkpoints: while another process
+    holds the folder, a training of it is refused; once it lets go, the training runs."""
+    (tmp_path / "run").mkdir()
+    hold = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); "
+            "print('held', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match=f"{tmp_path / 'run'}: another process is training this run"):
+            finalize_training(tmp_path / "run", config(), data, "cpu")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert finalize_training(tmp_path / "run", config(), data, "cpu").status == "ok"

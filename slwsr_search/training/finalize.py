@@ -14,12 +14,14 @@ after the last checkpoint are redone from the same state.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -184,6 +186,36 @@ def finalize_training(folder: str | Path, config: FinalizeConfig, data: TrainDat
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out):
+        return _finalize(out, config, data, device, speedups, on_event, on_step, on_eval, should_stop)
+
+
+@contextlib.contextmanager
+def _exclusive(folder: Path) -> Iterator[None]:
+    """Hold an advisory ``flock`` on the run folder (on the folder itself: no lock file left) for
+    the whole training; ``ValueError`` naming it when another process holds it, since two
+    trainings of one folder would overwrite each other's checkpoints. A no-op without ``fcntl``."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"{folder}: another process is training this run; let it finish, or give another "
+                             "folder") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _finalize(out: Path, config: FinalizeConfig, data: TrainData, device: str, speedups: Speedups,
+              on_event: Callable[[str], None] | None, on_step: Callable[[int, float | None], None] | None,
+              on_eval: Callable[[dict], None] | None, should_stop: Callable[[], bool] | None) -> FinalizeResult:
+    """:func:`finalize_training` in its folder, which this process holds."""
     if check_resume(out, config) is None:
         write_atomic(out / CONFIG, lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
     training = Training(config.spec, data, config.protocol, device, speedups, ema_decay=config.ema_decay)
