@@ -245,7 +245,9 @@ def test_bench_screening_scores_each_setting_on_its_designs_and_on_the_shared_on
     screens = {k: v for k, v in recs.items() if v["role"] == SCREEN}
     both = _store(tmp_path / "a.jsonl", screens, "good")
     # a second setting in the same file that ranks every design backwards, on five designs only
-    flipped = {k: {**v, "psnr": -v["psnr"], "loss_tail": -v["loss_tail"]} for k, v in screens.items() if v["hash"] != "h5"}
+    # (another audit's labels for the same designs: designs are matched by their hash, not their label)
+    flipped = {k: {**v, "psnr": -v["psnr"], "loss_tail": -v["loss_tail"], "label": f"x{v['label']}"}
+               for k, v in screens.items() if v["hash"] != "h5"}
     _store(tmp_path / "a.jsonl", flipped, "bad")
     code, out, err = run_command(bench_main, capsys, "screening", "--reference", ref, "--screening", f"good={both}@good",
                                  "--screening", f"bad={both}@bad", "--out", str(tmp_path / "cmp"), prog="bench")

@@ -201,9 +201,7 @@ def _with_features(table: pd.DataFrame, records: dict[str, dict],
                    screen_seeds: int) -> tuple[pd.DataFrame, np.ndarray | None]:
     """The design table with its spec hash, log parameters and share of residual blocks; and the
     screening's seed-mean loss per rung (designs x rungs; None without rungs)."""
-    by_label = {r["label"]: r for r in records.values()}
     t = table.copy()
-    t["hash"] = [by_label[x]["hash"] for x in t["label"]]
     t["log_params"] = np.log(t["params"].astype(float))
     t["res_share"] = [_res_share(a) for a in t["arch"]]
     screens = {(r["hash"], r["seed"]): r for r in records.values() if r.get("role") == SCREEN}

@@ -174,21 +174,22 @@ class AuditSummary:
 
 def design_table(records: dict[str, dict], screen_seeds: int) -> tuple[pd.DataFrame, int]:
     """Per-design rows from an audit's stored trainings; ``(table, designs left out)``: a design
-    enters only with every screening seed and at least one reference training finished ``ok``."""
+    (by spec hash: audits may label one design differently) enters only with every screening seed
+    and at least one reference training finished ``ok``."""
     by_design: dict[str, dict] = {}
     for rec in records.values():
         d = by_design.setdefault(rec["hash"], {"label": rec["label"], "arch": rec["arch"], "params": rec["params"],
                                                "macs": rec["macs"], SCREEN: {}, REFERENCE: {}})
         d[rec["role"]][rec["seed"]] = rec
     rows, missing = [], 0
-    for d in by_design.values():
+    for h, d in by_design.items():
         screen = [d[SCREEN].get(s) for s in range(screen_seeds)]
         refs = [r for _, r in sorted(d[REFERENCE].items()) if r["status"] == OK]
         if any(r is None or r["status"] != OK for r in screen) or not refs:
             missing += 1
             continue
         psnrs = np.array([r["psnr"] for r in screen])
-        row = {"label": d["label"], "params": d["params"], "macs": d["macs"]}
+        row = {"label": d["label"], "hash": h, "params": d["params"], "macs": d["macs"]}
         row.update({f"screen_psnr_{s}": p for s, p in enumerate(psnrs)})
         row.update({"screen_mean": psnrs.mean(), "screen_std": psnrs.std(ddof=1) if len(psnrs) > 1 else math.nan,
                     "screen_min": psnrs.min(), "screen_max": psnrs.max(),

@@ -51,12 +51,12 @@ def compare(reference: dict[str, dict], screenings: dict[str, dict[str, dict]], 
     owned = {}
     for name, recs in screenings.items():
         table, _ = design_table({**recs, **reference}, seeds)
-        owned[name] = set(table["label"]) if len(table) else set()
+        owned[name] = set(table["hash"]) if len(table) else set()  # by spec hash: stores may label a design apart
     common = set.intersection(*owned.values()) if owned else set()
     rows = []
     for name, recs in screenings.items():
-        for scope, labels in (("own", owned[name]), ("common", common)):
-            keep = {k: r for k, r in {**recs, **reference}.items() if r["label"] in labels}
+        for scope, hashes in (("own", owned[name]), ("common", common)):
+            keep = {k: r for k, r in {**recs, **reference}.items() if r["hash"] in hashes}
             s = summarize(keep, seeds, tolerance, n_boot=n_boot)
             for e in s.estimators:
                 rows.append({"screening": name, "designs": scope, "n": len(s.designs), "estimator": e.name,
