@@ -124,7 +124,7 @@ def test_bf16_autocast_on_cpu_trains_in_bf16_and_scores_in_fp32(monkeypatch):
 
     seen = []
     real = loop.evaluate_pairs
-    monkeypatch.setattr(loop, "evaluate_pairs", lambda *a, **k: seen.append(torch.is_autocast_cpu_enabled()) or real(*a, **k))
+    monkeypatch.setattr(loop, "evaluate_pairs", lambda *a, **k: seen.append(torch.is_autocast_enabled("cpu")) or real(*a, **k))
     a = train(TINY, DATA, FAST, device="cpu", speedups=Speedups(cpu_bf16=True))
     b = train(TINY, DATA, FAST, device="cpu")
     assert a.ok and b.ok and a.final_loss != b.final_loss and seen == [False, False]
