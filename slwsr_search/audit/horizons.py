@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..training.outcomes import OK
-from .stats import (MIN_DESIGNS, ROW_FORMS, bootstrap_interval, design_table, estimators, kendall_tau, matched_pairs,
+from .stats import (MIN_DESIGNS, ROW_FORMS, EstimatorRow, bootstrap_interval, design_table, estimators, kendall_tau, matched_pairs,
                     spearman_rho)
 from .store import REFERENCE, SCREEN
 
@@ -59,25 +59,13 @@ ROW_FORMS[top1_regret] = top1_regret_rows
 
 
 @dataclass(frozen=True)
-class HorizonRow:
-    """One estimator against the reference at one rung (``horizon`` steps): tau and rho with
-    bootstrap intervals, correctly ordered cost-matched pairs, the top-1 regret (dB) with its
-    bootstrap interval."""
+class HorizonRow(EstimatorRow):
+    """An :class:`~.stats.EstimatorRow` against the reference at one rung (``horizon`` steps),
+    with the top-1 regret (dB) and its bootstrap interval."""
 
     horizon: int
-    name: str
-    tau: float
-    tau_interval: tuple[float, float]
-    rho: float
-    rho_interval: tuple[float, float]
-    pairs_right: int
-    pairs: int
     regret: float
     regret_interval: tuple[float, float]
-
-    @property
-    def pair_share(self) -> float:
-        return self.pairs_right / self.pairs if self.pairs else math.nan
 
 
 @dataclass(frozen=True)
@@ -192,7 +180,7 @@ def horizon_summary(records: dict[str, dict], screen_seeds: int, tolerance: floa
                 x = -extrapolated_loss(rung_loss, rung_steps, h)
             elif x is None:
                 x = loo_scores(table, r, fitted[name])
-            rows.append(_row(h, name, x, r, table["params"], tolerance, level, n_boot))
+            rows.append(_row(h, name, scores[name][0], x, r, table["params"], tolerance, level, n_boot))
     noise, spread = _noise(curves, table, steps), {h: float(ref[h].std(ddof=1)) for h in steps}
     return HorizonSummary(steps, rows, ref, noise, spread, crossovers(ref), list(scores))
 
@@ -218,12 +206,12 @@ def _res_share(arch: str) -> float:
     return sum(t in "Rr" for t in tokens) / len(tokens)
 
 
-def _row(h: int, name: str, x: np.ndarray, r: np.ndarray, params, tolerance: float, level: float,
+def _row(h: int, name: str, what: str, x: np.ndarray, r: np.ndarray, params, tolerance: float, level: float,
          n_boot: int) -> HorizonRow:
     right, pairs = matched_pairs(x, r, params, tolerance)
-    return HorizonRow(h, name, kendall_tau(x, r), bootstrap_interval(x, r, kendall_tau, n_boot, level),
+    return HorizonRow(name, what, kendall_tau(x, r), bootstrap_interval(x, r, kendall_tau, n_boot, level),
                       spearman_rho(x, r), bootstrap_interval(x, r, spearman_rho, n_boot, level), right, pairs,
-                      top1_regret(x, r), bootstrap_interval(x, r, top1_regret, n_boot, level))
+                      h, top1_regret(x, r), bootstrap_interval(x, r, top1_regret, n_boot, level))
 
 
 def _noise(curves: pd.DataFrame, table: pd.DataFrame, steps: list[int]) -> dict[int, list[float]]:

@@ -28,10 +28,9 @@ from ..model.presets import PRESETS
 from ..model.spec import ArchSpec
 from ..sr.data import TrainData
 from ..training.device import Speedups
-from ..training.finalize import STATE, FinalizeConfig, finalize_training, read_progress
+from ..training.finalize import FinalizeConfig, finalize_training, read_progress
 from ..training.loop import INTERRUPTED, train
 from ..training.protocol import Protocol
-from ..training.state import load_state
 from ..search.rungs import DesignPlan, run_design
 from ..search.space import draw_specs
 from ..search.study import Fidelity, StudyConfig, settings_key
@@ -262,9 +261,4 @@ def _long_reference(job: Job, protocol: Protocol, data: TrainData, ladder: Ladde
                  if last and all(l is not None for l, _ in windows) else None)
     return {"status": r.status, "psnr": last.get("psnr"), "ssim": last.get("ssim"), "loss_mean": loss_mean,
             "loss_tail": None, "steps": p.steps, "seconds": round(r.train_s, 3), "device": str(device),
-            "curve": curve, "run": str(folder), "cpus": _cpus(folder)}
-
-
-def _cpus(folder: Path) -> list[str]:
-    """Every CPU a long reference trained on (its last checkpoint's record)."""
-    return list(load_state(folder / STATE).extra.get("cpus", [])) if (folder / STATE).exists() else []
+            "curve": curve, "run": str(folder), "cpus": list(r.cpus)}

@@ -140,6 +140,7 @@ class FinalizeResult:
     resumed_from: int | None
     training: Training | None = None
     last_row: dict | None = None
+    cpus: tuple[str, ...] = ()  # every CPU the run trained on, in order (its checkpoints' record)
 
 
 #: How the log records a resume from a checkpoint (what :func:`count_resumes` counts).
@@ -237,7 +238,7 @@ def _finalize(out: Path, config: FinalizeConfig, data: TrainData, device: str, s
         if res.status != OK:
             if res.status != INTERRUPTED:
                 run.event(f"failed: {res.reason}")
-            return FinalizeResult(res.status, res.reason, done, run.train_s, run.resumed_from)
+            return FinalizeResult(res.status, res.reason, done, run.train_s, run.resumed_from, cpus=tuple(run.cpus))
         run.train_s += time.perf_counter() - t0
         run.window_loss += res.loss_mean * res.steps_done
         run.window_steps += res.steps_done
@@ -245,7 +246,7 @@ def _finalize(out: Path, config: FinalizeConfig, data: TrainData, device: str, s
     if run.resumed_from != p.steps:
         run.event(f"finished {p.steps:,} steps in {run.train_s:,.0f} s of training")
     return FinalizeResult(OK, None, training.steps_done, run.train_s, run.resumed_from, training,
-                          run.rows[-1] if run.rows else None)
+                          run.rows[-1] if run.rows else None, tuple(run.cpus))
 
 
 def _next_stop(done: int, config: FinalizeConfig) -> int:
