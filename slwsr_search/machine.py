@@ -43,3 +43,18 @@ def native_bf16() -> bool:
     """Whether the CPU computes bfloat16 in hardware (AVX512_BF16 or AMX-BF16): where bf16
     autocast can pay (:attr:`~slwsr_search.training.device.Speedups.cpu_bf16`)."""
     return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
+#: The CPU features that decide how fast int8, bf16 and fp32 kernels run, in the order figures name them.
+SPEED_FLAGS: tuple[str, ...] = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_int8", "amx_bf16")
+
+
+def cpu_summary() -> str:
+    """What a timing needs beside it: the CPU model, its speed-relevant flags (:data:`SPEED_FLAGS`),
+    its core count and the 1-minute load average, e.g. ``Intel(R) Xeon(R) Processor (avx2 avx512f
+    amx_int8), 2 cores, load 1.9``."""
+    import os
+
+    flags = " ".join(f for f in SPEED_FLAGS if f in cpu_flags())
+    load = f", load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{cpu_model()}{f' ({flags})' if flags else ''}, {os.cpu_count()} cores{load}"

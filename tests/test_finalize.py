@@ -191,7 +191,7 @@ def test_config_errors_name_the_field():
 
 CMD = [sys.executable, "-m", "slwsr_search.finalize", "--preset", "s-lwsr16-half", "--steps", "60", "--batch", "4",
        "--patch", "24", "--checkpoint-every", "10", "--eval-every", "30", "--threads", "1", "--quiet",
-       "--no-self-ensemble", "--bench", "builtin:val"]
+       "--no-self-ensemble", "--bench", "builtin:val", "--calib-patches", "8"]
 
 
 def _kill_when(proc: subprocess.Popen, log: Path, checkpoints: int) -> None:
@@ -230,7 +230,12 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     (command,) = [line for line in card.splitlines() if line.startswith("python -m slwsr_search.finalize ")]
     assert not [a for a in shlex.split(command) if os.path.isabs(a)] and f"--out {os.path.relpath(run)}" in command
     assert [r["psnr"] for r in read_progress(run)] == [r["psnr"] for r in read_progress(tmp_path / "ref")]
-    assert {p.name for p in (run / "bundle").iterdir()} == {"model.safetensors", "spec.json", "model.onnx", "MODEL_CARD.md"}
+    assert {p.name for p in (run / "bundle").iterdir()} == {"model.safetensors", "spec.json", "model.onnx", "model.int8.onnx",
+                                                            "model.fp16.onnx", "crops.png", "MODEL_CARD.md"}
+    # the card lists each model file with its score on the bench set and its latency here
+    files = card[card.index("## Model files"):]
+    assert all(f"| `{f}` |" in files for f in ("model.onnx", "model.int8.onnx", "model.fp16.onnx")) and " ms |" in files
+    assert "![" in card and "(crops.png)" in card and "| s-lwsr16-half (int8) |" in (run / "table.md").read_text()
     assert (run / "table.md").exists() and "| s-lwsr16-half |" in (run / "table.md").read_text()
     assert "validation PSNR (dB)" in (run / "progress.html").read_text()
 

@@ -15,8 +15,8 @@ from typing import Sequence
 from .common import run_cli
 
 #: The commands, in the order ``slwsr --help`` lists them.
-COMMANDS: tuple[str, ...] = ("run", "report", "fidelity", "train", "finalize", "evaluate", "upscale", "arch", "latency",
-                             "bench")
+COMMANDS: tuple[str, ...] = ("run", "report", "fidelity", "train", "finalize", "quantize", "evaluate", "upscale", "arch",
+                             "latency", "bench")
 
 
 def _module(name: str):

@@ -17,8 +17,9 @@ from ..sr.table import literature_table, load_bench, table_csv, table_markdown
 from ..training.device import Speedups, configure_device, resolve_device
 from ..training.finalize import LOG, PROGRESS, FinalizeConfig, count_resumes, finalize_training, read_progress
 from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
-from ..deploy.bundle import CARD
-from ..deploy.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html, write_release
+from ..deploy.bundle import ONNX_INT8
+from ..deploy.quantize import DEFAULT_METHOD, METHODS, Int8Settings
+from ..deploy.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html
 from .common import Parser, add_spec_args, portable_argv, spec_from_args
 
 SUMMARY = "train a chosen design for long (crash-safe), score it as the literature does, export the bundle"
@@ -35,8 +36,10 @@ Take one design (a study's trial, a preset, a spec file or an arch string) to a 
 2. score it on each --bench folder (Set5 / Set14 / B100 / Urban100 layout, their MATLAB-made LR
    used where present) with and without the x8 self-ensemble, beside our bicubic and the paper's
    published rows: OUT/table.md and OUT/table.csv.
-3. write the bundle OUT/bundle/: model.safetensors, spec.json, model.onnx (opset 18, RGB 0..1)
-   and MODEL_CARD.md.
+3. write the bundle OUT/bundle/: model.safetensors, spec.json, model.onnx (opset 18, RGB 0..1),
+   model.int8.onnx (post-training int8, calibrated on --calib-patches LR patches of the training
+   data or --calib-dir), model.fp16.onnx, crops.png (HR / bicubic / fp32 / int8 crops of the first
+   bench picture) and MODEL_CARD.md (each file's PSNR on the bench sets and its latency here).
 
 Protocol --protocol auto (the default): `long` on a CPU (5,000 steps x 16 patches of 48 px, lr 1e-3
 cosine; about an hour for s-LWSR16 on one CPU core, twice that for designs rich in inverted
@@ -91,6 +94,13 @@ def build_parser(prog: str) -> Parser:
     g.add_argument("--bench", action="append", metavar="DIR",
                    help="benchmark folder for the table; repeatable (default: the --val-dir folders)")
     g.add_argument("--no-self-ensemble", action="store_true", help="leave the x8 self-ensemble rows out of the table")
+    g = p.add_argument_group("int8 (model.int8.onnx; `slwsr quantize` redoes it on a bundle)")
+    g.add_argument("--calib-dir", action="append", metavar="DIR",
+                   help="calibration images; repeatable (default: the training data)")
+    g.add_argument("--int8-method", choices=list(METHODS), default=DEFAULT_METHOD,
+                   help=f"calibration method (default {DEFAULT_METHOD}: measured best, docs/deployment.md)")
+    g.add_argument("--calib-patches", type=int, default=Int8Settings.patches, metavar="N",
+                   help=f"LR patches of {Int8Settings.patch} px to calibrate on (default {Int8Settings.patches})")
     g = p.add_argument_group("device")
     g.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default auto)")
     g.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core); resume with the same")
@@ -179,36 +189,86 @@ def _train(name: str, config: FinalizeConfig, data, out: Path, args, speedups: S
     return res, say
 
 
-def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, args, argv, say) -> None:
-    """Score the trained weights on the bench sets, choose what ships, write the release bundle."""
+def _graphs(bundle: Path, onnx: Path, config: FinalizeConfig, data, args, say):
+    """Write the int8 graph (calibrated on the training data, or --calib-dir) and the fp16 graph."""
+    from ..deploy.quantize import Int8Settings, calibration_patches
+    from ..deploy.variants import write_variants
+    from ..sr.data import load_pairs
+
+    settings = Int8Settings(args.int8_method, args.calib_patches)
+    pairs = ([p for d in args.calib_dir for p in load_pairs(d, config.spec.scale, progress=False)]
+             if args.calib_dir else list(data.train))
+    say(f"int8: {settings.method} calibration on {settings.patches} LR patches of "
+        f"{' + '.join(args.calib_dir) if args.calib_dir else 'the training data'}; fp16")
+    return write_variants(onnx, bundle, calibration_patches(pairs, settings.patches, settings.patch, settings.seed), settings)
+
+
+def _picture(bench, model, int8_path: Path, scale: int, device: str):
+    """Crops of the bench's first picture, HR / bicubic / fp32 / int8, each captioned with its PSNR."""
+    from ..deploy.runners import onnx_runner, runner_upscaler
+    from ..sr.crops import crops_strip, detail_box
+    from ..sr.evaluate import bicubic_upscaler, model_upscaler
+    from ..sr.metrics import psnr, quantize
+
+    pair = bench.pairs[0]
+    ups = [("bicubic", bicubic_upscaler(scale)), ("fp32", model_upscaler(model, device)),
+           ("int8", runner_upscaler(onnx_runner(int8_path, 1)))]
+    panels = [("HR", pair.hr)]
+    for label, up in ups:
+        sr = quantize(up(pair.lr))
+        panels.append((f"{label} {psnr(sr, pair.hr, crop=scale):.2f} dB", sr))
+    size = min(96, *pair.hr.shape[:2])
+    strip = crops_strip(panels, detail_box(pair.hr, size), size)
+    return strip, (f"{bench.name} {pair.name}: HR, bicubic, fp32 and int8, a {size} px crop shown x2; "
+                   "PSNR of the whole picture (Y, as in the tables).")
+
+
+def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, args, argv, say, data) -> None:
+    """Write the bundle's network and graphs, score them on the bench sets, time them, write the card."""
+    from ..deploy.latency import lr_size_for
+    from ..deploy.release import FileFacts, write_card, write_network
+    from ..deploy.variants import score_variants, time_variants, variant_rows
+    from ..machine import cpu_summary
+
     tr, row, params = res.training, res.last_row or {}, count_cost(config.spec).params
     use_ema = choose_weights(args.ship, row, tr.ema is not None) == "ema"
     ema_model = tr.ema_model() if tr.ema is not None else None
     model = ema_model if use_ema else tr.model.eval()
-    models = [(name, tr.model.eval(), params)] + ([(name + " EMA", ema_model, params)] if ema_model is not None else [])
-    table = None
-    if benches:
-        say(f"scoring on {', '.join(b.name for b in benches)}{'' if args.no_self_ensemble else ' (with the x8 self-ensemble)'}")
-        table = literature_table(models, benches, config.spec.scale, self_ensemble=not args.no_self_ensemble,
-                                 device=str(tr.dev),
-                                 note=f"this run: {config.protocol.steps:,} steps on {' + '.join(config.train)}")
-        (out / "table.md").write_text(table_markdown(table))
-        (out / "table.csv").write_text(table_csv(table))
-    (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
     facts = TrainingFacts("ema" if use_ema else "raw", res.steps_done, res.train_s, str(tr.dev), torch.get_num_threads(),
                           count_resumes(out),
                           row.get("ema_psnr" if use_ema else "psnr") or float("nan"),
                           row.get("ema_ssim" if use_ema else "ssim") or float("nan"))
+    bundle = out / "bundle"
+    variants = _graphs(bundle, write_network(bundle, model, config, facts), config, data, args, say)
+    scale, note = config.spec.scale, f"this run: {config.protocol.steps:,} steps on {' + '.join(config.train)}"
+    scores = score_variants(variants, benches, scale) if benches else {}
+    lr = lr_size_for(scale)
+    say(f"timing {', '.join(v.label for v in variants)} on onnxruntime ({lr[1]}x{lr[0]} LR, 1 thread)")
+    times = time_variants(variants, lr)
+    table = None
+    if benches:
+        say(f"scoring on {', '.join(b.name for b in benches)}{'' if args.no_self_ensemble else ' (with the x8 self-ensemble)'}")
+        models = [(name, tr.model.eval(), params)] + ([(name + " EMA", ema_model, params)] if ema_model is not None else [])
+        shipped = name + (" EMA" if use_ema else "")
+        table = literature_table(models, benches, scale, self_ensemble=not args.no_self_ensemble, device=str(tr.dev),
+                                 note=note, more=variant_rows(shipped, params, scores, note))
+        (out / "table.md").write_text(table_markdown(table))
+        (out / "table.csv").write_text(table_csv(table))
+    (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
+    what = {"fp32": "fp32 ONNX", "int8": f"int8 ONNX ({args.int8_method} calibration)", "fp16": "fp16 ONNX"}
+    files = [FileFacts(v.path.name, what[v.label], scores.get(v.label, {}), times[v.label]) for v in variants]
+    picture = _picture(benches[0], model, bundle / ONNX_INT8, scale, str(tr.dev)) if benches else None
     # the card's command names paths relative to where this one ran, not this machine's folders
     given = portable_argv(sys.argv[1:] if argv is None else argv)
     command = "python -m slwsr_search.finalize " + " ".join(shlex.quote(a) for a in given)
-    bundle = write_release(out / "bundle", model, config, facts, table,
-                           ["pip install torch==2.13.0 -e '.[dev]'   # in a checkout of slwsr-search", command])
+    write_card(bundle, model, config, facts, table,
+               ["pip install torch==2.13.0 -e '.[dev]'   # in a checkout of slwsr-search", command], files, picture,
+               f"{lr[1]}x{lr[0]} LR image, {cpu_summary()}")
     if table is not None:
         print(table_markdown(table))
     print(f"result      val PSNR {facts.val_psnr:.3f} dB, SSIM {facts.val_ssim:.4f} ({facts.weights} weights); "
           f"{res.train_s / 60:.1f} min of training, {facts.resumes} resume(s)")
-    print(f"bundle      {bundle}/ (model.safetensors, spec.json, model.onnx, {CARD})")
+    print(f"bundle      {bundle}/ ({', '.join(sorted(p.name for p in bundle.iterdir()))})")
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int:
@@ -232,5 +292,5 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     if res.status != "ok":
         print(f"FAILED      {res.status}: {res.reason}")
         return 1
-    _release(name, config, res, out, benches, args, argv, say)
+    _release(name, config, res, out, benches, args, argv, say, data)
     return 0

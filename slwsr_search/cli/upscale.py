@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..deploy.bundle import ONNX, load_bundle
-from ..deploy.runners import BACKENDS, onnx_runner, torch_runner
+from ..deploy.bundle import load_bundle
+from ..deploy.runners import BACKENDS, bundle_runner
 from ..sr.pictures import output_array, quantizer, read_picture, write_picture
 from ..sr.tiles import receptive_radius, tile_boxes, upscale_into
 from ..training.device import Speedups, configure_device, resolve_device
@@ -43,7 +43,8 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="pictures to upscale (any format Pillow reads)")
     p.add_argument("--model", required=True, metavar="BUNDLE", help="a bundle folder (finalize's OUT/bundle)")
     p.add_argument("--out", default="upscaled", metavar="DIR", help="output folder, created if needed (default upscaled)")
-    p.add_argument("--backend", choices=BACKENDS, default="torch", help="torch or onnxruntime (default torch)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (the weights), onnxruntime (model.onnx), onnxruntime-int8 (model.int8.onnx) or "
+                        "onnxruntime-fp16 (model.fp16.onnx) (default torch)")
     p.add_argument("--tile", type=int, default=256, metavar="PX", help="tile size in LR pixels (default 256)")
     p.add_argument("--margin", type=int, metavar="PX",
                    help="context per tile side in LR pixels (default: the network's receptive radius, exact)")
@@ -52,16 +53,6 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--threads", type=int, help="CPU threads (default: one per core)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
-
-
-def _runner(args, model, dev):
-    """The upscaler ``--backend`` names: the bundle's ONNX file on onnxruntime, or the network on PyTorch."""
-    if args.backend == "onnxruntime":
-        onnx_path = Path(args.model) / ONNX
-        if not onnx_path.is_file():
-            raise ValueError(f"{onnx_path}: missing from the bundle (needed by --backend onnxruntime)")
-        return onnx_runner(onnx_path, args.threads)
-    return torch_runner(model, str(dev))
 
 
 def _upscale_one(src: Path, dst: Path, run, scale: int, args, margin: int, bar) -> str:
@@ -101,7 +92,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr upscale") -> int:
     dev = resolve_device(args.device)
     configure_device(dev, Speedups(threads=args.threads))
     margin = receptive_radius(model, scale) if args.margin is None else args.margin
-    run = _runner(args, model, dev)
+    run = bundle_runner(args.model, args.backend, model, str(dev), args.threads)
     inputs = {Path(i).resolve() for i in args.images}
     bar = None
     if not args.quiet:

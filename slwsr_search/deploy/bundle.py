@@ -16,10 +16,11 @@ from ..model.spec import ArchSpec
 
 #: Tag in every bundle's safetensors metadata, so a foreign file is told apart from ours.
 BUNDLE_FORMAT = "slwsr-search/bundle-1"
-#: The files of a bundle folder: what :func:`load_bundle` needs, and what a release adds
-#: (the ONNX graph, the model card).
+#: The files of a bundle folder: what :func:`load_bundle` needs, and what a release adds (the ONNX
+#: graphs in fp32, int8 and fp16, the model card and its picture of crops).
 WEIGHTS, SPEC = "model.safetensors", "spec.json"
-ONNX, CARD = "model.onnx", "MODEL_CARD.md"
+ONNX, ONNX_INT8, ONNX_FP16 = "model.onnx", "model.int8.onnx", "model.fp16.onnx"
+CARD, CROPS = "MODEL_CARD.md", "crops.png"
 
 
 def save_bundle(model: SLWSR, folder: str | Path, metadata: dict[str, str] | None = None) -> Path:
@@ -74,3 +75,16 @@ def load_bundle(path: str | Path) -> SLWSR:
     except RuntimeError as e:
         raise ValueError(f"{folder / WEIGHTS}: weights do not fit the spec ({str(e).splitlines()[0]})") from None
     return model.eval()
+
+
+def bundle_metadata(path: str | Path) -> dict[str, str]:
+    """The strings in a bundle's safetensors header (``train``, ``val``, ``protocol``, ... as
+    :func:`save_bundle` wrote them); ``ValueError`` naming the file when it cannot be read."""
+    from safetensors import SafetensorError, safe_open
+
+    f = Path(path) / WEIGHTS
+    try:
+        with safe_open(str(f), framework="pt", device="cpu") as h:
+            return dict(h.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ValueError(f"{f}: cannot read it as safetensors ({e})") from None

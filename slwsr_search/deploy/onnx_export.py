@@ -40,7 +40,7 @@ def onnx_metadata(model: SLWSR) -> dict[str, str]:
     """The ``metadata_props`` an exported model carries."""
     spec = model.spec
     return {"format": "slwsr-search/onnx-1", "scale": str(spec.scale), "value_range": "0..1",
-            "layout": "NCHW RGB float32", "spec": spec.to_json(compact=True), "spec_hash": spec.hash}
+            "layout": "NCHW RGB float32", "precision": "fp32", "spec": spec.to_json(compact=True), "spec_hash": spec.hash}
 
 
 def export_onnx(model: SLWSR, path: str | Path, example_size: tuple[int, int] = (24, 20)) -> Path:

@@ -1,7 +1,9 @@
-"""A finalized run's release: the bundle folder a user ships (weights, spec, ONNX graph, model card).
+"""A finalized run's release: the bundle folder a user ships (weights, spec, ONNX graphs, model card).
 
-:func:`write_release` writes ``model.safetensors`` and ``spec.json`` (:func:`~.bundle.save_bundle`),
-``model.onnx`` (:func:`~.onnx_export.export_onnx`) and ``MODEL_CARD.md`` (:func:`model_card`).
+:func:`write_network` writes ``model.safetensors`` and ``spec.json`` (:func:`~.bundle.save_bundle`)
+and ``model.onnx`` (:func:`~.onnx_export.export_onnx`); the int8 and fp16 graphs come from that one
+(:mod:`.variants`); :func:`write_card` writes ``MODEL_CARD.md`` (:func:`model_card`) with each file's
+scores and host latency, and the picture of crops.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from pathlib import Path
 from typing import Sequence
 
 from ..config import write_atomic
-from .bundle import CARD, ONNX, SPEC, WEIGHTS, save_bundle
+import numpy as np
+
+from .bundle import CARD, CROPS, ONNX, ONNX_FP16, ONNX_INT8, SPEC, WEIGHTS, save_bundle
 from ..model.cost import count_cost
 from ..model.network import SLWSR
 from .onnx_export import OPSET, export_onnx
@@ -56,22 +60,61 @@ def choose_weights(ship: str, last_row: dict, has_ema: bool) -> str:
     return "ema" if ema is not None and raw is not None and ema > raw else "raw"
 
 
-def write_release(folder: str | Path, model: SLWSR, config: FinalizeConfig, facts: TrainingFacts,
-                  table: LiteratureTable | None, commands: Sequence[str]) -> Path:
-    """Write the release folder (created) for ``model``; returns it. Every file is written beside
-    its final name and renamed into place."""
+@dataclass(frozen=True)
+class FileFacts:
+    """One model file as the card lists it: its ``name`` in the bundle, ``what`` it is, its
+    ``scores[set] = (PSNR dB, SSIM)`` on the bench sets and its host ``latency_ms`` (one image of the
+    cost convention's size, None when not timed)."""
+
+    name: str
+    what: str
+    scores: dict[str, tuple[float, float]]
+    latency_ms: float | None = None
+
+
+def write_network(folder: str | Path, model: SLWSR, config: FinalizeConfig, facts: TrainingFacts) -> Path:
+    """Write the bundle's weights, spec and fp32 ONNX graph into ``folder`` (created); returns the
+    graph's path (what the int8 and fp16 graphs are made from)."""
     out = Path(folder)
     meta = {"protocol": json.dumps(config.protocol.to_dict()), "train": " + ".join(config.train),
             "val": " + ".join(config.val), "weights": facts.weights, "steps": str(facts.steps)}
     save_bundle(model, out, meta)
-    export_onnx(model, out / ONNX)
-    card = model_card(model, config, facts, table, commands)
+    return export_onnx(model, out / ONNX)
+
+
+def write_card(folder: str | Path, model: SLWSR, config: FinalizeConfig, facts: TrainingFacts,
+               table: LiteratureTable | None, commands: Sequence[str], files: Sequence[FileFacts] = (),
+               picture: tuple[np.ndarray, str] | None = None, host: str = "") -> Path:
+    """Write ``MODEL_CARD.md`` (and ``picture``'s image, a uint8 array with its caption, as
+    :data:`.bundle.CROPS`) into ``folder``; ``files`` and ``host`` (the CPU the latencies were timed
+    on): the card's table of model files. Returns ``folder``."""
+    out = Path(folder)
+    if picture is not None:
+        from PIL import Image
+
+        write_atomic(out / CROPS, lambda tmp: Image.fromarray(picture[0]).save(tmp, format="PNG"))
+    card = model_card(model, config, facts, table, commands, files, None if picture is None else picture[1], host)
     write_atomic(out / CARD, lambda tmp: tmp.write_text(card))
     return out
 
 
+def files_markdown(files: Sequence[FileFacts], host: str) -> list[str]:
+    """The card's table of model files: one row each, PSNR per bench set, host latency."""
+    sets = sorted({s for f in files for s in f.scores}, key=lambda s: [s for f in files for s in f.scores].index(s))
+    lines = ["| file | what | " + " | ".join(f"{s} PSNR / SSIM" for s in sets) + " | host latency |",
+             "|" + "---|" * (len(sets) + 3)]
+    for f in files:
+        cells = [f"{f.scores[s][0]:.2f} / {f.scores[s][1]:.4f}" if s in f.scores else "-" for s in sets]
+        ms = "-" if f.latency_ms is None else f"{f.latency_ms:.0f} ms"
+        lines.append(f"| `{f.name}` | {f.what} | " + " | ".join(cells) + f" | {ms} |")
+    lines += ["", f"Host latency: median wall time of one image on onnxruntime, 1 thread, the files timed in turns "
+                  f"({host or 'this machine'}). A phone's figures differ: `slwsr latency kit` measures one.", ""]
+    return lines
+
+
 def model_card(model: SLWSR, config: FinalizeConfig, facts: TrainingFacts, table: LiteratureTable | None,
-               commands: Sequence[str]) -> str:
+               commands: Sequence[str], files: Sequence[FileFacts] = (), picture: str | None = None,
+               host: str = "") -> str:
     """The bundle's ``MODEL_CARD.md``: what the model is, how it was trained and scored, how to
     reproduce it and how to run it."""
     spec, p = model.spec, config.protocol
@@ -102,6 +145,10 @@ def model_card(model: SLWSR, config: FinalizeConfig, facts: TrainingFacts, table
     ]
     if table is not None:
         lines += ["## Benchmarks", "", table_markdown(table)]
+    if picture is not None:
+        lines += [f"![{picture}]({CROPS})", "", picture, ""]
+    if files:
+        lines += ["## Model files", "", *files_markdown(files, host)]
     lines += [
         "## Reproduce", "", "```sh", *commands, "```", "",
         "On a CPU with the same thread count the result is bit-identical, killed and resumed or not; "
@@ -111,6 +158,10 @@ def model_card(model: SLWSR, config: FinalizeConfig, facts: TrainingFacts, table
         f"- `{SPEC}`: the spec (what `load_bundle` rebuilds the network from).",
         f"- `{ONNX}`: ONNX opset {OPSET}, input `input` and output `output`: RGB on 0..1, NCHW, float32; "
         "batch, height and width dynamic; the output clamped to 0..1. Scale, spec and hash in its metadata.",
+        f"- `{ONNX_INT8}`: the same interface, int8 inside (onnxruntime's post-training static quantization, "
+        "QDQ format: weights int8 per channel, activations uint8 per tensor; its metadata says how it was "
+        "calibrated). What phone NPUs and DSPs run; `onnxruntime` runs it on any CPU.",
+        f"- `{ONNX_FP16}`: the same interface (float32 in and out), fp16 inside: what GPU and NPU delegates take.",
         "", "## Run it", "", "PyTorch (with slwsr-search installed):", "", "```python",
         "from slwsr_search import load_bundle",
         "model = load_bundle('path/to/this/folder')   # eval mode, on CPU; input/output RGB on 0..255",

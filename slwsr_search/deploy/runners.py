@@ -10,10 +10,13 @@ import numpy as np
 import torch
 
 from ..model.network import SLWSR
+from .bundle import ONNX, ONNX_FP16, ONNX_INT8
 from .onnx_export import INPUT, UnitRange
 
-#: The backends :func:`make_runner` knows.
-BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
+#: The backends :func:`bundle_runner` knows: PyTorch on the bundle's weights, or onnxruntime on one
+#: of its ONNX graphs (the file each needs, in :data:`BACKEND_FILES`).
+BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "onnxruntime-int8", "onnxruntime-fp16")
+BACKEND_FILES: dict[str, str] = {"onnxruntime": ONNX, "onnxruntime-int8": ONNX_INT8, "onnxruntime-fp16": ONNX_FP16}
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
@@ -61,3 +64,28 @@ def onnx_runner(path: str | Path, threads: int | None = None) -> Runner:
         return session.run(None, {INPUT: x})[0]
 
     return run
+
+
+def bundle_runner(folder: str | Path, backend: str, model: SLWSR, device: str = "cpu", threads: int | None = None) -> Runner:
+    """The :data:`Runner` ``backend`` names for the bundle in ``folder`` (``model``: its network,
+    for ``torch``). ``ValueError`` naming the file a backend needs when the bundle lacks it."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "torch":
+        return torch_runner(model, device)
+    path = Path(folder) / BACKEND_FILES[backend]
+    if not path.is_file():
+        raise ValueError(f"{path}: missing from the bundle (needed by backend {backend}; "
+                         f"`slwsr quantize {folder}` writes the int8 and fp16 graphs)")
+    return onnx_runner(path, threads)
+
+
+def runner_upscaler(run: Runner):
+    """``run`` as a :data:`..sr.evaluate.Upscaler` (one uint8 (h, w, 3) LR image in, (s*h, s*w, 3)
+    on 0..255 out), for scoring a runtime with :func:`..sr.evaluate.evaluate_pairs`."""
+
+    def upscale(lr: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(lr.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
+        return run(x)[0].transpose(1, 2, 0) * np.float32(255.0)
+
+    return upscale

@@ -70,11 +70,12 @@ class LiteratureTable:
 
 def literature_table(models: Sequence[tuple[str, object, int | None]], benches: Sequence[Bench], scale: int,
                      self_ensemble: bool = True, published: Sequence[str] = DEFAULT_PUBLISHED, device: str = "cpu",
-                     note: str = "this package's weights") -> LiteratureTable:
+                     note: str = "this package's weights", more: Sequence[TableRow] = ()) -> LiteratureTable:
     """Score each ``(label, model, params)`` on each bench (Y channel, ``scale`` px crop, 8-bit
     output: :func:`.evaluate.evaluate_pairs`), plain and, with ``self_ensemble``, as the mean over
-    the 8 flips/rotations (label + ``+``); our bicubic on the same LR; then the paper's ``published``
-    rows (their scores only on the sets the paper has, and only at x4; a row with none of these
+    the 8 flips/rotations (label + ``+``); then ``more``, rows scored elsewhere (a model's int8 and
+    fp16 graphs: :func:`..deploy.variants.variant_rows`); our bicubic first; the paper's ``published``
+    rows last (their scores only on the sets the paper has, and only at x4; a row with none of these
     sets is left out)."""
     sets = [b.name for b in benches]
     rows = [TableRow("Bicubic", MEASURED, "MATLAB-compatible imresize, this package", None,
@@ -85,6 +86,7 @@ def literature_table(models: Sequence[tuple[str, object, int | None]], benches: 
         if self_ensemble:
             rows.append(TableRow(label + "+", MEASURED, note + ", x8 self-ensemble", params,
                                  {b.name: _score(b, model_upscaler(model, device, self_ensemble=True), scale) for b in benches}))
+    rows += list(more)
     if scale == 4:
         for name in published:
             r = published_row(name)

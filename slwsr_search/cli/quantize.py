@@ -1,0 +1,180 @@
+"""``slwsr quantize`` / ``python -m slwsr_search.quantize``: int8 and fp16 ONNX graphs of a trained
+network, scored beside fp32 on the bench sets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from ..deploy.bundle import ONNX, SPEC, WEIGHTS, bundle_metadata, load_bundle
+from ..deploy.onnx_export import export_onnx
+from ..deploy.quantize import DEFAULT_METHOD, METHODS, Int8Settings, calibration_patches
+from ..deploy.variants import method_variants, score_variants, write_variants
+from ..model.cost import count_cost
+from ..model.network import SLWSR, build_model
+from ..sr.data import load_pairs
+from ..sr.table import load_bench
+from ..training.device import Speedups, configure_device
+from .common import Parser
+
+SUMMARY = "int8 (post-training, calibrated) and fp16 ONNX graphs of a trained network, scored beside fp32"
+
+DESCRIPTION = f"""\
+Write model.int8.onnx and model.fp16.onnx for each MODEL: a bundle folder (finalize's OUT/bundle) or
+a finalize run folder (its state.pt). int8 is onnxruntime's post-training static quantization in the
+QDQ format (weights int8 per output channel, activations uint8 per tensor), its activation ranges
+calibrated on --patches LR patches of --patch px drawn from the --calib-dir images (default: the
+training data the model was trained on, as its bundle or run folder records it). fp16 keeps float32
+input and output. Both take and return what model.onnx does: RGB on 0..1, NCHW, any size.
+
+With --bench, each graph is scored on each folder (PSNR/SSIM on Y, as the literature does) beside
+fp32, with the loss in dB; --compare scores every calibration method ({', '.join(METHODS)}) on the
+same patches. The graphs go into the bundle folder (a run folder: OUT/bundle when finalize wrote it,
+else --out).
+"""
+
+EPILOG = """\
+examples:
+  slwsr quantize models/s-lwsr16/bundle --bench ../shared/data/Set5 --bench ../shared/data/Set14
+  slwsr quantize models/*/bundle --calib-dir ../shared/data/train/T91 --compare --bench ../shared/data/Set5 --csv int8.csv
+
+exit codes: 0 written (and scored); 2 bad input (a folder that holds no trained network, no
+calibration image large enough, a --calib-dir that does not exist), in one line.
+"""
+
+
+def build_parser(prog: str) -> Parser:
+    p = Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
+    p.add_argument("models", nargs="+", metavar="MODEL", help="a bundle folder or a finalize run folder")
+    p.add_argument("--calib-dir", action="append", metavar="DIR",
+                   help="calibration images; repeatable (default: the model's training data)")
+    p.add_argument("--method", choices=list(METHODS), default=DEFAULT_METHOD,
+                   help=f"calibration method of model.int8.onnx (default {DEFAULT_METHOD}: measured best, docs/deployment.md)")
+    p.add_argument("--patches", type=int, default=Int8Settings.patches, metavar="N",
+                   help=f"calibration patches (default {Int8Settings.patches})")
+    p.add_argument("--patch", type=int, default=Int8Settings.patch, metavar="PX",
+                   help=f"calibration patch size in LR pixels (default {Int8Settings.patch})")
+    p.add_argument("--seed", type=int, default=0, help="which patches are drawn (default 0)")
+    p.add_argument("--compare", action="store_true", help="also score every calibration method (needs --bench)")
+    p.add_argument("--bench", action="append", metavar="DIR", help="score on this benchmark folder; repeatable")
+    p.add_argument("--out", metavar="DIR", help="where the graphs go (default: the bundle folder)")
+    p.add_argument("--csv", metavar="FILE", help="write the scores as CSV (one line per model, graph and set)")
+    p.add_argument("--threads", type=int, default=1, help="onnxruntime threads while scoring (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    return p
+
+
+def trained_network(folder: Path) -> tuple[SLWSR, list[str], Path | None]:
+    """``(network, training data it records, the bundle folder or None)`` of a bundle or a
+    finalize run folder; ``ValueError`` naming the folder when it is neither."""
+    from ..training.finalize import CONFIG, STATE
+    from ..training.state import load_state
+
+    if (folder / WEIGHTS).is_file() or (folder / SPEC).is_file():
+        meta = bundle_metadata(folder) if (folder / WEIGHTS).is_file() else {}
+        return load_bundle(folder), [t for t in meta.get("train", "").split(" + ") if t], folder
+    if (folder / "bundle" / WEIGHTS).is_file():
+        return trained_network(folder / "bundle")
+    if (folder / STATE).is_file():
+        state = load_state(folder / STATE)
+        if state.weights is None:
+            raise ValueError(f"{folder / STATE}: holds no weights")
+        model = build_model(state.spec)
+        model.load_state_dict(state.weights)
+        train = json.loads((folder / CONFIG).read_text()).get("train", []) if (folder / CONFIG).is_file() else []
+        # an audit's reference records its sources joined in one entry ("A + B"), finalize one per entry
+        return model.eval(), [t for entry in train for t in entry.split(" + ") if t], None
+    raise ValueError(f"{folder}: neither a bundle ({WEIGHTS} + {SPEC}) nor a finalize run folder ({STATE})")
+
+
+def _calibration(dirs: list[str], model_dir: Path, scale: int, settings: Int8Settings, given: bool):
+    if not dirs:
+        raise ValueError(f"{model_dir}: records no training data; name the calibration images with --calib-dir")
+    for d in dirs:
+        if not d.startswith("builtin:") and not Path(d).exists():
+            hint = "" if given else f" (the training data {model_dir} records; give --calib-dir)"
+            raise ValueError(f"{d}: calibration folder not found{hint}")
+    pairs = [p for d in dirs for p in load_pairs(d, scale, progress=False)]
+    return calibration_patches(pairs, settings.patches, settings.patch, settings.seed)
+
+
+def _table(rows: list[dict], sets: list[str]) -> str:
+    head = "| model | params | graph | " + " | ".join(f"{s} PSNR / SSIM (loss dB)" for s in sets) + " |"
+    lines = [head, "|" + "---|" * (len(sets) + 3)]
+    for r in rows:
+        cells = [f"{r[s][0]:.3f} / {r[s][1]:.4f} ({r[s][2]:+.3f})" for s in sets]
+        lines.append(f"| {r['model']} | {r['params']:,} | {r['graph']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _csv(rows: list[dict], sets: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["model", "params", "graph", "precision", "method", "set", "psnr", "ssim", "loss_db"])
+    for r in rows:
+        for s in sets:
+            w.writerow([r["model"], r["params"], r["graph"], r["precision"], r["method"] or "", s,
+                        f"{r[s][0]:.4f}", f"{r[s][1]:.5f}", f"{r[s][2]:.4f}"])
+    return buf.getvalue()
+
+
+def _one(folder: Path, args, settings: Int8Settings, benches, say) -> list[dict]:
+    model, train, bundle = trained_network(folder)
+    out = Path(args.out) / folder.name if args.out and len(args.models) > 1 else Path(args.out) if args.out else bundle
+    if out is None:
+        raise ValueError(f"{folder}: a run folder without a bundle; say where the graphs go with --out")
+    scale = model.spec.scale
+    patches = _calibration(args.calib_dir or train, folder, scale, settings, bool(args.calib_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    fp32 = out / ONNX if (out / ONNX).is_file() else export_onnx(model, out / ONNX)
+    variants = write_variants(fp32, out, patches, settings)
+    say(f"{folder}: wrote {', '.join(str(v.path) for v in variants[1:])} ({settings.method}, {len(patches)} patches)")
+    if not benches:
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.compare:
+            variants += method_variants(fp32, tmp, patches, list(METHODS), settings)
+        scores = score_variants(variants, benches, scale, args.threads,
+                                on_variant=lambda v: say(f"{folder}: scoring {v.label}"))
+    params = count_cost(model.spec).params
+    rows = []
+    for v in variants:
+        row = {"model": str(folder), "params": params, "graph": v.label, "precision": v.precision, "method": v.method}
+        for b in benches:
+            p, s = scores[v.label][b.name]
+            row[b.name] = (p, s, p - scores["fp32"][b.name][0])
+        rows.append(row)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if args.compare and not args.bench:
+        parser.error("--compare scores the methods: name at least one --bench folder")
+    if args.threads < 1:
+        parser.error(f"--threads {args.threads}: expected 1 or more")
+    settings = Int8Settings(args.method, args.patches, args.patch, args.seed)
+    configure_device(__import__("torch").device("cpu"), Speedups(threads=args.threads))
+    say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    rows: list[dict] = []
+    benches = None
+    for m in args.models:
+        folder = Path(m)
+        if benches is None:
+            model_scale = trained_network(folder)[0].spec.scale
+            benches = [load_bench(b, model_scale) for b in (args.bench or [])]
+        rows += _one(folder, args, settings, benches, say)
+    if rows:
+        sets = [b.name for b in benches]
+        print(_table(rows, sets))
+        print(f"\nPSNR (dB) / SSIM on Y, {model_scale} px cropped; loss: the graph's PSNR minus fp32's. "
+              f"int8: {settings.patches} patches of {settings.patch} px, seed {settings.seed}.")
+        if args.csv:
+            Path(args.csv).write_text(_csv(rows, sets))
+    return 0

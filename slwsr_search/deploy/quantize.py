@@ -1,0 +1,176 @@
+"""int8 and fp16 ONNX graphs of an exported network (what phone NPUs, DSPs and GPU delegates run).
+
+int8: onnxruntime's post-training static quantization of the fp32 graph
+(:func:`.onnx_export.export_onnx`) in the QDQ format (QuantizeLinear/DequantizeLinear pairs around
+each op, which onnxruntime, TensorRT, QNN and the LiteRT converters read), weights int8 symmetric
+per output channel, activations uint8 asymmetric per tensor, their ranges calibrated on LR patches
+of the training data (:func:`calibration_patches`) with one of :data:`METHODS`. The graph keeps
+the fp32 graph's interface: RGB on 0..1, NCHW, float32 in and out (the quantization is inside).
+
+fp16: every weight and activation in half precision, input and output kept float32 (so a caller
+feeds the same arrays), with onnxruntime's own converter.
+
+Both carry the fp32 graph's ``metadata_props`` plus ``precision`` and, for int8, how it was
+calibrated. Measured quality and the choice of the default method: docs/deployment.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..config import write_atomic
+from ..sr.data import ImagePair
+from .onnx_export import INPUT
+
+#: Calibration methods: our name -> onnxruntime's ``CalibrationMethod`` member. min-max takes each
+#: tensor's observed range; percentile clips the range at a percentile of the values (99.999 by
+#: default) so a few outliers do not stretch the grid; entropy picks the range that keeps the
+#: quantized histogram closest (KL divergence) to the original.
+METHODS: dict[str, str] = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
+#: The default method: the least loss on s-LWSR16 and the searched designs measured (docs/deployment.md).
+DEFAULT_METHOD = "percentile"
+#: The precisions a bundle's ONNX graphs come in (metadata ``precision``).
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class Int8Settings:
+    """How an int8 graph is calibrated: ``method`` (a key of :data:`METHODS`), ``patches`` LR
+    patches of ``patch`` x ``patch`` px drawn with ``seed``."""
+
+    method: str = DEFAULT_METHOD
+    patches: int = 64
+    patch: int = 48
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {self.method!r}")
+        for name in ("patches", "patch"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def calibration_patches(pairs: Sequence[ImagePair], count: int, size: int, seed: int = 0) -> np.ndarray:
+    """``count`` LR patches of ``size`` x ``size`` px, float32 (count, 3, size, size) RGB on 0..1
+    (the exported graph's input), at random places in random images of ``pairs`` (those whose LR is
+    at least ``size`` on each side), deterministic for ``seed``. ``ValueError`` when none is large
+    enough."""
+    usable = [p for p in pairs if min(p.lr.shape[:2]) >= size]
+    if not usable:
+        raise ValueError(f"calibration images: none of {len(pairs)} has an LR image of at least {size}x{size} px")
+    rng = random.Random(seed)
+    out = np.empty((count, 3, size, size), dtype=np.float32)
+    for i in range(count):
+        lr = usable[rng.randrange(len(usable))].lr
+        y, x = rng.randrange(lr.shape[0] - size + 1), rng.randrange(lr.shape[1] - size + 1)
+        out[i] = lr[y:y + size, x:x + size].transpose(2, 0, 1) / np.float32(255.0)
+    return out
+
+
+class _Patches:
+    """onnxruntime's ``CalibrationDataReader`` protocol over a patch array, one patch per call."""
+
+    def __init__(self, patches: np.ndarray) -> None:
+        self._it = iter(patches)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        x = next(self._it, None)
+        return None if x is None else {INPUT: x[None]}
+
+
+def quantize_int8(fp32: str | Path, out: str | Path, patches: np.ndarray, settings: Int8Settings = Int8Settings()) -> Path:
+    """Write the int8 QDQ graph of the fp32 ONNX file ``fp32`` to ``out``, calibrated on
+    ``patches`` (:func:`calibration_patches`) with ``settings.method``. Written beside ``out`` and
+    renamed into place. Returns ``out``."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if len(patches) == 0:
+        raise ValueError("patches: no calibration patches")
+    src, dst = Path(fp32), Path(out)
+    with tempfile.TemporaryDirectory() as tmp:
+        pre, q = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
+        # onnxruntime's recommended first pass: shapes inferred, constants folded, so every tensor
+        # the calibrator watches has a known type.
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        # the histogram calibrators print their progress; library code stays quiet
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+            quantize_static(str(pre), str(q), _Patches(patches), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=getattr(CalibrationMethod, METHODS[settings.method]))
+        proto = onnx.load(str(q))
+    props = {**_props(onnx.load(str(src), load_external_data=False)), "precision": "int8",
+             "quantization": f"onnxruntime static QDQ: weights int8 per channel, activations uint8 per tensor, "
+                             f"{settings.method} calibration on {len(patches)} LR patches of {settings.patch} px",
+             "int8_settings": _json(settings.to_dict())}
+    return _save(proto, props, dst)
+
+
+def convert_fp16(fp32: str | Path, out: str | Path) -> Path:
+    """Write the fp16 graph of the fp32 ONNX file ``fp32`` to ``out`` (float32 input and output
+    kept; casts at both ends). Returns ``out``."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    src = onnx.load(str(fp32))
+    props = {**_props(src), "precision": "fp16"}
+    half = convert_float_to_float16(src, keep_io_types=True)
+    _toposort(half.graph)  # the converter appends its input casts last, which the checker refuses
+    return _save(half, props, Path(out))
+
+
+def _toposort(graph) -> None:
+    """Reorder ``graph``'s nodes so each comes after the nodes whose outputs it reads."""
+    known = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+    pending, ordered = list(graph.node), []
+    while pending:
+        ready = [n for n in pending if all(i in known for i in n.input)]
+        if not ready:
+            raise ValueError("fp16 graph: a cycle, or a node reading a tensor nothing writes")
+        for n in ready:
+            known.update(n.output)
+        ordered += ready
+        pending = [n for n in pending if n not in ready]
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+def graph_precision(path: str | Path) -> str:
+    """The ``precision`` an ONNX file of ours declares (fp32 for graphs written before it was recorded)."""
+    import onnx
+
+    return _props(onnx.load(str(path), load_external_data=False)).get("precision", "fp32")
+
+
+def _props(proto) -> dict[str, str]:
+    return {p.key: p.value for p in proto.metadata_props}
+
+
+def _json(d: dict) -> str:
+    import json
+
+    return json.dumps(d, sort_keys=True)
+
+
+def _save(proto, props: dict[str, str], out: Path) -> Path:
+    import onnx
+
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    onnx.checker.check_model(proto)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, lambda tmp: onnx.save_model(proto, str(tmp)))
+    return out

@@ -1,0 +1,207 @@
+"""int8 and fp16 ONNX graphs: the same interface as fp32, close to it, calibrated as asked, scored,
+and the `quantize` command's files and refusals; the card's picture of crops."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from helpers import DATA, run_command
+from slwsr_search import save_bundle
+from slwsr_search.deploy.bundle import ONNX, ONNX_FP16, ONNX_INT8
+from slwsr_search.deploy.onnx_export import export_onnx
+from slwsr_search.deploy.quantize import METHODS, Int8Settings, calibration_patches, convert_fp16, graph_precision, quantize_int8
+from slwsr_search.deploy.runners import bundle_runner, onnx_runner, runner_upscaler, torch_runner
+from slwsr_search.deploy.variants import method_variants, score_variants, write_variants
+from slwsr_search.model.spec import ArchSpec
+from slwsr_search.sr.crops import crops_strip, detail_box
+from slwsr_search.sr.evaluate import evaluate_pairs, model_upscaler
+from slwsr_search.sr.table import Bench
+
+#: A small network with every kind of block and a pool: quick to quantize, yet the real graph's ops.
+ARCH = "x4-n8-RI2R.RRI1.RRR.I2RR.RR-RRR.RI1R.RRR.RRI2-pool:h,2.1,3.1"
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    """A briefly trained small network (so its activations have a trained network's ranges), its
+    fp32 graph and calibration patches of the synthetic data."""
+    from slwsr_search.training.loop import Training
+    from slwsr_search.training.protocol import Protocol
+
+    torch.manual_seed(0)
+    spec = ArchSpec.from_arch(ARCH)
+    tr = Training(spec, DATA, Protocol(steps=40, batch_size=4, lr_patch=16, lr=2e-3), device="cpu")
+    tr.run(40)
+    model = tr.model.eval()
+    folder = tmp_path_factory.mktemp("q")
+    fp32 = export_onnx(model, folder / ONNX)
+    patches = calibration_patches(DATA.train, 8, 16, seed=0)
+    return model, fp32, patches, folder
+
+
+def _out(path, x):
+    return onnx_runner(path, 1)(x)
+
+
+def test_calibration_patches_are_deterministic_lr_crops_on_0_1():
+    a, b = calibration_patches(DATA.train, 5, 12, seed=3), calibration_patches(DATA.train, 5, 12, seed=3)
+    assert a.shape == (5, 3, 12, 12) and a.dtype == np.float32 and np.array_equal(a, b)
+    assert 0.0 <= a.min() and a.max() <= 1.0 and not np.array_equal(a, calibration_patches(DATA.train, 5, 12, seed=4))
+    lr = DATA.train[0].lr.transpose(2, 0, 1) / 255.0
+    # each patch is a crop of one training LR image
+    found = any(np.allclose(a[i], lr[:, y:y + 12, x:x + 12]) for i in range(5)
+                for y in range(lr.shape[1] - 11) for x in range(lr.shape[2] - 11))
+    assert found or len(DATA.train) > 1
+    with pytest.raises(ValueError, match="none of 2 has an LR image of at least 500x500 px"):
+        calibration_patches(DATA.train, 4, 500)
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"method": "kl"}, "method: expected one of minmax, percentile, entropy, got 'kl'"),
+    ({"patches": 0}, "patches: expected a positive integer, got 0"),
+    ({"patch": 2.5}, "patch: expected a positive integer, got 2.5"),
+])
+def test_int8_settings_errors_name_the_field(kw, words):
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        Int8Settings(**kw)
+
+
+def test_the_int8_graph_is_qdq_per_channel_with_the_fp32_interface(net):
+    model, fp32, patches, folder = net
+    path = quantize_int8(fp32, folder / ONNX_INT8, patches)
+    proto = onnx.load(str(path))
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("QuantizeLinear") >= 5 and "DequantizeLinear" in ops
+    # weights per output channel: a DequantizeLinear of a Conv weight has one scale per channel
+    inits = {t.name: t for t in proto.graph.initializer}
+    per_channel = [n for n in proto.graph.node if n.op_type == "DequantizeLinear" and n.input[1] in inits
+                   and len(inits[n.input[1]].dims) == 1 and inits[n.input[1]].dims[0] > 1]
+    assert per_channel
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["precision"] == "int8" == graph_precision(path) and meta["spec_hash"] == model.spec.hash
+    assert json.loads(meta["int8_settings"])["method"] == "percentile" and "8 LR patches" in meta["quantization"]
+    assert proto.graph.input[0].name == "input" and proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    for h, w in ((17, 23), (31, 9)):  # any size, as fp32
+        x = np.random.default_rng(h).random((1, 3, h, w), dtype=np.float32)
+        a, b = _out(fp32, x), _out(path, x)
+        assert b.shape == (1, 3, 4 * h, 4 * w) and b.dtype == np.float32
+        assert np.abs(a - b).mean() < 0.01 and 0.0 <= b.min() and b.max() <= 1.0
+
+
+def test_each_calibration_method_gives_a_graph_and_they_score(net, tmp_path):
+    model, fp32, patches, _ = net
+    variants = method_variants(fp32, tmp_path, patches, list(METHODS))
+    assert [v.method for v in variants] == list(METHODS) and all(v.path.is_file() for v in variants)
+    bench = Bench("syn", "synthetic", DATA.val)
+    scores = score_variants(variants, [bench], 4)
+    fp32_psnr = evaluate_pairs(DATA.val, model_upscaler(model), 4).psnr
+    for v in variants:
+        psnr, ssim = scores[v.label]["syn"]
+        assert abs(psnr - fp32_psnr) < 1.0 and 0 < ssim <= 1
+
+
+def test_fp16_is_within_1e_2_of_fp32_at_odd_sizes(net, tmp_path):
+    _, fp32, _, _ = net
+    path = convert_fp16(fp32, tmp_path / ONNX_FP16)
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto)
+    assert graph_precision(path) == "fp16"
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in proto.graph.initializer)
+    for h, w in ((13, 21), (40, 7), (5, 5)):
+        x = np.random.default_rng(w).random((1, 3, h, w), dtype=np.float32)
+        assert np.abs(_out(fp32, x) - _out(path, x)).max() < 1e-2
+
+
+def test_the_runner_upscaler_scores_the_fp32_graph_as_the_model(net):
+    model, fp32, _, _ = net
+    a = evaluate_pairs(DATA.val, model_upscaler(model), 4)
+    b = evaluate_pairs(DATA.val, runner_upscaler(onnx_runner(fp32, 1)), 4)
+    assert abs(a.psnr - b.psnr) < 1e-3
+
+
+def test_a_bundle_runner_names_the_missing_graph(net, tmp_path):
+    model = net[0]
+    save_bundle(model, tmp_path)
+    with pytest.raises(ValueError, match=f"{ONNX_INT8}: missing from the bundle \\(needed by backend onnxruntime-int8"):
+        bundle_runner(tmp_path, "onnxruntime-int8", model)
+    x = np.random.default_rng(0).random((1, 3, 8, 8), dtype=np.float32)
+    assert np.allclose(bundle_runner(tmp_path, "torch", model)(x), torch_runner(model)(x))
+
+
+def _bundle(model, folder, train="builtin:train"):
+    save_bundle(model, folder, {"train": train})
+    return folder
+
+
+def test_the_command_writes_and_scores_int8_and_fp16(net, tmp_path, capsys):
+    from slwsr_search.cli.quantize import main
+
+    b = _bundle(net[0], tmp_path / "b")
+    code, out, err = run_command(lambda a: main(a, "quantize"), capsys, str(b), "--patches", "4", "--patch", "24",
+                                 "--bench", "builtin:val", "--compare", "--csv", str(tmp_path / "s.csv"), prog="quantize")
+    assert code == 0, err
+    assert {p.name for p in b.iterdir()} >= {ONNX, ONNX_INT8, ONNX_FP16}
+    rows = (tmp_path / "s.csv").read_text().splitlines()
+    assert rows[0] == "model,params,graph,precision,method,set,psnr,ssim,loss_db"
+    graphs = [r.split(",")[2] for r in rows[1:]]
+    assert graphs == ["fp32", "int8", "fp16", "int8 minmax", "int8 percentile", "int8 entropy"]
+    assert "| fp32 |" in out and "(+0.000)" in out and "4 patches of 24 px" in out
+    # the default method's graph and the comparison's percentile graph are the same calibration
+    assert [r.split(",")[6] for r in rows[1:]][1] == [r.split(",")[6] for r in rows[1:]][4]
+    int8 = json.loads({p.key: p.value for p in onnx.load(str(b / ONNX_INT8)).metadata_props}["int8_settings"])
+    assert int8 == {"method": "percentile", "patches": 4, "patch": 24, "seed": 0}
+
+
+@pytest.mark.parametrize("setup, args, words", [
+    ("empty", [], "neither a bundle (model.safetensors + spec.json) nor a finalize run folder (state.pt)"),
+    ("bundle", ["--calib-dir", "/nowhere/images"], "/nowhere/images: calibration folder not found"),
+    ("foreign-data", [], "/gone/T91: calibration folder not found (the training data"),
+    ("bundle", ["--patch", "900"], "none of"),
+    ("bundle", ["--compare"], "--compare scores the methods: name at least one --bench folder"),
+])
+def test_bad_input_is_a_one_line_error(net, tmp_path, capsys, setup, args, words):
+    from slwsr_search.cli.quantize import main
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    if setup == "bundle":
+        _bundle(net[0], folder)
+    elif setup == "foreign-data":
+        _bundle(net[0], folder, "/gone/T91 + /gone/BSD200")
+    code, _, err = run_command(lambda a: main(a, "quantize"), capsys, str(folder), "--patches", "2", *args, prog="quantize")
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_upscale_runs_the_int8_graph_and_refuses_a_bundle_without_one(net, tmp_path, capsys):
+    from PIL import Image
+
+    from slwsr_search.cli.upscale import main
+
+    model, fp32, patches, _ = net
+    b = _bundle(model, tmp_path / "b")
+    Image.fromarray(DATA.val[0].lr).save(tmp_path / "pic.png")
+    args = ["--model", str(b), "--backend", "onnxruntime-int8", "--quiet", "--out", str(tmp_path / "up"), str(tmp_path / "pic.png")]
+    code, _, err = run_command(lambda a: main(a, "upscale"), capsys, *args, prog="upscale")
+    assert code == 2 and f"{b / ONNX_INT8}: missing from the bundle" in err and len(err.strip().splitlines()) == 1
+    write_variants(export_onnx(model, b / ONNX), b, patches)
+    code, _, err = run_command(lambda a: main(a, "upscale"), capsys, *args, prog="upscale")
+    assert code == 0, err
+    out = np.asarray(Image.open(tmp_path / "up" / "pic_x4.png"))
+    assert out.shape == (4 * DATA.val[0].lr.shape[0], 4 * DATA.val[0].lr.shape[1], 3)
+
+
+def test_the_detail_box_finds_the_textured_window_and_the_strip_is_drawn():
+    hr = np.full((64, 80, 3), 128, np.uint8)
+    hr[32:48, 48:64] = np.random.default_rng(0).integers(0, 256, (16, 16, 3))
+    y, x = detail_box(hr, 16, stride=4)
+    assert 28 <= y <= 36 and 44 <= x <= 52
+    strip = crops_strip([("HR", hr), ("copy 12.3 dB", hr)], (y, x), 16, zoom=3)
+    assert strip.shape == (3 * 16 + 18, 2 * 48 + 4, 3) and strip.dtype == np.uint8
+    assert np.array_equal(strip[:48:3, :48:3], hr[y:y + 16, x:x + 16])
+    with pytest.raises(ValueError, match="no 16 px crop"):
+        crops_strip([("HR", hr[:8])], (0, 0), 16)
