@@ -14,7 +14,8 @@ from helpers import DATA, run_command
 from slwsr_search import save_bundle
 from slwsr_search.deploy.bundle import ONNX, ONNX_FP16, ONNX_INT8
 from slwsr_search.deploy.onnx_export import export_onnx
-from slwsr_search.deploy.quantize import METHODS, Int8Settings, calibration_patches, convert_fp16, graph_precision, quantize_int8
+from slwsr_search.deploy.int8_settings import METHODS, Int8Settings
+from slwsr_search.deploy.quantize import calibration_patches, convert_fp16, graph_precision, quantize_int8
 from slwsr_search.deploy.runners import bundle_runner, onnx_runner, runner_upscaler, torch_runner
 from slwsr_search.deploy.variants import method_variants, score_variants, write_variants
 from slwsr_search.model.spec import ArchSpec
@@ -143,14 +144,17 @@ def test_the_command_writes_and_scores_int8_and_fp16(net, tmp_path, capsys):
 
     b = _bundle(net[0], tmp_path / "b")
     code, out, err = run_command(lambda a: main(a, "quantize"), capsys, str(b), "--patches", "4", "--patch", "24",
-                                 "--bench", "builtin:val", "--compare", "--csv", str(tmp_path / "s.csv"), prog="quantize")
+                                 "--bench", "builtin:val", "--compare", "--time", "--csv", str(tmp_path / "s.csv"),
+                                 prog="quantize")
     assert code == 0, err
     assert {p.name for p in b.iterdir()} >= {ONNX, ONNX_INT8, ONNX_FP16}
     rows = (tmp_path / "s.csv").read_text().splitlines()
-    assert rows[0] == "model,params,graph,precision,method,set,psnr,ssim,loss_db"
+    assert rows[0] == "model,params,graph,precision,method,set,psnr,ssim,loss_db,ms,speed_x_fp32"
     graphs = [r.split(",")[2] for r in rows[1:]]
     assert graphs == ["fp32", "int8", "fp16", "int8 minmax", "int8 percentile", "int8 entropy"]
-    assert "| fp32 |" in out and "(+0.000)" in out and "4 patches of 24 px" in out
+    assert "| fp32 |" in out and "(+0.000)" in out and "4 patches of 24 px" in out and "x fp32" in out
+    # every graph timed; fp32's speed against itself is 1
+    assert all(float(r.split(",")[9]) > 0 for r in rows[1:]) and rows[1].split(",")[10] == "1.000"
     # the default method's graph and the comparison's percentile graph are the same calibration
     assert [r.split(",")[6] for r in rows[1:]][1] == [r.split(",")[6] for r in rows[1:]][4]
     int8 = json.loads({p.key: p.value for p in onnx.load(str(b / ONNX_INT8)).metadata_props}["int8_settings"])

@@ -185,7 +185,7 @@ def test_report_cli(capsys, tmp_path):
     code, out, err = _cli(capsys, "--study", "smoke", "--storage", url, "--out", str(tmp_path / "o"))
     assert code == 0 and (tmp_path / "o" / "index.html").is_file()
     code, _, err = _cli(capsys, "--study", "nope")
-    assert code == 2 and "known: budget150k, budget600k, latency150k, smoke" in err
+    assert code == 2 and "known: budget150k, budget600k, latency150k, phone150k, smoke" in err
     code, _, err = _cli(capsys, "--study", "smoke", "--storage", f"sqlite:///{tmp_path / 'none.db'}")
     assert code == 2 and "no such database" in err and err.count("\n") == 1
     code, _, err = _cli(capsys, "--study", "smoke", "--storage", url, "--out", str(tmp_path / "r.db" / "x"))

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 from slwsr_search.training.loop import TrainResult
 
 SPACE_NAMES = ["slwsr", "smoke"]
-STUDY_NAMES = ["budget150k", "budget600k", "latency150k", "smoke"]
+STUDY_NAMES = ["budget150k", "budget600k", "latency150k", "phone150k", "smoke"]
 REQUIRED_ATTRS = {"arch", "spec", "hash", "params", "macs", "protocol_key", "feasible", "status"}
 TRAINED_ATTRS = {"psnr", "ssim", "train_seconds", "steps_per_s", "device", "reason"}
 
@@ -127,7 +127,7 @@ def test_studies_load_and_fit(name):
     cfg = StudyConfig.load(name)
     cfg.check_space_fits()
     # the quality score first (budget150k ranks by the training loss: docs/fidelity.md#screening-defaults)
-    assert cfg.sampler["name"] in SAMPLERS and cfg.objectives[0] in ("psnr", "loss")
+    assert cfg.sampler["name"] in SAMPLERS and cfg.objectives[0] in ("psnr", "loss", "int8_psnr")
     for b in cfg.baselines:
         cfg.space.encode(PRESETS[b], b)
 
@@ -289,7 +289,7 @@ def test_a_failed_training_is_a_failed_trial_and_the_study_goes_on(capsys, tmp_p
 
 def test_unknown_study_lists_the_known_ones(capsys):
     code, _, err = run(capsys, "--study", "nope")
-    assert code == 2 and "unknown study 'nope'; known: budget150k, budget600k, latency150k, smoke" in err and err.count("\n") == 1
+    assert code == 2 and "unknown study 'nope'; known: budget150k, budget600k, latency150k, phone150k, smoke" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("text,msg", [

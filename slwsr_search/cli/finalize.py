@@ -18,7 +18,7 @@ from ..training.device import Speedups, configure_device, resolve_device
 from ..training.finalize import LOG, PROGRESS, FinalizeConfig, count_resumes, finalize_training, read_progress
 from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
 from ..deploy.bundle import ONNX_INT8
-from ..deploy.quantize import DEFAULT_METHOD, METHODS, Int8Settings
+from ..deploy.int8_settings import DEFAULT_METHOD, METHODS, Int8Settings
 from ..deploy.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html
 from .common import Parser, add_spec_args, portable_argv, spec_from_args
 
@@ -191,7 +191,7 @@ def _train(name: str, config: FinalizeConfig, data, out: Path, args, speedups: S
 
 def _graphs(bundle: Path, onnx: Path, config: FinalizeConfig, data, args, say):
     """Write the int8 graph (calibrated on the training data, or --calib-dir) and the fp16 graph."""
-    from ..deploy.quantize import Int8Settings, calibration_patches
+    from ..deploy.quantize import calibration_patches
     from ..deploy.variants import write_variants
     from ..sr.data import load_pairs
 

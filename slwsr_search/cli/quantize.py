@@ -13,8 +13,11 @@ from typing import Sequence
 
 from ..deploy.bundle import ONNX, SPEC, WEIGHTS, bundle_metadata, load_bundle
 from ..deploy.onnx_export import export_onnx
-from ..deploy.quantize import DEFAULT_METHOD, METHODS, Int8Settings, calibration_patches
-from ..deploy.variants import method_variants, score_variants, write_variants
+from ..deploy.int8_settings import DEFAULT_METHOD, METHODS, Int8Settings
+from ..deploy.quantize import calibration_patches
+from ..deploy.latency import lr_size_for
+from ..deploy.variants import method_variants, score_variants, time_variants, write_variants
+from ..machine import cpu_summary
 from ..model.cost import count_cost
 from ..model.network import SLWSR, build_model
 from ..sr.data import load_pairs
@@ -63,6 +66,9 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--compare", action="store_true", help="also score every calibration method (needs --bench)")
     p.add_argument("--bench", action="append", metavar="DIR", help="score on this benchmark folder; repeatable")
     p.add_argument("--out", metavar="DIR", help="where the graphs go (default: the bundle folder)")
+    p.add_argument("--time", action="store_true",
+                   help="also time each graph on onnxruntime, 1 thread, one image of the cost convention's size "
+                        "(x4: 320x180 LR), the graphs in turns (ratios within one run are what compare)")
     p.add_argument("--csv", metavar="FILE", help="write the scores as CSV (one line per model, graph and set)")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads while scoring (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -104,22 +110,26 @@ def _calibration(dirs: list[str], model_dir: Path, scale: int, settings: Int8Set
 
 
 def _table(rows: list[dict], sets: list[str]) -> str:
-    head = "| model | params | graph | " + " | ".join(f"{s} PSNR / SSIM (loss dB)" for s in sets) + " |"
-    lines = [head, "|" + "---|" * (len(sets) + 3)]
+    timed = any(r["ms"] is not None for r in rows)
+    head = ("| model | params | graph | " + " | ".join(f"{s} PSNR / SSIM (loss dB)" for s in sets) + " |"
+            + (" ms | x fp32 |" if timed else ""))
+    lines = [head, "|" + "---|" * (len(sets) + 3 + 2 * timed)]
     for r in rows:
         cells = [f"{r[s][0]:.3f} / {r[s][1]:.4f} ({r[s][2]:+.3f})" for s in sets]
-        lines.append(f"| {r['model']} | {r['params']:,} | {r['graph']} | " + " | ".join(cells) + " |")
+        speed = (f" {r['ms']:.1f} | {r['speed']:.2f} |" if r["ms"] is not None else " - | - |") if timed else ""
+        lines.append(f"| {r['model']} | {r['params']:,} | {r['graph']} | " + " | ".join(cells) + " |" + speed)
     return "\n".join(lines)
 
 
 def _csv(rows: list[dict], sets: list[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["model", "params", "graph", "precision", "method", "set", "psnr", "ssim", "loss_db"])
+    w.writerow(["model", "params", "graph", "precision", "method", "set", "psnr", "ssim", "loss_db", "ms", "speed_x_fp32"])
     for r in rows:
         for s in sets:
             w.writerow([r["model"], r["params"], r["graph"], r["precision"], r["method"] or "", s,
-                        f"{r[s][0]:.4f}", f"{r[s][1]:.5f}", f"{r[s][2]:.4f}"])
+                        f"{r[s][0]:.4f}", f"{r[s][1]:.5f}", f"{r[s][2]:.4f}",
+                        "" if r["ms"] is None else f"{r['ms']:.2f}", "" if r["speed"] is None else f"{r['speed']:.3f}"])
     return buf.getvalue()
 
 
@@ -141,10 +151,16 @@ def _one(folder: Path, args, settings: Int8Settings, benches, say) -> list[dict]
             variants += method_variants(fp32, tmp, patches, list(METHODS), settings)
         scores = score_variants(variants, benches, scale, args.threads,
                                 on_variant=lambda v: say(f"{folder}: scoring {v.label}"))
+        times = {}
+        if args.time:
+            lr = lr_size_for(scale)
+            say(f"{folder}: timing {len(variants)} graphs ({lr[1]}x{lr[0]} LR, 1 thread, in turns)")
+            times = time_variants(variants, lr, passes=5)
     params = count_cost(model.spec).params
     rows = []
     for v in variants:
-        row = {"model": str(folder), "params": params, "graph": v.label, "precision": v.precision, "method": v.method}
+        row = {"model": str(folder), "params": params, "graph": v.label, "precision": v.precision, "method": v.method,
+               "ms": times.get(v.label), "speed": times["fp32"] / times[v.label] if v.label in times else None}
         for b in benches:
             p, s = scores[v.label][b.name]
             row[b.name] = (p, s, p - scores["fp32"][b.name][0])
@@ -174,7 +190,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int
         sets = [b.name for b in benches]
         print(_table(rows, sets))
         print(f"\nPSNR (dB) / SSIM on Y, {model_scale} px cropped; loss: the graph's PSNR minus fp32's. "
-              f"int8: {settings.patches} patches of {settings.patch} px, seed {settings.seed}.")
+              f"int8: {settings.patches} patches of {settings.patch} px, seed {settings.seed}."
+              + (f" ms: median of 10 runs on onnxruntime, 1 thread; x fp32: fp32's time over the graph's; "
+                 f"{cpu_summary()}." if args.time else ""))
         if args.csv:
             Path(args.csv).write_text(_csv(rows, sets))
     return 0

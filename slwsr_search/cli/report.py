@@ -36,7 +36,8 @@ def write_study_report(cfg: StudyConfig, storage: str, out: str | Path | None = 
     study = open_existing_study(cfg, storage)
     out = Path(out or default_report_dir(cfg.name))
     audit = read_audit(audit_file or default_audit_file(out))
-    rep = build_report(study, list(cfg.objectives), cfg.max_params, audit, cfg.max_latency_ms, cfg.max_macs)
+    rep = build_report(study, list(cfg.objectives), cfg.max_params, audit, cfg.max_latency_ms, cfg.max_macs,
+                       cfg.max_int8_drop_db)
     return write_report(rep, out)
 
 

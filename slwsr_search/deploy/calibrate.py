@@ -27,9 +27,10 @@ from torch import nn
 from ..config import utc_now
 from ..model.blocks import make_block
 from .latency import Workload, onnx_workload, round_robin, torch_workload
-from ..model.latency_table import SKELETON_SOURCES, LatencyTable, MachineIdentity, block_key, skeleton_key, table_path
+from ..model.latency_table import RUNTIMES, SKELETON_SOURCES, LatencyTable, MachineIdentity, block_key, skeleton_key, table_path
 from ..model.network import SLWSR
 from .onnx_export import INPUT, OPSET, UnitRange
+from .quantize import quantize_graph
 from ..model.spec import POOL_SOURCES, ArchSpec, BlockSpec
 
 #: Copies of a block chained in one measured part. A part run alone pays a fixed cost per call
@@ -92,11 +93,14 @@ def export_part(module: nn.Module, x: torch.Tensor) -> bytes:
 def part_workload(part: Part, runtime: str, threads: int, scale: int, lr_size: tuple[int, int]) -> Workload:
     """A part on ``runtime`` as a whole network is run there (:func:`.latency.spec_workload`)."""
     module, x = part_module(part, scale, lr_size)
-    if runtime == "onnxruntime":
-        return onnx_workload(export_part(module, x), x.numpy(), threads)
+    if runtime in ("onnxruntime", "onnxruntime-int8"):
+        graph = export_part(module, x)
+        if runtime == "onnxruntime-int8":
+            graph = quantize_graph(graph, x.numpy())
+        return onnx_workload(graph, x.numpy(), threads)
     if runtime == "torch":
         return torch_workload(module, x)
-    raise ValueError(f"runtime: expected onnxruntime or torch, got {runtime!r}")
+    raise ValueError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
 
 
 def calibrate(parts: Sequence[Part], runtime: str = "onnxruntime", threads: int = 1, scale: int = 4,

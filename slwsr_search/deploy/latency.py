@@ -112,15 +112,20 @@ def spec_workload(spec: ArchSpec, runtime: str, lr_size: tuple[int, int], thread
                   seed: int = 0) -> Workload:
     """``spec``'s network upscaling one random (1, 3, *lr_size) image (weights seeded; latency does
     not depend on them) on ``runtime``: onnxruntime runs the graph a bundle ships
-    (:func:`.onnx_export.export_onnx`, exported once here), torch the module on 0..255."""
+    (:func:`.onnx_export.export_onnx`, exported once here), onnxruntime-int8 its int8 graph
+    (calibrated on the image: the ranges do not change the time), torch the module on 0..255."""
     torch.manual_seed(seed)
     model = build_model(spec).eval()
     x = np.random.default_rng(seed).random((1, 3, *lr_size), dtype=np.float32)
-    if runtime == "onnxruntime":
+    if runtime in ("onnxruntime", "onnxruntime-int8"):
         from .onnx_export import export_onnx
 
         with tempfile.TemporaryDirectory() as tmp:
             graph = export_onnx(model, Path(tmp) / "model.onnx").read_bytes()
+        if runtime == "onnxruntime-int8":
+            from .quantize import quantize_graph
+
+            graph = quantize_graph(graph, x)
         return onnx_workload(graph, x, threads)
     if runtime == "torch":
         return torch_workload(model, torch.from_numpy(x * 255.0))

@@ -20,7 +20,6 @@ import contextlib
 import os
 import random
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -28,39 +27,8 @@ import numpy as np
 
 from ..config import write_atomic
 from ..sr.data import ImagePair
+from .int8_settings import METHODS, Int8Settings
 from .onnx_export import INPUT
-
-#: Calibration methods: our name -> onnxruntime's ``CalibrationMethod`` member. min-max takes each
-#: tensor's observed range; percentile clips the range at a percentile of the values (99.999 by
-#: default) so a few outliers do not stretch the grid; entropy picks the range that keeps the
-#: quantized histogram closest (KL divergence) to the original.
-METHODS: dict[str, str] = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
-#: The default method: the least loss on s-LWSR16 and the searched designs measured (docs/deployment.md).
-DEFAULT_METHOD = "percentile"
-#: The precisions a bundle's ONNX graphs come in (metadata ``precision``).
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
-
-
-@dataclass(frozen=True)
-class Int8Settings:
-    """How an int8 graph is calibrated: ``method`` (a key of :data:`METHODS`), ``patches`` LR
-    patches of ``patch`` x ``patch`` px drawn with ``seed``."""
-
-    method: str = DEFAULT_METHOD
-    patches: int = 64
-    patch: int = 48
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {self.method!r}")
-        for name in ("patches", "patch"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def calibration_patches(pairs: Sequence[ImagePair], count: int, size: int, seed: int = 0) -> np.ndarray:
     """``count`` LR patches of ``size`` x ``size`` px, float32 (count, 3, size, size) RGB on 0..1
@@ -117,6 +85,17 @@ def quantize_int8(fp32: str | Path, out: str | Path, patches: np.ndarray, settin
                              f"{settings.method} calibration on {len(patches)} LR patches of {settings.patch} px",
              "int8_settings": _json(settings.to_dict())}
     return _save(proto, props, dst)
+
+
+def quantize_graph(graph: bytes, samples: np.ndarray, method: str = "minmax") -> bytes:
+    """The int8 QDQ graph (bytes) of an fp32 graph's bytes, calibrated on ``samples`` (its inputs,
+    one per row) with ``method``: for timing int8 kernels (latency tables), where the ranges do not
+    change the time and min-max is the quickest to calibrate."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "fp32.onnx"
+        src.write_bytes(graph)
+        settings = Int8Settings(method, len(samples), int(samples.shape[-1]))
+        return quantize_int8(src, Path(tmp) / "int8.onnx", samples, settings).read_bytes()
 
 
 def convert_fp16(fp32: str | Path, out: str | Path) -> Path:

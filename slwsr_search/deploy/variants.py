@@ -17,7 +17,8 @@ import numpy as np
 from ..sr.evaluate import evaluate_pairs
 from ..sr.table import Bench
 from .bundle import ONNX, ONNX_FP16, ONNX_INT8
-from .quantize import Int8Settings, convert_fp16, quantize_int8
+from .int8_settings import Int8Settings
+from .quantize import convert_fp16, quantize_int8
 from .runners import onnx_runner, runner_upscaler
 
 

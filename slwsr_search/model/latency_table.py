@@ -38,8 +38,9 @@ from typing import Any, Iterable, Mapping
 from ..machine import cpu_model
 from .spec import EXTRACTOR_SLOTS, N_SLOTS, POOL_SOURCES, ArchSpec, BlockSpec
 
-#: The runtimes a latency is measured on.
-RUNTIMES: tuple[str, ...] = ("onnxruntime", "torch")
+#: The runtimes a latency is measured on: onnxruntime on the fp32 graph, onnxruntime on its int8
+#: (QDQ) graph, PyTorch eager.
+RUNTIMES: tuple[str, ...] = ("onnxruntime", "onnxruntime-int8", "torch")
 #: The table file's format tag.
 TABLE_FORMAT = "slwsr-search/latency-table-1"
 #: The pool source counts the skeleton is measured at (others interpolated between them).
@@ -61,7 +62,7 @@ class MachineIdentity:
     def here(cls, runtime: str, threads: int) -> "MachineIdentity":
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        if runtime == "onnxruntime":
+        if runtime.startswith("onnxruntime"):
             import onnxruntime
 
             version = onnxruntime.__version__

@@ -15,6 +15,16 @@ def by_loss(rep: Report) -> bool:
     return "loss" in rep.objectives
 
 
+def by_int8(rep: Report) -> bool:
+    """Whether the study scores int8 (its front then shows the int8 PSNR and what int8 lost)."""
+    return "int8_psnr" in rep.front and bool(rep.front["int8_psnr"].notna().any())
+
+
+def int8_cell(r: pd.Series) -> str:
+    """A row's int8 PSNR and its loss against fp32, e.g. ``28.412 (-0.087)``."""
+    return "-" if pd.isna(r["int8_psnr"]) else f"{r['int8_psnr']:.3f} ({-r['int8_drop_db']:+.3f})"
+
+
 def by_latency(rep: Report) -> bool:
     """Whether the study has a latency objective (the tables and charts then show it)."""
     return "latency" in rep.objectives
@@ -32,8 +42,9 @@ def _hover(r: pd.Series) -> str:
     loss = "" if pd.isna(r.get("loss")) else f"<br>training loss {r['loss']:.3f}"
     base = f"<br>baseline {r['baseline']}" if isinstance(r["baseline"], str) else ""
     lat = "" if pd.isna(r.get("latency_ms")) else f"<br>latency {latency_cell(r)} ms"
+    int8 = "" if pd.isna(r.get("int8_psnr")) else f"<br>int8 PSNR {r['int8_psnr']:.3f} dB (-{r['int8_drop_db']:.3f})"
     return (f"trial {r['number']}<br>{r['arch']}<br>{int(r['params']):,} params<br>"
-            f"{r['macs'] / 1e9:.2f} G Multi-Adds{lat}<br>PSNR {psnr}{ssim}{loss}{base}")
+            f"{r['macs'] / 1e9:.2f} G Multi-Adds{lat}<br>PSNR {psnr}{ssim}{loss}{int8}{base}")
 
 
 def _has_bars(df: pd.DataFrame, y: str) -> bool:
@@ -53,7 +64,8 @@ def _bars(df: pd.DataFrame, y: str) -> dict | None:
 
 
 #: The y axis's title for each quality column.
-Y_TITLES = {"psnr": "validation PSNR (dB)", "ssim": "validation SSIM", "loss": "training loss (L1, 0-255)"}
+Y_TITLES = {"psnr": "validation PSNR (dB)", "ssim": "validation SSIM", "loss": "training loss (L1, 0-255)",
+            "int8_psnr": "validation PSNR in int8 (dB)"}
 
 
 def _title(rep: Report, chart: Chart) -> str:

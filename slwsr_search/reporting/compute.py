@@ -21,11 +21,13 @@ from ..search.pareto import minimised, nondominated
 from ..search.record import SCREENED, StudyRecord, TrialRecord
 
 #: Columns of :func:`trials_frame`, in order.
-TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "latency_ms", "measured_latency_ms", "psnr", "ssim", "loss", "feasible", "trained", "baseline",
+TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "latency_ms", "measured_latency_ms", "psnr", "ssim", "loss",
+                 "int8_psnr", "int8_drop_db", "feasible", "trained", "baseline",
                  "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device", "worker",
                  "status", "reason", "spec", "rung", "rung_psnr", "screen_psnr", "seeds", "psnr_min", "psnr_max"]
 #: Columns of the exported ``trials.csv`` and ``pareto.csv``.
-CSV_COLUMNS = ["number", "state", "params", "macs", "latency_ms", "measured_latency_ms", "psnr", "ssim", "loss", "feasible", "pareto_optimal", "baseline",
+CSV_COLUMNS = ["number", "state", "params", "macs", "latency_ms", "measured_latency_ms", "psnr", "ssim", "loss",
+               "int8_psnr", "int8_drop_db", "feasible", "pareto_optimal", "baseline",
                "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device",
                "worker", "status", "reason", "rung", "rung_psnr", "seeds", "psnr_min", "psnr_max"]
 
@@ -42,7 +44,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             "number": t.number, "state": t.state.name, "params": r.params, "macs": r.macs,
             "gmacs": None if r.macs is None else r.macs / 1e9, "latency_ms": r.latency_ms,
             "measured_latency_ms": measured.get(str(t.number)), "psnr": r.psnr, "ssim": r.ssim, "loss": r.loss,
-            "feasible": r.feasible, "trained": r.trained, "baseline": r.baseline, "duplicate_of": r.duplicate_of,
+            "int8_psnr": r.int8_psnr, "int8_drop_db": r.int8_drop_db, "feasible": r.feasible, "trained": r.trained, "baseline": r.baseline, "duplicate_of": r.duplicate_of,
             "retry_of": r.retry_of, "arch": r.arch, "hash": r.hash, "train_seed": r.train_seed,
             "train_seconds": r.train_seconds, "steps_per_s": r.steps_per_s, "device": r.device, "worker": r.worker,
             "status": r.status, "reason": r.reason or fail_reason(t), "spec": r.spec,
@@ -97,7 +99,7 @@ def pareto_front(df: pd.DataFrame, objectives: list[str]) -> pd.DataFrame:
 #: Cost axes a report charts quality against, by the trials frame's column, with their titles.
 COST_AXES = {"latency_ms": "latency (ms per image, predicted)", "params": "parameters", "macs": "Multi-Adds (G)"}
 #: The columns of objectives a chart's y axis can show (quality), in the order a study is ranked by.
-QUALITY_COLUMNS = ("loss", "psnr", "ssim")
+QUALITY_COLUMNS = ("loss", "int8_psnr", "psnr", "ssim")
 #: Each objective by its column in the trials frame.
 _BY_COLUMN = {o.column: o for o in OBJECTIVES.values()}
 
@@ -264,10 +266,12 @@ class Report:
     noise: pd.DataFrame | None = None
     max_latency_ms: float | None = None  # the study's latency limit, when it has one
     max_macs: int | None = None  # the study's Multi-Add limit, when it has one
+    max_int8_drop_db: float | None = None  # the study's limit on the dB lost to int8, when it has one
 
 
 def build_report(study: optuna.Study, objectives: list[str], max_params: int | None,
-                 audit: dict | None = None, max_latency_ms: float | None = None, max_macs: int | None = None) -> Report:
+                 audit: dict | None = None, max_latency_ms: float | None = None, max_macs: int | None = None,
+                 max_int8_drop_db: float | None = None) -> Report:
     """Read ``study`` once and split its trials for the renderers. ``audit``: a ``fidelity.json``
     (:mod:`..audit.stats`), kept when it audited this study's screening protocol and data."""
     df = trials_frame(study)
@@ -282,7 +286,7 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
     scored = scored_mask(df) if len(df) else on_front
     return Report(
         study=study.study_name, objectives=list(objectives), max_params=max_params, max_latency_ms=max_latency_ms,
-        max_macs=max_macs,
+        max_macs=max_macs, max_int8_drop_db=max_int8_drop_db,
         protocol_desc=known.protocol_desc or "", trials=df,
         front=df[on_front].sort_values(["params", "number"]), dominated=df[scored & ~on_front],
         over_budget=df[(df["feasible"] == False) & df["params"].notna()],  # noqa: E712

@@ -12,7 +12,7 @@ import pandas as pd
 from ..model.spec import ArchSpec
 from ..search.study import budget_line
 from ..search.record import INFEASIBLE, SCREENED, TrialRecord
-from .chart import by_latency, by_loss, latency_cell, pareto_scatter
+from .chart import by_int8, by_latency, by_loss, int8_cell, latency_cell, pareto_scatter
 from .compute import CSV_COLUMNS, Report, chart_plan, published_frame
 
 # ----- terminal -----------------------------------------------------------------------------------
@@ -37,6 +37,8 @@ def trial_line(t: optuna.trial.FrozenTrial) -> str:
     else:
         what = t.state.name
     extra = f"  loss {r.loss:.3f}" if r.loss is not None else ""
+    if r.int8_psnr is not None:
+        extra += f"  int8 {r.int8_psnr:.3f} ({-r.int8_drop_db:+.3f})"
     if r.psnr_spread is not None:
         extra += f"  [{len(r.seed_psnr)} seeds: {r.psnr_spread[0]:.3f}-{r.psnr_spread[1]:.3f}]"
     if r.rung_psnr and len(r.rung_psnr) > 1:
@@ -92,15 +94,17 @@ def front_table(rep: Report) -> str:
     """The Pareto-optimal trials and where each baseline stands, as terminal text."""
     if rep.front.empty:
         return "no feasible COMPLETE trial yet: no Pareto front"
-    loss, lat = by_loss(rep), by_latency(rep)
+    loss, lat, int8 = by_loss(rep), by_latency(rep), by_int8(rep)
     lines = [f"Pareto-optimal trials ({len(rep.front)} of {len(rep.trials)}; feasible, objectives {', '.join(rep.objectives)}):",
              f"{'#':<5} {'params':>9} {'Multi-Adds':>10} " + (f"{'latency ms':>22} " if lat else "")
-             + (f"{'loss':>7} " if loss else "") + f"{'PSNR':>7} {'seeds (min-max)':>19} {'SSIM':>7}  arch"]
+             + (f"{'loss':>7} " if loss else "") + f"{'PSNR':>7} {'seeds (min-max)':>19} {'SSIM':>7}  "
+             + (f"{'int8 PSNR (lost)':>17}  " if int8 else "") + "arch"]
     for _, r in rep.front.iterrows():
         tag = f"  [{r['baseline']}]" if isinstance(r["baseline"], str) else ""
         lines.append(f"{r['number']:<5} {int(r['params']):>9,} {r['gmacs']:>8.2f} G "
                      + (f"{latency_cell(r):>22} " if lat else "") + (f"{r['loss']:>7.3f} " if loss else "")
-                     + f"{r['psnr']:>7.3f} {_seeds(r):>19} {r['ssim']:>7.4f}  {r['arch']}{tag}{_noise_tag(rep, r['number'])}")
+                     + f"{r['psnr']:>7.3f} {_seeds(r):>19} {r['ssim']:>7.4f}  " + (f"{int8_cell(r):>17}  " if int8 else "")
+                     + f"{r['arch']}{tag}{_noise_tag(rep, r['number'])}")
     lines += _noise_notes(rep)
     for _, r in rep.baselines.iterrows():
         lines.append(f"baseline {r['baseline']}: #{r['number']}, PSNR {r['psnr']:.3f}, {int(r['params']):,} params: "
@@ -113,15 +117,17 @@ def front_table(rep: Report) -> str:
 
 
 def _markdown_table(rep: Report) -> str:
-    loss, lat = by_loss(rep), by_latency(rep)
+    loss, lat, int8 = by_loss(rep), by_latency(rep), by_int8(rep)
     lines = ["| trial | params | Multi-Adds (G) | " + ("latency (ms) | " if lat else "") + ("training loss | " if loss else "")
-             + "PSNR (dB) | seeds (min-max) | SSIM | arch | baseline |",
-             "|---|---|---|" + ("---|" if lat else "") + ("---|" if loss else "") + "---|---|---|---|---|"]
+             + "PSNR (dB) | seeds (min-max) | SSIM | " + ("int8 PSNR (lost) | " if int8 else "") + "arch | baseline |",
+             "|---|---|---|" + ("---|" if lat else "") + ("---|" if loss else "") + ("---|" if int8 else "")
+             + "---|---|---|---|---|"]
     for _, r in rep.front.iterrows():
         base = r["baseline"] if isinstance(r["baseline"], str) else ""
         lines.append(f"| {r['number']} | {int(r['params']):,} | {r['macs'] / 1e9:.2f} | "
                      + (f"{latency_cell(r)} | " if lat else "") + (f"{r['loss']:.3f} | " if loss else "")
-                     + f"{r['psnr']:.3f} | {_seeds(r)} | {r['ssim']:.4f} | `{r['arch']}` | "
+                     + f"{r['psnr']:.3f} | {_seeds(r)} | {r['ssim']:.4f} | " + (f"{int8_cell(r)} | " if int8 else "")
+                     + f"`{r['arch']}` | "
                      f"{(base + _noise_tag(rep, r['number'])).strip()} |")
     return "\n".join(lines)
 
@@ -174,7 +180,7 @@ def horizon_clause(h: dict | None, name: str) -> str:
 
 
 def _budget(rep: Report, le: str = "<=") -> str:
-    return budget_line(rep.max_params, rep.max_macs, rep.max_latency_ms, le)
+    return budget_line(rep.max_params, rep.max_macs, rep.max_latency_ms, le, rep.max_int8_drop_db)
 
 
 def summary_markdown(rep: Report) -> str:

@@ -50,6 +50,9 @@ class TrialRecord:
     ``rung_seconds``, ``rung_loss`` (the segment's mean), ``rung_loss_tail`` (its last quarter's)
     the first seed at each rung reached; ``promoted`` the highest rung it was allowed to train for;
     ``seeds``, ``seed_psnr``, ``seed_ssim``, ``seed_loss_tail`` its top-rung seeds and their scores.
+    int8 (a study that scores it: :mod:`.int8`): ``int8_psnr`` / ``int8_ssim`` the top-rung networks
+    quantized post-training to int8 and scored on the validation set (means over seeds;
+    ``seed_int8_psnr`` each seed's), ``int8_drop_db`` = ``psnr - int8_psnr`` (dB lost to int8).
     """
 
     worker: str | None = None
@@ -84,6 +87,10 @@ class TrialRecord:
     seed_psnr: list[float] | None = None
     seed_ssim: list[float] | None = None
     seed_loss_tail: list[float] | None = None
+    int8_psnr: float | None = None
+    int8_ssim: float | None = None
+    int8_drop_db: float | None = None
+    seed_int8_psnr: list[float] | None = None
 
     @classmethod
     def of(cls, trial: optuna.trial.FrozenTrial) -> "TrialRecord":
@@ -119,7 +126,8 @@ RUNG_LISTS: dict[str, str] = {"psnr": "rung_psnr", "ssim": "rung_ssim", "loss": 
 #: What a trial copies from the earlier trial whose training it reuses.
 REUSED: tuple[str, ...] = ("psnr", "ssim", "loss", "train_seconds", "steps_per_s", "device", "status", "reason",
                            "train_seed", "rung_psnr", "rung_ssim", "rung_seconds", "rung_loss", "rung_loss_tail",
-                           "promoted", "seeds", "seed_psnr", "seed_ssim", "seed_loss_tail")
+                           "promoted", "seeds", "seed_psnr", "seed_ssim", "seed_loss_tail", "int8_psnr", "int8_ssim",
+                           "int8_drop_db", "seed_int8_psnr")
 
 
 def write(trial: optuna.Trial, **values: Any) -> None:

@@ -33,7 +33,9 @@ class DesignProgress:
     """A design's results so far. ``rung_*``: its first seed at each rung reached (PSNR dB, SSIM,
     wall seconds of the segment, mean training loss of the segment, mean training loss over the
     segment's last quarter: L1 on 0..255 pixels); ``seed_psnr``/``seed_ssim``/``seed_loss_tail``:
-    each seed's score at the top rung (the first seed's is its top-rung result); ``promoted``: the
+    each seed's score at the top rung (the first seed's is its top-rung result); ``int8_psnr``/
+    ``int8_ssim``: each top-rung seed's network quantized to int8 and scored on the validation set
+    (when the plan scores int8; :mod:`.int8`); ``promoted``: the
     highest rung the design was allowed to train for (0: the first rung only); ``seconds``: wall
     seconds of every segment of every seed."""
 
@@ -45,6 +47,8 @@ class DesignProgress:
     seed_psnr: list[float] = field(default_factory=list)
     seed_ssim: list[float] = field(default_factory=list)
     seed_loss_tail: list[float] = field(default_factory=list)
+    int8_psnr: list[float] = field(default_factory=list)
+    int8_ssim: list[float] = field(default_factory=list)
     promoted: int = 0
     seconds: float = 0.0
 
@@ -68,7 +72,7 @@ class DesignProgress:
         return {"rung_psnr": self.rung_psnr, "rung_ssim": self.rung_ssim, "rung_seconds": self.rung_seconds,
                 "rung_loss": self.rung_loss, "rung_loss_tail": self.rung_loss_tail, "promoted": self.promoted,
                 "seeds": seeds[:max(1, len(self.seed_psnr))], "seed_psnr": self.seed_psnr, "seed_ssim": self.seed_ssim,
-                "seed_loss_tail": self.seed_loss_tail}
+                "seed_loss_tail": self.seed_loss_tail, "seed_int8_psnr": self.int8_psnr or None}
 
 
 class RungStore:
@@ -141,6 +145,8 @@ class DesignPlan:
     seeds: tuple[int, ...]
     device: str = "auto"
     speedups: Speedups = Speedups()
+    #: Scores a top-rung seed's network in int8, ``(PSNR dB, SSIM)`` (:func:`.int8.int8_scorer`); None: not scored.
+    int8: Callable[[Any], tuple[float, float]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, least in (("segments", 1), ("seeds", 0)):
@@ -183,6 +189,9 @@ class DesignRun:
                "ssim": statistics.fmean(prog.seed_ssim) if top else None,
                "loss": statistics.fmean(prog.seed_loss_tail) if top else None,
                "train_seconds": round(prog.seconds, 3)}
+        if top and prog.int8_psnr:
+            int8 = statistics.fmean(prog.int8_psnr)
+            out.update(int8_psnr=int8, int8_ssim=statistics.fmean(prog.int8_ssim), int8_drop_db=out["psnr"] - int8)
         if self.last is not None:
             out.update(steps_per_s=round(self.last.steps_per_s, 4), device=self.last.device,
                        final_loss=self.last.final_loss)
@@ -259,6 +268,7 @@ class _Climb:
             m += 1
             if m == len(segments):
                 prog.add_seed(last)
+                self.score_int8(tr)
             self.checkpoint(0, m, tr if m < len(segments) else None)
             self.on_progress(prog)
         return None
@@ -279,10 +289,18 @@ class _Climb:
                 if mm + 1 < len(segments):
                     self.checkpoint(j, mm + 1, tr)
             self.prog.add_seed(self.last)
+            self.score_int8(tr)
             self.checkpoint(j + 1, 0, None)
             self.on_progress(self.prog)
         self.drop()
         return self.end(OK)
+
+    def score_int8(self, tr: Training) -> None:
+        """A top-rung seed's network in int8, when the plan scores it."""
+        if self.plan.int8 is not None:
+            psnr, ssim = self.plan.int8(tr.model)
+            self.prog.int8_psnr.append(psnr)
+            self.prog.int8_ssim.append(ssim)
 
     def segment(self, tr: Training, m: int) -> TrainResult:
         self.last = tr.run(self.plan.segments[m], self.progress, should_stop=self.should_stop)

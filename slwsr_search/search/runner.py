@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from ..model.latency_table import LatencyTable
@@ -29,11 +28,12 @@ from ..training.device import Speedups
 from ..training.loop import INTERRUPTED, OK
 from ..training.protocol import Protocol
 from . import record
+from .int8 import INT8_DROP, int8_constraint, int8_scorer
 from .pareto import minimised
 from .promotion import promote
 from .record import INFEASIBLE, REUSED, RUNG_LISTS, RUNGS_SHORT, SCREENED, SURPLUS, TrialRecord
 from .rungs import DesignPlan, DesignProgress, RungStore, run_design
-from .storage import retry_callback
+from .storage import covered_before, live_trial, retried_number, retry_callback
 from .study import Price, StudyConfig, top_seeds, trial_seed
 
 
@@ -44,7 +44,9 @@ def _at(values: list[float] | None, k: int) -> float | None:
 
 def _rung_raw(r: TrialRecord | DesignProgress, k: int, price: Price) -> dict[str, float | None]:
     """Every objective's raw value for rung ``k`` of a record or a design's progress."""
-    return {**{col: _at(getattr(r, field), k) for col, field in RUNG_LISTS.items()}, **_price_raw(price)}
+    # int8 is scored at the top rung only
+    return {**{col: _at(getattr(r, field), k) for col, field in RUNG_LISTS.items()}, "int8_psnr": None,
+            **_price_raw(price)}
 
 
 def _price_raw(price: Price) -> dict[str, float | None]:
@@ -61,35 +63,6 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _live(t: optuna.trial.FrozenTrial, grace_period: int) -> bool:
-    """A RUNNING trial that counts toward the target: one of ours (it beats, so a dead worker's
-    trial goes FAIL after the grace period), or one too young to have said so yet. A RUNNING trial
-    of neither kind (left by a crash before heartbeats existed) never ends: it is ignored."""
-    if TrialRecord.of(t).worker is not None or t.datetime_start is None:
-        return True
-    return (time.time() - t.datetime_start.timestamp()) < grace_period
-
-
-def _retried_number(trials: list[optuna.trial.FrozenTrial], number: int) -> int | None:
-    """The number of the trial that trial ``number`` retries (first of a chain), or None."""
-    for t in trials:
-        if t.number == number:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
-    return None
-
-
-def _covered_before(trials: list[optuna.trial.FrozenTrial], number: int, target: int, grace_period: int) -> bool:
-    """True when the COMPLETE trials plus the live RUNNING trials numbered below ``number`` already
-    make ``target``: then trial ``number`` is surplus. Trial numbers are handed out in creation
-    order, so of several workers racing for the last place exactly one finds it free."""
-    n = sum(t.number < number and (t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING
-                                                                      and _live(t, grace_period)))
-            for t in trials)
-    return n >= target
-
-
 @dataclass
 class Runner:
     """Runs trials of one study: price, dedupe, train, record. ``key``: the run's
@@ -103,11 +76,12 @@ class Runner:
     speedups: Speedups = field(default_factory=Speedups)
     progress: bool = False
     on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None
-    target: int | None = None  # the study's n_trials: no trial beyond it is started (see _covered_before)
+    target: int | None = None  # the study's n_trials: no trial beyond it is started (see storage.covered_before)
     should_stop: Callable[[], bool] | None = None  # asked before every training step (Ctrl-C)
     rung_store: RungStore | None = None  # continuation files of a multi-fidelity study's designs
     latency_table: LatencyTable | None = None  # prices latencies, for a study that uses them
     interrupted: int | None = field(default=None, init=False)  # the trial a Ctrl-C ended
+    _int8_scorer: Callable | None = field(default=None, init=False, repr=False)
 
     def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
         try:
@@ -121,7 +95,7 @@ class Runner:
         record.write(trial, worker=worker_id())
         # One read of the study serves the surplus check, the retry lookup and the dedupe.
         trials = trial.study.get_trials(deepcopy=False)
-        if self.target is not None and _covered_before(trials, trial.number, self.target,
+        if self.target is not None and covered_before(trials, trial.number, self.target,
                                                        self.cfg.fault_tolerance.grace_period):
             # Another worker's trials already cover the study's target: this one would overshoot
             # n_trials. Nothing is built or trained; PRUNED trials are ignored by the samplers.
@@ -129,7 +103,7 @@ class Runner:
             raise optuna.TrialPruned("surplus: the study's target is covered by earlier trials")
         spec = self.cfg.space.suggest(trial)
         cost = self.cfg.price(spec, self.latency_table)
-        original = _retried_number(trials, trial.number)
+        original = retried_number(trials, trial.number)
         constraints = self._priced(trial, spec, cost, original)
         previous = self._previous(trials, spec.hash)
         if previous is not None:
@@ -138,7 +112,7 @@ class Runner:
             if previous.state == TrialState.FAIL:
                 raise TrainingFailed(f"duplicate of failed trial {previous.number}: {previous.user_attrs.get('reason')}")
             prev = TrialRecord.of(previous)
-            self._set_constraints(trial, self._with_rungs(constraints, prev))
+            self._settle(trial, constraints, prev)
             return self._scores(prev, cost)
         return self._train(trial, trials, spec, cost, original, constraints)
 
@@ -154,6 +128,8 @@ class Runner:
         constraints = self.cfg.violations(cost)
         if self.cfg.fidelity.multi:
             constraints[RUNGS_SHORT] = 0.0  # set for real once the design stops (see _set_constraints)
+        if self.cfg.max_int8_drop_db is not None:
+            constraints[INT8_DROP] = 0.0  # set for real once trained and quantized
         if not self.cfg.fits(cost):
             # Over budget: recorded, never built or trained, and PRUNED rather than COMPLETE, so no
             # placeholder score is drawn (the dashboard's Pareto plot shows every COMPLETE trial);
@@ -180,7 +156,7 @@ class Runner:
             record.write(trial, **prog.attrs(seeds))
 
         plan = DesignPlan(spec, self.data, self.protocol, fid.segments(self.protocol.steps), seeds, self.device,
-                          self.speedups)
+                          self.speedups, int8=self._int8_scorer)
         run = run_design(plan, goes_on, on_progress, self.rung_store if fid.multi else None, self.key, self.progress,
                          self.should_stop)
         on_progress(run.progress)
@@ -190,13 +166,23 @@ class Runner:
         rec = TrialRecord.of(trial)
         if run.status not in (OK, SCREENED):
             raise TrainingFailed(f"{run.status}: {run.reason}")
-        self._set_constraints(trial, self._with_rungs(constraints, rec))
+        self._settle(trial, constraints, rec)
         return self._scores(rec, cost)
 
-    def _with_rungs(self, constraints: dict[str, float], rec: TrialRecord) -> dict[str, float]:
+    def __post_init__(self) -> None:
+        # built before any training, so calibration images too small for the patches fail at once
+        if self.cfg.needs_int8:
+            self._int8_scorer = int8_scorer(self.data, self.cfg.int8, self.speedups.threads)
+
+    def _settle(self, trial: optuna.Trial, constraints: dict[str, float], rec: TrialRecord) -> None:
+        """Set the constraints of a trained design: rungs short of the top, dB lost to int8 beyond
+        the limit (a design over it is recorded infeasible: off the front)."""
         if RUNGS_SHORT in constraints:
             constraints = {**constraints, RUNGS_SHORT: float(self.cfg.fidelity.top - (rec.rung or 0))}
-        return constraints
+        constraints = int8_constraint(constraints, rec.int8_drop_db, self.cfg.max_int8_drop_db)
+        if constraints.get(INT8_DROP, 0.0) > 0:
+            record.write(trial, feasible=False)
+        self._set_constraints(trial, constraints)
 
     @staticmethod
     def _set_constraints(trial: optuna.Trial, constraints: dict[str, float]) -> None:
@@ -214,7 +200,8 @@ class Runner:
         """The trial's values: the top-rung score (mean over seeds), or the highest rung's score of a
         design stopped lower (marked infeasible by its constraint, so never mixed into the front)."""
         if rec.psnr is not None:
-            return self._values({"psnr": rec.psnr, "ssim": rec.ssim, "loss": rec.loss, **_price_raw(price)})
+            return self._values({"psnr": rec.psnr, "ssim": rec.ssim, "loss": rec.loss, "int8_psnr": rec.int8_psnr,
+                                 **_price_raw(price)})
         return self._values(_rung_raw(rec, rec.rung, price))
 
     def _granted(self, trials: list[optuna.trial.FrozenTrial], original: int | None) -> int:
@@ -318,7 +305,7 @@ def run_study(study: optuna.Study, runner: Runner, n_trials: int, timeout: float
                 on_lost(n)
             known_lost = now_lost
         done = sum(t.state == TrialState.COMPLETE for t in trials)
-        running = sum(t.state == TrialState.RUNNING and _live(t, grace) for t in trials)
+        running = sum(t.state == TrialState.RUNNING and live_trial(t, grace) for t in trials)
         left = None if timeout is None else timeout - (time.monotonic() - start)
         if done >= n_trials or (left is not None and left <= 0) or failures_in_a_row >= limit_failures:
             return

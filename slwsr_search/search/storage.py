@@ -11,15 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
 
 from .resources import default_storage
-from .record import StudyRecord
+from .record import StudyRecord, TrialRecord
 from .study import FaultTolerance, StudyConfig, make_sampler
 
 #: Environment variable holding the storage URL when ``--storage`` is not given: a database
@@ -199,3 +201,35 @@ def claim_protocol(study: optuna.Study, storage: str, key: str, desc: str, proto
                          + _elsewhere(storage, study.study_name))
     if known.protocol_key is None and record:
         StudyRecord(key, desc, protocol, data).write(study)
+
+
+# ----- counting trials toward the target, with workers that may die ------------------------------
+
+
+def live_trial(t: optuna.trial.FrozenTrial, grace_period: int) -> bool:
+    """A RUNNING trial that counts toward the target: one of ours (it beats, so a dead worker's
+    trial goes FAIL after the grace period), or one too young to have said so yet. A RUNNING trial
+    of neither kind (left by a crash before heartbeats existed) never ends: it is ignored."""
+    if TrialRecord.of(t).worker is not None or t.datetime_start is None:
+        return True
+    return (time.time() - t.datetime_start.timestamp()) < grace_period
+
+
+def retried_number(trials: list[optuna.trial.FrozenTrial], number: int) -> int | None:
+    """The number of the trial that trial ``number`` retries (first of a chain), or None."""
+    for t in trials:
+        if t.number == number:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
+    return None
+
+
+def covered_before(trials: list[optuna.trial.FrozenTrial], number: int, target: int, grace_period: int) -> bool:
+    """True when the COMPLETE trials plus the live RUNNING trials numbered below ``number`` already
+    make ``target``: then trial ``number`` is surplus. Trial numbers are handed out in creation
+    order, so of several workers racing for the last place exactly one finds it free."""
+    n = sum(t.number < number and (t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING
+                                                                      and live_trial(t, grace_period)))
+            for t in trials)
+    return n >= target

@@ -19,6 +19,7 @@ import optuna
 
 from ..config import check_keys, is_int, is_number, list_of, read_toml
 from ..model.cost import block_cost, count_cost
+from ..deploy.int8_settings import Int8Settings
 from ..model.latency_table import LatencyTable, block_key, predict_latency, skeleton_key
 from ..model.presets import PRESETS
 from ..model.spec import SLOTS, ArchSpec
@@ -55,19 +56,20 @@ def top_seeds(study_seed: int, number: int, n: int) -> list[int]:
     return [trial_seed(study_seed, number)] + extra
 
 
-def budget_line(max_params: int | None, max_macs: int | None, max_latency_ms: float | None, le: str = "<=") -> str:
-    """A study's limits for people, e.g. ``params <= 150,000, latency <= 40 ms`` (``none`` without
-    limits); ``le``: the sign (``&le;`` in HTML). The one wording of a budget: the run's header and
-    every report use it."""
+def budget_line(max_params: int | None, max_macs: int | None, max_latency_ms: float | None, le: str = "<=",
+                max_int8_drop_db: float | None = None) -> str:
+    """A study's limits for people, e.g. ``params <= 150,000, latency <= 40 ms`` (``none`` without limits);
+    ``le``: the sign (``&le;`` in HTML). The one wording of a budget: the run's header and every report use it."""
     limits = [f"{name} {le} {value:,}" for name, value in (("params", max_params), ("macs", max_macs)) if value is not None]
     limits += [f"latency {le} {max_latency_ms:g} ms"] if max_latency_ms is not None else []
+    limits += [f"dB lost to int8 {le} {max_int8_drop_db:g}"] if max_int8_drop_db is not None else []
     return ", ".join(limits) or "none"
 
 
 def _limits(table: Any, w: str) -> dict[str, Any]:
-    """A study's ``[constraints]``: ``max_params``, ``max_macs`` (positive integers) and
-    ``max_latency_ms`` (milliseconds > 0), each None when not given."""
-    cons = check_keys(table, f"{w}: [constraints]", optional=("max_params", "max_macs", "max_latency_ms"))
+    """A study's ``[constraints]``: ``max_params``, ``max_macs`` (positive integers), ``max_latency_ms``
+    (ms > 0), ``max_int8_drop_db`` (dB >= 0 a trained design may lose to int8); None when not given."""
+    cons = check_keys(table, f"{w}: [constraints]", optional=("max_params", "max_macs", "max_latency_ms", "max_int8_drop_db"))
     limits: dict[str, Any] = {}
     for key in ("max_params", "max_macs"):
         v = cons.get(key)
@@ -78,6 +80,10 @@ def _limits(table: Any, w: str) -> dict[str, Any]:
     if max_ms is not None and (not is_number(max_ms) or not max_ms > 0):
         raise ValueError(f"{w}: constraints.max_latency_ms: expected milliseconds > 0, got {max_ms!r}")
     limits["max_latency_ms"] = None if max_ms is None else float(max_ms)
+    drop = cons.get("max_int8_drop_db")
+    if drop is not None and (not is_number(drop) or drop < 0):
+        raise ValueError(f"{w}: constraints.max_int8_drop_db: expected dB >= 0, got {drop!r}")
+    limits["max_int8_drop_db"] = None if drop is None else float(drop)
     return limits
 
 
@@ -144,10 +150,17 @@ class StudyConfig:
     fidelity: Fidelity = Fidelity()  # multi-fidelity rungs and seeds at the top (default: one rung, one seed)
     max_latency_ms: float | None = None  # [constraints]: predicted time per image (needs a latency table)
     latency: LatencySettings = LatencySettings()
+    max_int8_drop_db: float | None = None  # [constraints]: dB a trained design may lose to int8 (scored after training)
+    int8: Int8Settings = Int8Settings()  # [int8]: how a trial's int8 graph is calibrated
+
+    @property
+    def needs_int8(self) -> bool:
+        """Whether a trained trial is quantized and scored in int8 (an ``int8_psnr`` objective or limit)."""
+        return "int8_psnr" in self.objectives or self.max_int8_drop_db is not None
 
     def budget_line(self, le: str = "<=") -> str:
         """This study's limits for people (:func:`budget_line`)."""
-        return budget_line(self.max_params, self.max_macs, self.max_latency_ms, le)
+        return budget_line(self.max_params, self.max_macs, self.max_latency_ms, le, self.max_int8_drop_db)
 
     @property
     def needs_latency(self) -> bool:
@@ -192,7 +205,7 @@ class StudyConfig:
         check_keys(data, w, required=("search_space", "n_trials", "protocol", "constraints"),
                    optional=("description", "objectives", "cpu_protocol", "data", "sampler", "timeout", "seed",
                              "baselines", "storage", "fault_tolerance", "reference_protocol", "reference_ladder",
-                             "fidelity", "latency"))
+                             "fidelity", "latency", "int8"))
         try:
             space = SearchSpace.load(data["search_space"], relative_to=p.parent)
         except ValueError as e:
@@ -200,6 +213,10 @@ class StudyConfig:
         objectives = tuple(list_of(data.get("objectives", ["psnr", "params", "macs"]), str, f"{w}: objectives"))
         get_objectives(objectives, f"{w}: objectives")
         limits = _limits(data["constraints"], w)
+        fidelity = Fidelity.from_dict(data.get("fidelity", {}), f"{w}: [fidelity]")
+        if "int8_psnr" in objectives and fidelity.multi:
+            raise ValueError(f"{w}: objectives: int8_psnr is scored at the top rung only, so a multi-fidelity study "
+                             "could not promote by it; use [fidelity] rungs = [1]")
         d = check_keys(data.get("data", {}), f"{w}: [data]", optional=("train", "val"))
         train_src = list_of(d.get("train", ["builtin:train"]), str, f"{w}: data.train")
         val_src = list_of(d.get("val", ["builtin:val"]), str, f"{w}: data.val")
@@ -211,7 +228,7 @@ class StudyConfig:
                    **limits, **_protocols(data, w), **_run_settings(data, w),
                    latency=LatencySettings.from_dict(data.get("latency", {}), f"{w}: [latency]", p.parent),
                    fault_tolerance=FaultTolerance.from_dict(data.get("fault_tolerance", {}), f"{w}: [fault_tolerance]"),
-                   fidelity=Fidelity.from_dict(data.get("fidelity", {}), f"{w}: [fidelity]"))
+                   fidelity=fidelity, int8=Int8Settings.from_dict(data.get("int8", {}), f"{w}: [int8]"))
 
     # ----- budget ----------------------------------------------------------------------------------
 
