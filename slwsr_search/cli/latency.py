@@ -9,7 +9,9 @@ Multi-Adds.
 
 On a phone or another computer, install the package there (onnxruntime is the only runtime
 needed) and run the same ``calibrate`` command on the device; then copy the table file back and
-give it to a study (``[latency] table = "FILE"``) or to ``predict --table FILE``.
+give it to a study (``[latency] table = "FILE"``) or to ``predict --table FILE``. A phone without
+Python: ``kit`` exports the parts with a script that times them with the runtime's own benchmark
+tool over adb, and ``import`` reads the outputs back into a table.
 """
 
 from __future__ import annotations
@@ -195,6 +197,50 @@ def validate_table(args) -> int:
     return 0
 
 
+def _kit(args) -> int:
+    from ..deploy.calibrate import plan
+    from ..deploy.kit import MANIFEST, SCRIPT, TOOLS, write_kit
+    from ..search.latency import space_blocks
+    from ..search.space import SearchSpace
+
+    space = SearchSpace.load(args.space)
+    parts = plan(args.n_feats or list(space.n_feats), space_blocks(space, args.blocks, "--blocks"))
+    lr_size = _lr_size(args, args.scale)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(parts), desc="exporting parts", unit="part", file=sys.stderr, disable=None, leave=False)
+    try:
+        out = write_kit(args.out, parts, args.runtime, args.int8, args.threads, args.scale, lr_size, args.runs,
+                        on_part=lambda i, part: bar.update(1))
+    finally:
+        bar.close()
+    print(f"latency kit: {len(parts)} part(s) for {TOOLS[args.runtime].name}{' (int8)' if args.int8 else ''}, "
+          f"{args.threads} thread(s), x{args.scale}, LR {fmt_size(lr_size)} -> {out}/ ({MANIFEST}, {SCRIPT}, parts/)")
+    print(f"next: push the tool to the phone, run {out / SCRIPT} with the phone on adb, then "
+          f"slwsr latency import {out}")
+    return 0
+
+
+def _import(args) -> int:
+    from pathlib import Path
+
+    from ..deploy.kit import read_kit
+    from ..model.presets import get_preset
+
+    table = read_kit(args.kit, args.device)
+    out = table.save(args.out or Path(args.kit) / "table.json")
+    print(f"latency table for {table.identity.describe()}; x{table.scale}, LR {fmt_size(table.lr_size)}: "
+          f"{len(table.entries)} part(s) -> {out}")
+    try:
+        pred = predict_latency(get_preset("s-lwsr16"), table)
+        print(f"s-lwsr16 predicted {pred.ms:.1f} ms per image from it")
+    except ValueError:
+        pass  # a kit for other widths than s-LWSR16's
+    print(f'use it in a study: [latency] runtime = "{table.identity.runtime}", threads = {table.identity.threads}, '
+          f'table = "{out}"')
+    return 0
+
+
 def _identity_args(p, table: bool = True) -> None:
     p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime", help="runtime (default onnxruntime, CPU)")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
@@ -207,7 +253,7 @@ def _identity_args(p, table: bool = True) -> None:
 
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=__doc__.split("\n\n", 1)[1])
-    sub = p.add_subparsers(dest="what", required=True, metavar="{calibrate,show,predict}")
+    sub = p.add_subparsers(dest="what", required=True, metavar="{calibrate,show,predict,kit,import}")
     c = sub.add_parser("calibrate", help="measure the network's parts on this machine and write the table",
                        description="Measure every part of the network (the skeleton, each block kind with and "
                                    "without its activation, per width) in turns, and write the table. The cache "
@@ -228,9 +274,30 @@ def build_parser(prog: str) -> Parser:
     _identity_args(pr)
     add_spec_args(pr)
     pr.add_argument("--json", action="store_true", help="print one JSON object")
+    k = sub.add_parser("kit", help="the parts as model files, a manifest and a script that times them on a phone",
+                       description="Export every part of the calibration plan (as `calibrate` measures them) as a "
+                                   "static-shape model file, with manifest.json and run_on_phone.sh, which runs each "
+                                   "part once on the phone adb sees with the runtime's own benchmark tool "
+                                   "(onnxruntime_perf_test) and saves its output in results/. Then `slwsr latency "
+                                   "import DIR` makes the phone's table.")
+    k.add_argument("--runtime", choices=["onnxruntime"], default="onnxruntime",
+                   help="the phone's runtime (default onnxruntime: onnxruntime_perf_test, CPU EP)")
+    k.add_argument("--int8", action="store_true", help="the parts' int8 graphs (what an int8 model runs)")
+    k.add_argument("--threads", type=int, default=1, help="threads the tool runs with (default 1)")
+    k.add_argument("--scale", type=int, default=4, choices=(2, 3, 4), help="upscaling factor (default 4)")
+    k.add_argument("--lr-size", type=parse_size, metavar="WxH", help="LR input size (default 320x180 at x4)")
+    k.add_argument("--space", default="slwsr", help="search space whose widths and block kinds to cover (default slwsr)")
+    k.add_argument("--n-feats", type=int, nargs="+", metavar="N", help="widths (default: the space's)")
+    k.add_argument("--blocks", nargs="+", metavar="CHOICE", help="block kinds (default: res and the space's)")
+    k.add_argument("--runs", type=int, default=50, help="runs per part (default 50)")
+    k.add_argument("--out", required=True, metavar="DIR", help="the kit folder (created)")
+    im = sub.add_parser("import", help="read a kit's results (the benchmark tool's outputs) into a latency table")
+    im.add_argument("kit", metavar="DIR", help="a kit folder whose results/ the phone script filled")
+    im.add_argument("--device", help="the device's name in the table (default: results/device.txt)")
+    im.add_argument("--out", metavar="FILE", help="table file (default DIR/table.json)")
     return p
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr latency") -> int:
     args = build_parser(prog).parse_args(argv)
-    return {"calibrate": _calibrate, "show": _show, "predict": _predict}[args.what](args)
+    return {"calibrate": _calibrate, "show": _show, "predict": _predict, "kit": _kit, "import": _import}[args.what](args)

@@ -1,0 +1,179 @@
+"""A latency kit: the calibration plan's parts as model files a phone runs with its runtime's own
+benchmark tool, and the tool's outputs read back into a :class:`~..model.latency_table.LatencyTable`.
+
+:func:`write_kit` exports every part (:func:`.calibrate.part_module`, the shapes a table is made
+at) as a static-shape model file, writes ``manifest.json`` (:data:`KIT_FORMAT`: runtime, threads,
+scale, LR size, each part's key, file and block copies) and ``run_on_phone.sh``, which pushes the
+parts with ``adb``, runs each once with the tool and saves its output as ``results/<part>.txt``
+(and the phone's model name and core count in ``results/device.txt``). :func:`read_kit` parses
+those outputs in the tools' documented text formats (:data:`TOOLS`) into a table whose identity
+names the device, the runtime (with its delegate) and the threads; a study uses it through
+``[latency] table = FILE``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..config import utc_now, write_atomic
+from ..model.latency_table import LatencyTable, MachineIdentity
+
+#: The manifest's format tag.
+KIT_FORMAT = "slwsr-search/latency-kit-1"
+MANIFEST, SCRIPT, RESULTS, DEVICE = "manifest.json", "run_on_phone.sh", "results", "device.txt"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A runtime's benchmark tool: its ``name``, the ``runtime`` it measures (the table identity's),
+    the model file's ``suffix``, the shell ``command`` that runs one part (``{tool}``, ``{model}``,
+    ``{threads}``, ``{runs}`` filled in) and the ``pattern`` of its output line giving a time, with
+    the factor from its unit to milliseconds (``per_ms``: 1e-3 for microseconds)."""
+
+    name: str
+    runtime: str
+    suffix: str
+    command: str
+    pattern: str
+    per_ms: float
+
+
+#: The kits' runtimes. onnxruntime_perf_test prints ``Average inference time cost: 12.3 ms`` (and
+#: percentiles in seconds); LiteRT's benchmark_model ends with ``Inference timings in us: ...,
+#: Inference (avg): 266473``.
+TOOLS: dict[str, Tool] = {
+    "onnxruntime": Tool("onnxruntime_perf_test", "onnxruntime", ".onnx",
+                        "{tool} -m times -r {runs} -e cpu -x {threads} -I {model}",
+                        r"Average inference time cost:\s*([0-9.]+)\s*ms", 1.0),
+    "litert": Tool("benchmark_model", "litert-xnnpack", ".tflite",
+                   "{tool} --graph={model} --num_threads={threads} --num_runs={runs} --use_xnnpack=true",
+                   r"Inference timings in us:.*Inference \(avg\):\s*([0-9.eE+]+)", 1e-3),
+}
+
+
+def part_file(key: str, suffix: str) -> str:
+    """A part's file name: its key with ``:`` as ``_`` (``block_ir6_n16_act.onnx``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", key) + suffix
+
+
+def write_kit(folder: str | Path, parts: Sequence, runtime: str, int8: bool, threads: int, scale: int,
+              lr_size: tuple[int, int], runs: int = 50, on_part: Callable[[int, object], None] | None = None) -> Path:
+    """Write the kit for ``parts`` (:func:`.calibrate.plan`) into ``folder``: one model file per
+    part (``int8``: its int8 graph), the manifest and the phone script. Returns ``folder``."""
+    from .calibrate import export_part, part_module
+    from .quantize import quantize_graph
+
+    tool = _tool(runtime)
+    if tool.suffix != ".onnx":
+        raise ValueError(f"runtime {runtime}: its model files need the [litert] converter, not built yet")
+    out = Path(folder)
+    (out / "parts").mkdir(parents=True, exist_ok=True)
+    entries = []
+    for i, part in enumerate(parts):
+        if on_part is not None:
+            on_part(i, part)
+        module, x = part_module(part, scale, lr_size)
+        graph = export_part(module, x)
+        graph = quantize_graph(graph, x.numpy()) if int8 else graph
+        name = part_file(part.key, tool.suffix)
+        write_atomic(out / "parts" / name, lambda tmp, g=graph: Path(tmp).write_bytes(g))
+        entries.append({"key": part.key, "file": name, "copies": part.copies})
+    manifest = {"format": KIT_FORMAT, "runtime": tool.runtime + ("-int8" if int8 else ""), "tool": tool.name,
+                "kit_runtime": runtime, "int8": int8, "threads": threads, "scale": scale, "lr_size": list(lr_size),
+                "runs": runs, "created": utc_now(), "parts": entries}
+    write_atomic(out / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n"))
+    write_atomic(out / SCRIPT, lambda tmp: Path(tmp).write_text(phone_script(tool, entries, threads, runs)))
+    (out / SCRIPT).chmod(0o755)
+    return out
+
+
+def phone_script(tool: Tool, entries: Sequence[dict], threads: int, runs: int) -> str:
+    """The shell script that runs every part on the attached phone and saves each output."""
+    run_one = tool.command.format(tool="$TOOL", model="$DIR/parts/$f", threads=threads, runs=runs)
+    files = " ".join(e["file"] for e in entries)
+    return f"""#!/bin/sh
+# Run every part of this latency kit on the phone adb sees, with {tool.name}; one output per part in
+# results/. Build or download {tool.name} for the phone (its runtime's docs), push it to the phone and
+# say where: TOOL=/data/local/tmp/{tool.name} ./{SCRIPT}. Then: slwsr latency import THIS_FOLDER.
+set -eu
+cd "$(dirname "$0")"
+TOOL=${{TOOL:-/data/local/tmp/{tool.name}}}
+DIR=${{KIT_DIR:-/data/local/tmp/slwsr-kit}}
+mkdir -p {RESULTS}
+adb shell mkdir -p "$DIR/parts"
+adb push parts/. "$DIR/parts/"
+{{ adb shell getprop ro.product.model; adb shell nproc; }} > {RESULTS}/{DEVICE}
+for f in {files}; do
+  echo "$f"
+  adb shell "{run_one}" > "{RESULTS}/${{f%.*}}.txt"
+done
+echo "done: slwsr latency import $(pwd)"
+"""
+
+
+def read_kit(folder: str | Path, device: str | None = None) -> LatencyTable:
+    """The table a kit's results give: per part the tool's time (ms) divided by its block copies;
+    the identity names ``device`` (default: ``results/device.txt``'s model name), the runtime and
+    threads. ``ValueError`` naming the file for a missing manifest, part output, or an output in
+    another tool's format or with no time."""
+    root = Path(folder)
+    manifest = _manifest(root)
+    tool = _tool(manifest["kit_runtime"])
+    entries = {}
+    for part in manifest["parts"]:
+        path = root / RESULTS / (Path(part["file"]).stem + ".txt")
+        entries[part["key"]] = parse_output(path, tool) / part["copies"]
+    name, cores = _device(root, device)
+    identity = MachineIdentity(name, cores, manifest["runtime"], tool.name, int(manifest["threads"]))
+    return LatencyTable(identity=identity, scale=int(manifest["scale"]), lr_size=tuple(manifest["lr_size"]),
+                        entries=entries, passes=1, repeats=int(manifest["runs"]), warmup=0, created=utc_now(),
+                        source=str(root))
+
+
+def parse_output(path: Path, tool: Tool) -> float:
+    """The time (ms) in one output of ``tool``; ``ValueError`` naming ``path`` when it is missing,
+    holds the other tool's output, or no time."""
+    if not path.is_file():
+        raise ValueError(f"{path}: missing (a part the kit's {SCRIPT} did not run, or did not finish)")
+    text = path.read_text(errors="replace")
+    m = re.search(tool.pattern, text, re.S)
+    if m:
+        return float(m.group(1)) * tool.per_ms
+    for other in TOOLS.values():
+        if other is not tool and re.search(other.pattern, text, re.S):
+            raise ValueError(f"{path}: holds {other.name} output, but this kit measures {tool.runtime} with {tool.name}")
+    raise ValueError(f"{path}: no time in it (expected a line matching {tool.pattern!r} from {tool.name})")
+
+
+def _tool(runtime: str) -> Tool:
+    if runtime not in TOOLS:
+        raise ValueError(f"runtime: expected one of {', '.join(TOOLS)}, got {runtime!r}")
+    return TOOLS[runtime]
+
+
+def _manifest(root: Path) -> dict:
+    path = root / MANIFEST
+    try:
+        m = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: missing: not a latency kit folder (slwsr latency kit writes one)") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: malformed JSON ({e})") from None
+    if not isinstance(m, dict) or m.get("format") != KIT_FORMAT:
+        raise ValueError(f"{path}: not a latency kit manifest (format {m.get('format') if isinstance(m, dict) else m!r})")
+    return m
+
+
+def _device(root: Path, device: str | None) -> tuple[str, int]:
+    """(name, cores) of the phone: ``device`` or results/device.txt's first line; its second, the cores."""
+    path = root / RESULTS / DEVICE
+    lines = path.read_text().split("\n") if path.is_file() else []
+    name = device or (lines[0].strip() if lines and lines[0].strip() else None)
+    if name is None:
+        raise ValueError(f"{path}: missing; name the device with --device")
+    cores = int(lines[1]) if len(lines) > 1 and lines[1].strip().isdigit() else 0
+    return name, cores
