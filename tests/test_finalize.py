@@ -231,7 +231,7 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     assert not [a for a in shlex.split(command) if os.path.isabs(a)] and f"--out {os.path.relpath(run)}" in command
     assert [r["psnr"] for r in read_progress(run)] == [r["psnr"] for r in read_progress(tmp_path / "ref")]
     assert {p.name for p in (run / "bundle").iterdir()} == {"model.safetensors", "spec.json", "model.onnx", "model.int8.onnx",
-                                                            "model.fp16.onnx", "crops.png", "MODEL_CARD.md"}
+                                                            "model.fp16.onnx", "crops.png", "model.mlpackage", "MODEL_CARD.md"}
     # the card lists each model file with its score on the bench set and its latency here
     files = card[card.index("## Model files"):]
     assert all(f"| `{f}` |" in files for f in ("model.onnx", "model.int8.onnx", "model.fp16.onnx")) and " ms |" in files

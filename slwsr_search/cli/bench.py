@@ -34,6 +34,7 @@ from typing import Sequence
 from ..benchmarks.storage import STORAGE_KINDS
 from ..model.cost import DEFAULT_HR_SIZE
 from ..model.presets import PRESETS
+from .bench_deploy import add_deploy_benchmarks, bench_litert
 from .bench_search import add_search_benchmarks, bench_mix, bench_samplers, bench_settings
 from .common import Parser, add_spec_args, fmt_size, parse_size
 
@@ -255,6 +256,7 @@ def build_parser(prog: str) -> Parser:
     t.add_argument("--baseline", action="store_true", help="also time the plain eager fp32 NCHW loop, first")
     t.add_argument("--train-dir", default="builtin:train", metavar="DIR", help="training images (default builtin:train)")
     add_search_benchmarks(sub)
+    add_deploy_benchmarks(sub)
     s = sub.add_parser("storage", help="local Optuna storages under N concurrent processes: errors, speed, heartbeats")
     s.add_argument("--workers", type=int, default=8, help="concurrent processes (default 8)")
     s.add_argument("--trials", type=int, default=40, help="trials per process (default 40)")
@@ -299,5 +301,6 @@ def build_parser(prog: str) -> Parser:
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr bench") -> int:
     args = build_parser(prog).parse_args(argv)
-    return {"cost": _cost, "bicubic": _bicubic, "train": _train, "settings": bench_settings, "mix": bench_mix, "samplers": bench_samplers, "storage": _storage,
+    return {"cost": _cost, "bicubic": _bicubic, "train": _train, "settings": bench_settings, "mix": bench_mix, "samplers": bench_samplers, "litert": bench_litert,
+            "storage": _storage,
             "screening": _screening, "latency": _latency, "upscale": _upscale}[args.what](args)

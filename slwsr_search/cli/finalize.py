@@ -203,6 +203,22 @@ def _graphs(bundle: Path, onnx: Path, config: FinalizeConfig, data, args, say):
     return write_variants(onnx, bundle, calibration_patches(pairs, settings.patches, settings.patch, settings.seed), settings)
 
 
+def _coreml(bundle: Path, model, say) -> list:
+    """The Core ML package, where coremltools is installed (the ``[coreml]`` extra); its card row."""
+    from ..deploy.bundle import COREML
+    from ..deploy.coreml import coremltools_or_error, export_coreml
+    from ..deploy.release import FileFacts
+
+    try:
+        coremltools_or_error()
+    except ValueError as e:
+        say(f"no {COREML}: {e}")
+        return []
+    say(f"Core ML: {COREML} (fp16 ML program, iOS 16+)")
+    export_coreml(model, bundle / COREML)
+    return [FileFacts(COREML, "Core ML ML program, fp16 (iOS 16 / macOS 13+; runs on Apple systems only: not scored here)", {})]
+
+
 def _picture(bench, model, int8_path: Path, scale: int, device: str):
     """Crops of the bench's first picture, HR / bicubic / fp32 / int8, each captioned with its PSNR."""
     from ..deploy.runners import onnx_runner, runner_upscaler
@@ -257,6 +273,7 @@ def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, a
     (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
     what = {"fp32": "fp32 ONNX", "int8": f"int8 ONNX ({args.int8_method} calibration)", "fp16": "fp16 ONNX"}
     files = [FileFacts(v.path.name, what[v.label], scores.get(v.label, {}), times[v.label]) for v in variants]
+    files += _coreml(bundle, model, say)
     picture = _picture(benches[0], model, bundle / ONNX_INT8, scale, str(tr.dev)) if benches else None
     # the card's command names paths relative to where this one ran, not this machine's folders
     given = portable_argv(sys.argv[1:] if argv is None else argv)

@@ -13,11 +13,11 @@ from ..sr.tiles import receptive_radius, tile_boxes, upscale_into
 from ..training.device import Speedups, configure_device, resolve_device
 from .common import Parser
 
-SUMMARY = "upscale your pictures with a finalized bundle (PyTorch or onnxruntime), in seamless tiles"
+SUMMARY = "upscale your pictures with a finalized bundle (PyTorch, or onnxruntime fp32/int8/fp16), in seamless tiles"
 
 DESCRIPTION = """\
 Upscale pictures of any size with a bundle written by `finalize` (a folder holding model.safetensors,
-spec.json and, for --backend onnxruntime, model.onnx).
+spec.json and, for the onnxruntime backends, model.onnx, model.int8.onnx or model.fp16.onnx).
 
 Each picture is run in tiles of --tile x --tile LR pixels, each with a margin of real neighbouring
 pixels as wide as the network's receptive radius (measured from the network; 55 px for s-LWSR16),
@@ -32,6 +32,7 @@ EPILOG = """\
 examples:
   slwsr upscale --model models/s-lwsr16/bundle photo.jpg more/*.png --out upscaled
   slwsr upscale --model models/s-lwsr16/bundle --backend onnxruntime --tile 128 scan.tif --out upscaled
+  slwsr upscale --model models/s-lwsr16/bundle --backend onnxruntime-int8 photo.jpg --out upscaled
 
 exit codes: 0 every picture written; 2 bad input (a bundle that does not load, a scale the bundle
 does not have) or at least one picture failed (each said in one line).

@@ -16,7 +16,7 @@ from typing import Sequence
 from ..config import write_atomic
 import numpy as np
 
-from .bundle import CARD, CROPS, ONNX, ONNX_FP16, ONNX_INT8, SPEC, WEIGHTS, save_bundle
+from .bundle import CARD, COREML, CROPS, ONNX, ONNX_FP16, ONNX_INT8, SPEC, WEIGHTS, save_bundle
 from ..model.cost import count_cost
 from ..model.network import SLWSR
 from .onnx_export import OPSET, export_onnx
@@ -162,6 +162,8 @@ def model_card(model: SLWSR, config: FinalizeConfig, facts: TrainingFacts, table
         "QDQ format: weights int8 per channel, activations uint8 per tensor; its metadata says how it was "
         "calibrated). What phone NPUs and DSPs run; `onnxruntime` runs it on any CPU.",
         f"- `{ONNX_FP16}`: the same interface (float32 in and out), fp16 inside: what GPU and NPU delegates take.",
+        f"- `{COREML}` (where coremltools was installed): a Core ML ML program for iOS 16 / macOS 13 and later, "
+        "the same interface (`input` / `output`, RGB 0..1, NCHW, height and width 8-2048), fp16 compute.",
         "", "## Run it", "", "PyTorch (with slwsr-search installed):", "", "```python",
         "from slwsr_search import load_bundle",
         "model = load_bundle('path/to/this/folder')   # eval mode, on CPU; input/output RGB on 0..255",

@@ -1,0 +1,72 @@
+"""``slwsr bench litert``: LiteRT parity, quality and speed against PyTorch and onnxruntime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .common import parse_size
+
+
+def add_deploy_benchmarks(sub) -> None:
+    """The ``litert`` subcommand of ``slwsr bench``."""
+    lt = sub.add_parser("litert", help="LiteRT (XNNPACK) fp32/int8 against PyTorch and onnxruntime: parity at odd "
+                                       "sizes, PSNR on bench sets, speed in turns (needs the [litert] extra)")
+    lt.add_argument("--model", action="append", required=True, metavar="DIR",
+                    help="a bundle or finalize run folder; repeatable")
+    lt.add_argument("--bench", action="append", metavar="DIR", help="score on this bench folder (each picture converted)")
+    lt.add_argument("--calib-dir", action="append", metavar="DIR", help="calibration images (default: the model's training data)")
+    lt.add_argument("--sizes", type=parse_size, nargs="+", default=[(29, 37), (64, 51), (47, 23)], metavar="WxH",
+                    help="LR sizes of the parity check (default 37x29 51x64 23x47)")
+    lt.add_argument("--speed-size", type=parse_size, default=(180, 320), metavar="WxH",
+                    help="LR size timed (default 320x180: 1280x720 out at x4)")
+    lt.add_argument("--passes", type=int, default=5, help="timing turns (default 5)")
+    lt.add_argument("--out", metavar="PATH", help="also write PATH.json")
+
+
+def bench_litert(args) -> int:
+    """``slwsr bench litert``."""
+    import torch
+
+    from ..benchmarks.litert import bench_quality, parity, speeds
+    from ..deploy.int8_settings import Int8Settings
+    from ..deploy.litert import litert_or_error
+    from ..deploy.quantize import calibration_patches
+    from ..machine import cpu_summary
+    from ..model.cost import count_cost
+    from ..sr.data import load_pairs
+    from ..sr.table import load_bench
+    from .quantize import trained_network
+
+    for m in ("litert_torch", "ai_edge_quantizer", "ai_edge_litert.interpreter"):
+        litert_or_error(m)
+    torch.set_num_threads(1)
+    settings, results = Int8Settings(), []
+    for folder in args.model:
+        model, train, _ = trained_network(Path(folder))
+        dirs = args.calib_dir or train
+        missing = [d for d in dirs if not d.startswith("builtin:") and not Path(d).exists()]
+        if not dirs or missing:
+            raise ValueError(f"{folder}: calibration images {missing or 'unknown'}: give --calib-dir")
+        pairs = [p for d in dirs for p in load_pairs(d, model.spec.scale, progress=False)]
+        patches = calibration_patches(pairs, settings.patches, settings.patch, settings.seed)
+        r = {"model": folder, "arch": model.spec.arch, "params": count_cost(model.spec).params,
+             "parity": parity(model, args.sizes)}
+        print(f"{folder}: LiteRT fp32 vs PyTorch, max |diff| on 0..1: "
+              + ", ".join(f"{p['w']}x{p['h']} {p['max_abs_diff']:.2e}" for p in r["parity"]), flush=True)
+        r["quality"] = {}
+        for b in args.bench or []:
+            bench = load_bench(b, model.spec.scale)
+            q = r["quality"][bench.name] = bench_quality(model, bench, patches, settings=settings)
+            print(f"{folder}: {bench.name} PSNR " + ", ".join(f"{k} {v:.3f}" for k, v in q.items())
+                  + f"; litert int8 - onnx int8 {q['litert int8'] - q['onnx int8']:+.3f} dB", flush=True)
+        r["speed_ms"] = speeds(model, args.speed_size, patches, args.passes)
+        base = r["speed_ms"]["onnxruntime fp32"]
+        print(f"{folder}: ms per {args.speed_size[1]}x{args.speed_size[0]} image (x onnxruntime fp32): "
+              + ", ".join(f"{k} {v:.1f} ({base / v:.2f}x)" for k, v in r["speed_ms"].items()), flush=True)
+        results.append(r)
+    machine = cpu_summary()
+    print(f"machine: {machine}; 1 thread each; timed in turns")
+    if args.out:
+        Path(args.out + ".json").write_text(json.dumps({"machine": machine, "results": results}, indent=1) + "\n")
+    return 0
