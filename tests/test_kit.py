@@ -67,7 +67,7 @@ def test_import_reads_the_tools_outputs_per_copy_and_predicts(kit, tmp_path, cap
     assert predict_latency(SPEC, table).ms > 0
     code, out, err = run_command(lambda a: main(a, "latency"), capsys, "import", str(kit), "--out", str(tmp_path / "t.json"),
                                  prog="latency")
-    assert code == 0, err and "Pixel 8" in out
+    assert code == 0 and "Pixel 8" in out, err
     assert LatencyTable.load(tmp_path / "t.json").entries == table.entries
     assert 'runtime = "onnxruntime-int8", threads = 2' in out
 
@@ -136,3 +136,13 @@ def test_the_command_exports_a_kit(tmp_path, capsys):
     assert "4 part(s) for onnxruntime_perf_test" in out and (tmp_path / "k" / MANIFEST).is_file()
     code, _, err = run_command(lambda a: main(a, "latency"), capsys, "import", str(tmp_path / "k"), prog="latency")
     assert code == 2 and "missing" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_device_file_without_its_core_count_is_refused(kit):
+    _fill(kit, device="Pixel 8\n")
+    with pytest.raises(ValueError, match="device.txt: line 2: expected the core count"):
+        read_kit(kit)
+    _fill(kit, device="\n8\n")
+    with pytest.raises(ValueError, match="device.txt: line 1: expected the device's model name"):
+        read_kit(kit)
+    assert read_kit(kit, device="Pixel 9").identity.cpu == "Pixel 9"

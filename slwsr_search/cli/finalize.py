@@ -189,18 +189,26 @@ def _train(name: str, config: FinalizeConfig, data, out: Path, args, speedups: S
     return res, say
 
 
-def _graphs(bundle: Path, onnx: Path, config: FinalizeConfig, data, args, say):
-    """Write the int8 graph (calibrated on the training data, or --calib-dir) and the fp16 graph."""
+def _calibration(config: FinalizeConfig, data, args):
+    """The int8 graph's calibration patches (from the training data, or --calib-dir), drawn before
+    the training so that images too small for a patch fail at once, not after it."""
     from ..deploy.quantize import calibration_patches
-    from ..deploy.variants import write_variants
     from ..sr.data import load_pairs
 
     settings = Int8Settings(args.int8_method, args.calib_patches)
     pairs = ([p for d in args.calib_dir for p in load_pairs(d, config.spec.scale, progress=False)]
              if args.calib_dir else list(data.train))
+    return settings, calibration_patches(pairs, settings.patches, settings.patch, settings.seed)
+
+
+def _graphs(bundle: Path, onnx: Path, calib, args, say):
+    """Write the int8 graph (calibrated on ``calib``: settings and patches) and the fp16 graph."""
+    from ..deploy.variants import write_variants
+
+    settings, patches = calib
     say(f"int8: {settings.method} calibration on {settings.patches} LR patches of "
         f"{' + '.join(args.calib_dir) if args.calib_dir else 'the training data'}; fp16")
-    return write_variants(onnx, bundle, calibration_patches(pairs, settings.patches, settings.patch, settings.seed), settings)
+    return write_variants(onnx, bundle, patches, settings)
 
 
 def _coreml(bundle: Path, model, say) -> list:
@@ -215,7 +223,11 @@ def _coreml(bundle: Path, model, say) -> list:
         say(f"no {COREML}: {e}")
         return []
     say(f"Core ML: {COREML} (fp16 ML program, iOS 16+)")
-    export_coreml(model, bundle / COREML)
+    try:
+        export_coreml(model, bundle / COREML)
+    except Exception as e:  # coremltools raises many kinds; a failed package must not cost the bundle
+        say(f"no {COREML}: coremltools could not convert the network ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+        return []
     return [FileFacts(COREML, "Core ML ML program, fp16 (iOS 16 / macOS 13+; runs on Apple systems only: not scored here)", {})]
 
 
@@ -239,7 +251,7 @@ def _picture(bench, model, int8_path: Path, scale: int, device: str):
                    "PSNR of the whole picture (Y, as in the tables).")
 
 
-def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, args, argv, say, data) -> None:
+def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, args, argv, say, calib) -> None:
     """Write the bundle's network and graphs, score them on the bench sets, time them, write the card."""
     from ..deploy.latency import lr_size_for
     from ..deploy.release import FileFacts, write_card, write_network
@@ -255,7 +267,7 @@ def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, a
                           row.get("ema_psnr" if use_ema else "psnr") or float("nan"),
                           row.get("ema_ssim" if use_ema else "ssim") or float("nan"))
     bundle = out / "bundle"
-    variants = _graphs(bundle, write_network(bundle, model, config, facts), config, data, args, say)
+    variants = _graphs(bundle, write_network(bundle, model, config, facts), calib, args, say)
     scale, note = config.spec.scale, f"this run: {config.protocol.steps:,} steps on {' + '.join(config.train)}"
     scores = score_variants(variants, benches, scale) if benches else {}
     lr = lr_size_for(scale)
@@ -302,6 +314,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     data = load_data(list(config.train), list(config.val), config.spec.scale, config.protocol.lr_patch, progress=show)
     benches = [load_bench(b, config.spec.scale) for b in (args.bench or [d for d in config.val if not d.startswith("builtin:")])]
     _header(config, pname, data, out, args)
+    calib = _calibration(config, data, args)
     res, say = _train(name, config, data, out, args, speedups, show)
     if res.status == "interrupted":
         print(f"interrupted at step {res.steps_done:,}: run the same command to resume", file=sys.stderr)
@@ -309,5 +322,5 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     if res.status != "ok":
         print(f"FAILED      {res.status}: {res.reason}")
         return 1
-    _release(name, config, res, out, benches, args, argv, say, data)
+    _release(name, config, res, out, benches, args, argv, say, calib)
     return 0

@@ -133,15 +133,45 @@ def _csv(rows: list[dict], sets: list[str]) -> str:
     return buf.getvalue()
 
 
-def _one(folder: Path, args, settings: Int8Settings, benches, say) -> list[dict]:
+def out_folders(models: list[str], out: str | None) -> dict[str, Path | None]:
+    """Where each model's graphs go: its bundle (None: decided by the model), ``out`` for one model,
+    ``out/NAME`` for several (NAME: the folder's name, its parent's for a ``bundle`` folder);
+    ``ValueError`` when two models would share a folder."""
+    if out is None:
+        return {m: None for m in models}
+    if len(models) == 1:
+        return {models[0]: Path(out)}
+    named = {m: Path(out) / (Path(m).parent.name if Path(m).name == "bundle" else Path(m).name) for m in models}
+    seen: dict[Path, str] = {}
+    for m, f in named.items():
+        if f in seen:
+            raise ValueError(f"--out {out}: {seen[f]} and {m} would both write into {f}; quantize them one at a time")
+        seen[f] = m
+    return named
+
+
+def _fp32_graph(model, out: Path) -> Path:
+    """``out``'s model.onnx when it is this network's (its spec hash), else exported afresh."""
+    import onnx
+
+    path = out / ONNX
+    if path.is_file():
+        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        if props.get("spec_hash") == model.spec.hash:
+            return path
+    return export_onnx(model, path)
+
+
+def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path | None) -> list[dict]:
     model, train, bundle = trained_network(folder)
-    out = Path(args.out) / folder.name if args.out and len(args.models) > 1 else Path(args.out) if args.out else bundle
+    out = out or bundle
     if out is None:
         raise ValueError(f"{folder}: a run folder without a bundle; say where the graphs go with --out")
     scale = model.spec.scale
     patches = _calibration(args.calib_dir or train, folder, scale, settings, bool(args.calib_dir))
     out.mkdir(parents=True, exist_ok=True)
-    fp32 = out / ONNX if (out / ONNX).is_file() else export_onnx(model, out / ONNX)
+    fp32 = _fp32_graph(model, out)
+    benches = benches_for(scale)
     variants = write_variants(fp32, out, patches, settings)
     say(f"{folder}: wrote {', '.join(str(v.path) for v in variants[1:])} ({settings.method}, {len(patches)} patches)")
     if not benches:
@@ -179,17 +209,20 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int
     configure_device(__import__("torch").device("cpu"), Speedups(threads=args.threads))
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     rows: list[dict] = []
-    benches = None
+    outs = out_folders(args.models, args.out)
+    loaded: dict[int, list] = {}
+
+    def benches(scale: int) -> list:  # each bench read once per scale (its LR images depend on it)
+        if scale not in loaded:
+            loaded[scale] = [load_bench(b, scale) for b in (args.bench or [])]
+        return loaded[scale]
+
     for m in args.models:
-        folder = Path(m)
-        if benches is None:
-            model_scale = trained_network(folder)[0].spec.scale
-            benches = [load_bench(b, model_scale) for b in (args.bench or [])]
-        rows += _one(folder, args, settings, benches, say)
+        rows += _one(Path(m), args, settings, benches, say, outs[m])
     if rows:
-        sets = [b.name for b in benches]
+        sets = list(dict.fromkeys(b.name for bs in loaded.values() for b in bs))
         print(_table(rows, sets))
-        print(f"\nPSNR (dB) / SSIM on Y, {model_scale} px cropped; loss: the graph's PSNR minus fp32's. "
+        print(f"\nPSNR (dB) / SSIM on Y, the scale's pixels cropped; loss: the graph's PSNR minus fp32's. "
               f"int8: {settings.patches} patches of {settings.patch} px, seed {settings.seed}."
               + (f" ms: median of 10 runs on onnxruntime, 1 thread; x fp32: fp32's time over the graph's; "
                  f"{cpu_summary()}." if args.time else ""))

@@ -171,9 +171,16 @@ def _manifest(root: Path) -> dict:
 def _device(root: Path, device: str | None) -> tuple[str, int]:
     """(name, cores) of the phone: ``device`` or results/device.txt's first line; its second, the cores."""
     path = root / RESULTS / DEVICE
-    lines = path.read_text().split("\n") if path.is_file() else []
-    name = device or (lines[0].strip() if lines and lines[0].strip() else None)
-    if name is None:
-        raise ValueError(f"{path}: missing; name the device with --device")
-    cores = int(lines[1]) if len(lines) > 1 and lines[1].strip().isdigit() else 0
-    return name, cores
+    if not path.is_file():
+        if device is None:
+            raise ValueError(f"{path}: missing; name the device with --device")
+        return device, 0
+    lines = path.read_text().split("\n")
+    name = device or lines[0].strip()
+    if not name:
+        raise ValueError(f"{path}: line 1: expected the device's model name (adb shell getprop ro.product.model); "
+                         "or name it with --device")
+    if len(lines) < 2 or not lines[1].strip().isdigit():
+        raise ValueError(f"{path}: line 2: expected the core count (adb shell nproc), got "
+                         f"{lines[1].strip() if len(lines) > 1 else 'nothing'!r}")
+    return name, int(lines[1])

@@ -101,12 +101,12 @@ def write_card(folder: str | Path, model: SLWSR, config: FinalizeConfig, facts: 
 def files_markdown(files: Sequence[FileFacts], host: str) -> list[str]:
     """The card's table of model files: one row each, PSNR per bench set, host latency."""
     sets = sorted({s for f in files for s in f.scores}, key=lambda s: [s for f in files for s in f.scores].index(s))
-    lines = ["| file | what | " + " | ".join(f"{s} PSNR / SSIM" for s in sets) + " | host latency |",
-             "|" + "---|" * (len(sets) + 3)]
+    head = ["file", "what", *(f"{s} PSNR / SSIM" for s in sets), "host latency"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for f in files:
         cells = [f"{f.scores[s][0]:.2f} / {f.scores[s][1]:.4f}" if s in f.scores else "-" for s in sets]
         ms = "-" if f.latency_ms is None else f"{f.latency_ms:.0f} ms"
-        lines.append(f"| `{f.name}` | {f.what} | " + " | ".join(cells) + f" | {ms} |")
+        lines.append("| " + " | ".join([f"`{f.name}`", f.what, *cells, ms]) + " |")
     lines += ["", f"Host latency: median wall time of one image on onnxruntime, 1 thread, the files timed in turns "
                   f"({host or 'this machine'}). A phone's figures differ: `slwsr latency kit` measures one.", ""]
     return lines

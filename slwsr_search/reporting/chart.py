@@ -42,7 +42,7 @@ def _hover(r: pd.Series) -> str:
     loss = "" if pd.isna(r.get("loss")) else f"<br>training loss {r['loss']:.3f}"
     base = f"<br>baseline {r['baseline']}" if isinstance(r["baseline"], str) else ""
     lat = "" if pd.isna(r.get("latency_ms")) else f"<br>latency {latency_cell(r)} ms"
-    int8 = "" if pd.isna(r.get("int8_psnr")) else f"<br>int8 PSNR {r['int8_psnr']:.3f} dB (-{r['int8_drop_db']:.3f})"
+    int8 = "" if pd.isna(r.get("int8_psnr")) else f"<br>int8 PSNR {r['int8_psnr']:.3f} dB ({-r['int8_drop_db']:+.3f})"
     return (f"trial {r['number']}<br>{r['arch']}<br>{int(r['params']):,} params<br>"
             f"{r['macs'] / 1e9:.2f} G Multi-Adds{lat}<br>PSNR {psnr}{ssim}{loss}{int8}{base}")
 

@@ -289,7 +289,8 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
         max_macs=max_macs, max_int8_drop_db=max_int8_drop_db,
         protocol_desc=known.protocol_desc or "", trials=df,
         front=df[on_front].sort_values(["params", "number"]), dominated=df[scored & ~on_front],
-        over_budget=df[(df["feasible"] == False) & df["params"].notna()],  # noqa: E712
+        # priced only; a trained design over the int8 limit is infeasible too, but not over budget
+        over_budget=df[(df["feasible"] == False) & df["params"].notna() & (df["trained"] != True)],  # noqa: E712
         failed=df[df["state"] == "FAIL"], baselines=df[scored & df["baseline"].notna()], hv=hv,
         states=df["state"].value_counts().to_dict() if len(df) else {},
         fidelity=audit_for(known.protocol, known.data, audit),

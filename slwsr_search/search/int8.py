@@ -42,11 +42,13 @@ def int8_scorer(data: TrainData, settings: Int8Settings = Int8Settings(), thread
     return score
 
 
-def int8_constraint(constraints: dict[str, float], drop_db: float | None, limit: float | None) -> dict[str, float]:
+def int8_constraint(constraints: dict[str, float], drop_db: float | None, limit: float | None,
+                    screened: bool = False) -> dict[str, float]:
     """``constraints`` with :data:`INT8_DROP` set from a trained design's ``drop_db`` against the
-    study's ``limit`` (unchanged when the study sets none); no int8 score (a design stopped below
-    the top, a failed training) counts as over it."""
-    if INT8_DROP not in constraints or limit is None:
+    study's ``limit`` (unchanged when the study sets none). A design ``screened`` below the top has
+    no int8 score and keeps 0 (its rungs constraint already keeps it off the front); any other
+    design without one counts as over the limit."""
+    if INT8_DROP not in constraints or limit is None or screened:
         return constraints
     drop = drop_db if drop_db is not None else math.inf
     return {**constraints, INT8_DROP: float(min(drop - limit, 1e9))}

@@ -122,6 +122,8 @@ def _saved(state: TrainingState | None) -> tuple[DesignProgress, _Current | None
     extra = state.extra if state is not None else {}
     progress = extra.get("progress")
     names = {f.name for f in dataclasses.fields(DesignProgress)}
+    if isinstance(progress, dict):  # written before int8 scores existed: none were taken
+        progress = {"int8_psnr": [], "int8_ssim": [], **progress}
     if not (isinstance(progress, dict) and set(progress) == names and all(is_int(extra.get(k)) for k in _WHERE)):
         return None
     for prefix in ("rung_", "seed_"):

@@ -179,9 +179,9 @@ class Runner:
         the limit (a design over it is recorded infeasible: off the front)."""
         if RUNGS_SHORT in constraints:
             constraints = {**constraints, RUNGS_SHORT: float(self.cfg.fidelity.top - (rec.rung or 0))}
-        constraints = int8_constraint(constraints, rec.int8_drop_db, self.cfg.max_int8_drop_db)
+        constraints = int8_constraint(constraints, rec.int8_drop_db, self.cfg.max_int8_drop_db, rec.status == SCREENED)
         if constraints.get(INT8_DROP, 0.0) > 0:
-            record.write(trial, feasible=False)
+            record.write(trial, feasible=False)  # over the int8 limit: off the front (trained, so not "over budget")
         self._set_constraints(trial, constraints)
 
     @staticmethod
