@@ -33,6 +33,7 @@ from typing import Sequence
 
 from ..benchmarks.storage import STORAGE_KINDS
 from ..model.cost import DEFAULT_HR_SIZE
+from ..model.latency_table import RUNTIMES
 from ..model.presets import PRESETS
 from .bench_deploy import add_deploy_benchmarks, bench_litert
 from .bench_search import add_search_benchmarks, bench_mix, bench_samplers, bench_settings
@@ -272,7 +273,8 @@ def build_parser(prog: str) -> Parser:
     la = sub.add_parser("latency", help="time per image of a spec on onnxruntime (CPU) and PyTorch eager; "
                                         "--validate N: the latency table's predictions against measurements")
     add_spec_args(la, required=False)
-    la.add_argument("--runtime", action="append", choices=("onnxruntime", "torch"), help="runtimes (default both)")
+    la.add_argument("--runtime", action="append", choices=RUNTIMES,
+                    help="runtimes (default onnxruntime and torch; with --validate the first, default onnxruntime)")
     la.add_argument("--lr-size", type=parse_size, metavar="WxH", help="LR input size (default: 1280x720 output, e.g. 320x180 at x4)")
     la.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     la.add_argument("--repeats", type=int, help="measured runs (default 30; with --validate: per turn, default 2)")
