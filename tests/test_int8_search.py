@@ -98,3 +98,20 @@ def test_the_int8_runtime_times_int8_graphs_of_parts_and_networks():
     assert table.identity.runtime == "onnxruntime-int8" and all(v > 0 for v in table.entries.values())
     spec = ArchSpec.from_arch("x4-n4-RI2R.RRI1.RRR.I2RR.RR-RRR.RI1R.RRR.RRI2-pool:h,2.1")
     assert measure(spec_runner(spec, "onnxruntime-int8", (12, 16)), repeats=1, warmup=0).median_ms > 0
+
+
+def test_an_int8_scoring_failure_fails_that_trial_and_the_run_goes_on(tmp_path, capsys, folders, monkeypatch):
+    from slwsr_search.cli.run import main
+    from slwsr_search.search import int8
+
+    def broken(*a, **k):
+        raise RuntimeError("quantizer exploded")
+
+    monkeypatch.setattr(int8, "quantize_int8", broken)
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    code, out, err = run_command(main, capsys, "--study", int8_study(tmp_path), "--storage", url, "--quiet", "--device",
+                                 "cpu", "--n-trials", "2", "--no-report", *folders, prog="run")
+    st = optuna.load_study(study_name="q", storage=url)
+    failed = [t for t in st.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert failed and all("int8 scoring failed (RuntimeError: quantizer exploded)" in t.user_attrs["reason"] for t in failed)
+    assert "Traceback" not in err

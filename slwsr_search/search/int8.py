@@ -21,6 +21,11 @@ from ..deploy.runners import onnx_runner, runner_upscaler
 from ..sr.data import TrainData
 from ..sr.evaluate import evaluate_pairs
 
+class Int8Failed(RuntimeError):
+    """Quantizing or scoring a trained network in int8 failed (the export, the quantizer, the
+    runtime): the trial fails, the run goes on."""
+
+
 #: The constraint a study's ``max_int8_drop_db`` puts on a trained design (Optuna's named
 #: constraint): dB lost to int8 beyond the limit (<= 0 satisfies it).
 INT8_DROP = "int8_drop"
@@ -33,10 +38,13 @@ def int8_scorer(data: TrainData, settings: Int8Settings = Int8Settings(), thread
     patches = calibration_patches(data.train, settings.patches, settings.patch, settings.seed)
 
     def score(model) -> tuple[float, float]:
-        with tempfile.TemporaryDirectory() as tmp:
-            fp32 = export_onnx(model, Path(tmp) / "fp32.onnx")
-            int8 = quantize_int8(fp32, Path(tmp) / "int8.onnx", patches, settings)
-            r = evaluate_pairs(data.val, runner_upscaler(onnx_runner(int8, threads)), data.scale)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                fp32 = export_onnx(model, Path(tmp) / "fp32.onnx")
+                int8 = quantize_int8(fp32, Path(tmp) / "int8.onnx", patches, settings)
+                r = evaluate_pairs(data.val, runner_upscaler(onnx_runner(int8, threads)), data.scale)
+        except Exception as e:  # the exporter, the quantizer and onnxruntime raise many kinds
+            raise Int8Failed(f"int8 scoring failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
         return r.psnr, r.ssim
 
     return score

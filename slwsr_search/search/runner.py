@@ -28,7 +28,7 @@ from ..training.device import Speedups
 from ..training.loop import INTERRUPTED, OK
 from ..training.protocol import Protocol
 from . import record
-from .int8 import INT8_DROP, int8_constraint, int8_scorer
+from .int8 import INT8_DROP, Int8Failed, int8_constraint, int8_scorer
 from .pareto import minimised
 from .promotion import promote
 from .record import INFEASIBLE, REUSED, RUNG_LISTS, RUNGS_SHORT, SCREENED, SURPLUS, TrialRecord
@@ -157,8 +157,12 @@ class Runner:
 
         plan = DesignPlan(spec, self.data, self.protocol, fid.segments(self.protocol.steps), seeds, self.device,
                           self.speedups, int8=self._int8_scorer)
-        run = run_design(plan, goes_on, on_progress, self.rung_store if fid.multi else None, self.key, self.progress,
-                         self.should_stop)
+        try:
+            run = run_design(plan, goes_on, on_progress, self.rung_store if fid.multi else None, self.key,
+                             self.progress, self.should_stop)
+        except Int8Failed as e:  # this trial fails, recorded with why; the run goes on
+            record.write(trial, reason=str(e))
+            raise TrainingFailed(str(e)) from None
         on_progress(run.progress)
         if run.status == INTERRUPTED:
             raise KeyboardInterrupt  # here, between two steps: Optuna marks the trial FAIL and re-raises
