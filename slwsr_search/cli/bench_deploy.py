@@ -31,10 +31,9 @@ def bench_litert(args) -> int:
     from ..benchmarks.litert import bench_quality, parity, speeds
     from ..deploy.int8_settings import Int8Settings
     from ..deploy.litert import litert_or_error
-    from ..deploy.quantize import calibration_patches
+    from ..deploy.quantize import patches_from
     from ..machine import cpu_summary
     from ..model.cost import count_cost
-    from ..sr.data import load_pairs
     from ..sr.table import load_bench
     from .quantize import trained_network
 
@@ -48,8 +47,7 @@ def bench_litert(args) -> int:
         missing = [d for d in dirs if not d.startswith("builtin:") and not Path(d).exists()]
         if not dirs or missing:
             raise ValueError(f"{folder}: calibration images {missing or 'unknown'}: give --calib-dir")
-        pairs = [p for d in dirs for p in load_pairs(d, model.spec.scale, progress=False)]
-        patches = calibration_patches(pairs, settings.patches, settings.patch, settings.seed)
+        patches = patches_from(dirs, model.spec.scale, settings)
         r = {"model": folder, "arch": model.spec.arch, "params": count_cost(model.spec).params,
              "parity": parity(model, args.sizes)}
         print(f"{folder}: LiteRT fp32 vs PyTorch, max |diff| on 0..1: "

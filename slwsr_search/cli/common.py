@@ -104,3 +104,17 @@ def portable_argv(argv: Sequence[str], cwd: str | None = None) -> list[str]:
         return token
 
     return [rel(a) for a in argv]
+
+
+def add_calibration_args(group, method: str = "--method", patches: str = "--patches",
+                         default_data: str = "the training data") -> None:
+    """The int8 calibration's options, one wording for every command: ``--calib-dir``, the method
+    (flag ``method``) and the patch count (flag ``patches``)."""
+    from ..deploy.int8_settings import DEFAULT_METHOD, METHODS, Int8Settings
+
+    group.add_argument("--calib-dir", action="append", metavar="DIR",
+                       help=f"calibration images; repeatable (default: {default_data})")
+    group.add_argument(method, choices=list(METHODS), default=DEFAULT_METHOD,
+                       help=f"calibration method (default {DEFAULT_METHOD}: measured best, docs/deployment.md)")
+    group.add_argument(patches, type=int, default=Int8Settings.patches, metavar="N",
+                       help=f"LR patches to calibrate on (default {Int8Settings.patches})")

@@ -18,9 +18,9 @@ from ..training.device import Speedups, configure_device, resolve_device
 from ..training.finalize import LOG, PROGRESS, FinalizeConfig, count_resumes, finalize_training, read_progress
 from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
 from ..deploy.bundle import ONNX_INT8
-from ..deploy.int8_settings import DEFAULT_METHOD, METHODS, Int8Settings
+from ..deploy.int8_settings import Int8Settings
 from ..deploy.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html
-from .common import Parser, add_spec_args, portable_argv, spec_from_args
+from .common import Parser, add_calibration_args, add_spec_args, portable_argv, spec_from_args
 
 SUMMARY = "train a chosen design for long (crash-safe), score it as the literature does, export the bundle"
 
@@ -95,12 +95,7 @@ def build_parser(prog: str) -> Parser:
                    help="benchmark folder for the table; repeatable (default: the --val-dir folders)")
     g.add_argument("--no-self-ensemble", action="store_true", help="leave the x8 self-ensemble rows out of the table")
     g = p.add_argument_group("int8 (model.int8.onnx; `slwsr quantize` redoes it on a bundle)")
-    g.add_argument("--calib-dir", action="append", metavar="DIR",
-                   help="calibration images; repeatable (default: the training data)")
-    g.add_argument("--int8-method", choices=list(METHODS), default=DEFAULT_METHOD,
-                   help=f"calibration method (default {DEFAULT_METHOD}: measured best, docs/deployment.md)")
-    g.add_argument("--calib-patches", type=int, default=Int8Settings.patches, metavar="N",
-                   help=f"LR patches of {Int8Settings.patch} px to calibrate on (default {Int8Settings.patches})")
+    add_calibration_args(g, "--int8-method", "--calib-patches")
     g = p.add_argument_group("device")
     g.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default auto)")
     g.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core); resume with the same")
@@ -192,13 +187,12 @@ def _train(name: str, config: FinalizeConfig, data, out: Path, args, speedups: S
 def _calibration(config: FinalizeConfig, data, args):
     """The int8 graph's calibration patches (from the training data, or --calib-dir), drawn before
     the training so that images too small for a patch fail at once, not after it."""
-    from ..deploy.quantize import calibration_patches
-    from ..sr.data import load_pairs
+    from ..deploy.quantize import patches_for, patches_from
 
     settings = Int8Settings(args.int8_method, args.calib_patches)
-    pairs = ([p for d in args.calib_dir for p in load_pairs(d, config.spec.scale, progress=False)]
-             if args.calib_dir else list(data.train))
-    return settings, calibration_patches(pairs, settings.patches, settings.patch, settings.seed)
+    if args.calib_dir:
+        return settings, patches_from(args.calib_dir, config.spec.scale, settings)
+    return settings, patches_for(data.train, settings)
 
 
 def _graphs(bundle: Path, onnx: Path, calib, args, say):

@@ -13,17 +13,16 @@ from typing import Sequence
 
 from ..deploy.bundle import ONNX, SPEC, WEIGHTS, bundle_metadata, load_bundle
 from ..deploy.onnx_export import export_onnx
-from ..deploy.int8_settings import DEFAULT_METHOD, METHODS, Int8Settings
-from ..deploy.quantize import calibration_patches
+from ..deploy.int8_settings import METHODS, Int8Settings
+from ..deploy.quantize import graph_metadata, patches_from
 from ..deploy.latency import lr_size_for
 from ..deploy.variants import method_variants, score_variants, time_variants, write_variants
 from ..machine import cpu_summary
 from ..model.cost import count_cost
 from ..model.network import SLWSR, build_model
-from ..sr.data import load_pairs
 from ..sr.table import load_bench
 from ..training.device import Speedups, configure_device
-from .common import Parser
+from .common import Parser, add_calibration_args
 
 SUMMARY = "int8 (post-training, calibrated) and fp16 ONNX graphs of a trained network, scored beside fp32"
 
@@ -54,12 +53,7 @@ calibration image large enough, a --calib-dir that does not exist), in one line.
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
     p.add_argument("models", nargs="+", metavar="MODEL", help="a bundle folder or a finalize run folder")
-    p.add_argument("--calib-dir", action="append", metavar="DIR",
-                   help="calibration images; repeatable (default: the model's training data)")
-    p.add_argument("--method", choices=list(METHODS), default=DEFAULT_METHOD,
-                   help=f"calibration method of model.int8.onnx (default {DEFAULT_METHOD}: measured best, docs/deployment.md)")
-    p.add_argument("--patches", type=int, default=Int8Settings.patches, metavar="N",
-                   help=f"calibration patches (default {Int8Settings.patches})")
+    add_calibration_args(p, default_data="the model's training data")
     p.add_argument("--patch", type=int, default=Int8Settings.patch, metavar="PX",
                    help=f"calibration patch size in LR pixels (default {Int8Settings.patch})")
     p.add_argument("--seed", type=int, default=0, help="which patches are drawn (default 0)")
@@ -105,8 +99,7 @@ def _calibration(dirs: list[str], model_dir: Path, scale: int, settings: Int8Set
         if not d.startswith("builtin:") and not Path(d).exists():
             hint = "" if given else f" (the training data {model_dir} records; give --calib-dir)"
             raise ValueError(f"{d}: calibration folder not found{hint}")
-    pairs = [p for d in dirs for p in load_pairs(d, scale, progress=False)]
-    return calibration_patches(pairs, settings.patches, settings.patch, settings.seed)
+    return patches_from(dirs, scale, settings)
 
 
 def _table(rows: list[dict], sets: list[str]) -> str:
@@ -152,13 +145,9 @@ def out_folders(models: list[str], out: str | None) -> dict[str, Path | None]:
 
 def _fp32_graph(model, out: Path) -> Path:
     """``out``'s model.onnx when it is this network's (its spec hash), else exported afresh."""
-    import onnx
-
     path = out / ONNX
-    if path.is_file():
-        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        if props.get("spec_hash") == model.spec.hash:
-            return path
+    if path.is_file() and graph_metadata(path).get("spec_hash") == model.spec.hash:
+        return path
     return export_onnx(model, path)
 
 

@@ -47,6 +47,18 @@ def calibration_patches(pairs: Sequence[ImagePair], count: int, size: int, seed:
     return out
 
 
+def patches_for(pairs: Sequence[ImagePair], settings: Int8Settings) -> np.ndarray:
+    """:func:`calibration_patches` as ``settings`` asks (its count, size and seed)."""
+    return calibration_patches(pairs, settings.patches, settings.patch, settings.seed)
+
+
+def patches_from(sources: Sequence[str], scale: int, settings: Int8Settings) -> np.ndarray:
+    """:func:`patches_for` the images of ``sources`` (folders, or ``builtin:train`` / ``builtin:val``)."""
+    from ..sr.data import load_pairs
+
+    return patches_for([p for d in sources for p in load_pairs(d, scale, progress=False)], settings)
+
+
 class _Patches:
     """onnxruntime's ``CalibrationDataReader`` protocol over a patch array, one patch per call."""
 
@@ -80,7 +92,7 @@ def quantize_int8(fp32: str | Path, out: str | Path, patches: np.ndarray, settin
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             calibrate_method=getattr(CalibrationMethod, METHODS[settings.method]))
         proto = onnx.load(str(q))
-    props = {**_props(onnx.load(str(src), load_external_data=False)), "precision": "int8",
+    props = {**graph_metadata(src), "precision": "int8",
              "quantization": f"onnxruntime static QDQ: weights int8 per channel, activations uint8 per tensor, "
                              f"{settings.method} calibration on {len(patches)} LR patches of {settings.patch} px",
              "int8_settings": _json(settings.to_dict())}
@@ -127,11 +139,16 @@ def _toposort(graph) -> None:
     graph.node.extend(ordered)
 
 
-def graph_precision(path: str | Path) -> str:
-    """The ``precision`` an ONNX file of ours declares (fp32 for graphs written before it was recorded)."""
+def graph_metadata(path: str | Path) -> dict[str, str]:
+    """An ONNX file's ``metadata_props`` (read without its weights)."""
     import onnx
 
-    return _props(onnx.load(str(path), load_external_data=False)).get("precision", "fp32")
+    return _props(onnx.load(str(path), load_external_data=False))
+
+
+def graph_precision(path: str | Path) -> str:
+    """The ``precision`` an ONNX file of ours declares (fp32 for graphs written before it was recorded)."""
+    return graph_metadata(path).get("precision", "fp32")
 
 
 def _props(proto) -> dict[str, str]:

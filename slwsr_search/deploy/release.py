@@ -117,13 +117,29 @@ def model_card(model: SLWSR, config: FinalizeConfig, facts: TrainingFacts, table
                host: str = "") -> str:
     """The bundle's ``MODEL_CARD.md``: what the model is, how it was trained and scored, how to
     reproduce it and how to run it."""
+    spec = model.spec
+    lines = [f"# s-LWSR design x{spec.scale}: {spec.arch}", "",
+             "A super-resolution network from the s-LWSR family (Li et al. 2019, arXiv 1909.10774), "
+             "trained and exported by slwsr-search.", "", *_card_facts(model, config, facts), ""]
+    if table is not None:
+        lines += ["## Benchmarks", "", table_markdown(table)]
+    if picture is not None:
+        lines += [f"![{picture}]({CROPS})", "", picture, ""]
+    if files:
+        lines += ["## Model files", "", *files_markdown(files, host)]
+    lines += ["## Reproduce", "", "```sh", *commands, "```", "",
+              "On a CPU with the same thread count the result is bit-identical, killed and resumed or not; "
+              "another thread count or device gives the same figures up to float rounding.", "",
+              *_CARD_FILES, *_CARD_RUN]
+    return "\n".join(lines)
+
+
+def _card_facts(model: SLWSR, config: FinalizeConfig, facts: TrainingFacts) -> list[str]:
+    """The card's table of what the model is and how it was trained."""
     spec, p = model.spec, config.protocol
     cost = count_cost(spec)
     ema = f"moving average of the weights (decay {config.ema_decay:g})" if facts.weights == "ema" else "the trained weights"
-    lines = [
-        f"# s-LWSR design x{spec.scale}: {spec.arch}", "",
-        "A super-resolution network from the s-LWSR family (Li et al. 2019, arXiv 1909.10774), "
-        "trained and exported by slwsr-search.", "",
+    return [
         "| | |", "|---|---|",
         f"| arch string | `{spec.arch}` |",
         f"| spec hash | `{spec.hash}` |",
@@ -141,47 +157,43 @@ def model_card(model: SLWSR, config: FinalizeConfig, facts: TrainingFacts, table
         f"| training | {facts.steps:,} steps, {facts.train_s / 60:.1f} min on {facts.device} with {facts.threads} thread(s)"
         f"{f', resumed {facts.resumes} time(s) from a checkpoint' if facts.resumes else ''} |",
         f"| validation | PSNR {facts.val_psnr:.3f} dB, SSIM {facts.val_ssim:.4f} |",
-        "",
     ]
-    if table is not None:
-        lines += ["## Benchmarks", "", table_markdown(table)]
-    if picture is not None:
-        lines += [f"![{picture}]({CROPS})", "", picture, ""]
-    if files:
-        lines += ["## Model files", "", *files_markdown(files, host)]
-    lines += [
-        "## Reproduce", "", "```sh", *commands, "```", "",
-        "On a CPU with the same thread count the result is bit-identical, killed and resumed or not; "
-        "another thread count or device gives the same figures up to float rounding.", "",
-        "## Files", "",
-        f"- `{WEIGHTS}`: the state dict; its header holds the spec JSON and hash, the protocol and data.",
-        f"- `{SPEC}`: the spec (what `load_bundle` rebuilds the network from).",
-        f"- `{ONNX}`: ONNX opset {OPSET}, input `input` and output `output`: RGB on 0..1, NCHW, float32; "
-        "batch, height and width dynamic; the output clamped to 0..1. Scale, spec and hash in its metadata.",
-        f"- `{ONNX_INT8}`: the same interface, int8 inside (onnxruntime's post-training static quantization, "
-        "QDQ format: weights int8 per channel, activations uint8 per tensor; its metadata says how it was "
-        "calibrated). What phone NPUs and DSPs run; `onnxruntime` runs it on any CPU.",
-        f"- `{ONNX_FP16}`: the same interface (float32 in and out), fp16 inside: what GPU and NPU delegates take.",
-        f"- `{COREML}` (where coremltools was installed): a Core ML ML program for iOS 16 / macOS 13 and later, "
-        "the same interface (`input` / `output`, RGB 0..1, NCHW, height and width 8-2048), fp16 compute.",
-        "", "## Run it", "", "PyTorch (with slwsr-search installed):", "", "```python",
-        "from slwsr_search import load_bundle",
-        "model = load_bundle('path/to/this/folder')   # eval mode, on CPU; input/output RGB on 0..255",
-        "```", "", "onnxruntime (nothing else needed but numpy and Pillow):", "", "```python",
-        "import numpy as np, onnxruntime as ort",
-        "from PIL import Image",
-        f"session = ort.InferenceSession('path/to/this/folder/{ONNX}', providers=['CPUExecutionProvider'])",
-        "lr = np.asarray(Image.open('photo.png').convert('RGB'), dtype=np.float32) / 255.0",
-        "x = lr.transpose(2, 0, 1)[None]                      # 1 x 3 x H x W on 0..1",
-        "y = session.run(None, {'input': x})[0][0]            # 3 x sH x sW on 0..1",
-        "sr = (y.transpose(1, 2, 0) * 255.0).round().astype(np.uint8)",
-        "Image.fromarray(sr).save('photo_sr.png')",
-        "print(session.get_modelmeta().custom_metadata_map['scale'])",
-        "```", "",
-        "For large images, `python -m slwsr_search.upscale --model path/to/this/folder photo.jpg --out DIR` "
-        "runs in tiles with bounded memory and no seams.", "",
-    ]
-    return "\n".join(lines)
+
+
+#: The card's list of the bundle's files (the same for every bundle).
+_CARD_FILES: tuple[str, ...] = (
+    "## Files", "",
+    f"- `{WEIGHTS}`: the state dict; its header holds the spec JSON and hash, the protocol and data.",
+    f"- `{SPEC}`: the spec (what `load_bundle` rebuilds the network from).",
+    f"- `{ONNX}`: ONNX opset {OPSET}, input `input` and output `output`: RGB on 0..1, NCHW, float32; "
+    "batch, height and width dynamic; the output clamped to 0..1. Scale, spec and hash in its metadata.",
+    f"- `{ONNX_INT8}`: the same interface, int8 inside (onnxruntime's post-training static quantization, "
+    "QDQ format: weights int8 per channel, activations uint8 per tensor; its metadata says how it was "
+    "calibrated). What phone NPUs and DSPs run; `onnxruntime` runs it on any CPU.",
+    f"- `{ONNX_FP16}`: the same interface (float32 in and out), fp16 inside: what GPU and NPU delegates take.",
+    f"- `{COREML}` (where coremltools was installed): a Core ML ML program for iOS 16 / macOS 13 and later, "
+    "the same interface (`input` / `output`, RGB 0..1, NCHW, height and width 8-2048), fp16 compute.",
+)
+
+#: The card's how-to-run section (the same for every bundle).
+_CARD_RUN: tuple[str, ...] = (
+    "", "## Run it", "", "PyTorch (with slwsr-search installed):", "", "```python",
+    "from slwsr_search import load_bundle",
+    "model = load_bundle('path/to/this/folder')   # eval mode, on CPU; input/output RGB on 0..255",
+    "```", "", "onnxruntime (nothing else needed but numpy and Pillow):", "", "```python",
+    "import numpy as np, onnxruntime as ort",
+    "from PIL import Image",
+    f"session = ort.InferenceSession('path/to/this/folder/{ONNX}', providers=['CPUExecutionProvider'])",
+    "lr = np.asarray(Image.open('photo.png').convert('RGB'), dtype=np.float32) / 255.0",
+    "x = lr.transpose(2, 0, 1)[None]                      # 1 x 3 x H x W on 0..1",
+    "y = session.run(None, {'input': x})[0][0]            # 3 x sH x sW on 0..1",
+    "sr = (y.transpose(1, 2, 0) * 255.0).round().astype(np.uint8)",
+    "Image.fromarray(sr).save('photo_sr.png')",
+    "print(session.get_modelmeta().custom_metadata_map['scale'])",
+    "```", "",
+    "For large images, `python -m slwsr_search.upscale --model path/to/this/folder photo.jpg --out DIR` "
+    "runs in tiles with bounded memory and no seams.", "",
+)
 
 
 def progress_chart_html(runs: dict[str, list[dict]]) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..sr.evaluate import evaluate_pairs
 from ..sr.table import Bench
-from .bundle import ONNX, ONNX_FP16, ONNX_INT8
+from .bundle import ONNX_FP16, ONNX_INT8
 from .int8_settings import Int8Settings
 from .quantize import convert_fp16, quantize_int8
 from .runners import onnx_runner, runner_upscaler
@@ -59,18 +59,6 @@ def method_variants(fp32: str | Path, folder: str | Path, patches: np.ndarray, m
         path = quantize_int8(fp32, Path(folder) / f"model.int8.{m}.onnx", patches, s)
         out.append(Variant(f"int8 {m}", "int8", path, m))
     return out
-
-
-def bundle_variants(folder: str | Path) -> list[Variant]:
-    """The graphs a bundle folder holds (fp32 always first; int8 and fp16 where present)."""
-    from .quantize import graph_precision
-
-    f = Path(folder)
-    found = [Variant("fp32", "fp32", f / ONNX)]
-    for name in (ONNX_INT8, ONNX_FP16):
-        if (f / name).is_file():
-            found.append(Variant(graph_precision(f / name), graph_precision(f / name), f / name))
-    return found
 
 
 #: ``scores[variant label][set] = (PSNR dB, SSIM)``

@@ -16,7 +16,7 @@ from typing import Callable
 
 from ..deploy.onnx_export import export_onnx
 from ..deploy.int8_settings import Int8Settings
-from ..deploy.quantize import calibration_patches, quantize_int8
+from ..deploy.quantize import patches_for, quantize_int8
 from ..deploy.runners import onnx_runner, runner_upscaler
 from ..sr.data import TrainData
 from ..sr.evaluate import evaluate_pairs
@@ -35,7 +35,7 @@ def int8_scorer(data: TrainData, settings: Int8Settings = Int8Settings(), thread
     """A function of a trained network (any device) returning its int8 graph's ``(PSNR dB, SSIM)``
     on ``data.val`` (Y channel, ``data.scale`` px crop, as the fp32 score), calibrated on
     ``settings.patches`` LR patches of ``data.train`` drawn once here (every trial sees the same)."""
-    patches = calibration_patches(data.train, settings.patches, settings.patch, settings.seed)
+    patches = patches_for(data.train, settings)
 
     def score(model) -> tuple[float, float]:
         try:
