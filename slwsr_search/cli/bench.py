@@ -233,6 +233,28 @@ def _latency(args) -> int:
     return 0
 
 
+def _add_latency(sub) -> None:
+    """The ``latency`` subcommand's parser."""
+    la = sub.add_parser("latency", help="time per image of a spec on onnxruntime (CPU) and PyTorch eager; "
+                                        "--validate N: the latency table's predictions against measurements")
+    add_spec_args(la, required=False)
+    la.add_argument("--runtime", action="append", choices=RUNTIMES,
+                    help="runtimes (default onnxruntime and torch; with --validate the first, default onnxruntime)")
+    la.add_argument("--lr-size", type=parse_size, metavar="WxH", help="LR input size (default: 1280x720 output, e.g. 320x180 at x4)")
+    la.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    la.add_argument("--repeats", type=int, help="measured runs (default 30; with --validate: per turn, default 2)")
+    la.add_argument("--warmup", type=int, default=3, help="unmeasured runs first (default 3)")
+    la.add_argument("--json", action="store_true", help="print one JSON object")
+    la.add_argument("--validate", type=int, metavar="N",
+                    help="instead: the presets + N random specs of --space, measured in turns against the latency "
+                         "table's predictions (the table is calibrated first where it lacks parts)")
+    la.add_argument("--space", default="slwsr", help="with --validate: the search space to draw from (default slwsr)")
+    la.add_argument("--seed", type=int, default=0, help="with --validate: the draw's seed (default 0)")
+    la.add_argument("--passes", type=int, default=3, help="with --validate: turns per spec (default 3)")
+    la.add_argument("--table", metavar="FILE", help="with --validate: a table file (default: this machine's)")
+    la.add_argument("--out", metavar="PATH", help="with --validate: also write PATH.csv, PATH.json, PATH.html (chart)")
+
+
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=__doc__.split("\n\n", 1)[1])
     sub = p.add_subparsers(dest="what", required=True,
@@ -270,24 +292,7 @@ def build_parser(prog: str) -> Parser:
     sc.add_argument("--seeds", type=int, default=2, help="screening seeds per design (default 2)")
     sc.add_argument("--tolerance", type=float, default=0.15, help="cost-matched: parameters within this share (default 0.15)")
     sc.add_argument("--out", metavar="PATH", help="also write PATH.csv and PATH.json")
-    la = sub.add_parser("latency", help="time per image of a spec on onnxruntime (CPU) and PyTorch eager; "
-                                        "--validate N: the latency table's predictions against measurements")
-    add_spec_args(la, required=False)
-    la.add_argument("--runtime", action="append", choices=RUNTIMES,
-                    help="runtimes (default onnxruntime and torch; with --validate the first, default onnxruntime)")
-    la.add_argument("--lr-size", type=parse_size, metavar="WxH", help="LR input size (default: 1280x720 output, e.g. 320x180 at x4)")
-    la.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
-    la.add_argument("--repeats", type=int, help="measured runs (default 30; with --validate: per turn, default 2)")
-    la.add_argument("--warmup", type=int, default=3, help="unmeasured runs first (default 3)")
-    la.add_argument("--json", action="store_true", help="print one JSON object")
-    la.add_argument("--validate", type=int, metavar="N",
-                    help="instead: the presets + N random specs of --space, measured in turns against the latency "
-                         "table's predictions (the table is calibrated first where it lacks parts)")
-    la.add_argument("--space", default="slwsr", help="with --validate: the search space to draw from (default slwsr)")
-    la.add_argument("--seed", type=int, default=0, help="with --validate: the draw's seed (default 0)")
-    la.add_argument("--passes", type=int, default=3, help="with --validate: turns per spec (default 3)")
-    la.add_argument("--table", metavar="FILE", help="with --validate: a table file (default: this machine's)")
-    la.add_argument("--out", metavar="PATH", help="with --validate: also write PATH.csv, PATH.json, PATH.html (chart)")
+    _add_latency(sub)
     u = sub.add_parser("upscale", help="the upscale command on a large picture per backend: time, peak memory, agreement")
     u.add_argument("--model", required=True, metavar="BUNDLE", help="a bundle folder (finalize's OUT/bundle)")
     u.add_argument("--image", metavar="FILE", help="the picture (default: a mosaic of --photos at --size)")
