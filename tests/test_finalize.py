@@ -4,6 +4,7 @@ its progress table, the moving average, the literature's table and the release b
 from __future__ import annotations
 
 import json
+import importlib.util
 import os
 import shlex
 import signal
@@ -191,7 +192,7 @@ def test_config_errors_name_the_field():
 
 CMD = [sys.executable, "-m", "slwsr_search.finalize", "--preset", "s-lwsr16-half", "--steps", "60", "--batch", "4",
        "--patch", "24", "--checkpoint-every", "10", "--eval-every", "30", "--threads", "1", "--quiet",
-       "--no-self-ensemble", "--bench", "builtin:val", "--calib-patches", "8"]
+       "--no-self-ensemble", "--bench", "builtin:val", "--calib-patches", "8", "--tflite-size", "112x112"]
 
 
 def _kill_when(proc: subprocess.Popen, log: Path, checkpoints: int) -> None:
@@ -230,11 +231,19 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     (command,) = [line for line in card.splitlines() if line.startswith("python -m slwsr_search.finalize ")]
     assert not [a for a in shlex.split(command) if os.path.isabs(a)] and f"--out {os.path.relpath(run)}" in command
     assert [r["psnr"] for r in read_progress(run)] == [r["psnr"] for r in read_progress(tmp_path / "ref")]
+    # the LiteRT files where the [litert] extra is installed (not in the test install), else a line saying why not
+    litert = importlib.util.find_spec("litert_torch") is not None
+    tflite = {"model.tflite", "model.int8.tflite"} if litert else set()
     assert {p.name for p in (run / "bundle").iterdir()} == {"model.safetensors", "spec.json", "model.onnx", "model.int8.onnx",
-                                                            "model.fp16.onnx", "crops.png", "model.mlpackage", "MODEL_CARD.md"}
+                                                            "model.fp16.onnx", "crops.png", "model.mlpackage", "MODEL_CARD.md",
+                                                            *tflite}
+    assert litert or "no model.tflite: LiteRT needs litert-torch" in done.stdout
     # the card lists each model file with its score on the bench set and its latency here
     files = card[card.index("## Model files"):]
-    assert all(f"| `{f}` |" in files for f in ("model.onnx", "model.int8.onnx", "model.fp16.onnx")) and " ms |" in files
+    assert all(f"| `{f}` |" in files for f in ("model.onnx", "model.int8.onnx", "model.fp16.onnx", *tflite)) and " ms |" in files
+    if litert:  # at its own size (112x112): scored, but not timed on the 320x180 image
+        row = next(line for line in files.splitlines() if line.startswith("| `model.int8.tflite` |"))
+        assert "112x112 LR in" in row and row.endswith("| - |") and " / 0." in row
     assert "![" in card and "(crops.png)" in card and "| s-lwsr16-half (int8) |" in (run / "table.md").read_text()
     assert (run / "table.md").exists() and "| s-lwsr16-half |" in (run / "table.md").read_text()
     assert "validation PSNR (dB)" in (run / "progress.html").read_text()
@@ -247,6 +256,7 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     (["--study", "budget150k", "--trial", "1", "--storage", "sqlite:///nowhere/x.db"], "no such database"),
     (["--preset", "s-lwsr16", "--ema", "1.5"], "ema_decay: expected 0 (off) or a number in (0, 1), got 1.5"),
     (["--preset", "s-lwsr16", "--ship", "ema"], "--ship ema: this run keeps no moving average"),
+    (["--preset", "s-lwsr16", "--tflite-size", "64x48"], "--tflite-size 64x48: at least 111 LR pixels each way"),
 ])
 def test_bad_requests_are_one_line_errors(tmp_path, capsys, args, words):
     from slwsr_search.cli.finalize import main

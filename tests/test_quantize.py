@@ -132,7 +132,11 @@ def test_a_bundle_runner_names_the_missing_graph(net, tmp_path):
     with pytest.raises(ValueError, match=f"{ONNX_INT8}: missing from the bundle \\(needed by backend onnxruntime-int8"):
         bundle_runner(tmp_path, "onnxruntime-int8", model)
     x = np.random.default_rng(0).random((1, 3, 8, 8), dtype=np.float32)
-    assert np.allclose(bundle_runner(tmp_path, "torch", model)(x), torch_runner(model)(x))
+    run, window = bundle_runner(tmp_path, "torch", model)
+    assert window is None and np.allclose(run(x), torch_runner(model)(x))
+    with pytest.raises(ValueError, match="model.int8.tflite: missing from the bundle \\(needed by backend litert-int8; "
+                                         "`slwsr quantize --litert` writes"):
+        bundle_runner(tmp_path, "litert-int8", model)
 
 
 def _bundle(model, folder, train="builtin:train"):
@@ -168,6 +172,7 @@ def test_the_command_writes_and_scores_int8_and_fp16(net, tmp_path, capsys):
     ("foreign-data", [], "/gone/T91: calibration folder not found (the training data"),
     ("bundle", ["--patch", "900"], "none of"),
     ("bundle", ["--compare"], "--compare scores the methods: name at least one --bench folder"),
+    ("bundle", ["--litert", "--tflite-size", "64x48"], "--tflite-size 64x48: at least 101 LR pixels each way for this network"),
 ])
 def test_bad_input_is_a_one_line_error(net, tmp_path, capsys, setup, args, words):
     from slwsr_search.cli.quantize import main
@@ -236,3 +241,47 @@ def test_the_cards_file_table_is_a_table_with_and_without_bench_sets():
     for scores in ({}, {"Set5": (30.1, 0.86)}):
         lines = files_markdown([FileFacts("model.onnx", "fp32 ONNX", scores, 12.0)], "here")
         assert lines[0].count("|") == lines[1].count("|") == lines[2].count("|")
+
+
+def test_quantize_litert_without_the_extra_is_refused_before_any_work(net, tmp_path, capsys, monkeypatch):
+    import sys
+
+    from slwsr_search.cli.quantize import main
+
+    monkeypatch.setitem(sys.modules, "litert_torch", None)  # as if not installed, even once imported
+    b = _bundle(net[0], tmp_path / "b")
+    code, _, err = run_command(lambda a: main(a, "quantize"), capsys, str(b), "--litert", prog="quantize")
+    assert code == 2 and "LiteRT needs litert-torch: pip install" in err and len(err.strip().splitlines()) == 1, err
+    assert not (b / ONNX_INT8).exists()
+
+
+@pytest.mark.slow
+def test_quantize_litert_writes_scores_and_times_the_tflite_files(net, tmp_path, capsys):
+    """With the [litert] extra: model.tflite and model.int8.tflite at the asked size, scored beside
+    the ONNX graphs (fp32 LiteRT as fp32 ONNX, int8 LiteRT near int8 ONNX), timed at their size,
+    and run by `upscale --backend litert-int8` in windows."""
+    pytest.importorskip("litert_torch")
+    from PIL import Image
+
+    from slwsr_search.cli.quantize import main
+    from slwsr_search.cli.upscale import main as upscale
+    from slwsr_search.deploy.bundle import LITERT, LITERT_INT8
+    from slwsr_search.deploy.litert import tflite_shape
+
+    b = _bundle(net[0], tmp_path / "b")
+    code, out, err = run_command(lambda a: main(a, "quantize"), capsys, str(b), "--patches", "4", "--patch", "16",
+                                 "--litert", "--tflite-size", "120x104", "--bench", "builtin:val", "--time",
+                                 "--csv", str(tmp_path / "s.csv"), prog="quantize")
+    assert code == 0, err
+    assert tflite_shape(b / LITERT) == tflite_shape(b / LITERT_INT8) == (104, 120, 4)
+    rows = {r.split(",")[2]: r.split(",") for r in (tmp_path / "s.csv").read_text().splitlines()[1:]}
+    assert list(rows) == ["fp32", "int8", "fp16", "litert fp32", "litert int8"]
+    psnr = {k: float(v[6]) for k, v in rows.items()}
+    assert abs(psnr["litert fp32"] - psnr["fp32"]) < 0.05   # windows and padding: near the padded edges only
+    assert abs(psnr["litert int8"] - psnr["int8"]) < 0.5    # both int8, calibrated alike on the same patches
+    assert rows["litert fp32"][9] == "" and rows["fp32"][9] != ""  # timed at 320x180: another size, not timed
+    Image.fromarray(DATA.val[0].lr).save(tmp_path / "pic.png")
+    code, _, err = run_command(lambda a: upscale(a, "upscale"), capsys, "--model", str(b), "--backend", "litert-int8",
+                               "--quiet", "--out", str(tmp_path / "up"), str(tmp_path / "pic.png"), prog="upscale")
+    assert code == 0, err
+    assert np.asarray(Image.open(tmp_path / "up" / "pic_x4.png")).shape == (64, 64, 3)

@@ -45,3 +45,53 @@ def test_bad_tiling_arguments(net, kwargs, msg):
         upscale_tiled(net, torch.zeros(1, 3, 8, 8), 4, args["tile"], args["margin"])
     with pytest.raises(ValueError, match="expected one image"):
         upscale_tiled(net, torch.zeros(2, 3, 8, 8), 4, 8, 2)
+
+
+@pytest.mark.parametrize("n,size,margin", [(10, 20, 3), (100, 40, 10), (41, 40, 10), (61, 40, 10), (200, 180, 55), (7, 7, 3)])
+def test_windows_are_the_fixed_size_and_their_kept_centres_tile_the_picture(n, size, margin):
+    from slwsr_search.sr.tiles import window_boxes
+
+    boxes = window_boxes(n, 5, (size, 5), margin)
+    rows = [(b.y0, b.y1, b.ty0, b.ty1) for b in boxes]
+    assert [r[:2] for r in rows][0][0] == 0 and rows[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(rows, rows[1:]))                 # consecutive, no gap, no overlap
+    assert all(t1 - t0 == min(size, n) for _, _, t0, t1 in rows)             # every window the fixed size
+    assert all(0 <= t0 and t1 <= n for _, _, t0, t1 in rows)                 # inside the picture
+    for y0, y1, t0, t1 in rows:                                              # the margin kept on inner sides
+        assert (y0 == 0 or y0 - t0 >= margin) and (y1 == n or t1 - y1 >= margin)
+
+
+def test_a_window_too_small_for_its_margin_names_the_sizes():
+    from slwsr_search.sr.tiles import window_boxes
+
+    with pytest.raises(ValueError, match="a window of 20 px .* margin of 10 px per side on a picture of 50 px: it needs at least 21"):
+        window_boxes(50, 50, (20, 20), 10)
+    assert len(window_boxes(20, 20, (20, 20), 10)) == 1  # a picture that fits runs whole, whatever the margin
+
+
+def test_a_fixed_size_runner_in_windows_equals_the_whole_image(net):
+    """A runner that takes one size only (a .tflite's contract), run in windows with the receptive
+    margin, equals the whole-image run; a picture smaller than the window is padded and differs
+    only near its padded edges."""
+    import numpy as np
+
+    from slwsr_search.deploy.runners import padded_runner, runner_upscaler, torch_runner, window_upscaler
+
+    run, size, r = torch_runner(net), (130, 120), receptive_radius(net, 4)
+
+    def fixed(x):
+        assert x.shape[2:] == size, x.shape  # what a .tflite refuses
+        return run(x)
+
+    lr = (np.random.default_rng(2).random((150, 140, 3)) * 255).astype(np.uint8)
+    whole = runner_upscaler(run)(lr)
+    windowed = window_upscaler(padded_runner(fixed, size, 4), size, 4, r)(lr)
+    assert windowed.shape == whole.shape and np.abs(windowed - whole).max() < 0.05  # 0..255: rounding only
+    small = lr[:50, :61]
+    padded = window_upscaler(padded_runner(fixed, size, 4), size, 4, r)(small)
+    ref = runner_upscaler(run)(small)
+    assert padded.shape == ref.shape == (200, 244, 3)
+    assert np.abs(padded - ref)[:100, :100].max() < 0.05  # far from the padded bottom/right edges: equal
+    assert np.abs(padded - ref).max() > 0.05              # near them: the padding shows
+    with pytest.raises(ValueError, match="at most 120x130"):
+        padded_runner(fixed, size, 4)(np.zeros((1, 3, 131, 10), np.float32))

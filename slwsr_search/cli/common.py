@@ -106,6 +106,17 @@ def portable_argv(argv: Sequence[str], cwd: str | None = None) -> list[str]:
     return [rel(a) for a in argv]
 
 
+def add_litert_args(group, flag: str | None = None) -> None:
+    """The LiteRT files' options, one wording for every command: ``--tflite-size`` (and ``flag``,
+    a switch asking for the files, where they are not written by default)."""
+    if flag:
+        group.add_argument(flag, action="store_true",
+                           help="also write model.tflite and model.int8.tflite (LiteRT; the [litert] extra)")
+    group.add_argument("--tflite-size", type=parse_size, metavar="WxH",
+                       help="the .tflite files' fixed LR input size (default: a 1280x720 output, 320x180 LR at x4; "
+                            "pictures are run in windows of it)")
+
+
 def add_calibration_args(group, method: str = "--method", patches: str = "--patches",
                          default_data: str = "the training data") -> None:
     """The int8 calibration's options, one wording for every command: ``--calib-dir``, the method

@@ -20,7 +20,7 @@ from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
 from ..deploy.bundle import ONNX_INT8
 from ..deploy.int8_settings import Int8Settings
 from ..deploy.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html
-from .common import Parser, add_calibration_args, add_spec_args, portable_argv, spec_from_args
+from .common import Parser, add_calibration_args, add_litert_args, add_spec_args, portable_argv, spec_from_args
 
 SUMMARY = "train a chosen design for long (crash-safe), score it as the literature does, export the bundle"
 
@@ -38,8 +38,10 @@ Take one design (a study's trial, a preset, a spec file or an arch string) to a 
    published rows: OUT/table.md and OUT/table.csv.
 3. write the bundle OUT/bundle/: model.safetensors, spec.json, model.onnx (opset 18, RGB 0..1),
    model.int8.onnx (post-training int8, calibrated on --calib-patches LR patches of the training
-   data or --calib-dir), model.fp16.onnx, crops.png (HR / bicubic / fp32 / int8 crops of the first
-   bench picture) and MODEL_CARD.md (each file's PSNR on the bench sets and its latency here).
+   data or --calib-dir), model.fp16.onnx, model.tflite and model.int8.tflite (LiteRT, one fixed
+   input size, --tflite-size; where the [litert] extra is installed), model.mlpackage (Core ML;
+   where coremltools is), crops.png (HR / bicubic / fp32 / int8 crops of the first bench picture)
+   and MODEL_CARD.md (each file's PSNR on the bench sets and its latency here).
 
 Protocol --protocol auto (the default): `long` on a CPU (5,000 steps x 16 patches of 48 px, lr 1e-3
 cosine; about an hour for s-LWSR16 on one CPU core, twice that for designs rich in inverted
@@ -96,6 +98,8 @@ def build_parser(prog: str) -> Parser:
     g.add_argument("--no-self-ensemble", action="store_true", help="leave the x8 self-ensemble rows out of the table")
     g = p.add_argument_group("int8 (model.int8.onnx; `slwsr quantize` redoes it on a bundle)")
     add_calibration_args(g, "--int8-method", "--calib-patches")
+    g = p.add_argument_group("LiteRT (model.tflite, model.int8.tflite; where the [litert] extra is installed)")
+    add_litert_args(g)
     g = p.add_argument_group("device")
     g.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default auto)")
     g.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core); resume with the same")
@@ -205,6 +209,26 @@ def _graphs(bundle: Path, onnx: Path, calib, args, say):
     return write_variants(onnx, bundle, patches, settings)
 
 
+def _litert(bundle: Path, model, calib, lr_size: tuple[int, int], say) -> list:
+    """The LiteRT files (fp32 and int8, fixed input ``lr_size``), where the ``[litert]`` extra is
+    installed; their variants (scored and timed with the ONNX graphs)."""
+    from ..deploy.bundle import LITERT, LITERT_INT8
+    from ..deploy.litert import litert_or_error
+    from ..deploy.variants import litert_variants
+
+    try:
+        litert_or_error()
+    except ValueError as e:
+        say(f"no {LITERT}: {e}")
+        return []
+    say(f"LiteRT: {LITERT} and {LITERT_INT8} for {lr_size[1]}x{lr_size[0]} LR inputs")
+    try:
+        return litert_variants(model, bundle, lr_size, calib[1], calib[0])
+    except Exception as e:  # the converter raises many kinds; a failed file must not cost the bundle
+        say(f"no {LITERT}: litert-torch could not convert the network ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+        return []
+
+
 def _coreml(bundle: Path, model, say) -> list:
     """The Core ML package, where coremltools is installed (the ``[coreml]`` extra); its card row."""
     from ..deploy.bundle import COREML
@@ -249,8 +273,9 @@ def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, a
     """Write the bundle's network and graphs, score them on the bench sets, time them, write the card."""
     from ..deploy.latency import lr_size_for
     from ..deploy.release import FileFacts, write_card, write_network
-    from ..deploy.variants import score_variants, time_variants, variant_rows
+    from ..deploy.variants import litert_what, score_variants, time_variants, variant_rows
     from ..machine import cpu_summary
+    from ..sr.tiles import receptive_radius
 
     tr, row, params = res.training, res.last_row or {}, count_cost(config.spec).params
     use_ema = choose_weights(args.ship, row, tr.ema is not None) == "ema"
@@ -261,11 +286,12 @@ def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, a
                           row.get("ema_psnr" if use_ema else "psnr") or float("nan"),
                           row.get("ema_ssim" if use_ema else "ssim") or float("nan"))
     bundle = out / "bundle"
-    variants = _graphs(bundle, write_network(bundle, model, config, facts), calib, args, say)
     scale, note = config.spec.scale, f"this run: {config.protocol.steps:,} steps on {' + '.join(config.train)}"
-    scores = score_variants(variants, benches, scale) if benches else {}
     lr = lr_size_for(scale)
-    say(f"timing {', '.join(v.label for v in variants)} on onnxruntime ({lr[1]}x{lr[0]} LR, 1 thread)")
+    variants = _graphs(bundle, write_network(bundle, model, config, facts), calib, args, say)
+    variants += _litert(bundle, model, calib, args.tflite_size or lr, say)
+    scores = score_variants(variants, benches, scale, margin=receptive_radius(model, scale)) if benches else {}
+    say(f"timing {', '.join(v.label for v in variants)} ({lr[1]}x{lr[0]} LR, 1 thread)")
     times = time_variants(variants, lr)
     table = None
     if benches:
@@ -277,7 +303,8 @@ def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, a
         (out / "table.md").write_text(table_markdown(table))
         (out / "table.csv").write_text(table_csv(table))
     (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
-    what = {"fp32": "fp32 ONNX", "int8": f"int8 ONNX ({args.int8_method} calibration)", "fp16": "fp16 ONNX"}
+    what = {"fp32": "fp32 ONNX", "int8": f"int8 ONNX ({args.int8_method} calibration)", "fp16": "fp16 ONNX",
+            **litert_what(args.tflite_size or lr, args.int8_method)}
     files = [FileFacts(v.path.name, what[v.label], scores.get(v.label, {}), times[v.label]) for v in variants]
     files += _coreml(bundle, model, say)
     picture = _picture(benches[0], model, bundle / ONNX_INT8, scale, str(tr.dev)) if benches else None
@@ -302,6 +329,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     dev = resolve_device(args.device)
     name, pname, config = _config(args, parser, dev)
     out = Path(args.out or Path("models") / name)
+    if args.tflite_size:  # refused before the training, not after it
+        from ..model.network import build_model
+        from ..sr.tiles import check_window, receptive_radius
+
+        check_window(args.tflite_size, receptive_radius(build_model(config.spec), config.spec.scale), "--tflite-size")
     speedups = Speedups(threads=args.threads)
     configure_device(dev, speedups)
     show = not args.quiet

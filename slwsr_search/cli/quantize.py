@@ -16,13 +16,14 @@ from ..deploy.onnx_export import export_onnx
 from ..deploy.int8_settings import METHODS, Int8Settings
 from ..deploy.quantize import graph_metadata, patches_from
 from ..deploy.latency import lr_size_for
-from ..deploy.variants import method_variants, score_variants, time_variants, write_variants
+from ..deploy.variants import litert_variants, method_variants, score_variants, time_variants, write_variants
 from ..machine import cpu_summary
 from ..model.cost import count_cost
 from ..model.network import SLWSR, build_model
 from ..sr.table import load_bench
+from ..sr.tiles import check_window, receptive_radius
 from ..training.device import Speedups, configure_device
-from .common import Parser, add_calibration_args
+from .common import Parser, add_calibration_args, add_litert_args
 
 SUMMARY = "int8 (post-training, calibrated) and fp16 ONNX graphs of a trained network, scored beside fp32"
 
@@ -37,16 +38,20 @@ input and output. Both take and return what model.onnx does: RGB on 0..1, NCHW, 
 With --bench, each graph is scored on each folder (PSNR/SSIM on Y, as the literature does) beside
 fp32, with the loss in dB; --compare scores every calibration method ({', '.join(METHODS)}) on the
 same patches. The graphs go into the bundle folder (a run folder: OUT/bundle when finalize wrote it,
-else --out).
+else --out). --litert also writes the LiteRT files model.tflite (fp32) and model.int8.tflite (static
+int8, calibrated on the same patches tiled to its size), at one fixed input size (--tflite-size),
+scored and timed beside the ONNX graphs (it needs the [litert] extra).
 """
 
 EPILOG = """\
 examples:
   slwsr quantize models/s-lwsr16/bundle --bench ../shared/data/Set5 --bench ../shared/data/Set14
   slwsr quantize models/*/bundle --calib-dir ../shared/data/train/T91 --compare --bench ../shared/data/Set5 --csv int8.csv
+  slwsr quantize models/s-lwsr16/bundle --litert --bench ../shared/data/Set5 --time
 
 exit codes: 0 written (and scored); 2 bad input (a folder that holds no trained network, no
-calibration image large enough, a --calib-dir that does not exist), in one line.
+calibration image large enough, a --calib-dir that does not exist, --litert without the [litert]
+extra), in one line.
 """
 
 
@@ -63,6 +68,7 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--time", action="store_true",
                    help="also time each graph on onnxruntime, 1 thread, one image of the cost convention's size "
                         "(x4: 320x180 LR), the graphs in turns (ratios within one run are what compare)")
+    add_litert_args(p, "--litert")
     p.add_argument("--csv", metavar="FILE", help="write the scores as CSV (one line per model, graph and set)")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads while scoring (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -161,7 +167,11 @@ def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path
     out.mkdir(parents=True, exist_ok=True)
     fp32 = _fp32_graph(model, out)
     benches = benches_for(scale)
+    if args.litert:
+        check_window(args.tflite_size or lr_size_for(scale), receptive_radius(model, scale), "--tflite-size")
     variants = write_variants(fp32, out, patches, settings)
+    if args.litert:
+        variants += litert_variants(model, out, args.tflite_size or lr_size_for(scale), patches, settings)
     say(f"{folder}: wrote {', '.join(str(v.path) for v in variants[1:])} ({settings.method}, {len(patches)} patches)")
     if not benches:
         return []
@@ -169,7 +179,7 @@ def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path
         if args.compare:
             variants += method_variants(fp32, tmp, patches, list(METHODS), settings)
         scores = score_variants(variants, benches, scale, args.threads,
-                                on_variant=lambda v: say(f"{folder}: scoring {v.label}"))
+                                on_variant=lambda v: say(f"{folder}: scoring {v.label}"), margin=receptive_radius(model, scale))
         times = {}
         if args.time:
             lr = lr_size_for(scale)
@@ -179,7 +189,7 @@ def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path
     rows = []
     for v in variants:
         row = {"model": str(folder), "params": params, "graph": v.label, "precision": v.precision, "method": v.method,
-               "ms": times.get(v.label), "speed": times["fp32"] / times[v.label] if v.label in times else None}
+               "ms": times.get(v.label), "speed": times["fp32"] / times[v.label] if times.get(v.label) else None}
         for b in benches:
             p, s = scores[v.label][b.name]
             row[b.name] = (p, s, p - scores["fp32"][b.name][0])
@@ -195,6 +205,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int
     if args.threads < 1:
         parser.error(f"--threads {args.threads}: expected 1 or more")
     settings = Int8Settings(args.method, args.patches, args.patch, args.seed)
+    if args.litert:
+        from ..deploy.litert import litert_or_error
+
+        litert_or_error()  # before any work: a one-line error saying how to install the extra
     configure_device(__import__("torch").device("cpu"), Speedups(threads=args.threads))
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     rows: list[dict] = []
@@ -213,7 +227,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int
         print(_table(rows, sets))
         print(f"\nPSNR (dB) / SSIM on Y, the scale's pixels cropped; loss: the graph's PSNR minus fp32's. "
               f"int8: {settings.patches} patches of {settings.patch} px, seed {settings.seed}."
-              + (f" ms: median of 10 runs on onnxruntime, 1 thread; x fp32: fp32's time over the graph's; "
+              + (f" ms: median of 10 runs on onnxruntime (LiteRT with XNNPACK for .tflite), 1 thread; x fp32: fp32's "
+                 "time over the graph's; "
                  f"{cpu_summary()}." if args.time else ""))
         if args.csv:
             Path(args.csv).write_text(_csv(rows, sets))

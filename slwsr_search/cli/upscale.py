@@ -9,19 +9,23 @@ from typing import Sequence
 from ..deploy.bundle import load_bundle
 from ..deploy.runners import BACKENDS, bundle_runner
 from ..sr.pictures import output_array, quantizer, read_picture, write_picture
-from ..sr.tiles import receptive_radius, tile_boxes, upscale_into
+from ..sr.tiles import plan_boxes, receptive_radius, upscale_into
 from ..training.device import Speedups, configure_device, resolve_device
 from .common import Parser
 
-SUMMARY = "upscale your pictures with a finalized bundle (PyTorch, or onnxruntime fp32/int8/fp16), in seamless tiles"
+SUMMARY = "upscale your pictures with a finalized bundle (PyTorch, onnxruntime fp32/int8/fp16, LiteRT fp32/int8), in seamless tiles"
 
 DESCRIPTION = """\
 Upscale pictures of any size with a bundle written by `finalize` (a folder holding model.safetensors,
-spec.json and, for the onnxruntime backends, model.onnx, model.int8.onnx or model.fp16.onnx).
+spec.json and, for the onnxruntime backends, model.onnx, model.int8.onnx or model.fp16.onnx; for the
+LiteRT backends, model.tflite or model.int8.tflite and the [litert] extra).
 
 Each picture is run in tiles of --tile x --tile LR pixels, each with a margin of real neighbouring
 pixels as wide as the network's receptive radius (measured from the network; 55 px for s-LWSR16),
 so memory stays bounded by one tile and the result equals a whole-picture run (no seams).
+A .tflite has one fixed input size: the LiteRT backends run windows of exactly that size instead
+(--tile unused), sliding back from the right and bottom edges; a picture smaller than the window is
+padded by repeating its edge pixels, which changes the pixels near that edge slightly.
 Grey pictures stay grey, 16-bit pictures (grey PNG/TIFF, colour PNG) stay 16-bit, an alpha channel
 is upscaled with bicubic interpolation. Output: OUT/NAME_x4.png.
 An input is never overwritten. A picture that cannot be read or written is reported in one line
@@ -33,6 +37,7 @@ examples:
   slwsr upscale --model models/s-lwsr16/bundle photo.jpg more/*.png --out upscaled
   slwsr upscale --model models/s-lwsr16/bundle --backend onnxruntime --tile 128 scan.tif --out upscaled
   slwsr upscale --model models/s-lwsr16/bundle --backend onnxruntime-int8 photo.jpg --out upscaled
+  slwsr upscale --model models/s-lwsr16/bundle --backend litert-int8 photo.jpg --out upscaled
 
 exit codes: 0 every picture written; 2 bad input (a bundle that does not load, a scale the bundle
 does not have) or at least one picture failed (each said in one line).
@@ -44,8 +49,9 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="pictures to upscale (any format Pillow reads)")
     p.add_argument("--model", required=True, metavar="BUNDLE", help="a bundle folder (finalize's OUT/bundle)")
     p.add_argument("--out", default="upscaled", metavar="DIR", help="output folder, created if needed (default upscaled)")
-    p.add_argument("--backend", choices=BACKENDS, default="torch", help="torch (the weights), onnxruntime (model.onnx), onnxruntime-int8 (model.int8.onnx) or "
-                        "onnxruntime-fp16 (model.fp16.onnx) (default torch)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="torch (the weights), onnxruntime (model.onnx), onnxruntime-int8 (model.int8.onnx), onnxruntime-fp16 "
+                        "(model.fp16.onnx), litert (model.tflite) or litert-int8 (model.int8.tflite) (default torch)")
     p.add_argument("--tile", type=int, default=256, metavar="PX", help="tile size in LR pixels (default 256)")
     p.add_argument("--margin", type=int, metavar="PX",
                    help="context per tile side in LR pixels (default: the network's receptive radius, exact)")
@@ -56,19 +62,20 @@ def build_parser(prog: str) -> Parser:
     return p
 
 
-def _upscale_one(src: Path, dst: Path, run, scale: int, args, margin: int, bar) -> str:
-    """Upscale one picture into ``dst`` in tiles (a bar of its tiles under ``bar``); the line to print."""
+def _upscale_one(src: Path, dst: Path, run, scale: int, args, margin: int, bar, window=None) -> str:
+    """Upscale one picture into ``dst`` in tiles (windows of ``window``'s size for a runner of one
+    fixed size; a bar of its tiles under ``bar``); the line to print."""
     pic = read_picture(src)
     h, w = pic.size
     tiles = None
     if bar is not None:
         from tqdm import tqdm
 
-        tiles = tqdm(total=len(tile_boxes(h, w, args.tile, margin)), unit="tile", desc=src.name[:30],
+        tiles = tqdm(total=len(plan_boxes(h, w, args.tile, margin, window)), unit="tile", desc=src.name[:30],
                      file=sys.stderr, leave=False, disable=None, dynamic_ncols=True)
     out = output_array(pic, scale)
     upscale_into(run, pic.rgb, scale, args.tile, margin, out, quantizer(out),
-                 on_tile=None if tiles is None else (lambda done, total: tiles.update(1)))
+                 on_tile=None if tiles is None else (lambda done, total: tiles.update(1)), window=window)
     if tiles is not None:
         tiles.close()
     try:
@@ -93,7 +100,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr upscale") -> int:
     dev = resolve_device(args.device)
     configure_device(dev, Speedups(threads=args.threads))
     margin = receptive_radius(model, scale) if args.margin is None else args.margin
-    run = bundle_runner(args.model, args.backend, model, str(dev), args.threads)
+    run, window = bundle_runner(args.model, args.backend, model, str(dev), args.threads)
     inputs = {Path(i).resolve() for i in args.images}
     bar = None
     if not args.quiet:
@@ -108,7 +115,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr upscale") -> int:
         try:
             if dst.resolve() in inputs:
                 raise ValueError(f"{dst}: would overwrite an input; choose another --out")
-            say(_upscale_one(src, dst, run, scale, args, margin, bar))
+            say(_upscale_one(src, dst, run, scale, args, margin, bar, window))
         except (ValueError, OSError) as e:
             failed += 1
             msg = str(e) if str(src) in str(e) or str(dst) in str(e) else f"{src}: {e}"

@@ -17,9 +17,11 @@ from ..model.spec import ArchSpec
 #: Tag in every bundle's safetensors metadata, so a foreign file is told apart from ours.
 BUNDLE_FORMAT = "slwsr-search/bundle-1"
 #: The files of a bundle folder: what :func:`load_bundle` needs, and what a release adds (the ONNX
-#: graphs in fp32, int8 and fp16, the Core ML package, the model card and its picture of crops).
+#: graphs in fp32, int8 and fp16, the LiteRT files in fp32 and int8, the Core ML package, the model
+#: card and its picture of crops).
 WEIGHTS, SPEC = "model.safetensors", "spec.json"
 ONNX, ONNX_INT8, ONNX_FP16 = "model.onnx", "model.int8.onnx", "model.fp16.onnx"
+LITERT, LITERT_INT8 = "model.tflite", "model.int8.tflite"
 CARD, CROPS, COREML = "MODEL_CARD.md", "crops.png", "model.mlpackage"
 
 

@@ -14,6 +14,8 @@ from ..config import check_keys
 #: default) so a few outliers do not stretch the grid; entropy picks the range that keeps the
 #: quantized histogram closest (KL divergence) to the original.
 METHODS: dict[str, str] = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
+#: Where ``percentile`` clips each activation's range (onnxruntime's default, and ours for LiteRT).
+PERCENTILE = 99.999
 #: The default method: the least loss on s-LWSR16 and the searched designs measured (docs/deployment.md).
 DEFAULT_METHOD = "percentile"
 #: The precisions a bundle's ONNX graphs come in (metadata ``precision``).

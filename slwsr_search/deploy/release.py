@@ -16,7 +16,7 @@ from typing import Sequence
 from ..config import write_atomic
 import numpy as np
 
-from .bundle import CARD, COREML, CROPS, ONNX, ONNX_FP16, ONNX_INT8, SPEC, WEIGHTS, save_bundle
+from .bundle import CARD, COREML, CROPS, LITERT, LITERT_INT8, ONNX, ONNX_FP16, ONNX_INT8, SPEC, WEIGHTS, save_bundle
 from ..model.cost import count_cost
 from ..model.network import SLWSR
 from .onnx_export import OPSET, export_onnx
@@ -107,8 +107,9 @@ def files_markdown(files: Sequence[FileFacts], host: str) -> list[str]:
         cells = [f"{f.scores[s][0]:.2f} / {f.scores[s][1]:.4f}" if s in f.scores else "-" for s in sets]
         ms = "-" if f.latency_ms is None else f"{f.latency_ms:.0f} ms"
         lines.append("| " + " | ".join([f"`{f.name}`", f.what, *cells, ms]) + " |")
-    lines += ["", f"Host latency: median wall time of one image on onnxruntime, 1 thread, the files timed in turns "
-                  f"({host or 'this machine'}). A phone's figures differ: `slwsr latency kit` measures one.", ""]
+    lines += ["", f"Host latency: median wall time of one image on onnxruntime (`.onnx`) or LiteRT's interpreter with "
+                  f"XNNPACK (`.tflite`), 1 thread, the files timed in turns ({host or 'this machine'}). A phone's "
+                  "figures differ: `slwsr latency kit` measures one.", ""]
     return lines
 
 
@@ -171,6 +172,12 @@ _CARD_FILES: tuple[str, ...] = (
     "QDQ format: weights int8 per channel, activations uint8 per tensor; its metadata says how it was "
     "calibrated). What phone NPUs and DSPs run; `onnxruntime` runs it on any CPU.",
     f"- `{ONNX_FP16}`: the same interface (float32 in and out), fp16 inside: what GPU and NPU delegates take.",
+    f"- `{LITERT}` (where the `[litert]` extra was installed): LiteRT (TensorFlow Lite) for Android, converted by "
+    "litert-torch: one fixed input size (the table above says which), NHWC RGB on 0..1, float32 in and out; run "
+    "larger pictures in windows of it (`slwsr upscale --backend litert` does).",
+    f"- `{LITERT_INT8}`: the same size, static int8 throughout (ai-edge-quantizer: weights and activations int8, "
+    "their ranges from the same calibration patches by the same method), its input and output int8 too: quantize "
+    "the 0..1 input and dequantize the output with the tensors' scales and zero points.",
     f"- `{COREML}` (where coremltools was installed): a Core ML ML program for iOS 16 / macOS 13 and later, "
     "the same interface (`input` / `output`, RGB 0..1, NCHW, height and width 8-2048), fp16 compute.",
 )

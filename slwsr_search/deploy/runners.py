@@ -1,5 +1,9 @@
-"""Running a trained network on pictures, with PyTorch or with onnxruntime, behind one signature:
-a float32 batch (N, 3, h, w) of RGB on 0..1 in, its (N, 3, s*h, s*w) on 0..1 out (numpy arrays)."""
+"""Running a trained network on pictures, with PyTorch, onnxruntime or LiteRT, behind one signature:
+a float32 batch (N, 3, h, w) of RGB on 0..1 in, its (N, 3, s*h, s*w) on 0..1 out (numpy arrays).
+
+A ``.tflite`` has one fixed input size: :func:`padded_runner` runs any smaller input in it, and
+:func:`window_upscaler` runs a picture of any size in windows of exactly that size
+(:func:`..sr.tiles.window_boxes`)."""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ import numpy as np
 import torch
 
 from ..model.network import SLWSR
-from .bundle import ONNX, ONNX_FP16, ONNX_INT8
+from .bundle import LITERT, LITERT_INT8, ONNX, ONNX_FP16, ONNX_INT8
 from .onnx_export import INPUT, UnitRange
 
-#: The backends :func:`bundle_runner` knows: PyTorch on the bundle's weights, or onnxruntime on one
-#: of its ONNX graphs (the file each needs, in :data:`BACKEND_FILES`).
-BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "onnxruntime-int8", "onnxruntime-fp16")
-BACKEND_FILES: dict[str, str] = {"onnxruntime": ONNX, "onnxruntime-int8": ONNX_INT8, "onnxruntime-fp16": ONNX_FP16}
+#: The backends :func:`bundle_runner` knows: PyTorch on the bundle's weights, onnxruntime on one of
+#: its ONNX graphs, or LiteRT's interpreter (XNNPACK) on one of its ``.tflite`` files (the file each
+#: needs, in :data:`BACKEND_FILES`).
+BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "onnxruntime-int8", "onnxruntime-fp16", "litert", "litert-int8")
+BACKEND_FILES: dict[str, str] = {"onnxruntime": ONNX, "onnxruntime-int8": ONNX_INT8, "onnxruntime-fp16": ONNX_FP16,
+                                 "litert": LITERT, "litert-int8": LITERT_INT8}
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
@@ -66,18 +72,68 @@ def onnx_runner(path: str | Path, threads: int | None = None) -> Runner:
     return run
 
 
-def bundle_runner(folder: str | Path, backend: str, model: SLWSR, device: str = "cpu", threads: int | None = None) -> Runner:
+def padded_runner(run: Runner, size: tuple[int, int], scale: int) -> Runner:
+    """``run``, which takes (1, 3, *size) only, on any (1, 3, h, w) with h, w up to ``size``: the
+    input padded at the bottom and right by repeating its edge pixels, the output cropped back. The
+    pixels near a padded edge see repeated pixels where a whole-image run sees the network's zero
+    padding, so they differ slightly from it (a few hundredths of a dB on a picture, measured in
+    docs/deployment.md#litert)."""
+    h0, w0 = size
+
+    def run_padded(x: np.ndarray) -> np.ndarray:
+        n, _, h, w = x.shape
+        if n != 1 or h > h0 or w > w0:
+            raise ValueError(f"expected one image of at most {w0}x{h0} (the model's fixed size), got {n} x {w}x{h}")
+        if (h, w) == size:
+            return run(x)
+        padded = np.pad(x, ((0, 0), (0, 0), (0, h0 - h), (0, w0 - w)), mode="edge")
+        return run(padded)[:, :, :h * scale, :w * scale]
+
+    return run_padded
+
+
+def runner_for(path: str | Path, threads: int | None = 1) -> tuple[Runner, tuple[int, int] | None]:
+    """A :data:`Runner` of the model file at ``path`` by its kind (``.onnx``: onnxruntime;
+    ``.tflite``: LiteRT with XNNPACK, padded to its size) and the fixed input size (rows, columns)
+    it takes, None when any size goes."""
+    if Path(path).suffix == ".tflite":
+        from .litert import litert_runner, tflite_shape
+
+        h, w, scale = tflite_shape(path)
+        return padded_runner(litert_runner(path, threads or 1), (h, w), scale), (h, w)
+    return onnx_runner(path, threads), None
+
+
+def bundle_runner(folder: str | Path, backend: str, model: SLWSR, device: str = "cpu",
+                  threads: int | None = None) -> tuple[Runner, tuple[int, int] | None]:
     """The :data:`Runner` ``backend`` names for the bundle in ``folder`` (``model``: its network,
-    for ``torch``). ``ValueError`` naming the file a backend needs when the bundle lacks it."""
+    for ``torch``) and its fixed input size (None: any). ``ValueError`` naming the file a backend
+    needs when the bundle lacks it."""
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "torch":
-        return torch_runner(model, device)
+        return torch_runner(model, device), None
     path = Path(folder) / BACKEND_FILES[backend]
     if not path.is_file():
-        raise ValueError(f"{path}: missing from the bundle (needed by backend {backend}; "
-                         f"`slwsr quantize {folder}` writes the int8 and fp16 graphs)")
-    return onnx_runner(path, threads)
+        makes = ("`slwsr quantize --litert` writes the .tflite files (the [litert] extra)" if backend.startswith("litert")
+                 else "`slwsr quantize` writes the int8 and fp16 graphs")
+        raise ValueError(f"{path}: missing from the bundle (needed by backend {backend}; {makes} {folder})")
+    return runner_for(path, threads)
+
+
+def window_upscaler(run: Runner, window: tuple[int, int], scale: int, margin: int):
+    """A runner of one fixed input size ``window`` (:func:`padded_runner`) as a
+    :data:`..sr.evaluate.Upscaler` of pictures of any size: run in windows of that size, each kept
+    centre ``margin`` LR pixels (the receptive radius) inside it (:func:`..sr.tiles.window_boxes`)."""
+    from ..sr.tiles import upscale_into
+
+    def upscale(lr: np.ndarray) -> np.ndarray:
+        h, w, _ = lr.shape
+        out = np.empty((h * scale, w * scale, 3), dtype=np.float32)
+        x = lr.astype(np.float32) / np.float32(255.0)
+        return upscale_into(run, x, scale, 0, margin, out, lambda a: a * np.float32(255.0), window=window)
+
+    return upscale
 
 
 def runner_upscaler(run: Runner):

@@ -1,5 +1,7 @@
-"""A network's deployable files beside its fp32 ONNX graph (int8, fp16), each scored on the bench
-sets and timed on this CPU, so a model card and a method comparison say what each file gives.
+"""A network's deployable files beside its fp32 ONNX graph (int8, fp16; LiteRT fp32 and int8), each
+scored on the bench sets and timed on this CPU, so a model card and a method comparison say what
+each file gives. A file runs on the runtime its kind names (``.onnx``: onnxruntime; ``.tflite``:
+LiteRT with XNNPACK, in windows of its fixed size: :func:`.runners.runner_for`).
 
 :func:`write_variants` writes them, :func:`score_variants` scores them as the literature does
 (:func:`..sr.evaluate.evaluate_pairs`), :func:`time_variants` times them in turns
@@ -19,13 +21,14 @@ from ..sr.table import Bench
 from .bundle import ONNX_FP16, ONNX_INT8
 from .int8_settings import Int8Settings
 from .quantize import convert_fp16, quantize_int8
-from .runners import onnx_runner, runner_upscaler
+from .runners import runner_for, runner_upscaler, window_upscaler
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One deployable graph: ``label`` (``fp32``, ``fp16``, ``int8``, or ``int8 METHOD`` in a
-    comparison), ``precision``, ``path``, ``method`` (int8's calibration method, else None)."""
+    """One deployable file: ``label`` (``fp32``, ``fp16``, ``int8``, ``int8 METHOD`` in a
+    comparison, ``litert fp32``, ``litert int8``), ``precision``, ``path``, ``method`` (ONNX int8's
+    calibration method, else None)."""
 
     label: str
     precision: str
@@ -61,20 +64,42 @@ def method_variants(fp32: str | Path, folder: str | Path, patches: np.ndarray, m
     return out
 
 
+def litert_variants(model, folder: str | Path, lr_size: tuple[int, int], patches: np.ndarray | None,
+                    settings: Int8Settings = Int8Settings()) -> list[Variant]:
+    """``model``'s LiteRT files written into ``folder`` (:func:`.litert.write_litert`: fp32 at
+    ``lr_size``, and int8 calibrated on ``patches`` with ``settings.method`` when given). Needs the
+    ``[litert]`` extra."""
+    from .litert import write_litert
+
+    paths = write_litert(model, folder, lr_size, patches, settings.method)
+    return [Variant(f"litert {p}", p, path, settings.method if p == "int8" else None)
+            for p, path in zip(("fp32", "int8"), paths)]
+
+
+def litert_what(lr_size: tuple[int, int], method: str) -> dict[str, str]:
+    """What the LiteRT variants are, as a model card's file table says it (by variant label)."""
+    size = f"{lr_size[1]}x{lr_size[0]} LR in"
+    return {"litert fp32": f"fp32 LiteRT ({size}; XNNPACK here)",
+            "litert int8": f"int8 LiteRT ({size}; weights and activations int8, {method} calibration)"}
+
+
 #: ``scores[variant label][set] = (PSNR dB, SSIM)``
 Scores = dict[str, dict[str, tuple[float, float]]]
 
 
 def score_variants(variants: Sequence[Variant], benches: Sequence[Bench], scale: int, threads: int | None = 1,
-                   on_variant: Callable[[Variant], None] | None = None) -> Scores:
+                   on_variant: Callable[[Variant], None] | None = None, margin: int = 0) -> Scores:
     """Each variant's PSNR (dB) / SSIM on each bench (Y channel, ``scale`` px crop, 8-bit output),
-    run whole-image on onnxruntime with ``threads`` intra-op threads. ``on_variant`` hears each
-    before it runs (progress)."""
+    run whole-image with ``threads`` intra-op threads; a file of one fixed size runs each picture
+    padded to it, or in windows of it with ``margin`` LR pixels of context (the network's receptive
+    radius: :func:`..sr.tiles.receptive_radius`) where the picture is larger. ``on_variant`` hears
+    each before it runs (progress)."""
     scores: Scores = {}
     for v in variants:
         if on_variant is not None:
             on_variant(v)
-        up = runner_upscaler(onnx_runner(v.path, threads))
+        run, window = runner_for(v.path, threads)
+        up = runner_upscaler(run) if window is None else window_upscaler(run, window, scale, margin)
         scores[v.label] = {}
         for b in benches:
             r = evaluate_pairs(b.pairs, up, scale)
@@ -83,15 +108,20 @@ def score_variants(variants: Sequence[Variant], benches: Sequence[Bench], scale:
 
 
 def time_variants(variants: Sequence[Variant], lr_size: tuple[int, int], threads: int = 1, passes: int = 3,
-                  repeats: int = 2) -> dict[str, float]:
-    """Median wall time (ms) of one (1, 3, *lr_size) image through each variant on onnxruntime with
-    ``threads`` threads, the variants timed in turns (:func:`.latency.round_robin`) so a busy
-    neighbour slows each alike."""
+                  repeats: int = 2) -> dict[str, float | None]:
+    """Median wall time (ms) of one (1, 3, *lr_size) image through each variant on its runtime
+    (onnxruntime, or LiteRT with XNNPACK for a ``.tflite``) with ``threads`` threads, the variants
+    timed in turns (:func:`.latency.round_robin`) so a busy neighbour slows each alike. A
+    ``.tflite`` of another fixed size is not timed (None)."""
     from .latency import onnx_workload, round_robin
+    from .litert import litert_workload, tflite_shape
 
     x = np.random.default_rng(0).random((1, 3, *lr_size), dtype=np.float32)
-    times = round_robin([onnx_workload(v.path.read_bytes(), x, threads) for v in variants], passes, repeats)
-    return {v.label: float(np.median(t)) for v, t in zip(variants, times)}
+    timed = [v for v in variants if v.path.suffix != ".tflite" or tflite_shape(v.path)[:2] == tuple(lr_size)]
+    loads = [litert_workload(v.path, x, threads) if v.path.suffix == ".tflite" else onnx_workload(v.path.read_bytes(), x, threads)
+             for v in timed]
+    times = dict(zip((v.label for v in timed), round_robin(loads, passes, repeats)))
+    return {v.label: float(np.median(times[v.label])) if v.label in times else None for v in variants}
 
 
 def variant_rows(label: str, params: int | None, scores: Scores, note: str, skip: Sequence[str] = ("fp32",)):
@@ -99,5 +129,8 @@ def variant_rows(label: str, params: int | None, scores: Scores, note: str, skip
     but those in ``skip`` (fp32 is the model's own row), labelled ``label (int8)`` etc."""
     from ..sr.table import MEASURED, TableRow
 
-    return [TableRow(f"{label} ({v})", MEASURED, f"{note}, {v} ONNX on onnxruntime", params, dict(s))
+    def how(v: str) -> str:
+        return f"{v.split()[-1]} .tflite on LiteRT (XNNPACK)" if v.startswith("litert") else f"{v} ONNX on onnxruntime"
+
+    return [TableRow(f"{label} ({v})", MEASURED, f"{note}, {how(v)}", params, dict(s))
             for v, s in scores.items() if v not in skip]

@@ -4,6 +4,11 @@ Each tile is run with a margin of real neighbouring pixels on every side that ha
 its centre is kept. With a margin of at least the network's receptive radius (:func:`receptive_radius`),
 every kept output pixel sees exactly the input it would see in a whole-image run, so the tiled result
 equals the whole-image one up to float rounding.
+
+A runtime whose model has one fixed input size (a ``.tflite``) runs in windows of exactly that size
+(:func:`window_boxes`): windows slide so that each lies wholly inside the picture and overlap as much
+as their margins need; a picture smaller than the window in a dimension is run whole (the runner
+pads it, :func:`..deploy.runners.padded_runner`).
 """
 
 from __future__ import annotations
@@ -73,6 +78,50 @@ def tile_boxes(h: int, w: int, tile: int, margin: int) -> list[Box]:
     return boxes
 
 
+def _window_spans(n: int, size: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """Along one dimension of ``n`` pixels: ``(keep0, keep1, win0, win1)`` per window of ``size``
+    pixels (the whole dimension when ``n <= size``), the kept spans consecutive and each at least
+    ``margin`` pixels from its window's inner edges."""
+    if n <= size:
+        return [(0, n, 0, n)]
+    step = size - 2 * margin
+    if step < 1:
+        raise ValueError(f"a window of {size} px (the model's fixed size) is too small for a margin of {margin} px per "
+                         f"side on a picture of {n} px: it needs at least {2 * margin + 1} (convert the model larger)")
+    starts = list(range(0, n - size, step)) + [n - size]
+    spans, keep0 = [], 0
+    for a in starts:
+        keep1 = n if a + size == n else a + size - margin
+        spans.append((keep0, keep1, a, a + size))
+        keep0 = keep1
+    return spans
+
+
+def window_boxes(h: int, w: int, window: tuple[int, int], margin: int) -> list[Box]:
+    """The tiles of an ``h`` x ``w`` LR image for a runner of one fixed input size ``window`` =
+    (rows, columns): every window exactly that size where the picture is at least as large (they
+    slide back from the right and bottom edges instead of shrinking), each kept centre at least
+    ``margin`` pixels from its window's inner edges, so the result equals a whole-image run."""
+    if min(window) < 1 or margin < 0:
+        raise ValueError(f"window: expected >= 1 px and margin >= 0, got window={window}, margin={margin}")
+    return [Box(y0, y1, x0, x1, ty0, ty1, tx0, tx1)
+            for y0, y1, ty0, ty1 in _window_spans(h, window[0], margin)
+            for x0, x1, tx0, tx1 in _window_spans(w, window[1], margin)]
+
+
+def check_window(window: tuple[int, int], margin: int, where: str) -> None:
+    """``ValueError`` naming ``where`` (an option) when a fixed input size ``window`` (rows,
+    columns) is too small to run larger pictures in windows with ``margin`` pixels of context."""
+    if min(window) < 2 * margin + 1:
+        raise ValueError(f"{where} {window[1]}x{window[0]}: at least {2 * margin + 1} LR pixels each way for this network "
+                         f"(twice its receptive radius of {margin} px, plus one), or larger pictures could not be run in windows of it")
+
+
+def plan_boxes(h: int, w: int, tile: int, margin: int, window: tuple[int, int] | None = None) -> list[Box]:
+    """:func:`window_boxes` for a runner of one fixed size ``window``, else :func:`tile_boxes`."""
+    return window_boxes(h, w, window, margin) if window is not None else tile_boxes(h, w, tile, margin)
+
+
 def upscale_tiled(run: Callable[[torch.Tensor], torch.Tensor], lr: torch.Tensor, scale: int, tile: int,
                   margin: int, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """``run`` (an LR batch (1, C, h, w) -> its x``scale`` output) over ``lr`` (1, C, H, W) in
@@ -97,14 +146,16 @@ def upscale_tiled(run: Callable[[torch.Tensor], torch.Tensor], lr: torch.Tensor,
 
 def upscale_into(run: Callable[[np.ndarray], np.ndarray], lr: np.ndarray, scale: int, tile: int, margin: int,
                  out: np.ndarray, convert: Callable[[np.ndarray], np.ndarray],
-                 on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
+                 on_tile: Callable[[int, int], None] | None = None, window: tuple[int, int] | None = None) -> np.ndarray:
     """As :func:`upscale_tiled` on a numpy picture ``lr`` (H, W, C) float32, writing each tile's
     kept centre through ``convert`` (say, quantize to 8 bits) into ``out`` (sH, sW, C): memory is the
-    output array plus one tile's work. ``run`` maps (1, C, h, w) float32 to (1, C, sh, sw)."""
+    output array plus one tile's work. ``run`` maps (1, C, h, w) float32 to (1, C, sh, sw).
+    ``window``: ``run`` takes one fixed size (rows, columns), so tiles are :func:`window_boxes`
+    (``tile`` is then unused)."""
     h, w, _ = lr.shape
     if out.shape[:2] != (h * scale, w * scale):
         raise ValueError(f"out: expected {h * scale}x{w * scale} for x{scale} of {h}x{w}, got {out.shape[0]}x{out.shape[1]}")
-    boxes = tile_boxes(h, w, tile, margin)
+    boxes = plan_boxes(h, w, tile, margin, window)
     for k, b in enumerate(boxes):
         x = np.ascontiguousarray(lr[b.ty0:b.ty1, b.tx0:b.tx1].transpose(2, 0, 1)[None], dtype=np.float32)
         piece = run(x)[0]
