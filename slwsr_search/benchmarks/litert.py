@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..deploy.int8_settings import Int8Settings
-from ..deploy.litert import export_tflite, litert_runner, mosaic_inputs, quantize_tflite
+from ..deploy.litert import export_tflite, litert_runner, litert_workload, mosaic_inputs, quantize_tflite
 from ..deploy.onnx_export import export_onnx
 from ..deploy.quantize import quantize_int8
 from ..deploy.runners import onnx_runner, runner_upscaler, torch_runner
@@ -54,7 +54,7 @@ def bench_quality(model, bench: Bench, patches: np.ndarray, calib_inputs: int = 
                   settings: Int8Settings = Int8Settings()) -> dict[str, float]:
     """PSNR (dB, Y) on ``bench`` of ONNX fp32 and int8 (``settings``, calibrated on ``patches``)
     and LiteRT fp32 and int8 (each picture's own conversion, the int8 calibrated on
-    ``calib_inputs`` mosaics of the same patches)."""
+    ``calib_inputs`` mosaics of the same patches, its ranges by ``settings.method``)."""
     scale = model.spec.scale
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
@@ -64,7 +64,8 @@ def bench_quality(model, bench: Bench, patches: np.ndarray, calib_inputs: int = 
         def tflite(size, q: bool):
             path = export_tflite(model, t / f"m{size[0]}x{size[1]}.tflite", size)
             if q:
-                path = quantize_tflite(path, t / f"q{size[0]}x{size[1]}.tflite", mosaic_inputs(patches, size, calib_inputs))
+                path = quantize_tflite(path, t / f"q{size[0]}x{size[1]}.tflite", mosaic_inputs(patches, size, calib_inputs),
+                                       settings.method)
             return litert_runner(path)
 
         ups = {"onnx fp32": runner_upscaler(onnx_runner(fp32, 1)), "onnx int8": runner_upscaler(onnx_runner(int8, 1)),
@@ -84,15 +85,10 @@ def speeds(model, lr_size: tuple[int, int], patches: np.ndarray, passes: int = 5
         fp32 = export_onnx(model, t / "model.onnx")
         int8 = quantize_int8(fp32, t / "model.int8.onnx", patches, settings)
         lt32 = export_tflite(model, t / "m.tflite", lr_size)
-        lt8 = quantize_tflite(lt32, t / "q.tflite", mosaic_inputs(patches, lr_size, 8))
-
-        def lite(path):
-            def open_():
-                run = litert_runner(path, 1)
-                return lambda: run(x)
-            return open_
+        lt8 = quantize_tflite(lt32, t / "q.tflite", mosaic_inputs(patches, lr_size, 8), settings.method)
 
         names = ["onnxruntime fp32", "onnxruntime int8", "litert fp32 xnnpack", "litert int8 xnnpack"]
-        loads = [onnx_workload(fp32.read_bytes(), x, 1), onnx_workload(int8.read_bytes(), x, 1), lite(lt32), lite(lt8)]
+        loads = [onnx_workload(fp32.read_bytes(), x, 1), onnx_workload(int8.read_bytes(), x, 1),
+                 litert_workload(lt32, x, 1), litert_workload(lt8, x, 1)]
         times = round_robin(loads, passes, repeats)
     return {n: float(np.median(ts)) for n, ts in zip(names, times)}
