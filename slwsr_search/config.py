@@ -17,6 +17,11 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
+#: How to install the ``[litert]`` extra (LiteRT's converter, quantizer and interpreter), said by
+#: every refusal that needs it.
+LITERT_INSTALL = "pip install torch==2.13.0 -e '.[litert]' (docs/deployment.md#litert)"
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file; a missing file or a syntax error raises ``ValueError`` with file (and line)."""
     p = Path(path)
