@@ -10,6 +10,7 @@ from slwsr_search.deploy.calibrate import calibrate, plan
 from slwsr_search.deploy.latency import measure, spec_runner
 from slwsr_search.model.latency_table import RUNTIMES
 from slwsr_search.model.spec import ArchSpec, BlockSpec
+from slwsr_search.deploy.int8_settings import Int8Settings
 from slwsr_search.search.study import StudyConfig
 
 
@@ -115,3 +116,24 @@ def test_an_int8_scoring_failure_fails_that_trial_and_the_run_goes_on(tmp_path, 
     failed = [t for t in st.trials if t.state == optuna.trial.TrialState.FAIL]
     assert failed and all("int8 scoring failed (RuntimeError: quantizer exploded)" in t.user_attrs["reason"] for t in failed)
     assert "Traceback" not in err
+
+
+def test_the_int8_calibration_is_part_of_the_protocol_key(tmp_path, capsys, folders):
+    """A study scoring int8 resumed with another [int8] calibration is refused, naming both (its
+    results would mix two calibrations); a study without int8 keeps its key from before int8."""
+    from slwsr_search.cli.run import main
+    from slwsr_search.search.study import Fidelity, protocol_key, settings_key
+    from slwsr_search.training.protocol import Protocol
+
+    p = Protocol(steps=5)
+    assert protocol_key(p, ["a"], ["b"], 4) == settings_key(p.to_dict(), "a", "b", 4, Fidelity().settings())
+    assert protocol_key(p, ["a"], ["b"], 4, int8=Int8Settings()) != protocol_key(p, ["a"], ["b"], 4)
+    assert protocol_key(p, ["a"], ["b"], 4, int8=Int8Settings(patches=5)) != protocol_key(p, ["a"], ["b"], 4, int8=Int8Settings())
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    args = ["--storage", url, "--quiet", "--device", "cpu", "--n-trials", "1", "--report-dir", str(tmp_path / "rep"), *folders]
+    code, _, err = run_command(main, capsys, "--study", int8_study(tmp_path), *args, prog="run")
+    assert code == 0, err
+    code, _, err = run_command(main, capsys, "--study", int8_study(tmp_path, extra="method = \"minmax\"\n"), "--n-trials", "2",
+                               *args, prog="run")
+    assert code == 2 and "was run with another protocol or data" in err
+    assert "int8 percentile on 4 patches of 12 px" in err and "int8 minmax on 4 patches of 12 px" in err

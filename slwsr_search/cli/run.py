@@ -124,7 +124,8 @@ class _Settings:
         return dataclasses.replace(self.cfg.protocol_for(device_type), seed=self.seed)
 
     def key(self, protocol: Protocol) -> str:
-        return protocol_key(protocol, self.train_src, self.val_src, self.cfg.space.scale, self.cfg.fidelity)
+        return protocol_key(protocol, self.train_src, self.val_src, self.cfg.space.scale, self.cfg.fidelity,
+                            self.cfg.int8 if self.cfg.needs_int8 else None)
 
 
 def _settings(args, announce: bool = False) -> _Settings:
@@ -156,7 +157,7 @@ def _settings(args, announce: bool = False) -> _Settings:
 
 def _check_protocol(study: optuna.Study, st: _Settings, protocol: Protocol, key: str, record: bool) -> str:
     """The run's protocol description; refuses a study run with another protocol or data."""
-    desc = protocol_desc(protocol, st.train_src, st.val_src, st.cfg.fidelity)
+    desc = protocol_desc(protocol, st.train_src, st.val_src, st.cfg.fidelity, st.cfg.int8 if st.cfg.needs_int8 else None)
     claim_protocol(study, st.storage, key, desc, screening_record(protocol, st.cfg.fidelity), [" + ".join(st.train_src), " + ".join(st.val_src)],
                    record)
     return desc
