@@ -1,5 +1,7 @@
 """The latency kit's round trip: export, the phone script (run against a stand-in adb and tool),
-results in the benchmark tools' formats, import, prediction; and its refusals."""
+results in the benchmark tools' formats, import, prediction; and its refusals. For onnxruntime
+(onnxruntime_perf_test) and LiteRT (benchmark_model: a stand-in converter everywhere, the real one
+where the [litert] extra is installed)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 import stat
 import subprocess
 
+import numpy as np
 import onnx
 import pytest
 
@@ -76,18 +79,7 @@ def test_the_phone_script_runs_each_part_and_saves_its_output(tmp_path):
     """run_on_phone.sh against a stand-in adb (runs 'shell' here, copies on 'push') and a stand-in
     tool printing onnxruntime_perf_test's lines: every part's output lands in results/."""
     kit = write_kit(tmp_path / "kit", PARTS[:3], "onnxruntime", False, 1, 4, (8, 8), runs=3)
-    bin_ = tmp_path / "bin"
-    bin_.mkdir()
-    scripts = {
-        "adb": '#!/bin/sh\ncase "$1" in\n shell) shift; sh -c "$*";;\n push) mkdir -p "$3"; cp -r "$2"/. "$3";;\nesac\n',
-        "getprop": "#!/bin/sh\necho 'Stand-in Phone'\n",
-        "perf_test": f"#!/bin/sh\necho \"args: $*\"\ncat <<'EOF'\n{perf_test_output(2.5)}EOF\n",
-    }
-    for name, text in scripts.items():
-        (bin_ / name).write_text(text)
-        (bin_ / name).chmod(stat.S_IRWXU)
-    env = {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}", "TOOL": str(bin_ / "perf_test"),
-           "KIT_DIR": str(tmp_path / "phone")}
+    env = _stand_in_phone(tmp_path, perf_test_output(2.5))
     p = subprocess.run(["sh", str(kit / SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert sorted(os.listdir(tmp_path / "phone" / "parts")) == sorted(os.listdir(kit / "parts"))
@@ -113,10 +105,120 @@ def test_refusals_name_the_file(kit, tmp_path):
         read_kit(kit)
     with pytest.raises(ValueError, match=f"{tmp_path / MANIFEST}: missing: not a latency kit folder"):
         read_kit(tmp_path)
-    with pytest.raises(ValueError, match="litert: its model files need the \\[litert\\] converter"):
-        write_kit(tmp_path / "k", PARTS[:1], "litert", False, 1, 4, (8, 8))
     with pytest.raises(ValueError, match="runtime: expected one of onnxruntime, litert, got 'tvm'"):
         write_kit(tmp_path / "k", PARTS[:1], "tvm", False, 1, 4, (8, 8))
+
+
+def benchmark_model_output(us: float) -> str:
+    """What LiteRT's benchmark_model prints (its README's example run), averaging ``us`` microseconds."""
+    return ("STARTING!\nLog parameter values verbosely: [0]\nNum threads: [2]\nGraph: [/data/local/tmp/part.tflite]\n"
+            "#threads used for CPU inference: [2]\nUse xnnpack: [1]\nLoaded model /data/local/tmp/part.tflite\n"
+            "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nThe input model file size (MB): 0.08\n"
+            "Initialized session in 3.83ms.\nRunning benchmark for at least 1 iterations and at least 0.5 seconds but "
+            "terminate if exceeding 150 seconds.\ncount=133 first=5681 curr=4019 min=3955 max=5681 avg=4090.71 std=254\n\n"
+            "Running benchmark for at least 5 iterations and at least 1 seconds but terminate if exceeding 150 seconds.\n"
+            f"count=255 first=4067 curr=4010 min=3998 max=4279 avg={us} std=41\n\n"
+            f"Inference timings in us: Init: 3830, First inference: 5681, Warmup (avg): 4090.71, Inference (avg): {us}\n"
+            "Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE to the "
+            "actual memory footprint of the model at runtime. Take the information at your discretion.\n"
+            "Memory footprint delta from the start of the tool (MB): init=1.57812 overall=1.98438\n")
+
+
+def _stand_in_phone(tmp_path, tool_output: str) -> dict:
+    """A stand-in adb (runs 'shell' here, copies on 'push'), getprop and benchmark tool (printing
+    ``tool_output`` after its arguments) on PATH: the environment that runs a kit's script."""
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    scripts = {
+        "adb": '#!/bin/sh\ncase "$1" in\n shell) shift; sh -c "$*";;\n push) mkdir -p "$3"; cp -r "$2"/. "$3";;\nesac\n',
+        "getprop": "#!/bin/sh\necho 'Stand-in Phone'\n",
+        "tool": f"#!/bin/sh\necho \"args: $*\"\ncat <<'EOF'\n{tool_output}EOF\n",
+    }
+    for name, text in scripts.items():
+        (bin_ / name).write_text(text)
+        (bin_ / name).chmod(stat.S_IRWXU)
+    return {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}", "TOOL": str(bin_ / "tool"),
+            "KIT_DIR": str(tmp_path / "phone")}
+
+
+def test_a_litert_kit_round_trip_with_a_stand_in_converter(tmp_path, capsys):
+    """The litert kit's logic without the [litert] extra: .tflite files (a stand-in converter's
+    bytes), benchmark_model's flags in the script, its output (microseconds) read per copy, the
+    litert-int8 table predicting and named in a study's [latency] as RUNTIMES spells it."""
+    from slwsr_search.cli.latency import main
+    from slwsr_search.model.latency_table import RUNTIMES
+    from slwsr_search.search.study_tables import LatencySettings
+
+    converted = []
+    kit = write_kit(tmp_path / "kit", PARTS, "litert", True, 2, 4, (8, 8), runs=5,
+                    convert=lambda part: converted.append(part.key) or b"TFL3" + part.key.encode())
+    assert converted == [p.key for p in PARTS]
+    m = json.loads((kit / MANIFEST).read_text())
+    assert m["runtime"] == "litert-int8" and m["tool"] == "benchmark_model" and m["kit_runtime"] == "litert"
+    assert [p["file"] for p in m["parts"]] == [p.key.replace(":", "_") + ".tflite" for p in PARTS]
+    assert (kit / "parts" / m["parts"][0]["file"]).read_bytes() == b"TFL3" + PARTS[0].key.encode()
+    assert "--num_threads=2 --num_runs=5 --use_xnnpack=true" in (kit / SCRIPT).read_text()
+    env = _stand_in_phone(tmp_path, benchmark_model_output(4047.52))
+    p = subprocess.run(["sh", str(kit / SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = (kit / RESULTS / (PARTS[0].key.replace(":", "_") + ".txt")).read_text()
+    assert f"--graph={tmp_path / 'phone'}/parts/{m['parts'][0]['file']}" in out
+    table = read_kit(kit)
+    assert table.identity.runtime == "litert-int8" and table.identity.runtime in RUNTIMES
+    assert table.identity.version == "benchmark_model" and table.identity.cpu == "Stand-in Phone"
+    for q in PARTS:
+        assert table.entries[q.key] == pytest.approx(4.04752 / q.copies)
+    assert predict_latency(SPEC, table).ms > 0
+    code, out, err = run_command(lambda a: main(a, "latency"), capsys, "import", str(kit), prog="latency")
+    assert code == 0 and 'runtime = "litert-int8", threads = 2' in out, err
+    assert LatencySettings.from_dict({"runtime": "litert-int8", "threads": 2}, "[latency]", tmp_path).runtime == "litert-int8"
+    # an onnxruntime_perf_test output where benchmark_model's was expected
+    (kit / RESULTS / (PARTS[1].key.replace(":", "_") + ".txt")).write_text(perf_test_output(2.0))
+    with pytest.raises(ValueError, match="holds onnxruntime_perf_test output, but this kit measures litert"):
+        read_kit(kit)
+
+
+def _without_litert(monkeypatch):
+    """As where the [litert] extra is not installed: importing its modules fails."""
+    import sys
+
+    for name in ("litert_torch", "ai_edge_quantizer", "ai_edge_litert", "ai_edge_litert.interpreter"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_a_litert_kit_without_the_extra_is_one_line_before_any_file(tmp_path, capsys, monkeypatch):
+    from slwsr_search.cli.latency import main
+
+    _without_litert(monkeypatch)
+    with pytest.raises(ValueError, match=r"LiteRT needs litert-torch: pip install torch==2.13.0 -e '.\[litert\]'"):
+        write_kit(tmp_path / "k", PARTS[:1], "litert", False, 1, 4, (8, 8))
+    assert not (tmp_path / "k").exists()
+    code, out, err = run_command(lambda a: main(a, "latency"), capsys, "kit", "--runtime", "litert", "--int8",
+                                 "--n-feats", "4", "--blocks", "res", "--out", str(tmp_path / "k"), prog="latency")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "LiteRT needs litert-torch" in err, err
+
+
+@pytest.mark.slow
+def test_a_litert_kit_with_the_real_converter(tmp_path):
+    """Parts as the real converter writes them: NHWC in and out (as the whole network's file), no
+    transpose inside a block chain; the int8 kit's files take int8 inputs."""
+    pytest.importorskip("litert_torch")  # the [litert] extra (1.1 GB): not in the test install
+    pytest.importorskip("ai_edge_quantizer")
+    from slwsr_search.deploy.litert import interpreter
+
+    skeleton, chain = PARTS[0], PARTS[-1]  # the skeleton with one pool source, an ir2 chain without activation
+    for int8, parts in ((False, [skeleton, chain]), (True, [chain])):
+        kit = write_kit(tmp_path / f"kit{int8}", parts, "litert", int8, 1, 4, (8, 12), runs=3)
+        files = [p["file"] for p in json.loads((kit / MANIFEST).read_text())["parts"]]
+        for part, name in zip(parts, files):
+            it = interpreter(kit / "parts" / name)
+            (i,), (o,) = it.get_input_details(), it.get_output_details()
+            channels = 3 if part.block is None else part.n_feats
+            assert list(i["shape"]) == [1, 8, 12, channels], part.key
+            assert list(o["shape"]) == ([1, 32, 48, 3] if part.block is None else [1, 8, 12, channels])
+            assert (i["dtype"] == np.int8) == int8
+            if part.block is not None:
+                assert "TRANSPOSE" not in {d["op_name"] for d in it._get_ops_details()}
 
 
 def test_benchmark_models_output_is_read_in_microseconds():

@@ -25,7 +25,8 @@ def test_measure_counts_warmups_and_orders_its_statistics():
 def test_identity_and_sizes():
     ident = MachineIdentity.here("onnxruntime", 1)
     assert ident.runtime == "onnxruntime" and ident.threads == 1 and ident.cores >= 1 and ident.cpu
-    with pytest.raises(ValueError, match="runtime: expected one of onnxruntime, onnxruntime-int8, torch, got 'tflite'"):
+    with pytest.raises(ValueError, match="runtime: expected one of onnxruntime, onnxruntime-int8, torch, litert, "
+                                         "litert-int8, got 'tflite'"):
         MachineIdentity.here("tflite", 1)
     assert lr_size_for(4) == (180, 320)
     with pytest.raises(ValueError, match="not a multiple of the scale x3"):

@@ -273,7 +273,8 @@ def test_bad_latency_settings_name_the_key(tmp_path, text, match):
     with pytest.raises(ValueError, match=match):
         StudyConfig.load(tmp_path / "s.toml")
     (tmp_path / "r.toml").write_text(open(StudyConfig.load("smoke").path).read() + '\n[latency]\nruntime = "tflite"\n')
-    with pytest.raises(ValueError, match=r"\[latency\]: runtime: expected one of onnxruntime, onnxruntime-int8, torch, got 'tflite'"):
+    with pytest.raises(ValueError, match=r"\[latency\]: runtime: expected one of onnxruntime, onnxruntime-int8, torch, "
+                                         r"litert, litert-int8, got 'tflite'"):
         StudyConfig.load(tmp_path / "r.toml")
 
 

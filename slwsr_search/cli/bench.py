@@ -18,7 +18,8 @@ study, on each local storage: errors, trials lost, trials/s, heartbeat support.
 ``screening``: screening settings side by side against one reference (fidelity-audit stores):
 Kendall tau with its interval and the cost-matched pairs of each score, on each setting's designs
 and on the designs all share.
-``latency``: time per image of a spec on a runtime (onnxruntime on CPU, or PyTorch eager), one
+``latency``: time per image of a spec on a runtime (onnxruntime on CPU, its int8 graph, LiteRT's
+.tflite with XNNPACK (the [litert] extra), or PyTorch eager), one
 intra-op thread by default: median wall time of 30 runs after 3 warm-ups, min, interquartile range
 and the thread's CPU time, with the machine's identity.
 ``upscale``: the upscale command on a large picture (default: a 2000x1500 mosaic of photographs)
@@ -239,7 +240,8 @@ def _add_latency(sub) -> None:
                                         "--validate N: the latency table's predictions against measurements")
     add_spec_args(la, required=False)
     la.add_argument("--runtime", action="append", choices=RUNTIMES,
-                    help="runtimes (default onnxruntime and torch; with --validate the first, default onnxruntime)")
+                    help="runtimes (default onnxruntime and torch; with --validate the first, default onnxruntime; "
+                         "litert and litert-int8 need the [litert] extra)")
     la.add_argument("--lr-size", type=parse_size, metavar="WxH", help="LR input size (default: 1280x720 output, e.g. 320x180 at x4)")
     la.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     la.add_argument("--repeats", type=int, help="measured runs (default 30; with --validate: per turn, default 2)")

@@ -7,11 +7,15 @@ space's widths and block kinds (about 3 minutes on 2 cores). ``show``: a table's
 entries. ``predict``: a spec's predicted time per image from a table, beside its parameters and
 Multi-Adds.
 
+Runtimes: onnxruntime (fp32 graph) and onnxruntime-int8 (its QDQ int8 graph), litert and
+litert-int8 (the .tflite files on ai-edge-litert's interpreter with XNNPACK, Android's CPU path;
+the [litert] extra), torch (PyTorch eager).
+
 On a phone or another computer, install the package there (onnxruntime is the only runtime
 needed) and run the same ``calibrate`` command on the device; then copy the table file back and
 give it to a study (``[latency] table = "FILE"``) or to ``predict --table FILE``. A phone without
-Python: ``kit`` exports the parts with a script that times them with the runtime's own benchmark
-tool over adb, and ``import`` reads the outputs back into a table.
+Python: ``kit`` exports the parts (ONNX, or .tflite for LiteRT) with a script that times them with
+the runtime's own benchmark tool over adb, and ``import`` reads the outputs back into a table.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Sequence
 
 from ..model.cost import count_cost
 from ..model.latency_table import RUNTIMES, LatencyTable, MachineIdentity, predict_latency, table_path
+from ..deploy.kit import TOOLS
 from .common import Parser, add_spec_args, fmt_size, parse_size, spec_from_args
 
 SUMMARY = "the per-machine latency table: calibrate it, show it, predict a spec's time per image"
@@ -199,7 +204,7 @@ def validate_table(args) -> int:
 
 def _kit(args) -> int:
     from ..deploy.calibrate import plan
-    from ..deploy.kit import MANIFEST, SCRIPT, TOOLS, write_kit
+    from ..deploy.kit import MANIFEST, SCRIPT, write_kit
     from ..search.latency import space_blocks
     from ..search.space import SearchSpace
 
@@ -242,7 +247,9 @@ def _import(args) -> int:
 
 
 def _identity_args(p, table: bool = True) -> None:
-    p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime", help="runtime (default onnxruntime, CPU)")
+    p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime",
+                   help="runtime (default onnxruntime, CPU; -int8: its int8 model; litert: .tflite on LiteRT's "
+                        "XNNPACK, needs the [litert] extra)")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     p.add_argument("--scale", type=int, default=4, choices=(2, 3, 4), help="upscaling factor (default 4)")
     p.add_argument("--lr-size", type=parse_size, metavar="WxH",
@@ -278,11 +285,14 @@ def build_parser(prog: str) -> Parser:
                        description="Export every part of the calibration plan (as `calibrate` measures them) as a "
                                    "static-shape model file, with manifest.json and run_on_phone.sh, which runs each "
                                    "part once on the phone adb sees with the runtime's own benchmark tool "
-                                   "(onnxruntime_perf_test) and saves its output in results/. Then `slwsr latency "
-                                   "import DIR` makes the phone's table.")
-    k.add_argument("--runtime", choices=["onnxruntime"], default="onnxruntime",
-                   help="the phone's runtime (default onnxruntime: onnxruntime_perf_test, CPU EP)")
-    k.add_argument("--int8", action="store_true", help="the parts' int8 graphs (what an int8 model runs)")
+                                   "(onnxruntime_perf_test for .onnx parts; LiteRT's benchmark_model with XNNPACK "
+                                   "for .tflite parts, NHWC, converted with the [litert] extra) and saves its "
+                                   "output in results/. Then `slwsr latency import DIR` makes the phone's table.")
+    k.add_argument("--runtime", choices=list(TOOLS), default="onnxruntime",
+                   help="the phone's runtime (default onnxruntime: onnxruntime_perf_test, CPU EP; litert: "
+                        "benchmark_model --use_xnnpack=true)")
+    k.add_argument("--int8", action="store_true",
+                   help="the parts' int8 models (onnxruntime: QDQ graphs; litert: static int8 .tflite)")
     k.add_argument("--threads", type=int, default=1, help="threads the tool runs with (default 1)")
     k.add_argument("--scale", type=int, default=4, choices=(2, 3, 4), help="upscaling factor (default 4)")
     k.add_argument("--lr-size", type=parse_size, metavar="WxH", help="LR input size (default 320x180 at x4)")

@@ -6,7 +6,9 @@ its slots emptied), run the way a shipped model is run (onnxruntime: the skeleto
 :class:`~.onnx_export.UnitRange` as a bundle's graph is, opset :data:`~.onnx_export.OPSET`), so the
 table prices the graph a user deploys. Parts are exported with PyTorch's TorchScript exporter: for
 these small graphs it is ten times quicker than the dynamo exporter a bundle uses, and emits the
-same operators (tested).
+same operators (tested). On LiteRT a part is a ``.tflite`` converted as a whole network's is
+(:func:`.litert.convert_module`: NHWC in and out, the layout LiteRT computes in, so a block chain
+holds no transpose and the parts add up to the network's file); int8: its static int8 file.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from torch import nn
 
 from ..config import utc_now
 from ..model.blocks import make_block
-from .latency import Workload, onnx_workload, round_robin, torch_workload
-from ..model.latency_table import RUNTIMES, SKELETON_SOURCES, LatencyTable, MachineIdentity, block_key, skeleton_key, table_path
+from .latency import Workload, model_workload, round_robin, torch_workload
+from ..model.latency_table import (SKELETON_SOURCES, LatencyTable, MachineIdentity, block_key, skeleton_key,
+                                   split_runtime, table_path)
 from ..model.network import SLWSR
 from .onnx_export import INPUT, OPSET, UnitRange
 from .quantize import quantize_graph
@@ -90,17 +93,39 @@ def export_part(module: nn.Module, x: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
+def model_file(module: nn.Module, x: torch.Tensor, runtime: str) -> bytes:
+    """The model file (bytes) ``runtime`` runs ``module`` from at ``x``'s shape: onnxruntime its
+    ONNX graph (:func:`export_part`; -int8: quantized, QDQ, ranges from ``x``), litert its
+    ``.tflite`` (:func:`.litert.tflite_model`; -int8: static int8, calibrated on ``x``)."""
+    base, int8 = split_runtime(runtime)
+    if base == "onnxruntime":
+        graph = export_part(module, x)
+        return quantize_graph(graph, x.numpy()) if int8 else graph
+    if base == "litert":
+        from .litert import tflite_model
+
+        return tflite_model(module, x, int8)
+    raise ValueError(f"runtime {runtime}: runs modules, not model files")
+
+
+def converter(runtime: str, scale: int, lr_size: tuple[int, int]) -> Callable[[Part], bytes]:
+    """The call giving a part's model file for ``runtime`` (:func:`model_file` of :func:`part_module`);
+    ``ValueError`` now (before any part is converted) when the runtime's converter is missing."""
+    base, int8 = split_runtime(runtime)
+    if base == "litert":
+        from .litert import litert_or_error
+
+        for module in ("litert_torch", "ai_edge_quantizer") if int8 else ("litert_torch",):
+            litert_or_error(module)
+    return lambda part: model_file(*part_module(part, scale, lr_size), runtime)
+
+
 def part_workload(part: Part, runtime: str, threads: int, scale: int, lr_size: tuple[int, int]) -> Workload:
     """A part on ``runtime`` as a whole network is run there (:func:`.latency.spec_workload`)."""
     module, x = part_module(part, scale, lr_size)
-    if runtime in ("onnxruntime", "onnxruntime-int8"):
-        graph = export_part(module, x)
-        if runtime == "onnxruntime-int8":
-            graph = quantize_graph(graph, x.numpy())
-        return onnx_workload(graph, x.numpy(), threads)
-    if runtime == "torch":
+    if split_runtime(runtime)[0] == "torch":
         return torch_workload(module, x)
-    raise ValueError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    return model_workload(model_file(module, x, runtime), runtime, x.numpy(), threads)
 
 
 def calibrate(parts: Sequence[Part], runtime: str = "onnxruntime", threads: int = 1, scale: int = 4,
@@ -115,6 +140,8 @@ def calibrate(parts: Sequence[Part], runtime: str = "onnxruntime", threads: int 
     if not parts:
         raise ValueError("parts: nothing to calibrate")
     identity = MachineIdentity.here(runtime, threads)
+    if split_runtime(runtime)[0] != "torch":
+        converter(runtime, scale, lr_size)  # a missing converter refused before any part is built
     load = round(os.getloadavg()[0], 2)
     start = time.monotonic()
     workloads = []

@@ -7,8 +7,8 @@ scale, LR size, each part's key, file and block copies) and ``run_on_phone.sh``,
 parts with ``adb``, runs each once with the tool and saves its output as ``results/<part>.txt``
 (and the phone's model name and core count in ``results/device.txt``). :func:`read_kit` parses
 those outputs in the tools' documented text formats (:data:`TOOLS`) into a table whose identity
-names the device, the runtime (with its delegate) and the threads; a study uses it through
-``[latency] table = FILE``.
+names the device, the runtime (``onnxruntime``, ``litert`` (XNNPACK), either with ``-int8``) and
+the threads; a study uses it through ``[latency] table = FILE``.
 """
 
 from __future__ import annotations
@@ -42,14 +42,15 @@ class Tool:
     per_ms: float
 
 
-#: The kits' runtimes. onnxruntime_perf_test prints ``Average inference time cost: 12.3 ms`` (and
-#: percentiles in seconds); LiteRT's benchmark_model ends with ``Inference timings in us: ...,
-#: Inference (avg): 266473``.
+#: The kits' runtimes, keyed by their :data:`~..model.latency_table.RUNTIMES` name (``-int8`` added
+#: for an int8 kit). onnxruntime_perf_test prints ``Average inference time cost: 12.3 ms`` (and
+#: percentiles in seconds); LiteRT's benchmark_model (XNNPACK delegate, as the host's ``litert``
+#: runtime) ends with ``Inference timings in us: ..., Inference (avg): 266473``.
 TOOLS: dict[str, Tool] = {
     "onnxruntime": Tool("onnxruntime_perf_test", "onnxruntime", ".onnx",
                         "{tool} -m times -r {runs} -e cpu -x {threads} -I {model}",
                         r"Average inference time cost:\s*([0-9.]+)\s*ms", 1.0),
-    "litert": Tool("benchmark_model", "litert-xnnpack", ".tflite",
+    "litert": Tool("benchmark_model", "litert", ".tflite",
                    "{tool} --graph={model} --num_threads={threads} --num_runs={runs} --use_xnnpack=true",
                    r"Inference timings in us:.*Inference \(avg\):\s*([0-9.eE+]+)", 1e-3),
 }
@@ -61,28 +62,30 @@ def part_file(key: str, suffix: str) -> str:
 
 
 def write_kit(folder: str | Path, parts: Sequence, runtime: str, int8: bool, threads: int, scale: int,
-              lr_size: tuple[int, int], runs: int = 50, on_part: Callable[[int, object], None] | None = None) -> Path:
+              lr_size: tuple[int, int], runs: int = 50, on_part: Callable[[int, object], None] | None = None,
+              convert: Callable[[object], bytes] | None = None) -> Path:
     """Write the kit for ``parts`` (:func:`.calibrate.plan`) into ``folder``: one model file per
-    part (``int8``: its int8 graph), the manifest and the phone script. Returns ``folder``."""
-    from .calibrate import export_part, part_module
-    from .quantize import quantize_graph
-
+    part (``int8``: its int8 model; onnxruntime: a static-shape ONNX graph, litert: a ``.tflite``,
+    NHWC as a whole network's file), the manifest and the phone script. ``convert(part)`` gives a
+    part's file (default :func:`.calibrate.converter`'s; ``ValueError`` before any part when the
+    runtime's converter, e.g. the ``[litert]`` extra, is missing). Returns ``folder``."""
     tool = _tool(runtime)
-    if tool.suffix != ".onnx":
-        raise ValueError(f"runtime {runtime}: its model files need the [litert] converter, not built yet")
+    label = tool.runtime + ("-int8" if int8 else "")
+    if convert is None:
+        from .calibrate import converter
+
+        convert = converter(label, scale, lr_size)
     out = Path(folder)
     (out / "parts").mkdir(parents=True, exist_ok=True)
     entries = []
     for i, part in enumerate(parts):
         if on_part is not None:
             on_part(i, part)
-        module, x = part_module(part, scale, lr_size)
-        graph = export_part(module, x)
-        graph = quantize_graph(graph, x.numpy()) if int8 else graph
+        data = convert(part)
         name = part_file(part.key, tool.suffix)
-        write_atomic(out / "parts" / name, lambda tmp, g=graph: Path(tmp).write_bytes(g))
+        write_atomic(out / "parts" / name, lambda tmp, d=data: Path(tmp).write_bytes(d))
         entries.append({"key": part.key, "file": name, "copies": part.copies})
-    manifest = {"format": KIT_FORMAT, "runtime": tool.runtime + ("-int8" if int8 else ""), "tool": tool.name,
+    manifest = {"format": KIT_FORMAT, "runtime": label, "tool": tool.name,
                 "kit_runtime": runtime, "int8": int8, "threads": threads, "scale": scale, "lr_size": list(lr_size),
                 "runs": runs, "created": utc_now(), "parts": entries}
     write_atomic(out / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n"))

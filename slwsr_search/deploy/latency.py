@@ -1,7 +1,8 @@
 """Time per image of a network on a runtime, measured the way a shared CPU allows.
 
 A measurement runs one image of the cost convention's size (x4: 320 x 180 LR in, 1280 x 720 out)
-through a runtime (onnxruntime on CPU, the deployment runtime; or PyTorch eager, channels_last)
+through a runtime (onnxruntime on CPU, the deployment runtime; LiteRT with XNNPACK, Android's; or
+PyTorch eager, channels_last; :data:`~..model.latency_table.RUNTIMES`)
 ``warmup`` times unmeasured, then ``repeats`` times measured: the median wall time with its min and
 interquartile range, and the median CPU time of the calling thread (``time.thread_time``), which a
 busy neighbour disturbs less than wall time. With one intra-op thread both runtimes compute on the
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from ..model.cost import DEFAULT_HR_SIZE
-from ..model.latency_table import RUNTIMES
+from ..model.latency_table import split_runtime
 from ..model.network import build_model
 from ..model.spec import ArchSpec
 
@@ -95,6 +96,35 @@ def onnx_workload(model: bytes, x: np.ndarray, threads: int = 1) -> Workload:
     return open_
 
 
+def tflite_workload(model: bytes, x: np.ndarray, threads: int = 1) -> Workload:
+    """A ``.tflite`` (its bytes) on ai-edge-litert's interpreter with the XNNPACK delegate: each
+    opening loads a fresh interpreter with ``threads`` threads and sets ``x`` (1, C, h, w; moved to
+    the file's NHWC, quantized when its input is int8) as its input; a run is one ``invoke``, what
+    LiteRT's ``benchmark_model`` times."""
+    from .litert import interpreter, to_tensor
+
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+    def open_() -> Callable[[], object]:
+        it = interpreter(model, threads)
+        it.allocate_tensors()
+        (detail,) = it.get_input_details()
+        it.set_tensor(detail["index"], to_tensor(nhwc, detail))
+        return it.invoke
+
+    return open_
+
+
+def model_workload(model: bytes, runtime: str, x: np.ndarray, threads: int = 1) -> Workload:
+    """A model file's bytes (an ONNX graph, a ``.tflite``) on ``runtime``'s interpreter, fed ``x``."""
+    base, _ = split_runtime(runtime)
+    if base == "onnxruntime":
+        return onnx_workload(model, x, threads)
+    if base == "litert":
+        return tflite_workload(model, x, threads)
+    raise ValueError(f"runtime {runtime}: runs modules, not model files")
+
+
 def torch_workload(module: torch.nn.Module, x: torch.Tensor) -> Workload:
     """A module on PyTorch eager: channels_last, inference mode; its thread count is the process's
     (the entry point sets it)."""
@@ -113,23 +143,29 @@ def spec_workload(spec: ArchSpec, runtime: str, lr_size: tuple[int, int], thread
     """``spec``'s network upscaling one random (1, 3, *lr_size) image (weights seeded; latency does
     not depend on them) on ``runtime``: onnxruntime runs the graph a bundle ships
     (:func:`.onnx_export.export_onnx`, exported once here), onnxruntime-int8 its int8 graph
-    (calibrated on the image: the ranges do not change the time), torch the module on 0..255."""
+    (calibrated on the image: the ranges do not change the time), litert the ``.tflite`` converted
+    at ``lr_size`` (:func:`.litert.export_tflite`'s file; litert-int8 its static int8 file,
+    calibrated on the image), torch the module on 0..255."""
+    base, int8 = split_runtime(runtime)
     torch.manual_seed(seed)
     model = build_model(spec).eval()
     x = np.random.default_rng(seed).random((1, 3, *lr_size), dtype=np.float32)
-    if runtime in ("onnxruntime", "onnxruntime-int8"):
-        from .onnx_export import export_onnx
-
-        with tempfile.TemporaryDirectory() as tmp:
-            graph = export_onnx(model, Path(tmp) / "model.onnx").read_bytes()
-        if runtime == "onnxruntime-int8":
-            from .quantize import quantize_graph
-
-            graph = quantize_graph(graph, x)
-        return onnx_workload(graph, x, threads)
-    if runtime == "torch":
+    if base == "torch":
         return torch_workload(model, torch.from_numpy(x * 255.0))
-    raise ValueError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if base == "litert":
+        from .litert import tflite_model
+        from .onnx_export import UnitRange
+
+        return tflite_workload(tflite_model(UnitRange(model).eval(), torch.from_numpy(x), int8), x, threads)
+    from .onnx_export import export_onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = export_onnx(model, Path(tmp) / "model.onnx").read_bytes()
+    if int8:
+        from .quantize import quantize_graph
+
+        graph = quantize_graph(graph, x)
+    return onnx_workload(graph, x, threads)
 
 
 def spec_runner(spec: ArchSpec, runtime: str, lr_size: tuple[int, int], threads: int = 1,

@@ -35,12 +35,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from ..config import LITERT_INSTALL
 from ..machine import cpu_model
 from .spec import EXTRACTOR_SLOTS, N_SLOTS, POOL_SOURCES, ArchSpec, BlockSpec
 
 #: The runtimes a latency is measured on: onnxruntime on the fp32 graph, onnxruntime on its int8
-#: (QDQ) graph, PyTorch eager.
-RUNTIMES: tuple[str, ...] = ("onnxruntime", "onnxruntime-int8", "torch")
+#: (QDQ) graph, PyTorch eager, LiteRT (ai-edge-litert's interpreter, XNNPACK delegate) on the fp32
+#: ``.tflite`` and on its static int8 one. ``-int8``: the int8 model of the runtime before it.
+RUNTIMES: tuple[str, ...] = ("onnxruntime", "onnxruntime-int8", "torch", "litert", "litert-int8")
+#: The distribution whose version names each runtime's tables (a base runtime and its ``-int8``).
+RUNTIME_PACKAGES: dict[str, str] = {"onnxruntime": "onnxruntime", "torch": "torch", "litert": "ai-edge-litert"}
 #: The table file's format tag.
 TABLE_FORMAT = "slwsr-search/latency-table-1"
 #: The pool source counts the skeleton is measured at (others interpolated between them).
@@ -60,20 +64,36 @@ class MachineIdentity:
 
     @classmethod
     def here(cls, runtime: str, threads: int) -> "MachineIdentity":
-        if runtime not in RUNTIMES:
-            raise ValueError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        if runtime.startswith("onnxruntime"):
+        base, _ = split_runtime(runtime)
+        if base == "onnxruntime":
             import onnxruntime
 
             version = onnxruntime.__version__
-        else:
+        elif base == "torch":
             import torch
 
             version = torch.__version__
+        else:
+            from importlib.metadata import PackageNotFoundError
+            from importlib.metadata import version as package_version
+
+            try:
+                version = package_version(RUNTIME_PACKAGES[base])
+            except PackageNotFoundError:
+                raise ValueError(f"runtime {runtime}: needs {RUNTIME_PACKAGES[base]}: {LITERT_INSTALL}") from None
         return cls(cpu_model(), os.cpu_count() or 1, runtime, version, threads)
 
     def describe(self) -> str:
         return f"{self.cpu}, {self.cores} cores, {self.runtime} {self.version}, {self.threads} thread(s)"
+
+
+def split_runtime(runtime: str) -> tuple[str, bool]:
+    """(the base runtime, int8?) of one of :data:`RUNTIMES` (``litert-int8`` -> ``("litert", True)``);
+    ``ValueError`` naming the runtimes for another name."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime: expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    base = runtime.removesuffix("-int8")
+    return base, base != runtime
 
 
 def block_key(block: BlockSpec, n_feats: int) -> str:

@@ -98,10 +98,11 @@ class Fidelity:
 
 @dataclass(frozen=True)
 class LatencySettings:
-    """``[latency]`` of a study: the ``runtime`` (onnxruntime or torch) and intra-op ``threads`` a
-    latency is predicted for, and the ``table`` file to read (default: this machine's, calibrated
-    on first use; a table made on a phone or another computer is named here, and is then checked
-    for runtime, threads, scale and size but not for this machine's CPU)."""
+    """``[latency]`` of a study: the ``runtime`` (one of :data:`~..model.latency_table.RUNTIMES`:
+    onnxruntime, onnxruntime-int8, torch, litert, litert-int8) and intra-op ``threads`` a latency
+    is predicted for, and the ``table`` file to read (default: this machine's, calibrated on first
+    use; a table made on a phone or another computer (a latency kit's) is named here, and is then
+    checked for runtime, threads, scale and size but not for this machine's CPU)."""
 
     runtime: str = "onnxruntime"
     threads: int = 1
