@@ -19,7 +19,7 @@ else:  # pragma: no cover - Python 3.10
 
 #: How to install the ``[litert]`` extra (LiteRT's converter, quantizer and interpreter), said by
 #: every refusal that needs it.
-LITERT_INSTALL = "pip install torch==2.13.0 -e '.[litert]' (docs/deployment.md#litert)"
+LITERT_INSTALL = "pip install torch==2.13.0 -e '.[litert]' (docs/deployment.md#litert-tensorflow-lite)"
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

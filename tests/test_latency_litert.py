@@ -39,7 +39,7 @@ def test_the_identity_names_ai_edge_literts_version(monkeypatch):
 
     monkeypatch.setattr(md, "version", missing)
     with pytest.raises(ValueError, match=r"^runtime litert: needs ai-edge-litert: pip install torch==2.13.0 -e "
-                                         r"'.\[litert\]' \(docs/deployment.md#litert\)$"):
+                                         r"'.\[litert\]' \(docs/deployment.md#litert-tensorflow-lite\)$"):
         MachineIdentity.here("litert", 1)
 
 

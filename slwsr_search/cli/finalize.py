@@ -12,6 +12,7 @@ from typing import Sequence
 import torch
 
 from ..model.cost import count_cost
+from ..model.network import build_model
 from ..sr.data import load_data
 from ..sr.table import literature_table, load_bench, table_csv, table_markdown
 from ..training.device import Speedups, configure_device, resolve_device
@@ -38,10 +39,9 @@ Take one design (a study's trial, a preset, a spec file or an arch string) to a 
    published rows: OUT/table.md and OUT/table.csv.
 3. write the bundle OUT/bundle/: model.safetensors, spec.json, model.onnx (opset 18, RGB 0..1),
    model.int8.onnx (post-training int8, calibrated on --calib-patches LR patches of the training
-   data or --calib-dir), model.fp16.onnx, model.tflite and model.int8.tflite (LiteRT, one fixed
-   input size, --tflite-size; where the [litert] extra is installed), model.mlpackage (Core ML;
-   where coremltools is), crops.png (HR / bicubic / fp32 / int8 crops of the first bench picture)
-   and MODEL_CARD.md (each file's PSNR on the bench sets and its latency here).
+   data or --calib-dir), model.fp16.onnx, model.tflite and model.int8.tflite (LiteRT at one fixed
+   size, --tflite-size; with the [litert] extra), model.mlpackage (Core ML; with coremltools),
+   crops.png (HR/bicubic/fp32/int8 crops) and MODEL_CARD.md (each file's PSNR and latency here).
 
 Protocol --protocol auto (the default): `long` on a CPU (5,000 steps x 16 patches of 48 px, lr 1e-3
 cosine; about an hour for s-LWSR16 on one CPU core, twice that for designs rich in inverted
@@ -330,9 +330,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     name, pname, config = _config(args, parser, dev)
     out = Path(args.out or Path("models") / name)
     if args.tflite_size:  # refused before the training, not after it
-        from ..model.network import build_model
         from ..sr.tiles import check_window, receptive_radius
-
         check_window(args.tflite_size, receptive_radius(build_model(config.spec), config.spec.scale), "--tflite-size")
     speedups = Speedups(threads=args.threads)
     configure_device(dev, speedups)

@@ -302,11 +302,9 @@ def screening_record(protocol: Protocol, fidelity: Fidelity = Fidelity()) -> dic
 
 def protocol_key(protocol: Protocol, train: Sequence[str], val: Sequence[str], scale: int,
                  fidelity: Fidelity = Fidelity(), int8: Int8Settings | None = None) -> str:
-    """Identifies 'the same protocol and data' (the protocol, the training and validation sources,
-    the scale, the rungs and top seeds of a multi-fidelity study, and the int8 calibration of a
-    study that scores int8, ``int8``): equal keys mean a spec's result can be reused, and a study
-    refuses to resume under another key. A study without int8 keeps the key it had before int8
-    existed."""
+    """Identifies 'the same protocol and data' (protocol, data sources, scale, a multi-fidelity
+    study's rungs and top seeds, an int8-scoring study's ``int8`` calibration): equal keys mean a
+    spec's result can be reused, and a study refuses to resume under another key."""
     extra = {**fidelity.settings(), **({"int8": int8.to_dict()} if int8 is not None else {})}
     return settings_key(protocol.to_dict(), " + ".join(map(str, train)), " + ".join(map(str, val)), scale, extra)
 
@@ -322,12 +320,9 @@ def settings_key(protocol: dict, train: str, val: str, scale: int, extra: dict |
 
 def protocol_desc(protocol: Protocol, train: Sequence[str], val: Sequence[str], fidelity: Fidelity = Fidelity(),
                   int8: Int8Settings | None = None) -> str:
-    """The protocol and data in one line, for people (reports, errors); ``int8``: the calibration
-    of a study that scores int8."""
-    rungs = ""
-    if fidelity.multi:
-        rungs = (f"; rungs at {', '.join(str(r * protocol.steps) for r in fidelity.rungs)} steps (best 1/"
-                 f"{fidelity.reduction} go on), {fidelity.seeds_at_top} seed(s) at the top")
+    """The protocol and data in one line, for people (reports, errors); ``int8``: an int8-scoring study's calibration."""
+    rungs = (f"; rungs at {', '.join(str(r * protocol.steps) for r in fidelity.rungs)} steps (best 1/"
+             f"{fidelity.reduction} go on), {fidelity.seeds_at_top} seed(s) at the top") if fidelity.multi else ""
     return (f"{protocol.steps} steps x {protocol.batch_size} x {protocol.lr_patch}px, lr {protocol.lr:g} "
             f"{protocol.schedule}, seed {protocol.seed} (+ trial number){rungs}; train {' + '.join(map(str, train))}; "
             f"val {' + '.join(map(str, val))}"
