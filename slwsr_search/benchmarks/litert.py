@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..deploy.int8_settings import Int8Settings
-from ..deploy.litert import export_tflite, litert_runner, litert_workload, mosaic_inputs, quantize_tflite
+from ..deploy.litert import export_tflite, litert_runner, mosaic_inputs, quantize_tflite
 from ..deploy.onnx_export import export_onnx
 from ..deploy.quantize import quantize_int8
 from ..deploy.runners import onnx_runner, runner_upscaler, torch_runner
@@ -77,7 +77,7 @@ def speeds(model, lr_size: tuple[int, int], patches: np.ndarray, passes: int = 5
            settings: Int8Settings = Int8Settings()) -> dict[str, float]:
     """Median ms of one (1, 3, *lr_size) image on onnxruntime fp32 / int8 and LiteRT fp32 / int8
     (XNNPACK, 1 thread each), in turns (:func:`..deploy.latency.round_robin`)."""
-    from ..deploy.latency import onnx_workload, round_robin
+    from ..deploy.latency import onnx_workload, round_robin, tflite_workload
 
     x = np.random.default_rng(0).random((1, 3, *lr_size), dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,6 +89,6 @@ def speeds(model, lr_size: tuple[int, int], patches: np.ndarray, passes: int = 5
 
         names = ["onnxruntime fp32", "onnxruntime int8", "litert fp32 xnnpack", "litert int8 xnnpack"]
         loads = [onnx_workload(fp32.read_bytes(), x, 1), onnx_workload(int8.read_bytes(), x, 1),
-                 litert_workload(lt32, x, 1), litert_workload(lt8, x, 1)]
+                 tflite_workload(lt32.read_bytes(), x, 1), tflite_workload(lt8.read_bytes(), x, 1)]
         times = round_robin(loads, passes, repeats)
     return {n: float(np.median(ts)) for n, ts in zip(names, times)}

@@ -203,9 +203,8 @@ def tflite_shape(path: str | Path) -> tuple[int, int, int]:
     """(rows, columns, scale) of the ``.tflite`` at ``path``: its fixed LR input size and its
     upscaling factor (output rows over input rows). ``ValueError`` naming the file when LiteRT
     cannot load it or it is not an upscaler of NHWC RGB images."""
-    litert = litert_or_error("ai_edge_litert.interpreter")
     try:
-        it = litert.Interpreter(model_path=str(path))
+        it = interpreter(path)
     except (ValueError, RuntimeError) as e:
         raise ValueError(f"{path}: LiteRT cannot load it ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     (i,), (o,) = it.get_input_details(), it.get_output_details()
@@ -234,18 +233,6 @@ def litert_runner(path: str | Path, threads: int = 1, xnnpack: bool = True) -> C
         return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
 
     return upscale
-
-
-def litert_workload(path: str | Path, x: np.ndarray, threads: int = 1):
-    """The ``.tflite`` at ``path`` as a :data:`.latency.Workload` on ``x`` (1, 3, h, w) of its size:
-    each opening loads a fresh interpreter (XNNPACK, ``threads``) and returns the call that runs
-    one image."""
-
-    def open_() -> Callable[[], object]:
-        run = litert_runner(path, threads)
-        return lambda: run(x)
-
-    return open_
 
 
 def interpreter(model: str | Path | bytes, threads: int = 1, xnnpack: bool = True):

@@ -113,13 +113,12 @@ def time_variants(variants: Sequence[Variant], lr_size: tuple[int, int], threads
     (onnxruntime, or LiteRT with XNNPACK for a ``.tflite``) with ``threads`` threads, the variants
     timed in turns (:func:`.latency.round_robin`) so a busy neighbour slows each alike. A
     ``.tflite`` of another fixed size is not timed (None)."""
-    from .latency import onnx_workload, round_robin
-    from .litert import litert_workload, tflite_shape
+    from .latency import onnx_workload, round_robin, tflite_workload
+    from .litert import tflite_shape
 
     x = np.random.default_rng(0).random((1, 3, *lr_size), dtype=np.float32)
     timed = [v for v in variants if v.path.suffix != ".tflite" or tflite_shape(v.path)[:2] == tuple(lr_size)]
-    loads = [litert_workload(v.path, x, threads) if v.path.suffix == ".tflite" else onnx_workload(v.path.read_bytes(), x, threads)
-             for v in timed]
+    loads = [(tflite_workload if v.path.suffix == ".tflite" else onnx_workload)(v.path.read_bytes(), x, threads) for v in timed]
     times = dict(zip((v.label for v in timed), round_robin(loads, passes, repeats)))
     return {v.label: float(np.median(times[v.label])) if v.label in times else None for v in variants}
 
