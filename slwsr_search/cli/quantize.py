@@ -167,8 +167,9 @@ def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path
     out.mkdir(parents=True, exist_ok=True)
     fp32 = _fp32_graph(model, out)
     benches = benches_for(scale)
+    margin = receptive_radius(model, scale)  # the windows' context when a fixed-size file is scored
     if args.litert:
-        check_window(args.tflite_size or lr_size_for(scale), receptive_radius(model, scale), "--tflite-size")
+        check_window(args.tflite_size or lr_size_for(scale), margin, "--tflite-size")
     variants = write_variants(fp32, out, patches, settings)
     if args.litert:
         variants += litert_variants(model, out, args.tflite_size or lr_size_for(scale), patches, settings)
@@ -179,7 +180,7 @@ def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path
         if args.compare:
             variants += method_variants(fp32, tmp, patches, list(METHODS), settings)
         scores = score_variants(variants, benches, scale, args.threads,
-                                on_variant=lambda v: say(f"{folder}: scoring {v.label}"), margin=receptive_radius(model, scale))
+                                on_variant=lambda v: say(f"{folder}: scoring {v.label}"), margin=margin)
         times = {}
         if args.time:
             lr = lr_size_for(scale)
