@@ -92,9 +92,9 @@ def test_the_mix_encoding_draws_every_block_mix_alike():
     """``res_count`` residual blocks, in the slots of the lowest ``order:`` values; the count is
     uniform over 0..26, so all-residual designs come up as often as any other mix."""
     space = SearchSpace.load("slwsr-mix")
-    specs = draw_specs(space, 2700, seed=1, distinct=False, max_tries=2700)
+    specs = draw_specs(space, 1350, seed=1, distinct=False, max_tries=1350)
     counts = np.bincount([sum(b.type == "res" for b in s.blocks) for s in specs], minlength=27)
-    assert counts.min() > 50 and counts.max() < 160  # 100 expected per count
+    assert counts.min() > 25 and counts.max() < 80  # 50 expected per count (binomial sd 7)
     params = space.encode(PRESETS["s-lwsr16"])
     params.update({"res_count": 2, **{f"order:{s}": 1.0 for s in SLOTS}, "order:F4.b3": 0.2, "order:LB2.b1": 0.5})
     spec = space.decode(params)
