@@ -163,6 +163,10 @@ def test_bench_settings_prints_and_writes_each_setting(capsys, tmp_path, monkeyp
     first = rows[0]
     assert first["ratio"] == 1.0 and all(r["rounds"] and r["steps_per_s"] == r["ratio"] * first["steps_per_s"] for r in rows)
     assert (tmp_path / "s.csv").is_file()
+    assert any(r["compile"] for r in rows)
+    bench_main(["settings", "--shape", "2x16", "--steps", "1", "--rounds", "1", "--no-compile", "--out", str(tmp_path / "n")])
+    rows = json.loads((tmp_path / "n.json").read_text())["rows"]
+    assert rows and not any(r["compile"] for r in rows)
 
 
 def test_a_timing_process_really_trains():
@@ -171,6 +175,7 @@ def test_a_timing_process_really_trains():
     assert [s.label for s in default_settings(2, False)] == ["1 x 2 thread(s), fp32", "2 x 1 thread(s), fp32",
                                                              "1 x 2 thread(s), fp32, compiled"]
     assert len(default_settings(2, True)) == 5 and len(default_settings(1, True)) == 3
+    assert len(default_settings(2, True, compile=False)) == 4 and not any(s.compile for s in default_settings(2, True, False))
     (v,) = time_setting("x4-n4-RRR.RRR.RRR.RRR.RR-RRR.RRR.RRR.RRR-pool:h", 2, 16, 2, Setting(1, 1))
     assert v > 0
 

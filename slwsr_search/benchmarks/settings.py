@@ -35,14 +35,14 @@ class Setting:
                 + (", compiled" if self.compile else ""))
 
 
-def default_settings(cores: int, bf16: bool) -> list[Setting]:
+def default_settings(cores: int, bf16: bool, compile: bool = True) -> list[Setting]:
     """One process on every core, one process per core, each in fp32 (and bf16 where the CPU has
-    it), and the one-process fp32 loop compiled."""
+    it), and (with ``compile``) the one-process fp32 loop compiled."""
     shapes = [(1, cores)] + ([(cores, 1)] if cores > 1 else [])
     out = [Setting(p, t) for p, t in shapes]
     if bf16:
         out += [Setting(p, t, bf16=True) for p, t in shapes]
-    return out + [Setting(1, cores, compile=True)]
+    return out + ([Setting(1, cores, compile=True)] if compile else [])
 
 
 def time_one(arch: str, batch: int, patch: int, steps: int, setting: Setting) -> float:

@@ -31,6 +31,8 @@ def add_search_benchmarks(sub) -> None:
                     help="batch x LR patch (default 16x32, the CPU screening, and 16x48, the reference)")
     st.add_argument("--steps", type=int, default=10, help="timed steps per process and round (default 10)")
     st.add_argument("--rounds", type=int, default=3, help="rounds, settings interleaved (default 3)")
+    st.add_argument("--no-compile", action="store_true",
+                    help="leave out the torch.compile setting (the slowest to time: its compilation runs in every round)")
     st.add_argument("--out", metavar="PATH", help="also write PATH.csv and PATH.json")
     mx = sub.add_parser("mix", help="the block mix a search space draws: residual blocks per design over N draws")
     mx.add_argument("--space", action="append", help="search spaces (default slwsr and slwsr-mix)")
@@ -53,7 +55,7 @@ def bench_settings(args) -> int:
 
     args.shape = args.shape or [(16, 32), (16, 48)]
     cores = os.cpu_count() or 1
-    settings = default_settings(cores, native_bf16())
+    settings = default_settings(cores, native_bf16(), compile=not args.no_compile)
     designs = [(name, get_preset(name).arch) for name in (args.preset or [])] + [(a[:24], a) for a in (args.arch or [])]
     designs = designs or [("s-lwsr16", get_preset("s-lwsr16").arch)]
     flags = " ".join(sorted(f for f in cpu_flags() if f.startswith(("avx2", "avx512", "amx"))))
