@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from slwsr_search.audit.horizons import (crossovers, extrapolated_loss, horizon_summary, loo_scores,
-                                         reference_curves, top1_regret)
+                                         reference_curves, retest_tau, top1_regret)
 from slwsr_search.audit.store import REFERENCE, SCREEN
 from slwsr_search.reporting.fidelity import horizons_dict, horizons_html, horizons_text
 
@@ -74,6 +74,14 @@ def test_leave_one_out_never_sees_the_design_it_predicts():
     assert loo_scores(t, y, ["x"])[-1] == pytest.approx(1.0)
 
 
+def test_the_retest_tau_falls_as_the_seed_noise_nears_the_spread():
+    ref = np.linspace(27.0, 28.0, 8)  # 0.14 dB apart
+    assert retest_tau(ref, [1e-6]) == pytest.approx(1.0)
+    noisy = [retest_tau(ref, [d]) for d in (0.01, 0.1, 0.3, 3.0)]
+    assert noisy == sorted(noisy, reverse=True) and noisy[0] > 0.95 and abs(noisy[-1]) < 0.1
+    assert math.isnan(retest_tau(ref, [])) and math.isnan(retest_tau(ref[:1], [0.1]))
+
+
 def test_the_extrapolated_loss_follows_a_line_in_log_steps():
     loss = np.array([[10.0, 8.0], [9.0, 8.5]])
     mids = [math.log(math.sqrt(1 * 75)), math.log(math.sqrt(75 * 225))]
@@ -98,8 +106,10 @@ def test_the_summary_scores_every_estimator_at_every_rung():
     assert ("d5", "d0") in swapped and ("d4", "d1") in swapped and ("d3", "d2") not in swapped
     text = horizons_text(h)
     assert "d0 overtakes d5" in text and "seed noise 0.010, 0.010 dB" in text
+    assert h.retest[5000] > 0.95 and f"agree with it at Kendall tau {h.retest[5000]:.2f}" in text  # 0.01 dB: far below the spread
     d = horizons_dict(h)
     assert d["steps"] == STEPS and len(d["estimators"]) == len(h.rows) and d["reference_psnr"]["d0"][0] is not None
+    assert d["reference_retest_tau"]["5000"] == pytest.approx(h.retest[5000])
     assert horizons_html(h).count("Kendall tau") >= 2
 
 

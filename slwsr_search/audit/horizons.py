@@ -86,7 +86,9 @@ class HorizonSummary:
     """The ranking at every rung: ``horizons`` (steps), ``rows`` (every estimator at every rung),
     ``reference`` (designs x horizons: seed-mean PSNR), ``noise`` (per rung, the |difference|
     between two reference seeds of each repeated design, dB), ``spread`` (per rung, the PSNR's
-    std across designs, dB), ``crossovers``, and the estimators' ``names`` in table order."""
+    std across designs, dB), ``crossovers``, the estimators' ``names`` in table order, and
+    ``retest`` (per rung, :func:`retest_tau`: how far the reference agrees with a rerun of itself;
+    NaN without a second seed)."""
 
     horizons: list[int]
     rows: list[HorizonRow]
@@ -95,9 +97,26 @@ class HorizonSummary:
     spread: dict[int, float]
     crossovers: list[Crossover]
     names: list[str] = field(default_factory=list)
+    retest: dict[int, float] = field(default_factory=dict)
 
     def at(self, horizon: int) -> list[HorizonRow]:
         return [r for r in self.rows if r.horizon == horizon]
+
+
+def retest_tau(reference: np.ndarray, seed_diffs: list[float], draws: int = 2000, seed: int = 0) -> float:
+    """The Kendall tau at which the reference would agree with a rerun of itself on other seeds:
+    the mean tau between two copies of ``reference`` (PSNR per design, dB), each plus independent
+    Gaussian seed noise. The noise's sigma comes from ``seed_diffs`` (|seed 0 - seed 1| of the
+    designs trained twice; sigma = their root mean square / sqrt 2), and the observed PSNRs stand in
+    for the noise-free ones. No estimator can be expected to agree with the reference much beyond
+    this. NaN without ``seed_diffs`` or below two designs."""
+    if not seed_diffs or len(reference) < 2:
+        return float("nan")
+    sigma = math.sqrt(float(np.mean(np.square(seed_diffs))) / 2)
+    rng = np.random.default_rng(seed)
+    a = reference + rng.normal(0, sigma, (draws, len(reference)))
+    b = reference + rng.normal(0, sigma, (draws, len(reference)))
+    return float(np.nanmean([kendall_tau(x, y) for x, y in zip(a, b)]))
 
 
 def loo_scores(table: pd.DataFrame, reference: np.ndarray, columns: list[str]) -> np.ndarray:
@@ -182,7 +201,8 @@ def horizon_summary(records: dict[str, dict], screen_seeds: int, tolerance: floa
                 x = loo_scores(table, r, fitted[name])
             rows.append(_row(h, name, scores[name][0], x, r, table["params"], tolerance, level, n_boot))
     noise, spread = _noise(curves, table, steps), {h: float(ref[h].std(ddof=1)) for h in steps}
-    return HorizonSummary(steps, rows, ref, noise, spread, crossovers(ref), list(scores))
+    retest = {h: retest_tau(ref[h].to_numpy(dtype=float), noise[h]) for h in steps}
+    return HorizonSummary(steps, rows, ref, noise, spread, crossovers(ref), list(scores), retest)
 
 
 def _with_features(table: pd.DataFrame, records: dict[str, dict],

@@ -111,6 +111,7 @@ def horizons_dict(h: HorizonSummary) -> dict:
             "reference_psnr": {label: [_num(v) for v in row] for label, row in zip(h.reference.index, h.reference.to_numpy())},
             "reference_noise_db": {str(k): [_num(v) for v in vs] for k, vs in h.noise.items()},
             "reference_spread_db": {str(k): _num(v) for k, v in h.spread.items()},
+            "reference_retest_tau": {str(k): _num(v) for k, v in h.retest.items()},
             "crossovers": [{"ahead_early": c.ahead_early, "ahead_late": c.ahead_late, "flips": list(c.flips),
                             "margin_early_db": _num(c.margin_early), "margin_late_db": _num(c.margin_late)}
                            for c in h.crossovers]}
@@ -132,6 +133,9 @@ def horizons_text(h: HorizonSummary) -> str:
     noise = h.noise.get(last) or []
     lines.append(f"reference at {last:,} steps: spread across designs {h.spread[last]:.3f} dB (std); seed noise "
                  + (", ".join(f"{v:.3f}" for v in noise) + " dB" if noise else "not measured (no second seed yet)"))
+    if noise:
+        lines.append(f"  a rerun of the reference on other seeds would agree with it at Kendall tau "
+                     f"{h.retest[last]:.2f} (simulated from that noise): about the most any estimator can show")
     if h.crossovers:
         lines.append(f"crossovers ({len(h.crossovers)} pairs ordered one way at {h.horizons[0]:,} steps, the other at {last:,}):")
         lines += [f"  {c.ahead_late} overtakes {c.ahead_early} (behind by {c.margin_early:.3f} dB, ahead by "
