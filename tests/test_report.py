@@ -141,7 +141,10 @@ def test_the_report_states_how_the_ranking_moved_along_a_long_reference(tmp_path
     text = (write_report(build_report(st, OBJ, 20_000, audit), tmp_path / "out") / "summary.md").read_text()
     assert ("tau +0.80 after 250 steps and +0.30 [+0.20, +0.40] after 5,000 (the audited horizon; top-1 regret "
             "0.12 dB there); 3 design pair(s) swapped order between the two; the reference's seed noise at 5,000 "
-            "steps: up to 0.07 dB.") in text
+            "steps: up to 0.07 dB.") in text  # an audit from before the retest tau: none stated
+    audit["horizons"]["reference_retest_tau"] = {"250": None, "5000": 0.41}
+    text = (write_report(build_report(st, OBJ, 20_000, audit), tmp_path / "out2") / "summary.md").read_text()
+    assert ("up to 0.07 dB (a rerun of the reference on other seeds would agree with it at about tau +0.41).") in text
 
 
 def test_the_report_states_the_audit_of_its_own_screening_only(tmp_path):

@@ -172,11 +172,14 @@ def horizon_clause(h: dict | None, name: str) -> str:
     a, b = rows[first], rows[last]
     lo, hi = b["kendall_tau_interval"]
     noise = h["reference_noise_db"].get(str(last)) or []
+    retest = (h.get("reference_retest_tau") or {}).get(str(last))
     return (f" Along the reference's training, the study's score ranked the designs at tau {a['kendall_tau']:+.2f} after "
             f"{first:,} steps and {b['kendall_tau']:+.2f} [{lo:+.2f}, {hi:+.2f}] after {last:,} (the audited horizon; "
             f"top-1 regret {b['top1_regret_db']:.2f} dB there); {len(h['crossovers'])} design pair(s) swapped order "
             f"between the two" + (f"; the reference's seed noise at {last:,} steps: up to {max(noise):.2f} dB" if noise
-                                  else "") + ".")
+                                  else "")
+            + (f" (a rerun of the reference on other seeds would agree with it at about tau {retest:+.2f})"
+               if noise and retest is not None else "") + ".")
 
 
 def _budget(rep: Report, le: str = "<=") -> str:
