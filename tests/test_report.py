@@ -319,3 +319,21 @@ def test_bench_samplers_compares_stored_studies(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "hv.csv")
     assert list(table["sampler"]) == ["RandomSampler", "TPESampler"] and "@2" in out
     assert table["hv_at_2"][1] > table["hv_at_2"][0] and table["hv_at_1"][0] == table["hv_at_1"][1]
+
+
+def test_the_report_folder_s_own_audit_comes_before_the_one_shipped_with_the_study(tmp_path):
+    from slwsr_search.audit.stats import read_first_audit
+    from slwsr_search.search.resources import study_audit_files
+
+    toml = tmp_path / "s.toml"
+    files = study_audit_files(tmp_path / "rep", toml)
+    assert files == [tmp_path / "rep" / "fidelity" / "fidelity.json", tmp_path / "s.fidelity.json"]
+    assert read_first_audit(files) is None
+    files[1].write_text('{"who": "shipped"}')
+    assert read_first_audit(files) == {"who": "shipped"}
+    files[0].parent.mkdir(parents=True)
+    files[0].write_text('{"who": "mine"}')
+    assert read_first_audit(files) == {"who": "mine"}
+    files[0].write_text("{")
+    with pytest.raises(ValueError, match="fidelity.json: cannot read the fidelity audit"):
+        read_first_audit(files)

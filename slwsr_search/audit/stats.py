@@ -264,6 +264,15 @@ def read_audit(path: str | Path) -> dict | None:
         raise ValueError(f"{p}: cannot read the fidelity audit ({e})") from None
 
 
+def read_first_audit(paths: Sequence[str | Path]) -> dict | None:
+    """The first of ``paths`` that holds a ``fidelity.json`` (:func:`read_audit`), or None."""
+    for p in paths:
+        audit = read_audit(p)
+        if audit is not None:
+            return audit
+    return None
+
+
 def audit_for(study_protocol: dict | None, study_data: Sequence[str] | None, audit: dict | None) -> dict | None:
     """``audit`` (a ``fidelity.json``) when its screening is the study's, else None."""
     if audit is None or study_protocol is None or study_data is None:

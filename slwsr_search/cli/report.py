@@ -7,8 +7,8 @@ from typing import Sequence
 
 from ..reporting.render import REPORT_FILES, write_report
 from ..reporting.compute import build_report
-from ..audit.stats import read_audit
-from ..search.resources import default_audit_file, default_report_dir
+from ..audit.stats import read_audit, read_first_audit
+from ..search.resources import default_report_dir, study_audit_files
 from ..search.storage import STORAGE_ENV, mask_url, open_existing_study, resolve_storage
 from ..search.study import StudyConfig
 from .common import Parser
@@ -25,7 +25,7 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--out", metavar="DIR", help="output folder (default reports/NAME under the current folder)")
     p.add_argument("--fidelity", metavar="FILE.json",
                    help="a fidelity audit (fidelity.json) to state in the report when it audited this study's screening "
-                        "(default OUT/fidelity/fidelity.json when present)")
+                        "(default OUT/fidelity/fidelity.json when present, else the audit shipped with a built-in study)")
     return p
 
 
@@ -35,7 +35,7 @@ def write_study_report(cfg: StudyConfig, storage: str, out: str | Path | None = 
     stating its fidelity audit when one exists."""
     study = open_existing_study(cfg, storage)
     out = Path(out or default_report_dir(cfg.name))
-    audit = read_audit(audit_file or default_audit_file(out))
+    audit = read_audit(audit_file) if audit_file else read_first_audit(study_audit_files(out, cfg.path))
     rep = build_report(study, list(cfg.objectives), cfg.max_params, audit, cfg.max_latency_ms, cfg.max_macs,
                        cfg.max_int8_drop_db)
     return write_report(rep, out)

@@ -27,8 +27,8 @@ from ..search.latency import table_record
 from ..search.record import StudyRecord, TrialRecord
 from ..reporting.render import REPORT_FILES, front_table, trial_line, write_report
 from ..reporting.compute import build_report
-from ..audit.stats import read_audit
-from ..search.resources import default_audit_file, default_report_dir
+from ..audit.stats import read_first_audit
+from ..search.resources import default_report_dir, study_audit_files
 from ..search.rungs import RungStore
 from ..search.runner import Runner, enqueue_baselines, requeue_interrupted, run_study
 from ..search.storage import (STORAGE_ENV, claim_protocol, count_states, mask_url, open_study, resolve_storage,
@@ -302,7 +302,7 @@ def _finish(args, st: _Settings, study: optuna.Study, code: int, failed: list[st
     if st.latency_table is not None:
         _measure_front(study, cfg, st.latency_table)
     rep = build_report(study, list(cfg.objectives), cfg.max_params,  # once: for the table and the files
-                       read_audit(default_audit_file(report_dir)), cfg.max_latency_ms, cfg.max_macs, cfg.max_int8_drop_db)
+                       read_first_audit(study_audit_files(report_dir, cfg.path)), cfg.max_latency_ms, cfg.max_macs, cfg.max_int8_drop_db)
     print(front_table(rep))
     if states.get("COMPLETE", 0) < st.n_trials:
         print(f"not finished (timeout or failures): run the same command again to resume up to {st.n_trials}.")

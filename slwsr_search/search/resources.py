@@ -61,5 +61,17 @@ def default_report_dir(study_name: str) -> Path:
 
 
 def default_audit_file(report_dir: Path) -> Path:
-    """Where a study's report looks for its fidelity audit: ``<report dir>/fidelity/fidelity.json``."""
+    """Where ``slwsr fidelity`` writes a study's audit for its report: ``<report dir>/fidelity/fidelity.json``."""
     return Path(report_dir) / "fidelity" / "fidelity.json"
+
+
+def shipped_audit_file(study_path: str | Path) -> Path:
+    """The audit this project measured for a study, shipped beside its TOML: ``<study>.fidelity.json``."""
+    p = Path(study_path)
+    return p.with_name(f"{p.stem}.fidelity.json")
+
+
+def study_audit_files(report_dir: Path, study_path: str | Path) -> list[Path]:
+    """Where a study's report looks for its fidelity audit, in order: the user's own (written by
+    ``slwsr fidelity`` into the report folder), then the one shipped with the study."""
+    return [default_audit_file(report_dir), shipped_audit_file(study_path)]
