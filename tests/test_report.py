@@ -337,3 +337,18 @@ def test_the_report_folder_s_own_audit_comes_before_the_one_shipped_with_the_stu
     files[0].write_text("{")
     with pytest.raises(ValueError, match="fidelity.json: cannot read the fidelity audit"):
         read_first_audit(files)
+
+
+def test_budget150k_ships_the_audit_of_the_screening_its_main_job_runs_on_a_cpu():
+    """The README's main job (on a CPU, built-in images) states the long reference's audit."""
+    from slwsr_search.audit.stats import audit_for, read_audit
+    from slwsr_search.search.resources import shipped_audit_file
+    from slwsr_search.search.study import StudyConfig, screening_record
+
+    cfg = StudyConfig.load("budget150k")
+    audit = read_audit(shipped_audit_file(cfg.path))
+    assert audit is not None and audit["horizons"]["steps"][-1] >= 5000
+    protocol = screening_record(cfg.protocol_for("cpu"), cfg.fidelity)
+    assert audit_for(protocol, [" + ".join(cfg.train), " + ".join(cfg.val)], audit) is audit
+    assert audit_for(screening_record(cfg.protocol_for("cuda"), cfg.fidelity), [" + ".join(cfg.train), " + ".join(cfg.val)],
+                     audit) is None  # the GPU's longer screening was not audited

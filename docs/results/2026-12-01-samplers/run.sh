@@ -1,9 +1,15 @@
 #!/bin/sh
-# Issue 22 item 7: each encoding x sampler on budget150k, 32 trials each (about 40-60 minutes each
-# on 2 idle cores); resumable (run again: each study continues), then the hypervolume per trial.
+# Issue 22 item 7: each encoding x sampler on budget150k, up to 32 trials each; resumable (run again:
+# each study continues). The six studies advance together, 8 trials at a time (8, 16, 24, 32 in
+# total), so a run cut off at the end of a sitting leaves them all at a comparable depth. Then the
+# hypervolume per trial. Usage (repository root): sh docs/results/2026-12-01-samplers/run.sh [DEPTHS]
+# e.g. `... run.sh "8 16"` to stop at 16 trials each.
 set -e
 D=docs/results/2026-12-01-samplers
-for f in $D/budget150k-*.toml; do
-  python -m slwsr_search.run --study "$f" --device cpu --quiet --report-dir "reports/samplers/$(basename "$f" .toml)"
+for n in ${1:-8 16 24 32}; do
+  for f in $D/budget150k-*.toml; do
+    python -m slwsr_search.run --study "$f" --device cpu --quiet --n-trials "$n" \
+      --report-dir "reports/samplers/$(basename "$f" .toml)"
+  done
 done
 python -m slwsr_search.bench samplers $(for f in $D/budget150k-*.toml; do printf -- '--study %s ' "$f"; done) --out $D/hypervolume
