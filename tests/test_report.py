@@ -302,6 +302,9 @@ def test_hypervolumes_of_several_studies_share_one_box():
 def test_bench_samplers_compares_stored_studies(tmp_path, capsys):
     from slwsr_search.cli.bench import main as bench_main
 
+    from slwsr_search.model.presets import get_preset
+
+    ir_rich = "x4-n20-Ri2I1.i1i6I6.I4i4I6.I4i1R.I4I2-I6I2i1.I1I4i1.I2I6i2.RI1i2-pool:h,1.2,2.2,2.3,3.1,3.2,3.3,4.1,4.3"
     studies = []
     for name, sampler in (("a", "RandomSampler"), ("b", "TPESampler")):
         text = Path(StudyConfig.load("smoke").path).read_text().replace('name = "NSGAIISampler"', f'name = "{sampler}"')
@@ -310,8 +313,9 @@ def test_bench_samplers_compares_stored_studies(tmp_path, capsys):
         cfg = StudyConfig.load(tmp_path / f"{name}.toml")
         st = open_study(cfg, cfg.storage, seed=0)
         StudyRecord(protocol_desc="hand-built").write(st)
+        archs = [get_preset("s-lwsr16").arch, get_preset("s-lwsr16").arch if name == "a" else ir_rich]
         for i, p in enumerate([20.0, 21.0 + (name == "b")]):
-            rec = TrialRecord(arch="x", params=1000 + i, macs=10 ** 6, feasible=True, status="ok", psnr=p, ssim=0.5)
+            rec = TrialRecord(arch=archs[i], params=1000 + i, macs=10 ** 6, feasible=True, status="ok", psnr=p, ssim=0.5)
             st.add_trial(optuna.trial.create_trial(values=[p, 1000 + i, 1e-3], user_attrs=rec.attrs()))
         studies += ["--study", str(tmp_path / f"{name}.toml")]
     assert bench_main(["samplers", *studies, "--at", "1", "2", "--out", str(tmp_path / "hv")]) == 0
@@ -319,6 +323,10 @@ def test_bench_samplers_compares_stored_studies(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "hv.csv")
     assert list(table["sampler"]) == ["RandomSampler", "TPESampler"] and "@2" in out
     assert table["hv_at_2"][1] > table["hv_at_2"][0] and table["hv_at_1"][0] == table["hv_at_1"][1]
+    # the block mix each drew: a drew s-LWSR16 twice (one distinct design, 26 residual blocks), b also
+    # the IR-rich trial 3 (3 residual blocks)
+    assert list(table["designs_drawn"]) == [1, 2] and list(table["share_res_at_least_13"]) == [1.0, 0.5]
+    assert list(table["mean_res_blocks"]) == [26.0, 14.5]
 
 
 def test_the_report_folder_s_own_audit_comes_before_the_one_shipped_with_the_study(tmp_path):

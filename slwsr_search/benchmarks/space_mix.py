@@ -6,6 +6,9 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+import pandas as pd
+
+from ..model.spec import ArchSpec
 from ..search.space import SearchSpace, draw_specs
 from ..search.study import StudyConfig
 
@@ -26,11 +29,37 @@ class BlockMix:
     feasible_share_at_least: float | None = None
 
 
+def residual_blocks(spec: ArchSpec) -> int:
+    """How many of a design's blocks are plain residual blocks (any activation keep-ratio)."""
+    return sum(b.type == "res" for b in spec.blocks)
+
+
+@dataclass(frozen=True)
+class SampledMix:
+    """The block mix of the distinct designs a study's sampler drew (baselines and reruns left
+    out, infeasible ones kept: the sampler proposed them): how many, the mean number of residual
+    blocks, the share with at least ``min_res``."""
+
+    designs: int
+    mean: float
+    share_at_least: float
+
+
+def sampled_mix(trials: pd.DataFrame, min_res: int) -> SampledMix:
+    """:class:`SampledMix` of a study's trials (:func:`~slwsr_search.reporting.compute.trials_frame`)."""
+    drawn = trials[trials["arch"].notna() & ~trials["baseline"].fillna(False).astype(bool)
+                   & trials["retry_of"].isna()].drop_duplicates("arch")
+    counts = [residual_blocks(ArchSpec.from_arch(a)) for a in drawn["arch"]]
+    if not counts:
+        return SampledMix(0, float("nan"), float("nan"))
+    return SampledMix(len(counts), statistics.fmean(counts), sum(c >= min_res for c in counts) / len(counts))
+
+
 def block_mix(space: str, draws: int, seed: int, min_res: int, study: StudyConfig | None = None) -> BlockMix:
     """Draw ``draws`` specs (seeded; repeats allowed: the sampler's prior, not distinct designs)."""
     sp = SearchSpace.load(space)
     specs = draw_specs(sp, draws, seed, seen=(), max_tries=draws, distinct=False)
-    counts = [sum(b.type == "res" for b in s.blocks) for s in specs]
+    counts = [residual_blocks(s) for s in specs]
     mix = BlockMix(sp.name, sp.encoding, len(specs), min_res, statistics.fmean(counts), statistics.median(counts),
                    sum(c >= min_res for c in counts) / len(counts))
     if study is None:

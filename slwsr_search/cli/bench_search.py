@@ -45,6 +45,8 @@ def add_search_benchmarks(sub) -> None:
                     help="a study (name or TOML) whose stored trials to score; repeat for each (same objectives)")
     sa.add_argument("--at", type=int, nargs="+", default=[4, 8, 16, 24, 32, 48, 64],
                     help="trial counts to report (default 4 8 16 24 32 48 64)")
+    sa.add_argument("--min-res", type=int, default=13,
+                    help="also give the share of each study's drawn designs with at least this many residual blocks (default 13)")
     sa.add_argument("--out", metavar="PATH", help="also write PATH.csv")
 
 
@@ -116,6 +118,7 @@ def bench_samplers(args) -> int:
     """``slwsr bench samplers``."""
     import optuna
 
+    from ..benchmarks.space_mix import sampled_mix
     from ..reporting.compute import hv_bounds, hypervolume_history, trials_frame
     from ..search.storage import open_existing_study, resolve_storage
     from ..search.study import StudyConfig
@@ -132,16 +135,23 @@ def bench_samplers(args) -> int:
         raise ValueError("no study has a scored trial yet: nothing to compare")
     marks = sorted({m for m in args.at if any(len(f) >= m for f in frames)})
     print(f"hypervolume of the feasible front after N trials ({', '.join(objectives)}; normalised in one box "
-          f"for all studies: 0 = nothing, 1 = one trial best at everything)")
-    print(f"{'study':<28} {'sampler':<15} {'space':<10} {'trials':>6} " + "".join(f"{'@' + str(m):>8}" for m in marks))
+          f"for all studies: 0 = nothing, 1 = one trial best at everything); drawn: the distinct designs its "
+          f"sampler proposed (baselines left out), res>={args.min_res}: the share of them with at least "
+          f"{args.min_res} residual blocks")
+    res = f"res>={args.min_res}"
+    print(f"{'study':<28} {'sampler':<15} {'space':<10} {'trials':>6} {'drawn':>5} {res:>7} "
+          + "".join(f"{'@' + str(m):>8}" for m in marks))
     rows = []
     for c, f in zip(cfgs, frames):
         hv = hypervolume_history(f, objectives, c.max_params, bounds)["hypervolume"].to_numpy()
         at = {m: float(hv[m - 1]) for m in marks if len(hv) >= m}
+        mix = sampled_mix(f, args.min_res)
         rows.append({"study": c.name, "sampler": c.sampler["name"], "space": c.space.name, "trials": len(hv),
+                     "designs_drawn": mix.designs, "mean_res_blocks": round(mix.mean, 2),
+                     f"share_res_at_least_{args.min_res}": round(mix.share_at_least, 3),
                      **{f"hv_at_{m}": v for m, v in at.items()}})
-        print(f"{c.name:<28} {c.sampler['name']:<15} {c.space.name:<10} {len(hv):>6} "
-              + "".join(f"{at[m]:>8.3f}" if m in at else f"{'':>8}" for m in marks))
+        print(f"{c.name:<28} {c.sampler['name']:<15} {c.space.name:<10} {len(hv):>6} {mix.designs:>5} "
+              f"{mix.share_at_least:>7.0%} " + "".join(f"{at[m]:>8.3f}" if m in at else f"{'':>8}" for m in marks))
     if args.out:
         import pandas as pd
 
