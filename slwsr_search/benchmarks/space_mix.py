@@ -47,7 +47,7 @@ class SampledMix:
 
 def sampled_mix(trials: pd.DataFrame, min_res: int) -> SampledMix:
     """:class:`SampledMix` of a study's trials (:func:`~slwsr_search.reporting.compute.trials_frame`)."""
-    drawn = trials[trials["arch"].notna() & ~trials["baseline"].fillna(False).astype(bool)
+    drawn = trials[trials["arch"].notna() & trials["baseline"].isna()
                    & trials["retry_of"].isna()].drop_duplicates("arch")
     counts = [residual_blocks(ArchSpec.from_arch(a)) for a in drawn["arch"]]
     if not counts:
