@@ -326,7 +326,7 @@ def test_bench_samplers_compares_stored_studies(tmp_path, capsys):
     # the block mix each drew: a drew s-LWSR16 twice (one distinct design, 26 residual blocks), b also
     # the IR-rich trial 3 (3 residual blocks)
     assert list(table["designs_drawn"]) == [1, 2] and list(table["share_res_at_least_13"]) == [1.0, 0.5]
-    assert list(table["mean_res_blocks"]) == [26.0, 14.5]
+    assert list(table["mean_res_blocks"]) == [26.0, 14.5] and list(table["share_within_budget"]) == [1.0, 1.0]
 
 
 def test_the_report_folder_s_own_audit_comes_before_the_one_shipped_with_the_study(tmp_path):

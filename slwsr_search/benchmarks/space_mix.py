@@ -38,11 +38,12 @@ def residual_blocks(spec: ArchSpec) -> int:
 class SampledMix:
     """The block mix of the distinct designs a study's sampler drew (baselines and reruns left
     out, infeasible ones kept: the sampler proposed them): how many, the mean number of residual
-    blocks, the share with at least ``min_res``."""
+    blocks, the share with at least ``min_res``, the share within the study's budget."""
 
     designs: int
     mean: float
     share_at_least: float
+    share_feasible: float
 
 
 def sampled_mix(trials: pd.DataFrame, min_res: int) -> SampledMix:
@@ -51,8 +52,9 @@ def sampled_mix(trials: pd.DataFrame, min_res: int) -> SampledMix:
                    & trials["retry_of"].isna()].drop_duplicates("arch")
     counts = [residual_blocks(ArchSpec.from_arch(a)) for a in drawn["arch"]]
     if not counts:
-        return SampledMix(0, float("nan"), float("nan"))
-    return SampledMix(len(counts), statistics.fmean(counts), sum(c >= min_res for c in counts) / len(counts))
+        return SampledMix(0, float("nan"), float("nan"), float("nan"))
+    return SampledMix(len(counts), statistics.fmean(counts), sum(c >= min_res for c in counts) / len(counts),
+                      float(drawn["feasible"].fillna(False).astype(bool).mean()))
 
 
 def block_mix(space: str, draws: int, seed: int, min_res: int, study: StudyConfig | None = None) -> BlockMix:

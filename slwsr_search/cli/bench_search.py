@@ -137,9 +137,9 @@ def bench_samplers(args) -> int:
     print(f"hypervolume of the feasible front after N trials ({', '.join(objectives)}; normalised in one box "
           f"for all studies: 0 = nothing, 1 = one trial best at everything); drawn: the distinct designs its "
           f"sampler proposed (baselines left out), res>={args.min_res}: the share of them with at least "
-          f"{args.min_res} residual blocks")
+          f"{args.min_res} residual blocks; fit: the share of them within the budget")
     res = f"res>={args.min_res}"
-    print(f"{'study':<28} {'sampler':<15} {'space':<10} {'trials':>6} {'drawn':>5} {res:>7} "
+    print(f"{'study':<28} {'sampler':<15} {'space':<10} {'trials':>6} {'drawn':>5} {res:>7} {'fit':>5} "
           + "".join(f"{'@' + str(m):>8}" for m in marks))
     rows = []
     for c, f in zip(cfgs, frames):
@@ -149,9 +149,10 @@ def bench_samplers(args) -> int:
         rows.append({"study": c.name, "sampler": c.sampler["name"], "space": c.space.name, "trials": len(hv),
                      "designs_drawn": mix.designs, "mean_res_blocks": round(mix.mean, 2),
                      f"share_res_at_least_{args.min_res}": round(mix.share_at_least, 3),
+                     "share_within_budget": round(mix.share_feasible, 3),
                      **{f"hv_at_{m}": v for m, v in at.items()}})
         print(f"{c.name:<28} {c.sampler['name']:<15} {c.space.name:<10} {len(hv):>6} {mix.designs:>5} "
-              f"{mix.share_at_least:>7.0%} " + "".join(f"{at[m]:>8.3f}" if m in at else f"{'':>8}" for m in marks))
+              f"{mix.share_at_least:>7.0%} {mix.share_feasible:>5.0%} " + "".join(f"{at[m]:>8.3f}" if m in at else f"{'':>8}" for m in marks))
     if args.out:
         import pandas as pd
 
