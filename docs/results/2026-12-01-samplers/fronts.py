@@ -19,6 +19,13 @@ from slwsr_search.search.storage import open_existing_study, resolve_storage
 from slwsr_search.search.study import StudyConfig
 
 HERE = Path("docs/results/2026-12-01-samplers")
+LONG = Path("docs/results/2026-12-01-long-reference/designs.txt")
+
+
+def long_reference_designs() -> dict[str, str]:
+    """arch -> label of the designs the long reference already trains (its design file)."""
+    rows = [line.split() for line in LONG.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return {arch: label for label, arch in rows}
 
 
 def main() -> int:
@@ -29,6 +36,7 @@ def main() -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     chosen: dict[str, list[str]] = {}  # arch -> labels (the first names it)
     lines = []
+    known = long_reference_designs()
     for toml in sorted(HERE.glob("budget150k-*.toml")):
         cfg = StudyConfig.load(toml)
         if not Path(cfg.storage.removeprefix("sqlite:///")).is_file():
@@ -41,7 +49,9 @@ def main() -> int:
         for _, r in front.iterrows():
             label = f"{variant}-t{int(r['number'])}"
             chosen.setdefault(r["arch"], []).append(label)
-            if len(chosen[r["arch"]]) == 1:
+            if r["arch"] in known:
+                print(f"{label}: already in the long reference as {known[r['arch']]}")
+            elif len(chosen[r["arch"]]) == 1:
                 lines.append((label, r["arch"], int(r["params"]), float(r["loss"]), len(df)))
     with open(args.out, "w") as f:
         f.write("# Issue 22 item 7: per sampler study, the best feasible front designs by screening loss (fronts.py;\n"
