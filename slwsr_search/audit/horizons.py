@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..model.spec import ArchSpec
 from ..training.outcomes import OK
 from .stats import (MIN_DESIGNS, ROW_FORMS, EstimatorRow, bootstrap_interval, design_table, estimators, kendall_tau, matched_pairs,
                     spearman_rho)
@@ -220,10 +221,9 @@ def _with_features(table: pd.DataFrame, records: dict[str, dict],
 
 
 def _res_share(arch: str) -> float:
-    """The share of the 26 slots that hold a plain residual block (``R``/``r`` tokens of the arch)."""
-    body = "-".join(arch.split("-")[2:4])
-    tokens = [t for t in body.replace(".", "").replace("-", "") if t in "RrIi"]
-    return sum(t in "Rr" for t in tokens) / len(tokens)
+    """The share of the 26 slots that hold a plain residual block."""
+    spec = ArchSpec.from_arch(arch)
+    return spec.n_res / len(spec.blocks)
 
 
 def _row(h: int, name: str, what: str, x: np.ndarray, r: np.ndarray, params, tolerance: float, level: float,

@@ -29,11 +29,6 @@ class BlockMix:
     feasible_share_at_least: float | None = None
 
 
-def residual_blocks(spec: ArchSpec) -> int:
-    """How many of a design's blocks are plain residual blocks (any activation keep-ratio)."""
-    return sum(b.type == "res" for b in spec.blocks)
-
-
 @dataclass(frozen=True)
 class SampledMix:
     """The block mix of the distinct designs a study's sampler drew (baselines and reruns left
@@ -50,7 +45,7 @@ def sampled_mix(trials: pd.DataFrame, min_res: int) -> SampledMix:
     """:class:`SampledMix` of a study's trials (:func:`~slwsr_search.reporting.compute.trials_frame`)."""
     drawn = trials[trials["arch"].notna() & trials["baseline"].isna()
                    & trials["retry_of"].isna()].drop_duplicates("arch")
-    counts = [residual_blocks(ArchSpec.from_arch(a)) for a in drawn["arch"]]
+    counts = [ArchSpec.from_arch(a).n_res for a in drawn["arch"]]
     if not counts:
         return SampledMix(0, float("nan"), float("nan"), float("nan"))
     return SampledMix(len(counts), statistics.fmean(counts), sum(c >= min_res for c in counts) / len(counts),
@@ -61,7 +56,7 @@ def block_mix(space: str, draws: int, seed: int, min_res: int, study: StudyConfi
     """Draw ``draws`` specs (seeded; repeats allowed: the sampler's prior, not distinct designs)."""
     sp = SearchSpace.load(space)
     specs = draw_specs(sp, draws, seed, seen=(), max_tries=draws, distinct=False)
-    counts = [residual_blocks(s) for s in specs]
+    counts = [s.n_res for s in specs]
     mix = BlockMix(sp.name, sp.encoding, len(specs), min_res, statistics.fmean(counts), statistics.median(counts),
                    sum(c >= min_res for c in counts) / len(counts))
     if study is None:

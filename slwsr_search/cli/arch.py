@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr arch") -> int:
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        kinds = f"{26 - spec.n_ir} res, {spec.n_ir} ir"
+        kinds = f"{spec.n_res} res, {spec.n_ir} ir"
         print(f"{'spec':<12}{label}")
         print(f"{'arch':<12}{spec.arch}")
         print(f"{'hash':<12}{spec.hash}")

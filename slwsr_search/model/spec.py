@@ -226,6 +226,11 @@ class ArchSpec:
         """How many of the 26 slots are inverted residuals."""
         return sum(b.type == "ir" for b in self.blocks)
 
+    @property
+    def n_res(self) -> int:
+        """How many of the 26 slots are plain residual blocks (with or without their activation)."""
+        return len(self.blocks) - self.n_ir
+
     def bunches(self) -> dict[str, tuple[BlockSpec, ...]]:
         """Blocks grouped by bunch name, in forward order."""
         out: dict[str, tuple[BlockSpec, ...]] = {}

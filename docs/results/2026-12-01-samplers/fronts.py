@@ -15,7 +15,7 @@ from pathlib import Path
 import optuna
 
 from slwsr_search.reporting.compute import pareto_front, trials_frame
-from slwsr_search.search.storage import open_existing_study, resolve_storage
+from slwsr_search.search.storage import open_existing_study, resolve_storage, sqlite_path
 from slwsr_search.search.study import StudyConfig
 
 HERE = Path("docs/results/2026-12-01-samplers")
@@ -39,7 +39,7 @@ def main() -> int:
     known = long_reference_designs()
     for toml in sorted(HERE.glob("budget150k-*.toml")):
         cfg = StudyConfig.load(toml)
-        if not Path(cfg.storage.removeprefix("sqlite:///")).is_file():
+        if not sqlite_path(cfg.storage).is_file():
             print(f"{toml}: not run yet, left out")
             continue
         df = trials_frame(open_existing_study(cfg, resolve_storage(None, cfg)))
