@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from slwsr_search.reporting.render import report_figures, write_report
 from slwsr_search.search.record import StudyRecord, TrialRecord
 from slwsr_search.reporting.compute import (CSV_COLUMNS, build_report, chart_plan, hypervolume, pareto_mask,
                                             trials_frame)
-from slwsr_search.model.spec import random_spec
+from slwsr_search.model.spec import ArchSpec, random_spec
 from slwsr_search.search.storage import open_study
 from slwsr_search.search.study import StudyConfig
 
@@ -315,7 +316,8 @@ def test_bench_samplers_compares_stored_studies(tmp_path, capsys):
         StudyRecord(protocol_desc="hand-built").write(st)
         archs = [get_preset("s-lwsr16").arch, get_preset("s-lwsr16").arch if name == "a" else ir_rich]
         for i, p in enumerate([20.0, 21.0 + (name == "b")]):
-            rec = TrialRecord(arch=archs[i], params=1000 + i, macs=10 ** 6, feasible=True, status="ok", psnr=p, ssim=0.5)
+            rec = TrialRecord(arch=archs[i], hash=ArchSpec.from_arch(archs[i]).hash, params=1000 + i, macs=10 ** 6,
+                              feasible=True, status="ok", psnr=p, ssim=0.5)
             st.add_trial(optuna.trial.create_trial(values=[p, 1000 + i, 1e-3], user_attrs=rec.attrs()))
         studies += ["--study", str(tmp_path / f"{name}.toml")]
     assert bench_main(["samplers", *studies, "--at", "1", "2", "--out", str(tmp_path / "hv")]) == 0
@@ -327,6 +329,38 @@ def test_bench_samplers_compares_stored_studies(tmp_path, capsys):
     # the IR-rich trial 3 (3 residual blocks)
     assert list(table["designs_drawn"]) == [1, 2] and list(table["share_res_at_least_13"]) == [1.0, 0.5]
     assert list(table["mean_res_blocks"]) == [26.0, 14.5] and list(table["share_within_budget"]) == [1.0, 1.0]
+
+    # against a long reference (two seeds of s-LWSR16, one of the IR-rich design): b's pick by PSNR
+    # is the IR-rich design, which the long training ranks below s-LWSR16, b's best front design
+    store = tmp_path / "ref.jsonl"
+    recs = [(get_preset("s-lwsr16").arch, 0, 28.3), (get_preset("s-lwsr16").arch, 1, 28.5), (ir_rich, 0, 28.0)]
+    store.write_text("".join(json.dumps({"key": f"reference:{ArchSpec.from_arch(a).hash}:{s}", "label": "x", "arch": a,
+                                         "hash": ArchSpec.from_arch(a).hash, "role": "reference", "seed": s, "status": "ok",
+                                         "psnr": v, "steps": 5000, "settings": "k"}) + "\n" for a, s, v in recs))
+    for at, b_pick in ((None, 28.0), (2, 28.0), (1, 28.4)):
+        extra = [] if at is None else ["--front-at", str(at)]
+        assert bench_main(["samplers", *studies, "--reference", f"{store}@k", *extra, "--out", str(tmp_path / "hv")]) == 0
+        table = pd.read_csv(tmp_path / "hv.csv")
+        assert list(table["front_designs"]) == [1, 1 if at == 1 else 2]
+        assert table["pick_ref_psnr"].round(3).tolist() == [28.4, b_pick] and table["best_ref_psnr"].round(3).tolist() == [28.4, 28.4]
+        assert table["best_arch"].tolist() == [get_preset("s-lwsr16").arch] * 2
+    assert "the first 1 trials" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no reference training with settings 'other'"):
+        bench_main(["samplers", *studies, "--reference", f"{store}@other"])
+
+
+def test_front_quality_picks_by_the_quality_objective_and_marks_designs_the_reference_lacks():
+    from slwsr_search.benchmarks.fronts import front_quality
+
+    df = pd.DataFrame({"number": [0, 1, 2], "state": "COMPLETE", "feasible": True, "baseline": None,
+                       "loss": [9.0, 8.0, 8.5], "psnr": [28.0, 28.1, 28.2], "params": [100, 300, 200],
+                       "macs": [1e9, 3e9, 2e9], "arch": ["a", "b", "c"], "hash": ["ha", "hb", "hc"]})
+    q = front_quality(df, ["loss", "params", "macs"], {"ha": 27.0, "hc": 27.5})
+    assert (q.front, q.scored, q.pick_arch, q.pick_psnr, q.best_arch, q.best_psnr) == (3, 2, "b", None, "c", 27.5)
+    q = front_quality(df, ["psnr", "params", "macs"], {})
+    assert (q.pick_arch, q.scored, q.best_arch) == ("c", 0, None)  # by PSNR, larger is better; c dominates b
+    with pytest.raises(ValueError, match="none of them is a quality objective"):
+        front_quality(df, ["params", "macs"], {})
 
 
 def test_the_report_folder_s_own_audit_comes_before_the_one_shipped_with_the_study(tmp_path):

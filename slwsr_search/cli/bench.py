@@ -12,7 +12,8 @@ compiled or not; settings interleaved in rounds, each in fresh processes.
 ``mix``: the block mix a search space's encoding draws (residual blocks per design over N seeded
 draws, the share with at least K; within a study's budget too).
 ``samplers``: the hypervolume of stored studies' fronts after N trials, all normalised in one box
-(to compare samplers or search spaces run on one budget).
+(to compare samplers or search spaces run on one budget), the block mix each sampler drew, and
+(``--reference``) what each front's designs score in a long reference training.
 ``storage``: N processes storing short trials (the writes of a priced, over-budget trial) on one
 study, on each local storage: errors, trials lost, trials/s, heartbeat support.
 ``screening``: screening settings side by side against one reference (fidelity-audit stores):
@@ -38,7 +39,7 @@ from ..model.latency_table import RUNTIMES
 from ..model.presets import PRESETS
 from .bench_deploy import add_deploy_benchmarks, bench_litert
 from .bench_search import add_search_benchmarks, bench_mix, bench_samplers, bench_settings
-from .common import Parser, add_spec_args, fmt_size, parse_size
+from .common import Parser, add_spec_args, fmt_size, parse_size, store_arg
 
 SUMMARY = "benchmarks that print figures: pricing, the bicubic anchor, training speed, storages, latency, upscaling"
 
@@ -114,24 +115,18 @@ def _storage(args) -> int:
     return 0
 
 
-
-def _store_arg(text: str) -> tuple[str, str | None]:
-    path, _, key = text.partition("@")
-    return path, key or None
-
-
 def _screening(args) -> int:
     from ..benchmarks.screening import compare, load_role, reference_noise
     from ..audit.store import REFERENCE, SCREEN
 
-    path, key = _store_arg(args.reference)
+    path, key = store_arg(args.reference)
     ref = load_role(path, REFERENCE, key)
     screenings, sources = {}, {}
     for item in args.screening:
         name, sep, store = item.partition("=")
         if not sep or not name:
             raise ValueError(f"--screening: expected NAME=FILE[@KEY], got {item!r}")
-        path, key = _store_arg(store)
+        path, key = store_arg(store)
         screenings[name], sources[name] = load_role(path, SCREEN, key), store
     noise = reference_noise(ref)
     print(f"reference: {noise['designs']} designs; own noise |seed 0 - seed 1| median {noise['seed_diff_median_db']:.3f} dB, "

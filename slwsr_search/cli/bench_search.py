@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 
 from ..model.presets import PRESETS, get_preset
+from .common import store_arg
 
 
 def _shape(text: str) -> tuple[int, int]:
@@ -47,6 +48,12 @@ def add_search_benchmarks(sub) -> None:
                     help="trial counts to report (default 4 8 16 24 32 48 64)")
     sa.add_argument("--min-res", type=int, default=13,
                     help="also give the share of each study's drawn designs with at least this many residual blocks (default 13)")
+    sa.add_argument("--reference", metavar="FILE[@KEY]",
+                    help="a long reference (fidelity-audit store; @KEY: its settings key, where it holds several): also "
+                         "give each study's front pick and best front design with their reference PSNR (designs it has not trained: '-')")
+    sa.add_argument("--front-at", type=int, metavar="N",
+                    help="with --reference: each study's front after its first N trials (trial numbers, any state), "
+                         "so studies of different lengths compare at one count (default: all its trials)")
     sa.add_argument("--out", metavar="PATH", help="also write PATH.csv")
 
 
@@ -153,8 +160,41 @@ def bench_samplers(args) -> int:
                      **{f"hv_at_{m}": v for m, v in at.items()}})
         print(f"{c.name:<28} {c.sampler['name']:<15} {c.space.name:<10} {len(hv):>6} {mix.designs:>5} "
               f"{mix.share_at_least:>7.0%} {mix.share_feasible:>5.0%} " + "".join(f"{at[m]:>8.3f}" if m in at else f"{'':>8}" for m in marks))
+    if args.reference:
+        if args.front_at is not None and args.front_at < 1:
+            raise ValueError(f"--front-at: expected a trial count >= 1, got {args.front_at}")
+        cut = frames if args.front_at is None else [f[f["number"] < args.front_at] for f in frames]
+        rows = _front_quality(args.reference, args.front_at, cfgs, cut, rows)
     if args.out:
         import pandas as pd
 
         pd.DataFrame(rows).to_csv(f"{args.out}.csv", index=False)
     return 0
+
+
+def _front_quality(reference: str, front_at: int | None, cfgs, frames, rows: list[dict]) -> list[dict]:
+    """Print each study's front (of ``frames``, cut at ``front_at`` trials) against the long
+    reference ``reference``; ``rows`` with its columns added."""
+    from ..audit.store import REFERENCE
+    from ..benchmarks.fronts import front_quality, reference_psnr
+    from ..benchmarks.screening import load_role
+
+    path, key = store_arg(reference)
+    ref = reference_psnr(load_role(path, REFERENCE, key))
+    base = {r["label"]: r for r in load_role(path, REFERENCE, key).values() if r["label"] in PRESETS}
+    at = "all trials" if front_at is None else f"the first {front_at} trials"
+    print(f"\nthe fronts ({at}) after the long reference {reference} ({len(ref)} designs trained; PSNR in dB, mean of its seeds"
+          + "".join(f"; {label} {ref[r['hash']]:.3f}" for label, r in sorted(base.items())) + "); "
+          "pick: the front design with the best quality objective; best: the front design the reference scores highest")
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    num = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
+    print(f"{'study':<28} {'front':>5} {'scored':>6} {'pick params':>11} {'pick dB':>8} {'best params':>11} {'best dB':>8}  best design")
+    out = []
+    for c, f, row in zip(cfgs, frames, rows):
+        q = front_quality(f, list(c.objectives), ref)
+        print(f"{c.name:<28} {q.front:>5} {q.scored:>6} {num(q.pick_params):>11} {fmt(q.pick_psnr):>8} "
+              f"{num(q.best_params):>11} {fmt(q.best_psnr):>8}  {q.best_arch or '-'}")
+        out.append({**row, "front_at": front_at, "front_designs": q.front, "front_scored": q.scored, "pick_arch": q.pick_arch,
+                    "pick_params": q.pick_params, "pick_ref_psnr": q.pick_psnr, "best_arch": q.best_arch,
+                    "best_params": q.best_params, "best_ref_psnr": q.best_psnr})
+    return out

@@ -71,6 +71,12 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(2)), int(m.group(1))
 
 
+def store_arg(text: str) -> tuple[str, str | None]:
+    """An audit store given as ``FILE[@KEY]``: the file and its settings key (None: not named)."""
+    path, _, key = text.partition("@")
+    return path, key or None
+
+
 def fmt_size(hw: tuple[int, int]) -> str:
     """(height, width) -> ``'WIDTHxHEIGHT'``."""
     return f"{hw[1]}x{hw[0]}"
