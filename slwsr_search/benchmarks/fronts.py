@@ -9,10 +9,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..audit.store import REFERENCE
-from ..reporting.compute import QUALITY_COLUMNS, pareto_front
-from ..search.objectives import get_objectives
-from ..training.outcomes import OK
+from ..reporting.compute import QUALITY_COLUMNS, pareto_front, quality_objective
+from .screening import reference_seeds
 
 
 @dataclass(frozen=True)
@@ -33,24 +31,19 @@ class FrontQuality:
     best_psnr: float | None
 
 
-def reference_psnr(records: dict[str, dict] | list[dict]) -> dict[str, float]:
+def reference_psnr(records: dict[str, dict]) -> dict[str, float]:
     """Spec hash -> mean final PSNR (dB) over a store's finished reference trainings (its seeds)."""
-    recs = records.values() if isinstance(records, dict) else records
-    by: dict[str, list[float]] = {}
-    for r in recs:
-        if r.get("role") == REFERENCE and r.get("status") == OK:
-            by.setdefault(r["hash"], []).append(float(r["psnr"]))
-    return {h: statistics.fmean(v) for h, v in by.items()}
+    return {h: statistics.fmean(by_seed.values()) for h, by_seed in reference_seeds(records).items()}
 
 
 def front_quality(trials: pd.DataFrame, objectives: list[str], reference: dict[str, float]) -> FrontQuality:
     """:class:`FrontQuality` of a study's trials (:func:`~slwsr_search.reporting.compute.trials_frame`)
     against ``reference`` (:func:`reference_psnr`). ``ValueError`` when the objectives have no
-    quality objective to pick by."""
-    quality = [o for o in get_objectives(objectives) if o.column in QUALITY_COLUMNS]
-    if not quality:
+    quality objective to pick by (:func:`~slwsr_search.reporting.compute.quality_objective`, the one
+    the report ranks by)."""
+    q = quality_objective(objectives)
+    if q is None:
         raise ValueError(f"objectives {objectives}: none of them is a quality objective ({', '.join(QUALITY_COLUMNS)})")
-    q = quality[0]
     front = pareto_front(trials, objectives)
     front = front[front["baseline"].isna()].drop_duplicates("hash")
     if front.empty:

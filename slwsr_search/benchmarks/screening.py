@@ -66,13 +66,19 @@ def compare(reference: dict[str, dict], screenings: dict[str, dict[str, dict]], 
     return pd.DataFrame(rows)
 
 
-def reference_noise(reference: dict[str, dict]) -> dict[str, float]:
-    """The reference's own noise (|seed 0 - seed 1| per design with both) beside its spread across
-    designs (std of the per-design mean), in dB."""
+def reference_seeds(reference: dict[str, dict]) -> dict[str, dict[int, float]]:
+    """Spec hash -> seed -> final PSNR (dB) of a store's finished (``ok``) reference trainings."""
     by: dict[str, dict[int, float]] = {}
     for r in reference.values():
         if r["role"] == REFERENCE and r["status"] == "ok":
             by.setdefault(r["hash"], {})[r["seed"]] = r["psnr"]
+    return by
+
+
+def reference_noise(reference: dict[str, dict]) -> dict[str, float]:
+    """The reference's own noise (|seed 0 - seed 1| per design with both) beside its spread across
+    designs (std of the per-design mean), in dB."""
+    by = reference_seeds(reference)
     diffs = [abs(v[0] - v[1]) for v in by.values() if 0 in v and 1 in v]
     means = [float(np.mean(list(v.values()))) for v in by.values()]
     return {"designs": len(by), "pairs": len(diffs), "seed_diff_median_db": float(np.median(diffs)) if diffs else np.nan,

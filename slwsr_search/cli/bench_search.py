@@ -180,8 +180,9 @@ def _front_quality(reference: str, front_at: int | None, cfgs, frames, rows: lis
     from ..benchmarks.screening import load_role
 
     path, key = store_arg(reference)
-    ref = reference_psnr(load_role(path, REFERENCE, key))
-    base = {r["label"]: r for r in load_role(path, REFERENCE, key).values() if r["label"] in PRESETS}
+    records = load_role(path, REFERENCE, key)  # read once: the PSNR per design and the baselines' labels
+    ref = reference_psnr(records)
+    base = {r["label"]: r for r in records.values() if r["label"] in PRESETS and r["hash"] in ref}
     at = "all trials" if front_at is None else f"the first {front_at} trials"
     print(f"\nthe fronts ({at}) after the long reference {reference} ({len(ref)} designs trained; PSNR in dB, mean of its seeds"
           + "".join(f"; {label} {ref[r['hash']]:.3f}" for label, r in sorted(base.items())) + "); "

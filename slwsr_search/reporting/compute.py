@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..model.published import SETS, TABLE_II
 from ..audit.stats import audit_for
-from ..search.objectives import OBJECTIVES, get_objectives
+from ..search.objectives import OBJECTIVES, Objective, get_objectives
 from ..search.pareto import minimised, nondominated
 from ..search.record import SCREENED, StudyRecord, TrialRecord
 
@@ -122,12 +122,20 @@ class Chart:
         return _BY_COLUMN[self.y].sign
 
 
+def quality_objective(objectives: list[str]) -> Objective | None:
+    """The objective a study is ranked by on quality: the first of :data:`QUALITY_COLUMNS` among its
+    objectives (None when it has none)."""
+    cols = {OBJECTIVES[n].column for n in objectives}
+    return next((_BY_COLUMN[c] for c in QUALITY_COLUMNS if c in cols), None)
+
+
 def chart_plan(objectives: list[str]) -> list[Chart]:
     """The charts a report draws for a study ranked by ``objectives``: its quality objective against
     each cost axis (latency first when it is an objective), then, when that objective is not the
     PSNR, the PSNR against parameters (kept for readers, and labelled as not the ranking)."""
     cols = {OBJECTIVES[n].column for n in objectives}
-    quality = next((c for c in QUALITY_COLUMNS if c in cols), "psnr")
+    q = quality_objective(objectives)
+    quality = q.column if q else "psnr"
     label = _BY_COLUMN[quality].label
     xs = [x for x in COST_AXES if x != "latency_ms" or x in cols]
     charts = [Chart(quality, x, quality in cols and x in cols, label) for x in xs]
