@@ -30,6 +30,7 @@ from ..sr.data import TrainData
 from ..training.device import Speedups
 from ..training.finalize import FinalizeConfig, finalize_training, read_progress
 from ..training.loop import INTERRUPTED, train
+from ..training.outcomes import OK
 from ..training.protocol import Protocol
 from ..search.rungs import DesignPlan, run_design
 from ..search.space import draw_specs
@@ -255,7 +256,7 @@ def _long_reference(job: Job, protocol: Protocol, data: TrainData, ladder: Ladde
         return None
     curve = [{"step": x["step"], "psnr": x["psnr"], "ssim": x["ssim"], "loss": x["loss_mean"], "train_s": x["train_s"]}
              for x in read_progress(folder)]
-    last = curve[-1] if r.status == "ok" and curve else {}
+    last = curve[-1] if r.status == OK and curve else {}
     windows = [(x["loss"], b["step"] - a["step"]) for a, b, x in zip([{"step": 0}] + curve, curve, curve)]
     loss_mean = (sum(l * n for l, n in windows) / sum(n for _, n in windows)
                  if last and all(l is not None for l, _ in windows) else None)

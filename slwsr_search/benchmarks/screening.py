@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..audit.store import REFERENCE, read_store
 from ..audit.stats import design_table, summarize
+from ..training.outcomes import OK
 
 
 def load_role(path: str | Path, role: str, settings: str | None = None) -> dict[str, dict]:
@@ -70,7 +71,7 @@ def reference_seeds(reference: dict[str, dict]) -> dict[str, dict[int, float]]:
     """Spec hash -> seed -> final PSNR (dB) of a store's finished (``ok``) reference trainings."""
     by: dict[str, dict[int, float]] = {}
     for r in reference.values():
-        if r["role"] == REFERENCE and r["status"] == "ok":
+        if r["role"] == REFERENCE and r["status"] == OK:
             by.setdefault(r["hash"], {})[r["seed"]] = r["psnr"]
     return by
 
