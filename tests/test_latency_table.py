@@ -201,8 +201,8 @@ def test_a_latency_limit_is_priced_first_and_never_trains_an_over_limit_spec(cap
     from slwsr_search.search import latency as study_latency
 
     monkeypatch.chdir(tmp_path)
-    # The front's measurement runs for real in test_measure_front_stores_medians; here a stand-in
-    # workload keeps the test quick (exporting each Pareto point takes seconds).
+    # The table is a phone's: the front must not be timed here. Should it be, a stand-in workload
+    # keeps the test quick (exporting each Pareto point takes seconds) and the asserts below fail.
     monkeypatch.setattr(study_latency, "spec_workload", lambda spec, *a: lambda: (lambda: sum(range(1000))))
     trained = []
     real = rungs_mod.Training.run
@@ -222,14 +222,20 @@ def test_a_latency_limit_is_priced_first_and_never_trains_an_over_limit_spec(cap
         assert t.user_attrs["latency_ms"] == pytest.approx(predict_latency(spec, smoke_table()).ms, abs=1e-3)
         assert (t.user_attrs["latency_ms"] > 500) == (spec.n_feats == 8) == (t.constraints["latency"] > 0)
     assert trained and all(s.n_feats == 4 for s in trained)
-    # the report: latency columns, and the front's latency measured after the run
-    measured = st.user_attrs["measured_latency"]
-    front = [t for t in st.best_trials]
-    assert front and all(str(t.number) in measured and measured[str(t.number)] > 0 for t in front)
-    assert "meas." in out and "latency ms" in out
-    assert "budget: params <= 20,000, latency <= 500 ms" in (tmp_path / "reports" / "lat" / "summary.md").read_text()
+    # the front is not timed: this machine's time is no check of the phone's prediction, and the run
+    # says so, naming both machines; the report labels the prediction as the phone's and pairs nothing
+    assert st.best_trials and "measured_latency" not in st.user_attrs
+    here = study_latency.host_identity(smoke_table()).describe()
+    assert (f"Pareto front not timed: its latencies are predicted for {smoke_table().identity.describe()} "
+            f"(the table's machine); this machine ({here}) is another") in out
+    assert "measuring the time" not in out and "meas." not in out and "latency ms" in out
+    assert "predicted for a phone's CPU, 8 cores" in out
+    summary = (tmp_path / "reports" / "lat" / "summary.md").read_text()
+    assert "budget: params <= 20,000, latency <= 500 ms" in summary
+    assert "predicted for a phone's CPU, 8 cores" in summary and "meas." not in summary
     html = (tmp_path / "reports" / "lat" / "index.html").read_text()
-    assert "PSNR against latency (ms per image, predicted)" in html and "Pareto front, measured latency" in html
+    assert "PSNR against latency (ms per image, predicted)" in html and "predicted for a phone&#x27;s CPU" in html
+    assert "measured latency" not in html and "meas." not in html
 
 
 def test_measure_front_stores_medians_beside_what_the_study_holds(tmp_path):
@@ -245,6 +251,29 @@ def test_measure_front_stores_medians_beside_what_the_study_holds(tmp_path):
     assert turns == [(0, 0), (1, 0)]  # trial 7 was measured before: only trial 3 runs
     assert known["7"] == 12.5 and known["3"] > 0
     assert StudyRecord.of(optuna.load_study(study_name="m", storage=f"sqlite:///{tmp_path / 'm.db'}")).measured_latency == known
+
+
+def test_a_front_is_timed_only_under_this_machines_own_table(tmp_path, monkeypatch):
+    """A phone's table (or this CPU's under another runtime version) predicts another machine's time:
+    measure_front refuses to store this machine's time under it, and measures under its own."""
+    from slwsr_search.search import latency as study_latency
+    from slwsr_search.search.record import StudyRecord
+
+    opened = []
+    monkeypatch.setattr(study_latency, "spec_workload", lambda spec, *a: lambda: opened.append(spec) or (lambda: None))
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'f.db'}", study_name="f")
+    spec = ArchSpec(scale=4, n_feats=4, blocks=(BlockSpec("ir", 2),) * len(SLOTS), pool=("head",))
+    phone = hand_table({}, identity=dataclasses.replace(HERE, cpu="a phone's CPU", cores=8), lr_size=(12, 16))
+    with pytest.raises(ValueError, match=r"made on a phone's CPU, 8 cores, .*not on this machine: a time measured "
+                                         r"here cannot check its predictions"):
+        study_latency.measure_front(study, {3: spec}, phone)
+    assert not opened and StudyRecord.of(study).measured_latency is None
+    other_version = hand_table({}, identity=dataclasses.replace(HERE, version="0.1"), lr_size=(12, 16))
+    assert not study_latency.made_here(phone) and not study_latency.made_here(other_version)
+    assert study_latency.host_identity(phone) == HERE
+    own = hand_table({}, lr_size=(12, 16))
+    assert study_latency.made_here(own)
+    assert set(study_latency.measure_front(study, {3: spec}, own, passes=1)) == {"3"} and opened == [spec]
 
 
 def test_a_study_table_must_match_the_study_and_hold_its_parts(tmp_path):

@@ -394,3 +394,39 @@ def test_budget150k_ships_the_audit_of_the_screening_its_main_job_runs_on_a_cpu(
     assert audit_for(protocol, [" + ".join(cfg.train), " + ".join(cfg.val)], audit) is audit
     assert audit_for(screening_record(cfg.protocol_for("cuda"), cfg.fidelity), [" + ".join(cfg.train), " + ".join(cfg.val)],
                      audit) is None  # the GPU's longer screening was not audited
+
+
+def _latency_study(tmp_path, table_identity: dict, measured: dict | None):
+    """Three trials ranked by PSNR and predicted latency, priced by a table of ``table_identity``,
+    with ``measured`` (trial number -> ms) stored as a run stores its front's times."""
+    tmp_path.mkdir()
+    st = optuna.create_study(storage=f"sqlite:///{tmp_path / 'l.db'}", study_name="l",
+                             directions=["maximize", "minimize"])
+    StudyRecord(protocol_desc="hand-built", latency={"identity": table_identity, "file": "t.json", "created": "",
+                                                     "lr_size": [180, 320]}, measured_latency=measured).write(st)
+    for i, (psnr, ms) in enumerate([(20.0, 100.0), (22.0, 300.0), (21.0, 400.0)]):
+        spec = random_spec(i, n_feats=(4,))
+        rec = TrialRecord(arch=spec.arch, spec=spec.to_json(compact=True), hash=spec.hash, params=1000 + i, macs=10 ** 9,
+                          latency_ms=ms, feasible=True, status="ok", psnr=psnr, ssim=0.5)
+        st.add_trial(optuna.trial.create_trial(values=[psnr, ms], user_attrs=rec.attrs()))
+    return st
+
+
+def test_a_latency_report_names_the_tables_machine_and_says_meas_only_for_a_measured_front(tmp_path):
+    """A phone's table: the prediction is labelled as the phone's and nothing is paired with it; a
+    front measured on the table's own machine (the only place a run times it) is paired."""
+    from slwsr_search.reporting.render import front_table
+
+    phone = {"cpu": "a phone's CPU", "cores": 8, "runtime": "onnxruntime", "version": "1.0", "threads": 4}
+    rep = build_report(_latency_study(tmp_path / "p", phone, None), ["psnr", "latency"], None)
+    assert rep.latency_machine == "a phone's CPU, 8 cores, onnxruntime 1.0, 4 thread(s)"
+    out = write_report(rep, tmp_path / "p" / "out")
+    for text in (front_table(rep), (out / "summary.md").read_text()):
+        assert f"predicted for {rep.latency_machine} from its latency table" in text
+        assert "meas." not in text and "100.0" in text
+    assert "predicted for a phone" in report_figures(rep)[0].layout.title.text
+    own = {**phone, "cpu": "this workstation's CPU"}
+    rep = build_report(_latency_study(tmp_path / "h", own, {"0": 90.0}), ["psnr", "latency"], None)
+    text = front_table(rep)
+    assert "predicted for this workstation's CPU" in text and "100.0 (meas. 90.0)" in text
+    assert "meas.: measured after the run on that same machine" in text

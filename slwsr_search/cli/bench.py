@@ -25,6 +25,8 @@ intra-op thread by default: median wall time of 30 runs after 3 warm-ups, min, i
 and the thread's CPU time, with the machine's identity.
 ``upscale``: the upscale command on a large picture (default: a 2000x1500 mosaic of photographs)
 with each backend, each in its own process: wall time, peak memory, difference from torch's output.
+``docs``: every figure in the README and the docs checked against the source file its paragraph links
+(:mod:`slwsr_search.benchmarks.doc_figures`), and the figures with no source listed.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..model.cost import DEFAULT_HR_SIZE
 from ..model.latency_table import RUNTIMES
 from ..model.presets import PRESETS
 from .bench_deploy import add_deploy_benchmarks, bench_litert
+from .bench_docs import add_docs_benchmark, bench_docs
 from .bench_search import add_search_benchmarks, bench_mix, bench_samplers, bench_settings
 from .common import Parser, add_spec_args, fmt_size, parse_size, store_arg
 
@@ -255,7 +258,7 @@ def _add_latency(sub) -> None:
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=__doc__.split("\n\n", 1)[1])
     sub = p.add_subparsers(dest="what", required=True,
-                           metavar="{cost,bicubic,train,settings,mix,samplers,storage,screening,latency,upscale}")
+                           metavar="{cost,bicubic,train,settings,mix,samplers,storage,screening,latency,upscale,docs}")
     c = sub.add_parser("cost", help="analytic vs fvcore pricing time per spec")
     c.add_argument("--preset", action="append", choices=list(PRESETS), help="preset(s) to time (default: s-lwsr16/32/64)")
     c.add_argument("--random", type=int, default=5, metavar="N", help="also time N seeded random specs (default 5)")
@@ -277,6 +280,7 @@ def build_parser(prog: str) -> Parser:
     t.add_argument("--train-dir", default="builtin:train", metavar="DIR", help="training images (default builtin:train)")
     add_search_benchmarks(sub)
     add_deploy_benchmarks(sub)
+    add_docs_benchmark(sub)
     s = sub.add_parser("storage", help="local Optuna storages under N concurrent processes: errors, speed, heartbeats")
     s.add_argument("--workers", type=int, default=8, help="concurrent processes (default 8)")
     s.add_argument("--trials", type=int, default=40, help="trials per process (default 40)")
@@ -307,4 +311,4 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr bench") -> int:
     args = build_parser(prog).parse_args(argv)
     return {"cost": _cost, "bicubic": _bicubic, "train": _train, "settings": bench_settings, "mix": bench_mix, "samplers": bench_samplers, "litert": bench_litert,
             "storage": _storage,
-            "screening": _screening, "latency": _latency, "upscale": _upscale}[args.what](args)
+            "screening": _screening, "latency": _latency, "upscale": _upscale, "docs": bench_docs}[args.what](args)

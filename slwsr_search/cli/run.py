@@ -18,6 +18,7 @@ from typing import Sequence
 import optuna
 from optuna.trial import TrialState
 
+from ..machine import cpu_model
 from ..model.latency_table import LatencyTable
 from ..model.spec import ArchSpec
 from ..sr.data import BUILTIN, TrainData, discover, load_data
@@ -232,15 +233,24 @@ def _throughput(study: optuna.Study, since: float, elapsed: float) -> str:
     return f"throughput {n} training(s) in {elapsed:.0f} s = {rate:.0f} trainings/hour"
 
 
-def _measure_front(study: optuna.Study, cfg: StudyConfig, table) -> None:
-    """Measure the time per image of the Pareto points not measured yet, beside their prediction."""
-    from ..search.latency import measure_front
+def _measure_front(study: optuna.Study, cfg: StudyConfig, table: LatencyTable) -> None:
+    """Measure the time per image of the Pareto points not measured yet, beside their prediction,
+    when the table is this machine's; under another machine's (a phone's) table, say why not."""
+    from ..search.latency import host_identity, made_here, measure_front
     from ..reporting.compute import pareto_front, trials_frame
 
+    if not made_here(table):
+        # This machine's time is no check of a phone's prediction, and beside it would read as one.
+        here = host_identity(table)
+        print(f"latency    Pareto front not timed: its latencies are predicted for {table.identity.describe()} "
+              f"(the table's machine); this machine ({here.describe() if here else cpu_model()}) is another, "
+              "so a time here cannot check them", flush=True)
+        return
     front = pareto_front(trials_frame(study), list(cfg.objectives))
     measure_front(study, {int(r["number"]): ArchSpec.from_json(r["spec"]) for _, r in front.iterrows()}, table,
                   on_start=lambda n: print(f"measuring the time per image of {n} Pareto point(s) on "
-                                           f"{table.identity.describe()} (3 turns each) ...", flush=True))
+                                           f"this machine, the table's ({table.identity.describe()}; 3 turns each) ...",
+                                           flush=True))
 
 
 def _check_data(st: _Settings, protocol: Protocol, n_workers: int, show: bool) -> TrainData | None:

@@ -31,7 +31,8 @@ def by_latency(rep: Report) -> bool:
 
 
 def latency_cell(r: pd.Series) -> str:
-    """``312.4 (meas. 298.1)``: predicted time per image in ms, and the measured one when there is one."""
+    """``312.4 (meas. 298.1)``: predicted time per image in ms, and the one measured on the table's
+    own machine when there is one (a run times its front only there)."""
     pred = "-" if pd.isna(r["latency_ms"]) else f"{r['latency_ms']:.1f}"
     return pred + ("" if pd.isna(r["measured_latency_ms"]) else f" (meas. {r['measured_latency_ms']:.1f})")
 
@@ -72,6 +73,8 @@ def _title(rep: Report, chart: Chart) -> str:
     bars = " (bars: min-max over seeds)" if _has_bars(pd.concat([rep.front, rep.dominated]), chart.y) else ""
     name = Y_TITLES[chart.y].split(" (")[0]
     title = f"{name[0].upper()}{name[1:]} against {COST_AXES[chart.x]}{bars}"
+    if chart.x == "latency_ms" and rep.latency_machine:  # whose time the axis is: the table's machine, not this one
+        title += f"<br><sub>predicted for {rep.latency_machine} (the study's latency table)</sub>"
     if not chart.ranked:
         title += f"<br><sub>not the study's ranking: its front, chosen by {chart.ranked_by} and cost, drawn as points</sub>"
     return title

@@ -14,6 +14,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from ..model.latency_table import MachineIdentity
 from ..model.published import SETS, TABLE_II
 from ..audit.stats import audit_for
 from ..search.objectives import OBJECTIVES, Objective, get_objectives
@@ -254,7 +255,8 @@ class Report:
     they stand); ``hv``: normalised hypervolume after each trial; ``states``: trials per state;
     ``fidelity``: the ``fidelity.json`` of an audit of this very screening, when one is given;
     ``screened``: designs of a multi-fidelity study stopped below the top rung (scored at a lower
-    rung only, so never on the front); ``noise``: :func:`front_noise` of the front.
+    rung only, so never on the front); ``noise``: :func:`front_noise` of the front;
+    ``latency_machine``: :func:`latency_machine` of the study.
     """
 
     study: str
@@ -275,6 +277,15 @@ class Report:
     max_latency_ms: float | None = None  # the study's latency limit, when it has one
     max_macs: int | None = None  # the study's Multi-Add limit, when it has one
     max_int8_drop_db: float | None = None  # the study's limit on the dB lost to int8, when it has one
+    latency_machine: str | None = None  # the machine whose latency table priced the study, when one did
+
+
+def latency_machine(record: StudyRecord) -> str | None:
+    """The machine the study's latency predictions are for: its latency table's identity, as
+    :meth:`~..model.latency_table.MachineIdentity.describe` says it (None for a study without one)."""
+    if not record.latency or not isinstance(record.latency.get("identity"), dict):
+        return None
+    return MachineIdentity(**record.latency["identity"]).describe()
 
 
 def build_report(study: optuna.Study, objectives: list[str], max_params: int | None,
@@ -303,5 +314,5 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
         states=df["state"].value_counts().to_dict() if len(df) else {},
         fidelity=audit_for(known.protocol, known.data, audit),
         screened=df[(df["status"] == SCREENED) & (df["state"] == "COMPLETE")].sort_values(["params", "number"]),
-        noise=front_noise(df[on_front]),
+        noise=front_noise(df[on_front]), latency_machine=latency_machine(known),
     )

@@ -62,12 +62,23 @@ def _noise_tag(rep: Report, number: int) -> str:
     return f"  ~ #{int(rep.noise.loc[rep.noise['number'] == number, 'next'].iloc[0])} within noise" if hit else ""
 
 
+def _latency_note(rep: Report) -> str:
+    """Whose latency the tables show: the prediction names its table's machine (a phone's table
+    predicts the phone's time); ``meas.`` is said only where a front point was measured, which a
+    run does on the table's own machine only."""
+    on = rep.latency_machine or "the machine of the study's latency table"
+    note = (f"latency: time per image in ms at 1280x720 output, predicted for {on} from its latency table "
+            "(docs/latency.md)")
+    if rep.front["measured_latency_ms"].notna().any():
+        note += "; meas.: measured after the run on that same machine, in turns, on the table's runtime and threads"
+    return note + "."
+
+
 def _noise_notes(rep: Report) -> list[str]:
     """What the noise marks mean, how the front was chosen, and how many designs stopped below the top rung."""
     out = []
     if by_latency(rep):
-        out.append("latency: time per image in ms at 1280x720 output, predicted from the latency table (docs/latency.md); "
-                   "meas.: measured after the run, in turns, on the table's runtime and threads.")
+        out.append(_latency_note(rep))
     if by_loss(rep):
         out.append("front: chosen by the training loss (the study's objective: mean L1 on 0-255 pixels over the last "
                    "quarter of the steps, mean over seeds), which ranks designs closer to a long real-data training than "

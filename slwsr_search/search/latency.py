@@ -2,7 +2,9 @@
 
 A study that uses latency (a ``latency`` objective or ``max_latency_ms``) prices every spec from a
 table (:mod:`~slwsr_search.model.latency_table`): this machine's, calibrated on first use for the
-study's search space, or the file its ``[latency] table`` names (made on a phone, say).
+study's search space, or the file its ``[latency] table`` names (made on a phone, say). Its Pareto
+points are timed after a run only under this machine's own table (:func:`made_here`): a time measured
+here cannot check a phone's prediction.
 """
 
 from __future__ import annotations
@@ -61,13 +63,35 @@ def table_record(table: LatencyTable) -> dict:
             "lr_size": list(table.lr_size)}
 
 
+def host_identity(table: LatencyTable) -> MachineIdentity | None:
+    """This machine's identity under ``table``'s runtime and threads (None where that runtime is
+    not installed here)."""
+    try:
+        return MachineIdentity.here(table.identity.runtime, table.identity.threads)
+    except ValueError:
+        return None
+
+
+def made_here(table: LatencyTable) -> bool:
+    """Whether ``table`` was made on this machine (CPU, cores, runtime and its version, threads):
+    only then can a time measured here check its predictions. A table named with ``[latency]
+    table = FILE`` from a phone is not, whatever this machine's times are."""
+    return host_identity(table) == table.identity
+
+
 def measure_front(study: optuna.Study, specs: dict[int, ArchSpec], table: LatencyTable, passes: int = 3,
                   on_start: Callable[[int], None] | None = None,
                   on_turn: Callable[[int, int], None] | None = None) -> dict[str, float]:
     """Measure the time per image of those of ``specs`` (trial number -> spec; e.g. the Pareto
     points) the study has not measured yet, on the table's runtime and threads, in turns, and store
-    it in the study (``StudyRecord.measured_latency``); ``on_start(n)`` hears how many before.
-    Returns every measured time the study holds, by trial number."""
+    it in the study (``StudyRecord.measured_latency``, which the report pairs with the prediction);
+    ``on_start(n)`` hears how many before. Returns every measured time the study holds, by trial
+    number. ``ValueError`` for a table made elsewhere (:func:`made_here`): this machine's time,
+    stored there, would read as the other machine's."""
+    if not made_here(table):
+        where = f" {table.source}" if table.source else ""
+        raise ValueError(f"latency table{where}: made on {table.identity.describe()}, not on this machine: "
+                         "a time measured here cannot check its predictions")
     known = dict(StudyRecord.of(study).measured_latency or {})
     todo = {n: s for n, s in specs.items() if str(n) not in known}
     if todo:
