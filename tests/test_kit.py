@@ -16,7 +16,7 @@ import pytest
 
 from helpers import run_command
 from slwsr_search.deploy.calibrate import plan
-from slwsr_search.deploy.kit import MANIFEST, RESULTS, SCRIPT, TOOLS, read_kit, write_kit
+from slwsr_search.deploy.kit import ID_LINE, MANIFEST, RESULTS, SCRIPT, TOOLS, read_kit, write_kit
 from slwsr_search.model.latency_table import LatencyTable, predict_latency
 from slwsr_search.model.spec import ArchSpec, BlockSpec
 
@@ -25,10 +25,11 @@ SPEC = ArchSpec.from_arch("x4-n4-RI2R.RRI1.RRR.I2RR.RR-RRR.RI1R.RRR.RRI2-pool:h,
 
 
 def perf_test_output(ms: float) -> str:
-    """What onnxruntime_perf_test prints (the lines its docs name), for a run averaging ``ms``."""
+    """What a current onnxruntime_perf_test prints (the lines of the published runs in
+    ORT_PERF_TEST_OUTPUTS), for a run averaging ``ms``."""
     return (f"Session creation time cost: 0.0123 s\nFirst inference time cost: {ms * 1.5:.0f} ms\n"
             f"Total inference time cost: {ms * 50 / 1000:.4f} s\nTotal inference requests: 50\n"
-            f"Average inference time cost: {ms} ms\nTotal inference run time: {ms * 50 / 1000:.4f} s\n"
+            f"Average inference time cost total: {ms:.6f} ms\nTotal inference run time: {ms * 50 / 1000:.4f} s\n"
             f"Number of inferences per second: {1000 / ms:.2f}\nAvg CPU usage: 98 %\nPeak working set size: 41123840 bytes\n"
             f"Min Latency: {ms * 0.9 / 1000:.6f} s\nMax Latency: {ms * 1.3 / 1000:.6f} s\nP50 Latency: {ms / 1000:.6f} s\n")
 
@@ -38,11 +39,16 @@ def kit(tmp_path_factory):
     return write_kit(tmp_path_factory.mktemp("kit"), PARTS, "onnxruntime", True, 2, 4, (12, 16), runs=7)
 
 
+def _stamped(kit_dir, text: str) -> str:
+    """``text`` as the kit's script saves a part's output: after the line naming the kit."""
+    return f"{ID_LINE} {json.loads((kit_dir / MANIFEST).read_text())['kit_id']}\n{text}"
+
+
 def _fill(kit_dir, ms_of=lambda i: 1.0 + i, device="Pixel 8\n8\n"):
     (kit_dir / RESULTS).mkdir(exist_ok=True)
     (kit_dir / RESULTS / "device.txt").write_text(device)
     for i, part in enumerate(json.loads((kit_dir / MANIFEST).read_text())["parts"]):
-        (kit_dir / RESULTS / (part["file"][:-5] + ".txt")).write_text(perf_test_output(ms_of(i)))
+        (kit_dir / RESULTS / (part["file"][:-5] + ".txt")).write_text(_stamped(kit_dir, perf_test_output(ms_of(i))))
 
 
 def test_the_kit_holds_every_part_as_an_int8_model_and_a_manifest(kit):
@@ -96,11 +102,11 @@ def test_refusals_name_the_file(kit, tmp_path):
     with pytest.raises(ValueError, match=f"{missing}: missing"):
         read_kit(kit)
     # another tool's output where onnxruntime_perf_test's was expected
-    missing.write_text("count=50 first=1 curr=1 min=1 max=2 avg=1.2 std=0\n"
-                       "Inference timings in us: Init: 20283, First inference: 339304, Warmup (avg): 302814, Inference (avg): 266473\n")
+    missing.write_text(_stamped(kit, "count=50 first=1 curr=1 min=1 max=2 avg=1.2 std=0\n"
+                       "Inference timings in us: Init: 20283, First inference: 339304, Warmup (avg): 302814, Inference (avg): 266473\n"))
     with pytest.raises(ValueError, match=f"{missing}: holds benchmark_model output, but this kit measures onnxruntime"):
         read_kit(kit)
-    missing.write_text("Segmentation fault\n")
+    missing.write_text(_stamped(kit, "Segmentation fault\n"))
     with pytest.raises(ValueError, match=f"{missing}: no time in it"):
         read_kit(kit)
     with pytest.raises(ValueError, match=f"{tmp_path / MANIFEST}: missing: not a latency kit folder"):
@@ -173,7 +179,7 @@ def test_a_litert_kit_round_trip_with_a_stand_in_converter(tmp_path, capsys):
     assert code == 0 and 'runtime = "litert-int8", threads = 2' in out, err
     assert LatencySettings.from_dict({"runtime": "litert-int8", "threads": 2}, "[latency]", tmp_path).runtime == "litert-int8"
     # an onnxruntime_perf_test output where benchmark_model's was expected
-    (kit / RESULTS / (PARTS[1].key.replace(":", "_") + ".txt")).write_text(perf_test_output(2.0))
+    (kit / RESULTS / (PARTS[1].key.replace(":", "_") + ".txt")).write_text(_stamped(kit, perf_test_output(2.0)))
     with pytest.raises(ValueError, match="holds onnxruntime_perf_test output, but this kit measures litert"):
         read_kit(kit)
 
@@ -227,6 +233,9 @@ def test_benchmark_models_output_is_read_in_microseconds():
     tool = TOOLS["litert"]
     line = "Inference timings in us: Init: 20283, First inference: 339304, Warmup (avg): 302814, Inference (avg): 266473"
     assert float(re.search(tool.pattern, line).group(1)) * tool.per_ms == pytest.approx(266.473)
+    # past a second the C++ stream writes 6 significant digits with an exponent; Android builds log "INFO: "
+    line = "INFO: Inference timings in us: Init: 17187, First inference: 3512391, Warmup (avg): 3.51239e+06, Inference (avg): 2.95034e+06"
+    assert float(re.search(tool.pattern, line).group(1)) * tool.per_ms == pytest.approx(2950.34)
 
 
 def test_the_command_exports_a_kit(tmp_path, capsys):
@@ -248,3 +257,221 @@ def test_a_device_file_without_its_core_count_is_refused(kit):
     with pytest.raises(ValueError, match="device.txt: line 1: expected the device's model name"):
         read_kit(kit)
     assert read_kit(kit, device="Pixel 9").identity.cpu == "Pixel 9"
+
+
+#: Outputs of onnxruntime_perf_test as published runs printed them, verbatim, with the mean (ms) the
+#: kit must read from each.
+ORT_PERF_TEST_OUTPUTS = {
+    # current builds: "... cost total:". A Vivo X300 phone's C1-Pro core, from Arm's learning path
+    # ArmDeveloperEcosystem/arm-learning-paths, content/learning-paths/mobile-graphics-and-gaming/
+    # performance_onnxruntime_kleidiai_sme2/profiling_example.md (ORT with SME2)
+    "total, arm-learning-paths": ("""\
+Setting intra_op_num_threads to 1
+Disabling intra-op thread spinning between runs
+Session creation time cost: 0.217932 s
+First inference time cost: 196 ms
+Total inference time cost: 0.49481 s
+Total inference requests: 5
+Average inference time cost total: 98.961997 ms
+Total inference run time: 0.494854 s
+Number of inferences per second: 10.104
+Avg CPU usage: 11 %
+Peak working set size: 271122432 bytes
+Avg CPU usage:11
+Peak working set size:271122432
+Runs:5
+Min Latency: 0.0958204 s
+Max Latency: 0.101519 s
+P50 Latency: 0.0995086 s
+P90 Latency: 0.101519 s
+P95 Latency: 0.101519 s
+P99 Latency: 0.101519 s
+P999 Latency: 0.101519 s
+""", 98.961997),
+    # current builds again, another vendor's: spacemit-com/docs-ai,
+    # zh/compute_stack/ai_compute_stack/modelzoo.md (spacemit-ort 2.0.3, an execution provider's lines first)
+    "total, spacemit docs-ai": ("""\
+using SpaceMITExecutionProvider
+setting SPACEMIT_EP_INTRA_THREAD_NUM : 4
+Setting intra_op_num_threads to 1
+Session creation time cost: 0.169475 s
+First inference time cost: 109 ms
+Total inference time cost: 0.0727021 s
+Total inference requests: 10
+Average inference time cost total: 7.270205 ms
+Total inference run time: 0.0727619 s
+Number of inferences per second: 137.435
+Avg CPU usage: 62 %
+Peak working set size: 91336704 bytes
+Avg CPU usage:62
+Peak working set size:91336704
+Runs:10
+Min Latency: 0.00720383 s
+Max Latency: 0.00730163 s
+P50 Latency: 0.00727787 s
+P90 Latency: 0.00730163 s
+P95 Latency: 0.00730163 s
+P99 Latency: 0.00730163 s
+P999 Latency: 0.00730163 s
+""", 7.270205),
+    # older builds: "... cost: X ms". onnxruntime 1.3.1 on an Android board, from
+    # https://github.com/ARM-software/ComputeLibrary/issues/850 (its first run, the ACL provider)
+    "older, ComputeLibrary#850": ("""\
+# onnxruntime_perf_test -m times -r 10 -e acl /sdcard/testdata/squeezenet1.0-9/model.onnx result.csv
+Session creation time cost: 0.127918 s
+Total inference time cost: 1.44871 s
+Total inference requests: 10
+Average inference time cost: 144.871 ms
+Total inference run time: 1.44916 s
+Avg CPU usage: 68 %
+Peak working set size: 158171136 bytes
+""", 144.871),
+    # older still, no space after the colons: https://github.com/microsoft/onnxruntime/pull/2798
+    # (the pull request that named these lines "inference time cost")
+    "older, onnxruntime#2798": ("""\
+Setting intra_op_num_threads to 0
+Session creation time cost:1.84149 s
+Total inference time cost:0.734606 s
+Total inference requests:1
+Average inference time cost:734.606 ms
+Total inference run time:0.734761 s
+""", 734.606),
+}
+
+#: Outputs of LiteRT's (TensorFlow Lite's) benchmark_model as published runs printed them,
+#: verbatim, with the mean (us) the kit must read from each.
+BENCHMARK_MODEL_OUTPUTS = {
+    # the XNNPACK delegate, as the litert kit runs it: https://github.com/google/XNNPACK/issues/999
+    # (a Raspberry Pi, an int8 model)
+    "xnnpack, XNNPACK#999": ("""\
+Log parameter values verbosely: [0]
+Num threads: [4]
+Graph: [yolo_best_recall_int8_static.tflite]
+Enable op profiling: [1]
+#threads used for CPU inference: [4]
+Loaded model yolo_best_recall_int8_static.tflite
+INFO: Created TensorFlow Lite XNNPACK delegate for CPU.
+The input model file size (MB): 3.67827
+Initialized session in 18.777ms.
+Running benchmark for at least 1 iterations and at least 0.5 seconds but terminate if exceeding 150 seconds.
+count=9 first=64791 curr=56295 min=54873 max=65831 avg=57758.2 std=4065
+
+Running benchmark for at least 50 iterations and at least 1 seconds but terminate if exceeding 150 seconds.
+count=50 first=58154 curr=53809 min=53077 max=60727 avg=55043.2 std=1562
+
+Inference timings in us: Init: 18777, First inference: 64791, Warmup (avg): 57758.2, Inference (avg): 55043.2
+Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE to the actual memory footprint of the model at runtime. Take the information at your discretion.
+Memory footprint delta from the start of the tool (MB): init=8.97656 overall=18.7227
+Profiling Info for Benchmark Initialization:
+""", 55043.2),
+    # a super-resolution network (ESPCN) on a phone: https://github.com/tensorflow/tensorflow/issues/42507
+    "espcn, tensorflow#42507": ("""\
+STARTING!
+Duplicate flags: num_threads
+Log parameter values verbosely: [0]
+Num threads: [4]
+Graph: [/data/local/tmp/espcn_harmonic_2x_slim_w_cl.tflite]
+Enable op profiling: [1]
+#threads used for CPU inference: [4]
+Loaded model /data/local/tmp/espcn_harmonic_2x_slim_w_cl.tflite
+The input model file size (MB): 0.004448
+Initialized session in 0.855ms.
+Running benchmark for at least 1 iterations and at least 0.5 seconds but terminate if exceeding 150 seconds.
+count=15 first=49060 curr=33682 min=32825 max=49060 avg=34825.1 std=3930
+
+Running benchmark for at least 50 iterations and at least 1 seconds but terminate if exceeding 150 seconds.
+count=50 first=32891 curr=33978 min=32641 max=34005 avg=33209.4 std=450
+
+Inference timings in us: Init: 855, First inference: 49060, Warmup (avg): 34825.1, Inference (avg): 33209.4
+Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE to the actual memory footprint of the model at runtime. Take the information at your discretion.
+Peak memory footprint (MB): init=0 overall=12.8672
+""", 33209.4),
+}
+
+
+@pytest.mark.parametrize("name", list(ORT_PERF_TEST_OUTPUTS))
+def test_published_onnxruntime_perf_test_outputs_are_read(name, tmp_path):
+    """Each published output, old lines and current ones, gives its mean and nothing else (not
+    the first inference's ms, not a latency percentile); and is refused by a litert kit."""
+    from slwsr_search.deploy.kit import parse_output
+
+    text, ms = ORT_PERF_TEST_OUTPUTS[name]
+    path = tmp_path / "part.txt"
+    path.write_text(text)
+    assert parse_output(path, TOOLS["onnxruntime"]) == pytest.approx(ms)
+    path.write_text(text.replace("\n", "\r\n"))  # CRLF, as adb shell passes a phone's lines on some hosts
+    assert parse_output(path, TOOLS["onnxruntime"]) == pytest.approx(ms)
+    with pytest.raises(ValueError, match="holds onnxruntime_perf_test output, but this kit measures litert"):
+        parse_output(path, TOOLS["litert"])
+
+
+@pytest.mark.parametrize("name", list(BENCHMARK_MODEL_OUTPUTS))
+def test_published_benchmark_model_outputs_are_read_in_microseconds(name, tmp_path):
+    from slwsr_search.deploy.kit import parse_output
+
+    text, us = BENCHMARK_MODEL_OUTPUTS[name]
+    path = tmp_path / "part.txt"
+    path.write_text(text)
+    assert parse_output(path, TOOLS["litert"]) == pytest.approx(us / 1000)
+    with pytest.raises(ValueError, match="holds benchmark_model output, but this kit measures onnxruntime"):
+        parse_output(path, TOOLS["onnxruntime"])
+
+
+def test_a_kit_of_current_onnxruntime_outputs_imports(kit):
+    """The round trip with outputs as today's onnxruntime_perf_test writes them (the published run's
+    text, its mean replaced per part)."""
+    text, ms = ORT_PERF_TEST_OUTPUTS["total, arm-learning-paths"]
+    _fill(kit)
+    for i, part in enumerate(json.loads((kit / MANIFEST).read_text())["parts"]):
+        (kit / RESULTS / (part["file"][:-5] + ".txt")).write_text(_stamped(kit, text.replace(f"{ms:.6f}", f"{2.0 + i:.6f}")))
+    table = read_kit(kit)
+    for i, p in enumerate(PARTS):
+        assert table.entries[p.key] == pytest.approx((2.0 + i) / p.copies)
+
+
+def test_no_other_line_and_no_second_run_is_taken_for_the_mean(tmp_path):
+    """Lines that name a time but are not the mean are not read; two runs' outputs in one file are
+    refused (which run the part's time is would be a guess)."""
+    from slwsr_search.deploy.kit import parse_output
+
+    path = tmp_path / "part.txt"
+    path.write_text("First inference time cost: 196 ms\nP50 Latency: 0.0995086 s\n"
+                    "Average inference time cost submission: 3.1 ms\nrun 3: Average inference time cost: 9 ms\n")
+    with pytest.raises(ValueError, match="no time in it"):
+        parse_output(path, TOOLS["onnxruntime"])
+    one = ORT_PERF_TEST_OUTPUTS["total, spacemit docs-ai"][0]
+    path.write_text(one + one.replace("7.270205", "7.5"))
+    with pytest.raises(ValueError, match=r"part.txt: 2 times in it \(7.270205, 7.5\); expected one run"):
+        parse_output(path, TOOLS["onnxruntime"])
+    # benchmark_model's summary read on its own line only: a later line's "Inference (avg)" is not it
+    path.write_text("Inference timings in us: Init: 855, First inference: 49060\nInference (avg): 12\n")
+    with pytest.raises(ValueError, match="no time in it"):
+        parse_output(path, TOOLS["litert"])
+
+
+def test_outputs_left_by_another_kit_in_the_folder_are_refused(tmp_path):
+    """An fp32 kit run on the phone, then an int8 kit written into the same folder and its script
+    not (or not wholly) run: the fp32 outputs, under the same part file names, are not read as the
+    int8 parts' times. A kit written again alike keeps its id, and its outputs stay valid."""
+    kit = write_kit(tmp_path / "kit", PARTS[:3], "onnxruntime", False, 1, 4, (8, 8), runs=3)
+    env = _stand_in_phone(tmp_path, perf_test_output(2.5))
+    p = subprocess.run(["sh", str(kit / SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    fp32_id = json.loads((kit / MANIFEST).read_text())["kit_id"]
+    out = (kit / RESULTS / (PARTS[0].key.replace(":", "_") + ".txt")).read_text()
+    assert out.startswith(f"{ID_LINE} {fp32_id}\nargs: ")
+    assert set(read_kit(kit).entries) == {q.key for q in PARTS[:3]}
+    write_kit(kit, PARTS[:3], "onnxruntime", False, 1, 4, (8, 8), runs=3)  # the same kit again
+    assert json.loads((kit / MANIFEST).read_text())["kit_id"] == fp32_id and read_kit(kit).entries
+    write_kit(kit, PARTS[:3], "onnxruntime", True, 1, 4, (8, 8), runs=3)  # the int8 kit, same file names
+    int8_id = json.loads((kit / MANIFEST).read_text())["kit_id"]
+    assert int8_id != fp32_id
+    with pytest.raises(ValueError, match=f"results/{PARTS[0].key.replace(':', '_')}.txt: an output of kit {fp32_id}, "
+                                         f"not of this one \\({int8_id}, manifest.json\\): left from another kit"):
+        read_kit(kit)
+    (kit / RESULTS / (PARTS[0].key.replace(":", "_") + ".txt")).write_text(perf_test_output(2.5))  # by hand, no id
+    with pytest.raises(ValueError, match=f"its first line is not '{ID_LINE} {int8_id}' \\(this kit"):
+        read_kit(kit)
+    p = subprocess.run(["sh", str(kit / SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert read_kit(kit).identity.runtime == "onnxruntime-int8"
