@@ -247,7 +247,9 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     assert all(f"| `{f}` |" in files for f in ("model.onnx", "model.int8.onnx", "model.fp16.onnx", *tflite)) and " ms |" in files
     if litert:  # at its own size (112x112): scored, but not timed on the 320x180 image
         row = next(line for line in files.splitlines() if line.startswith("| `model.int8.tflite` |"))
-        assert "112x112 LR in" in row and row.endswith("| - |") and " / 0." in row
+        assert "112x112 LR in" in row and " / 0." in row and row.split(" | ")[-2] == "-"  # latency: not timed
+        # every file's "against the network" cell: the parity gate passed it (docs/deployment.md#the-parity-gate)
+        assert " dB |" in row.split(" | ", 3)[-1] and "max diff" in row
     assert "![" in card and "(crops.png)" in card and "| s-lwsr16-half (int8) |" in (run / "table.md").read_text()
     assert (run / "table.md").exists() and "| s-lwsr16-half |" in (run / "table.md").read_text()
     assert "validation PSNR (dB)" in (run / "progress.html").read_text()
@@ -324,3 +326,62 @@ def test_a_run_folder_another_process_trains_is_refused(tmp_path, data):
         holder.kill()
         holder.wait()
     assert finalize_training(tmp_path / "run", config(), data, "cpu").status == "ok"
+
+
+def test_the_gpu_path_gives_every_step_and_every_progress_row_a_loss(tmp_path, data):
+    """finalize on the loop's GPU path (the loss read every 10 steps, CUDA's default) run on a CPU:
+    ``on_step`` gets a float at every step and each progress row a loss (a GPU's rows once had
+    none), the value ``on_step`` had at that step; weights, scores and the rows' mean losses are
+    the CPU path's (reading the loss less often changes no result)."""
+    from slwsr_search.training.device import Speedups
+
+    losses: dict[int, float] = {}
+    cpu = finalize_training(tmp_path / "cpu", config(), data, "cpu")
+    gpu = finalize_training(tmp_path / "gpu", config(), data, "cpu", Speedups(loss_every=10),
+                            on_step=lambda s, l: losses.__setitem__(s, l))
+    assert cpu.status == gpu.status == "ok" and sorted(losses) == list(range(1, 13))
+    assert all(isinstance(v, float) for v in losses.values())
+    rows, ref = read_progress(tmp_path / "gpu"), read_progress(tmp_path / "cpu")
+    assert [r["step"] for r in rows] == [3, 6, 9, 12] and [r["loss"] for r in rows] == [losses[r["step"]] for r in rows]
+    assert [(r["psnr"], r["ssim"]) for r in rows] == [(r["psnr"], r["ssim"]) for r in ref]
+    assert [r["loss_mean"] for r in rows] == pytest.approx([r["loss_mean"] for r in ref], rel=1e-6)
+    a, b = weights(cpu.training), weights(gpu.training)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_cuda_run_gives_every_step_and_every_progress_row_a_loss(tmp_path, data):
+    losses: dict[int, float] = {}
+    r = finalize_training(tmp_path, config(), data, "cuda", on_step=lambda s, l: losses.__setitem__(s, l))
+    assert r.status == "ok" and sorted(losses) == list(range(1, 13)) and all(isinstance(v, float) for v in losses.values())
+    assert [x["loss"] for x in read_progress(tmp_path)] == [losses[s] for s in (3, 6, 9, 12)]
+
+
+@pytest.mark.parametrize("cuda, pname, steps", [(True, "paper", "1,000,000"), (False, "long", "5,000")])
+def test_protocol_auto_picks_the_papers_on_cuda_and_says_so(tmp_path, capsys, data, monkeypatch, cuda, pname, steps):
+    """``finalize --protocol auto`` (the default) with CUDA simulated (``--device auto`` resolves to
+    cuda; nothing runs on it: the training is stubbed) picks ``paper``, and the header line printed
+    before any training says so with its 1,000,000 steps; on a CPU, ``long``. ``--help`` says both."""
+    import slwsr_search.cli.finalize as cli
+    from slwsr_search.training.finalize import FinalizeResult
+    from slwsr_search.training.protocol import PROTOCOLS
+
+    seen = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(cli, "configure_device", lambda dev, sp: seen.setdefault("dev", dev))  # touches no GPU
+    monkeypatch.setattr(cli, "load_data", lambda *a, **k: data)
+    monkeypatch.setattr(cli, "_calibration", lambda *a: None)
+
+    def no_training(name, config, *a):
+        seen["protocol"] = config.protocol
+        return FinalizeResult("interrupted", None, 0, 0.0, None), print
+
+    monkeypatch.setattr(cli, "_train", no_training)
+    code, out, _ = run_command(lambda a: cli.main(a, "finalize"), capsys, "--preset", "s-lwsr16-half", "--out",
+                               str(tmp_path / "o"), "--quiet", prog="finalize")
+    assert code == 130 and seen["dev"].type == ("cuda" if cuda else "cpu") and seen["protocol"] == PROTOCOLS[pname]
+    assert f"protocol    {pname}: {steps} steps x 16 x 48 px" in out
+    with pytest.raises(SystemExit):
+        cli.main(["--help"], "finalize")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "`long` on a CPU" in text and "`paper` on CUDA (the paper's 1,000,000 steps" in text

@@ -14,6 +14,13 @@ from slwsr_search.deploy.int8_settings import Int8Settings
 from slwsr_search.search.study import StudyConfig
 
 
+#: A bound on |fp32 PSNR - int8 PSNR| of the smoke study's first three trained designs: measured
+#: 0.0076, 0.0006, -0.0012 dB (2026-12-07, Intel Xeon AVX-512, onnxruntime's int8), so 0.05 leaves
+#: room for another CPU's int8 kernels, while calibrating on a quarter of the value range (a
+#: regression tried then) loses 0.08 to 0.18 dB on them; the old bound, 5 dB, let that through.
+DROP_BOUND_DB = 0.05
+
+
 def int8_study(tmp_path, objectives: str = '["int8_psnr", "params"]', limit: str = "", extra: str = "") -> str:
     """The smoke study scoring int8 (``objectives``, a ``max_int8_drop_db`` ``limit``), 4 calibration patches."""
     toml = open(StudyConfig.load("smoke").path).read()
@@ -60,10 +67,44 @@ def test_a_study_records_int8_beside_fp32_and_ranks_by_it(tmp_path, capsys, fold
     for t in done:
         a = t.user_attrs
         assert a["int8_drop_db"] == pytest.approx(a["psnr"] - a["int8_psnr"]) and len(a["seed_int8_psnr"]) == 1
-        assert t.values[0] == pytest.approx(a["int8_psnr"]) and abs(a["int8_drop_db"]) < 5
+        assert t.values[0] == pytest.approx(a["int8_psnr"]) and abs(a["int8_drop_db"]) < DROP_BOUND_DB
         assert t.constraints["int8_drop"] == pytest.approx(a["int8_drop_db"] - 5.0)
     assert "int8 PSNR (lost)" in out and "dB lost to int8 <= 5" in out
     assert "int8_psnr" in (tmp_path / "rep" / "trials.csv").read_text().splitlines()[0]
+
+
+def _completed(url: str) -> list[optuna.trial.FrozenTrial]:
+    st = optuna.load_study(study_name="q", storage=url)
+    return [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def test_the_int8_limit_bites_just_below_the_measured_drop_and_not_just_above(tmp_path, capsys, folders):
+    """The limit against the real quantizer: the study's first trained design (trial 3: its
+    NSGA-II first generation, drawn before any constraint value is known, so the same design
+    whatever the limit) loses d dB to int8 (measured 0.0076 dB on 2026-12-07); the same study with
+    ``max_int8_drop_db`` a quarter below d keeps it off the front, with a quarter above it passes."""
+    from slwsr_search.cli.run import main
+
+    def run(name: str, limit: float) -> list[optuna.trial.FrozenTrial]:
+        url = f"sqlite:///{tmp_path / name}.db"
+        (tmp_path / name).mkdir()
+        code, out, err = run_command(main, capsys, "--study", int8_study(tmp_path / name, limit=f"max_int8_drop_db = {limit!r}"),
+                                     "--storage", url, "--quiet", "--device", "cpu", "--n-trials", "1", "--no-report",
+                                     *folders, prog="run")
+        assert code == 0, err
+        return _completed(url)
+
+    (first,) = run("measure", 5.0)
+    assert first.number < 4  # the smoke study's population_size: its first generation
+    drop = first.user_attrs["int8_drop_db"]
+    if drop <= 0:  # limits are >= 0: none can be below a design that loses nothing
+        pytest.skip(f"the first design loses nothing to int8 on this machine ({drop:+.4f} dB)")
+    for limit, bites in ((0.75 * drop, True), (1.25 * drop, False)):
+        (t,) = run(f"limit{limit:.6f}", limit)
+        assert t.number == first.number and t.user_attrs["arch"] == first.user_attrs["arch"]
+        assert t.user_attrs["int8_drop_db"] == pytest.approx(drop, abs=1e-9)  # the same training and quantization
+        assert t.constraints["int8_drop"] == pytest.approx(drop - limit) and (t.constraints["int8_drop"] > 0) is bites
+        assert t.user_attrs["feasible"] is (not bites)
 
 
 def test_a_design_losing_more_than_the_limit_to_int8_is_kept_off_the_front(tmp_path, capsys, folders, monkeypatch):

@@ -104,7 +104,12 @@ def test_each_calibration_method_gives_a_graph_and_they_score(net, tmp_path):
     fp32_psnr = evaluate_pairs(DATA.val, model_upscaler(model), 4).psnr
     for v in variants:
         psnr, ssim = scores[v.label]["syn"]
-        assert abs(psnr - fp32_psnr) < 1.0 and 0 < ssim <= 1
+        # Measured on this network (2026-12-07, Intel Xeon, 2 cores; deterministic, the same in repeated runs):
+        # fp32 20.151 dB, int8 minus fp32 -0.026 (minmax), +0.003 (percentile), -0.026 (entropy) dB;
+        # over six training seeds of this design at most 0.041 dB either way. 0.08 dB: the worst
+        # measured plus 0.04 for other CPUs' kernels; a calibration gone wrong costs whole dB.
+        assert abs(psnr - fp32_psnr) < 0.08, (v.label, psnr, fp32_psnr)
+        assert 0 < ssim <= 1
 
 
 def test_fp16_is_within_1e_2_of_fp32_at_odd_sizes(net, tmp_path):
@@ -172,6 +177,7 @@ def test_the_command_writes_and_scores_int8_and_fp16(net, tmp_path, capsys):
     ("foreign-data", [], "/gone/T91: calibration folder not found (the training data"),
     ("bundle", ["--patch", "900"], "none of"),
     ("bundle", ["--compare"], "--compare scores the methods: name at least one --bench folder"),
+    ("bundle", ["--csv", "s.csv"], "--csv s.csv: nothing to write without --bench (scores) or --time (times)"),
     ("bundle", ["--litert", "--tflite-size", "64x48"], "--tflite-size 64x48: at least 101 LR pixels each way for this network"),
 ])
 def test_bad_input_is_a_one_line_error(net, tmp_path, capsys, setup, args, words):
@@ -237,6 +243,77 @@ def test_several_models_get_their_own_folders_and_a_stale_graph_is_replaced(net,
         assert meta["spec_hash"] == net[0].spec.hash, name
 
 
+def test_a_graph_of_other_weights_of_the_same_design_is_not_quantized_in_their_place(net, tmp_path, capsys, monkeypatch):
+    """Two trainings of one design (same spec, other weights) quantized into one --out: the second
+    run's graphs are the second network's, not the first's model.onnx reused for its spec hash. A
+    model.onnx of these very weights is reused; one without a weights hash (written before it was
+    recorded) is exported afresh."""
+    import slwsr_search.cli.quantize as cli
+    from slwsr_search.deploy.bundle import weights_hash
+
+    first = net[0]
+    second = __import__("slwsr_search").build_model(first.spec)  # the same spec, untrained weights
+    assert second.spec.hash == first.spec.hash and weights_hash(second) != weights_hash(first)
+    out = tmp_path / "out"
+    x = np.random.default_rng(1).random((1, 3, 11, 13), dtype=np.float32)
+    for m, name in ((first, "a"), (second, "b")):
+        code, _, err = run_command(lambda a: cli.main(a, "quantize"), capsys, str(_bundle(m, tmp_path / name)),
+                                   "--out", str(out), "--patches", "2", "--patch", "24", "--quiet", prog="quantize")
+        assert code == 0, err
+        assert np.abs(_out(out / ONNX, x) - torch_runner(m)(x)).max() < 1e-4, name
+        for f in (ONNX, ONNX_INT8, ONNX_FP16):
+            assert {p.key: p.value for p in onnx.load(str(out / f)).metadata_props}["weights_hash"] == weights_hash(m), (name, f)
+    exports = []
+    monkeypatch.setattr(cli, "export_onnx", lambda model, path: exports.append(path) or export_onnx(model, path))
+    args = [str(tmp_path / "b"), "--out", str(out), "--patches", "2", "--patch", "24", "--quiet"]
+    code, _, err = run_command(lambda a: cli.main(a, "quantize"), capsys, *args, prog="quantize")
+    assert code == 0 and exports == [], err  # these weights' graph: reused
+    proto = onnx.load(str(out / ONNX))
+    kept = [p for p in proto.metadata_props if p.key != "weights_hash"]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    onnx.save_model(proto, str(out / ONNX))
+    code, _, err = run_command(lambda a: cli.main(a, "quantize"), capsys, *args, prog="quantize")
+    assert code == 0 and exports == [out / ONNX], err  # no weights hash: cannot say, exported afresh
+
+
+def test_the_weights_hash_names_the_weights_not_where_or_how_they_are_held(net):
+    """Equal for the module, its state dict and a channels_last copy (training's layout); another
+    for one changed weight; exported into every graph's metadata."""
+    import copy
+
+    from slwsr_search.deploy.bundle import weights_hash
+    from slwsr_search.deploy.onnx_export import onnx_metadata
+
+    model = net[0]
+    h = weights_hash(model)
+    assert len(h) == 16 and h == weights_hash(model.state_dict())
+    assert weights_hash(copy.deepcopy(model).to(memory_format=torch.channels_last)) == h
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        w = next(other.parameters())
+        w[(0,) * w.dim()] += 1e-3
+    assert weights_hash(other) != h and onnx_metadata(model)["weights_hash"] == h
+
+
+def test_time_without_bench_prints_a_table_of_times_and_writes_them(net, tmp_path, capsys):
+    """--time alone times every graph (no scores): the table has the times, the CSV one line per graph."""
+    from slwsr_search.cli.quantize import main
+
+    b = _bundle(net[0], tmp_path / "b")
+    code, out, err = run_command(lambda a: main(a, "quantize"), capsys, str(b), "--patches", "2", "--patch", "24",
+                                 "--time", "--csv", str(tmp_path / "t.csv"), "--quiet", prog="quantize")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "| model | params | graph | ms | x fp32 |" and lines[1] == "|---|---|---|---|---|"
+    assert [l.split(" | ")[2] for l in lines[2:5]] == ["fp32", "int8", "fp16"]
+    assert all(float(l.split(" | ")[3]) > 0 for l in lines[2:5]) and lines[2].endswith("| 1.00 |")
+    assert "PSNR" not in out and "ms: median of 10 runs" in out
+    rows = [r.split(",") for r in (tmp_path / "t.csv").read_text().splitlines()]
+    assert rows[0][2] == "graph" and [r[2] for r in rows[1:]] == ["fp32", "int8", "fp16"]
+    assert all(r[5:9] == ["", "", "", ""] and float(r[9]) > 0 for r in rows[1:]) and rows[1][10] == "1.000"
+
+
 def test_the_cards_file_table_is_a_table_with_and_without_bench_sets():
     from slwsr_search.deploy.release import FileFacts, files_markdown
 
@@ -280,7 +357,11 @@ def test_quantize_litert_writes_scores_and_times_the_tflite_files(net, tmp_path,
     assert list(rows) == ["fp32", "int8", "fp16", "litert fp32", "litert int8"]
     psnr = {k: float(v[6]) for k, v in rows.items()}
     assert abs(psnr["litert fp32"] - psnr["fp32"]) < 0.05   # windows and padding: near the padded edges only
-    assert abs(psnr["litert int8"] - psnr["int8"]) < 0.5    # both int8, calibrated alike on the same patches
+    # both int8, calibrated alike on the same patches. Measured (2026-12-07, Intel Xeon, 2 cores): -0.070 dB on
+    # this network in two runs (+-0.001), and -0.070, +0.031, -0.062, +0.003 over four training
+    # seeds of it; 0.12 dB is the worst plus 0.05. (On trained networks with 64 patches the two
+    # agree within 0.014 dB: docs/deployment.md; 4 patches of 16 px here keep the test quick.)
+    assert abs(psnr["litert int8"] - psnr["int8"]) < 0.12, psnr
     assert rows["litert fp32"][9] == "" and rows["fp32"][9] != ""  # timed at 320x180: another size, not timed
     Image.fromarray(DATA.val[0].lr).save(tmp_path / "pic.png")
     code, _, err = run_command(lambda a: upscale(a, "upscale"), capsys, "--model", str(b), "--backend", "litert-int8",

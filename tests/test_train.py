@@ -19,7 +19,7 @@ from slwsr_search.training.checkpoint import load_checkpoint, save_checkpoint
 from slwsr_search.training import loop as train_mod
 from slwsr_search.training.device import Speedups, configure_device, resolve_device
 from slwsr_search.training.loop import Training, train
-from slwsr_search.training.protocol import PROTOCOLS, Protocol
+from slwsr_search.training.protocol import AUTO_PROTOCOL, PROTOCOLS, Protocol, auto_protocol
 from slwsr_search.training.state import (FIELDS, OLD_CHECKPOINT, OLD_FINALIZE, STATE_FORMAT, TrainingState, load_state,
                                          resume, save_state)
 
@@ -88,7 +88,9 @@ def test_cpu_path_of_every_device_option(device, speedups):
     finally:
         torch.set_num_threads(threads)
         torch.set_flush_denormal(True)
-    assert r.ok and (r.device == "cpu" or torch.cuda.is_available())
+    # the device actually used, on either kind of host: "auto" is CUDA where there is one
+    used = "cuda" if device == "auto" and torch.cuda.is_available() else "cpu"
+    assert r.ok and r.device == used and {p.device.type for p in r.model.parameters()} == {used}
 
 
 def _flushes_denormals() -> bool:
@@ -117,19 +119,82 @@ def test_channels_last_does_not_change_the_result_beyond_rounding():
     assert abs(a.psnr - b.psnr) < 0.05
 
 
+def _autocast_seen(monkeypatch, device_type: str = "cpu") -> list[bool]:
+    """Whether autocast is on for ``device_type`` each time the loop scores the validation set."""
+    import slwsr_search.training.device as device  # validation_scores, the one place the loop scores
+
+    seen: list[bool] = []
+    real = device.evaluate_pairs
+
+    def spy(*a, **k):
+        seen.append(torch.is_autocast_enabled(device_type))
+        return real(*a, **k)
+
+    monkeypatch.setattr(device, "evaluate_pairs", spy)
+    return seen
+
+
 def test_bf16_autocast_on_cpu_trains_in_bf16_and_scores_in_fp32(monkeypatch):
     """``cpu_bf16`` changes the training (bf16 forward) but not how it is scored: the validation
     of the same weights gives the fp32 score."""
-    import slwsr_search.training.loop as loop
-
-    seen = []
-    real = loop.evaluate_pairs
-    monkeypatch.setattr(loop, "evaluate_pairs", lambda *a, **k: seen.append(torch.is_autocast_enabled("cpu")) or real(*a, **k))
+    seen = _autocast_seen(monkeypatch)
     a = train(TINY, DATA, FAST, device="cpu", speedups=Speedups(cpu_bf16=True))
     b = train(TINY, DATA, FAST, device="cpu")
     assert a.ok and b.ok and a.final_loss != b.final_loss and seen == [False, False]
     again = evaluate_pairs(DATA.val, model_upscaler(a.model, "cpu"), DATA.scale)
     assert again.psnr == a.psnr
+
+
+#: A GPU's path through the loop on a CPU: the training forward under bf16 autocast (CUDA's default
+#: ``bf16``), the loss read every 10 steps (CUDA's default, :data:`~slwsr_search.training.device.LOSS_EVERY`).
+GPU_PATH = Speedups(cpu_bf16=True, loss_every=10)
+
+
+def test_the_gpu_path_on_a_cpu_scores_in_fp32_and_passes_a_float_loss_every_step(monkeypatch):
+    """On the loop's GPU path (bf16 training, the loss read every 10 steps), run on a CPU:
+    validation is scored in fp32, and ``on_step`` gets a float at every step: the mean loss since
+    the previous read, the last one read in between (each read's value equals the mean of the
+    same training's step losses, read every step)."""
+    p = Protocol(steps=12, batch_size=2, lr_patch=12, eval_every=6)
+    every: dict[int, float] = {}
+    ref = Training(TINY, DATA, dataclasses.replace(p, eval_every=0), "cpu", Speedups(cpu_bf16=True, loss_every=1))
+    assert ref.run(p.steps, score=False, on_step=lambda s, l: every.__setitem__(s, l)).ok
+    seen = _autocast_seen(monkeypatch)
+    got: dict[int, float] = {}
+    t = Training(TINY, DATA, p, "cpu", GPU_PATH)
+    r = t.run(p.steps, on_step=lambda s, l: got.__setitem__(s, l))
+    assert r.ok and sorted(got) == list(range(1, 13)) and all(isinstance(v, float) for v in got.values())
+    mean = lambda lo, hi: sum(every[s] for s in range(lo, hi + 1)) / (hi - lo + 1)  # noqa: E731
+    # read at the segment's first step, every 10th and the last; the steps between keep the last read
+    want = {s: every[1] if s < 10 else mean(2, 10) if s < 12 else mean(11, 12) for s in range(1, 13)}
+    assert got == pytest.approx(want, rel=1e-6) and r.final_loss == pytest.approx(mean(11, 12), rel=1e-6)
+    assert [h["step"] for h in r.history] == [6, 12]
+    assert [h["loss"] for h in r.history] == pytest.approx([every[1], mean(11, 12)], rel=1e-6)
+    # the same weights as the run reading every step (reading changes nothing), trained in bf16,
+    # scored in fp32: at step 6 and the end, never under autocast, equal to an fp32 rescoring
+    assert all(torch.equal(a, b) for a, b in zip(ref.model.state_dict().values(), t.model.state_dict().values()))
+    assert seen == [False, False] and r.psnr == evaluate_pairs(DATA.val, model_upscaler(r.model, "cpu"), DATA.scale).psnr
+    bad = train(TINY, DATA, Protocol(steps=12, batch_size=2, lr_patch=12, lr=1e30), "cpu", GPU_PATH)
+    assert bad.status == "nonfinite" and "by step 10" in bad.reason and bad.steps_done == 10  # noticed at a read
+
+
+def test_validation_is_fp32_even_under_a_callers_autocast(monkeypatch):
+    """The loop switches autocast off to score, not just leaves it off: a training run inside a
+    caller's bf16 autocast (trained in bf16) is still scored in fp32."""
+    seen = _autocast_seen(monkeypatch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        r = train(TINY, DATA, FAST, device="cpu")
+    assert r.ok and seen == [False]
+    assert r.psnr == evaluate_pairs(DATA.val, model_upscaler(r.model, "cpu"), DATA.scale).psnr
+
+
+def test_loss_reads_per_device_and_their_setting():
+    sp = Speedups()
+    assert sp.loss_reads_every("cpu") == 1 and sp.loss_reads_every("cuda") == 10 and Speedups(loss_every=3).loss_reads_every("cuda") == 3
+    assert sp.train_bf16("cuda") and not sp.train_bf16("cpu") and GPU_PATH.train_bf16("cpu")
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="loss_every: expected an integer >= 1 or None"):
+            Speedups(loss_every=bad)
 
 
 def test_native_bf16_reads_the_cpu_flags(monkeypatch):
@@ -175,7 +240,21 @@ def test_cuda_training():
     r = train(TINY, DATA, FAST, device="cuda")
     assert r.ok and r.device.startswith("cuda") and np.isfinite(r.psnr)
     r = train(TINY, DATA, Protocol(steps=20, batch_size=2, lr_patch=12, lr=1e30), device="cuda")
-    assert r.status == "nonfinite"
+    assert r.status == "nonfinite" and r.steps_done == 10  # read every 10 steps (the CPU test: GPU_PATH)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_trains_in_bf16_scores_in_fp32_and_passes_a_float_loss_every_step(monkeypatch):
+    """The real CUDA path of the CPU test above: bf16 training (the default), validation in fp32,
+    a float loss for ``on_step`` at every step."""
+    seen = _autocast_seen(monkeypatch, "cuda")
+    got: dict[int, float] = {}
+    t = Training(TINY, DATA, Protocol(steps=25, batch_size=2, lr_patch=12, eval_every=12), "cuda")
+    assert t.loss_every == 10 and Speedups().train_bf16("cuda")  # CUDA's defaults
+    r = t.run(25, on_step=lambda s, l: got.__setitem__(s, l))
+    assert r.ok and sorted(got) == list(range(1, 26)) and all(isinstance(v, float) for v in got.values())
+    assert got[9] == got[1] and got[19] == got[10] and got[25] == r.final_loss and seen == [False, False, False]
+    assert r.psnr == pytest.approx(evaluate_pairs(DATA.val, model_upscaler(r.model, "cuda"), DATA.scale).psnr, abs=1e-4)
 
 
 @pytest.mark.parametrize("changes,msg", [
@@ -201,6 +280,17 @@ def test_protocol_dict_and_schedules():
     paper = PROTOCOLS["paper"]
     assert paper.lr == 1e-4 and paper.lr_at(199_999) == 1e-4 and paper.lr_at(200_000) == 5e-5 and paper.lr_at(400_000) == 2.5e-5
     assert Protocol(schedule="constant").lr_at(10**6) == Protocol().lr
+
+
+def test_auto_protocol_is_long_on_a_cpu_and_the_papers_on_cuda():
+    """What ``finalize --protocol auto`` trains, decided by one library function (CUDA named, not
+    used: nothing runs on it)."""
+    assert auto_protocol("cpu") == auto_protocol(torch.device("cpu")) == "long"
+    assert auto_protocol(torch.device("cuda")) == auto_protocol(torch.device("cuda", 1)) == auto_protocol("cuda:0") == "paper"
+    assert PROTOCOLS[auto_protocol("cuda")].steps == 1_000_000 and PROTOCOLS[auto_protocol("cpu")].steps == 5_000
+    assert set(AUTO_PROTOCOL.values()) <= set(PROTOCOLS)
+    with pytest.raises(ValueError, match="protocol auto: no protocol for device type 'mps'"):
+        auto_protocol("mps")
 
 
 def test_scale_mismatch():

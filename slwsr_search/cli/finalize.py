@@ -42,6 +42,10 @@ Take one design (a study's trial, a preset, a spec file or an arch string) to a 
    data or --calib-dir), model.fp16.onnx, model.tflite and model.int8.tflite (LiteRT at one fixed
    size, --tflite-size; with the [litert] extra), model.mlpackage (Core ML; with coremltools),
    crops.png (HR/bicubic/fp32/int8 crops) and MODEL_CARD.md (each file's PSNR and latency here).
+   Every file is made from the network as the bundle saved it and checked against it on a real
+   picture (the first bench picture) before it ships: the parity gate prints each file's largest
+   difference and PSNR against the network; a file outside its precision's bounds is moved to
+   OUT/bundle.rejected/ and the command exits 1 (docs/deployment.md#the-parity-gate).
 
 Protocol --protocol auto (the default): `long` on a CPU (5,000 steps x 16 patches of 48 px, lr 1e-3
 cosine; about an hour for s-LWSR16 on one CPU core, twice that for designs rich in inverted
@@ -57,7 +61,8 @@ examples:
   slwsr finalize --study budget150k --trial 5 --out models/trial5 ...    # a design from a study
   slwsr finalize --preset s-lwsr16 --steps 200 --out /tmp/quick           # a quick try on the built-in data
 
-exit codes: 0 finished and exported; 1 the training failed (non-finite loss, out of memory);
+exit codes: 0 finished and exported; 1 the training failed (non-finite loss, out of memory), or a
+file failed the parity gate (moved to OUT/bundle.rejected/; the bundle holds the files that passed);
 2 bad input (one-line error); 130 interrupted (the last checkpoint is kept: run the same command).
 """
 
@@ -71,7 +76,7 @@ def build_parser(prog: str) -> Parser:
     g.add_argument("--storage", metavar="URL", help="the study's storage (default: $SLWSR_STORAGE, else the study's)")
     g = p.add_argument_group("protocol (each flag overrides the chosen --protocol)")
     g.add_argument("--protocol", choices=["auto", *PROTOCOLS], default="auto",
-                   help="named protocol (default auto: long on CPU, paper on CUDA)")
+                   help="named protocol (default auto: long on CPU, paper on CUDA: 1,000,000 steps)")
     g.add_argument("--steps", type=int, help="optimiser steps")
     g.add_argument("--batch", type=int, help="patches per batch")
     g.add_argument("--patch", type=int, help="LR patch size in pixels")
@@ -133,8 +138,10 @@ def _design(args, parser) -> tuple[str, str, object]:
 
 def _config(args, parser, dev) -> tuple[str, str, FinalizeConfig]:
     """The run's name, its protocol's name and its :class:`FinalizeConfig`, from the options."""
+    from ..training.protocol import auto_protocol  # (imported here: this function is the one caller)
+
     name, origin, spec = _design(args, parser)
-    pname = args.protocol if args.protocol != "auto" else ("paper" if dev.type == "cuda" else "long")
+    pname = args.protocol if args.protocol != "auto" else auto_protocol(dev)
     overrides = {"steps": args.steps, "batch_size": args.batch, "lr_patch": args.patch, "lr": args.lr,
                  "schedule": args.schedule, "halve_every": args.halve_every, "seed": args.seed,
                  "augment": False if args.no_augment else None}
@@ -169,11 +176,11 @@ def _train(name: str, config: FinalizeConfig, data, out: Path, args, speedups: S
         (bar.write if bar is not None else print)(f"[{name}] {line}")
         sys.stdout.flush()
 
-    def on_step(step: int, loss: float | None) -> None:
+    def on_step(step: int, loss: float) -> None:
         if bar is None:
             return
         bar.update(step - bar.n)  # a resumed run's first step jumps the bar to where it is
-        if loss is not None and step % 10 == 0:
+        if step % 10 == 0:
             bar.set_postfix(loss=f"{loss:.2f}", refresh=False)
 
     def on_eval(row: dict) -> None:
@@ -209,70 +216,14 @@ def _graphs(bundle: Path, onnx: Path, calib, args, say):
     return write_variants(onnx, bundle, patches, settings)
 
 
-def _litert(bundle: Path, model, calib, lr_size: tuple[int, int], say) -> list:
-    """The LiteRT files (fp32 and int8, fixed input ``lr_size``), where the ``[litert]`` extra is
-    installed; their variants (scored and timed with the ONNX graphs)."""
-    from ..deploy.bundle import LITERT, LITERT_INT8
-    from ..deploy.litert import litert_or_error
-    from ..deploy.variants import litert_variants
-
-    try:
-        litert_or_error()
-    except ValueError as e:
-        say(f"no {LITERT}: {e}")
-        return []
-    say(f"LiteRT: {LITERT} and {LITERT_INT8} for {lr_size[1]}x{lr_size[0]} LR inputs")
-    try:
-        return litert_variants(model, bundle, lr_size, calib[1], calib[0])
-    except Exception as e:  # the converter raises many kinds; a failed file must not cost the bundle
-        say(f"no {LITERT}: litert-torch could not convert the network ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
-        return []
-
-
-def _coreml(bundle: Path, model, say) -> list:
-    """The Core ML package, where coremltools is installed (the ``[coreml]`` extra); its card row."""
-    from ..deploy.bundle import COREML
-    from ..deploy.coreml import coremltools_or_error, export_coreml
-    from ..deploy.release import FileFacts
-
-    try:
-        coremltools_or_error()
-    except ValueError as e:
-        say(f"no {COREML}: {e}")
-        return []
-    say(f"Core ML: {COREML} (fp16 ML program, iOS 16+)")
-    try:
-        export_coreml(model, bundle / COREML)
-    except Exception as e:  # coremltools raises many kinds; a failed package must not cost the bundle
-        say(f"no {COREML}: coremltools could not convert the network ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
-        return []
-    return [FileFacts(COREML, "Core ML ML program, fp16 (iOS 16 / macOS 13+; runs on Apple systems only: not scored here)", {})]
-
-
-def _picture(bench, model, int8_path: Path, scale: int, device: str):
-    """Crops of the bench's first picture, HR / bicubic / fp32 / int8, each captioned with its PSNR."""
-    from ..deploy.runners import onnx_runner, runner_upscaler
-    from ..sr.crops import crops_strip, detail_box
-    from ..sr.evaluate import bicubic_upscaler, model_upscaler
-    from ..sr.metrics import psnr, quantize
-
-    pair = bench.pairs[0]
-    ups = [("bicubic", bicubic_upscaler(scale)), ("fp32", model_upscaler(model, device)),
-           ("int8", runner_upscaler(onnx_runner(int8_path, 1)))]
-    panels = [("HR", pair.hr)]
-    for label, up in ups:
-        sr = quantize(up(pair.lr))
-        panels.append((f"{label} {psnr(sr, pair.hr, crop=scale):.2f} dB", sr))
-    size = min(96, *pair.hr.shape[:2])
-    strip = crops_strip(panels, detail_box(pair.hr, size), size)
-    return strip, (f"{bench.name} {pair.name}: HR, bicubic, fp32 and int8, a {size} px crop shown x2; "
-                   "PSNR of the whole picture (Y, as in the tables).")
-
-
-def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, args, argv, say, calib) -> None:
-    """Write the bundle's network and graphs, score them on the bench sets, time them, write the card."""
+def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, args, argv, say, calib, val) -> int:
+    """Write the bundle's network and files, check each against the network (the parity gate),
+    score them on the bench sets, time them, write the card. 0, or 1 when a file failed the gate."""
+    from ..deploy.bundle import load_bundle
     from ..deploy.latency import lr_size_for
+    from ..deploy.parity import parity_picture
     from ..deploy.release import FileFacts, write_card, write_network
+    from ..deploy.release_files import coreml_files, crops_picture, gate, litert_files
     from ..deploy.variants import litert_what, score_variants, time_variants, variant_rows
     from ..machine import cpu_summary
     from ..sr.tiles import receptive_radius
@@ -280,7 +231,6 @@ def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, a
     tr, row, params = res.training, res.last_row or {}, count_cost(config.spec).params
     use_ema = choose_weights(args.ship, row, tr.ema is not None) == "ema"
     ema_model = tr.ema_model() if tr.ema is not None else None
-    model = ema_model if use_ema else tr.model.eval()
     facts = TrainingFacts("ema" if use_ema else "raw", res.steps_done, res.train_s, str(tr.dev), torch.get_num_threads(),
                           count_resumes(out),
                           row.get("ema_psnr" if use_ema else "psnr") or float("nan"),
@@ -288,8 +238,16 @@ def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, a
     bundle = out / "bundle"
     scale, note = config.spec.scale, f"this run: {config.protocol.steps:,} steps on {' + '.join(config.train)}"
     lr = lr_size_for(scale)
-    variants = _graphs(bundle, write_network(bundle, model, config, facts), calib, args, say)
-    variants += _litert(bundle, model, calib, args.tflite_size or lr, say)
+    onnx = write_network(bundle, ema_model if use_ema else tr.model.eval(), config, facts)
+    # Every file is made from, and checked against, the network the bundle holds as saved (CPU,
+    # fp32, contiguous), not the training's module (channels_last, maybe on a GPU).
+    model = load_bundle(bundle)
+    made = _graphs(bundle, onnx, calib, args, say) + litert_files(bundle, model, calib, args.tflite_size or lr, say)
+    made += coreml_files(bundle, model, say)
+    variants, parity = gate(bundle, model, made, parity_picture(benches, val, calib[1], lr), say)
+    failed = [v.path.name for v in made if v not in variants]
+    coreml = [v for v in variants if v.label == "coreml"]
+    variants = [v for v in variants if v.label != "coreml"]
     scores = score_variants(variants, benches, scale, margin=receptive_radius(model, scale)) if benches else {}
     say(f"timing {', '.join(v.label for v in variants)} ({lr[1]}x{lr[0]} LR, 1 thread)")
     times = time_variants(variants, lr)
@@ -305,9 +263,12 @@ def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, a
     (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
     what = {"fp32": "fp32 ONNX", "int8": f"int8 ONNX ({args.int8_method} calibration)", "fp16": "fp16 ONNX",
             **litert_what(args.tflite_size or lr, args.int8_method)}
-    files = [FileFacts(v.path.name, what[v.label], scores.get(v.label, {}), times[v.label]) for v in variants]
-    files += _coreml(bundle, model, say)
-    picture = _picture(benches[0], model, bundle / ONNX_INT8, scale, str(tr.dev)) if benches else None
+    files = [FileFacts(v.path.name, what[v.label], scores.get(v.label, {}), times[v.label], parity[v.label])
+             for v in variants]
+    files += [FileFacts(v.path.name, "Core ML ML program, fp16 (iOS 16 / macOS 13+; runs on Apple systems only: "
+                        "not scored here)", {}, None, parity[v.label]) for v in coreml]
+    int8 = bundle / ONNX_INT8
+    picture = crops_picture(benches[0], model, int8) if benches and int8.is_file() else None
     # the card's command names paths relative to where this one ran, not this machine's folders
     given = portable_argv(sys.argv[1:] if argv is None else argv)
     command = "python -m slwsr_search.finalize " + " ".join(shlex.quote(a) for a in given)
@@ -319,6 +280,11 @@ def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, a
     print(f"result      val PSNR {facts.val_psnr:.3f} dB, SSIM {facts.val_ssim:.4f} ({facts.weights} weights); "
           f"{res.train_s / 60:.1f} min of training, {facts.resumes} resume(s)")
     print(f"bundle      {bundle}/ ({', '.join(sorted(p.name for p in bundle.iterdir()))})")
+    if failed:
+        print(f"FAILED      parity: {', '.join(failed)} did not match the network and were moved to {bundle}.rejected/ "
+              "(see the parity lines above); the bundle holds the files that passed")
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int:
@@ -346,5 +312,4 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     if res.status != "ok":
         print(f"FAILED      {res.status}: {res.reason}")
         return 1
-    _release(name, config, res, out, benches, args, argv, say, calib)
-    return 0
+    return _release(name, config, res, out, benches, args, argv, say, calib, data.val)

@@ -11,11 +11,13 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from ..deploy.bundle import ONNX, SPEC, WEIGHTS, bundle_metadata, load_bundle
+from ..deploy.bundle import ONNX, SPEC, WEIGHTS, bundle_metadata, load_bundle, weights_hash
 from ..deploy.onnx_export import export_onnx
 from ..deploy.int8_settings import METHODS, Int8Settings
 from ..deploy.quantize import graph_metadata, patches_from
 from ..deploy.latency import lr_size_for
+from ..deploy.parity import parity_picture
+from ..deploy.release_files import gate
 from ..deploy.variants import litert_variants, method_variants, score_variants, time_variants, write_variants
 from ..machine import cpu_summary
 from ..model.cost import count_cost
@@ -36,11 +38,20 @@ training data the model was trained on, as its bundle or run folder records it).
 input and output. Both take and return what model.onnx does: RGB on 0..1, NCHW, any size.
 
 With --bench, each graph is scored on each folder (PSNR/SSIM on Y, as the literature does) beside
-fp32, with the loss in dB; --compare scores every calibration method ({', '.join(METHODS)}) on the
-same patches. The graphs go into the bundle folder (a run folder: OUT/bundle when finalize wrote it,
-else --out). --litert also writes the LiteRT files model.tflite (fp32) and model.int8.tflite (static
-int8, calibrated on the same patches tiled to its size), at one fixed input size (--tflite-size),
-scored and timed beside the ONNX graphs (it needs the [litert] extra).
+fp32, with the loss in dB; --compare (with --bench) scores every calibration method
+({', '.join(METHODS)}) on the same patches. --time times each graph, with or without --bench
+(without it, a table of times alone); --csv writes the table (it needs --bench or --time). The
+graphs go into the bundle folder (a run folder: OUT/bundle when finalize wrote it, else --out). A
+model.onnx already there is quantized only when it was exported from this very network (the spec
+and weights hashes in its metadata), else it is exported afresh. --litert also writes the LiteRT
+files model.tflite (fp32) and model.int8.tflite (static int8, calibrated on the same patches tiled
+to its size), at one fixed input size (--tflite-size), scored and timed beside the ONNX graphs (it
+needs the [litert] extra).
+
+Before anything is scored, every file written is checked against the network on a real picture
+(the first --bench picture, else a mosaic of the calibration patches): one line per file gives the
+largest difference and the PSNR between their outputs against its precision's bounds; a file
+outside them is moved to BUNDLE.rejected/ and the command exits 1 (docs/deployment.md#the-parity-gate).
 """
 
 EPILOG = """\
@@ -48,10 +59,12 @@ examples:
   slwsr quantize models/s-lwsr16/bundle --bench ../shared/data/Set5 --bench ../shared/data/Set14
   slwsr quantize models/*/bundle --calib-dir ../shared/data/train/T91 --compare --bench ../shared/data/Set5 --csv int8.csv
   slwsr quantize models/s-lwsr16/bundle --litert --bench ../shared/data/Set5 --time
+  slwsr quantize models/s-lwsr16/bundle --time --csv times.csv
 
-exit codes: 0 written (and scored); 2 bad input (a folder that holds no trained network, no
+exit codes: 0 written (and scored or timed); 1 a file failed the parity gate (moved out of the bundle
+to BUNDLE.rejected/ beside it; the others were written, scored and timed); 2 bad input (a folder that holds no trained network, no
 calibration image large enough, a --calib-dir that does not exist, --litert without the [litert]
-extra), in one line.
+extra, --compare without --bench, --csv without --bench or --time), in one line.
 """
 
 
@@ -67,9 +80,12 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--out", metavar="DIR", help="where the graphs go (default: the bundle folder)")
     p.add_argument("--time", action="store_true",
                    help="also time each graph on onnxruntime, 1 thread, one image of the cost convention's size "
-                        "(x4: 320x180 LR), the graphs in turns (ratios within one run are what compare)")
+                        "(x4: 320x180 LR), the graphs in turns (ratios within one run are what compare); "
+                        "without --bench, a table of times alone")
     add_litert_args(p, "--litert")
-    p.add_argument("--csv", metavar="FILE", help="write the scores as CSV (one line per model, graph and set)")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write the table as CSV (one line per model, graph and set; per model and graph when only "
+                        "timed); needs --bench or --time")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads while scoring (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
@@ -109,14 +125,18 @@ def _calibration(dirs: list[str], model_dir: Path, scale: int, settings: Int8Set
 
 
 def _table(rows: list[dict], sets: list[str]) -> str:
+    """The Markdown table: per row its scores on ``sets`` (none when only timed) and, when any row
+    was timed, its time and speed against fp32."""
     timed = any(r["ms"] is not None for r in rows)
-    head = ("| model | params | graph | " + " | ".join(f"{s} PSNR / SSIM (loss dB)" for s in sets) + " |"
-            + (" ms | x fp32 |" if timed else ""))
-    lines = [head, "|" + "---|" * (len(sets) + 3 + 2 * timed)]
+    head = ["model", "params", "graph", *(f"{s} PSNR / SSIM (loss dB)" for s in sets),
+            *(["ms", "x fp32"] if timed else [])]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [f"{r[s][0]:.3f} / {r[s][1]:.4f} ({r[s][2]:+.3f})" for s in sets]
-        speed = (f" {r['ms']:.1f} | {r['speed']:.2f} |" if r["ms"] is not None else " - | - |") if timed else ""
-        lines.append(f"| {r['model']} | {r['params']:,} | {r['graph']} | " + " | ".join(cells) + " |" + speed)
+        cells = [r["model"], f"{r['params']:,}", r["graph"],
+                 *(f"{r[s][0]:.3f} / {r[s][1]:.4f} ({r[s][2]:+.3f})" for s in sets)]
+        if timed:
+            cells += [f"{r['ms']:.1f}", f"{r['speed']:.2f}"] if r["ms"] is not None else ["-", "-"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -125,10 +145,13 @@ def _csv(rows: list[dict], sets: list[str]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["model", "params", "graph", "precision", "method", "set", "psnr", "ssim", "loss_db", "ms", "speed_x_fp32"])
     for r in rows:
+        timing = ["" if r["ms"] is None else f"{r['ms']:.2f}", "" if r["speed"] is None else f"{r['speed']:.3f}"]
         for s in sets:
             w.writerow([r["model"], r["params"], r["graph"], r["precision"], r["method"] or "", s,
-                        f"{r[s][0]:.4f}", f"{r[s][1]:.5f}", f"{r[s][2]:.4f}",
-                        "" if r["ms"] is None else f"{r['ms']:.2f}", "" if r["speed"] is None else f"{r['speed']:.3f}"])
+                        f"{r[s][0]:.4f}", f"{r[s][1]:.5f}", f"{r[s][2]:.4f}", *timing])
+        if not sets:  # timed only: one line per graph, its scores empty
+            w.writerow([r["model"], r["params"], r["graph"], r["precision"], r["method"] or "", "", "", "", "",
+                        *timing])
     return buf.getvalue()
 
 
@@ -150,14 +173,21 @@ def out_folders(models: list[str], out: str | None) -> dict[str, Path | None]:
 
 
 def _fp32_graph(model, out: Path) -> Path:
-    """``out``'s model.onnx when it is this network's (its spec hash), else exported afresh."""
+    """``out``'s model.onnx when it was exported from this network (its spec and weights hashes,
+    :func:`..deploy.onnx_export.onnx_metadata`), else exported afresh: a graph of another training
+    or seed of the same design has the spec hash but not the weights, and one written before the
+    weights hash was recorded cannot say."""
     path = out / ONNX
-    if path.is_file() and graph_metadata(path).get("spec_hash") == model.spec.hash:
-        return path
+    if path.is_file():
+        meta = graph_metadata(path)
+        if meta.get("spec_hash") == model.spec.hash and meta.get("weights_hash") == weights_hash(model):
+            return path
     return export_onnx(model, path)
 
 
-def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path | None) -> list[dict]:
+def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path | None, failed: list[str]) -> list[dict]:
+    """Write, gate, score and time one model's graphs; its table rows. Files that failed the parity
+    gate are added to ``failed``."""
     model, train, bundle = trained_network(folder)
     out = out or bundle
     if out is None:
@@ -174,13 +204,21 @@ def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path
     if args.litert:
         variants += litert_variants(model, out, args.tflite_size or lr_size_for(scale), patches, settings)
     say(f"{folder}: wrote {', '.join(str(v.path) for v in variants[1:])} ({settings.method}, {len(patches)} patches)")
-    if not benches:
+    # the parity gate: each file against the network, on the first bench picture (else a mosaic of
+    # the calibration patches); a file that is not the network leaves the folder and is not scored
+    written = variants
+    variants, _ = gate(out, model, variants, parity_picture(benches, (), patches, lr_size_for(scale)),
+                       lambda line: say(f"{folder}: {line}"))
+    failed.extend(str(v.path) for v in written if v not in variants)
+    if not benches and not args.time:
         return []
     with tempfile.TemporaryDirectory() as tmp:
-        if args.compare:
-            variants += method_variants(fp32, tmp, patches, list(METHODS), settings)
-        scores = score_variants(variants, benches, scale, args.threads,
-                                on_variant=lambda v: say(f"{folder}: scoring {v.label}"), margin=margin)
+        scores = {}
+        if benches:
+            if args.compare:
+                variants += method_variants(fp32, tmp, patches, list(METHODS), settings)
+            scores = score_variants(variants, benches, scale, args.threads,
+                                    on_variant=lambda v: say(f"{folder}: scoring {v.label}"), margin=margin)
         times = {}
         if args.time:
             lr = lr_size_for(scale)
@@ -203,6 +241,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int
     args = parser.parse_args(argv)
     if args.compare and not args.bench:
         parser.error("--compare scores the methods: name at least one --bench folder")
+    if args.csv and not (args.bench or args.time):
+        parser.error(f"--csv {args.csv}: nothing to write without --bench (scores) or --time (times)")
     if args.threads < 1:
         parser.error(f"--threads {args.threads}: expected 1 or more")
     settings = Int8Settings(args.method, args.patches, args.patch, args.seed)
@@ -221,16 +261,22 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int
             loaded[scale] = [load_bench(b, scale) for b in (args.bench or [])]
         return loaded[scale]
 
+    failed: list[str] = []
     for m in args.models:
-        rows += _one(Path(m), args, settings, benches, say, outs[m])
+        rows += _one(Path(m), args, settings, benches, say, outs[m], failed)
     if rows:
         sets = list(dict.fromkeys(b.name for bs in loaded.values() for b in bs))
         print(_table(rows, sets))
-        print(f"\nPSNR (dB) / SSIM on Y, the scale's pixels cropped; loss: the graph's PSNR minus fp32's. "
-              f"int8: {settings.patches} patches of {settings.patch} px, seed {settings.seed}."
+        scored = "PSNR (dB) / SSIM on Y, the scale's pixels cropped; loss: the graph's PSNR minus fp32's. "
+        print("\n" + (scored if sets else "")
+              + f"int8: {settings.patches} patches of {settings.patch} px, seed {settings.seed}."
               + (f" ms: median of 10 runs on onnxruntime (LiteRT with XNNPACK for .tflite), 1 thread; x fp32: fp32's "
                  "time over the graph's; "
                  f"{cpu_summary()}." if args.time else ""))
         if args.csv:
             Path(args.csv).write_text(_csv(rows, sets))
+    if failed:
+        print(f"FAILED      parity: {', '.join(failed)} did not match the network: moved out of the bundle to "
+              "BUNDLE.rejected/ (see the parity lines above)")
+        return 1
     return 0

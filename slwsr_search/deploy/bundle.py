@@ -90,3 +90,22 @@ def bundle_metadata(path: str | Path) -> dict[str, str]:
             return dict(h.metadata() or {})
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"{f}: cannot read it as safetensors ({e})") from None
+
+
+def weights_hash(weights) -> str:
+    """A 16-hex-digit content hash of a network's weights (``weights``: a module, or its state
+    dict): SHA-256 over each tensor's name, dtype, shape and bytes, names in sorted order, tensors
+    taken contiguous on the CPU (so the device and memory format training used do not change it).
+    Files made from a network (ONNX graphs, Core ML packages) carry it, so that one made from other
+    weights of the same spec (a longer training, another seed) is told apart."""
+    import hashlib
+
+    import torch
+
+    state = weights.state_dict() if hasattr(weights, "state_dict") else weights
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]

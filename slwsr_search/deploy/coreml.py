@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..model.network import SLWSR
-from .onnx_export import INPUT, OUTPUT, UnitRange, onnx_metadata
+from .onnx_export import INPUT, OUTPUT, UnitRange, export_copy, onnx_metadata
 
 #: The flexible LR height and width (pixels) the package accepts, and the size it is traced at.
 SIZE_RANGE: tuple[int, int] = (8, 2048)
@@ -48,9 +48,7 @@ def export_coreml(model: SLWSR, path: str | Path, precision: str = "fp16") -> Pa
     if precision not in ("fp16", "fp32"):
         raise ValueError(f"precision: expected fp16 or fp32, got {precision!r}")
     out = Path(path)
-    import copy
-
-    net = UnitRange(copy.deepcopy(model).to("cpu").float().eval()).eval()
+    net = UnitRange(export_copy(model)).eval()
     lo, hi = SIZE_RANGE
     shape = (1, 3, ct.RangeDim(lo, hi, default=TRACE_SIZE[0]), ct.RangeDim(lo, hi, default=TRACE_SIZE[1]))
     # coremltools warns that it was tested with older torch releases and draws progress bars on

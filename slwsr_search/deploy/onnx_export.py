@@ -3,7 +3,7 @@
 The exported graph takes and returns RGB on 0..1, NCHW, float32 (the convention those tools
 expect): the 0..255 scaling the network is trained on and the clamp of its output live inside the
 graph (:class:`UnitRange`). Batch, height and width are dynamic. The scale, the value range, the
-spec JSON and its hash are in the model's ``metadata_props``.
+spec JSON and its hash, and the hash of the weights are in the model's ``metadata_props``.
 """
 
 from __future__ import annotations
@@ -37,10 +37,15 @@ class UnitRange(nn.Module):
 
 
 def onnx_metadata(model: SLWSR) -> dict[str, str]:
-    """The ``metadata_props`` an exported model carries."""
+    """The ``metadata_props`` an exported model carries; ``weights_hash``
+    (:func:`.bundle.weights_hash`) names the weights it was made from, which ``spec_hash`` alone
+    does not (a longer training of one design has its spec)."""
+    from .bundle import weights_hash
+
     spec = model.spec
     return {"format": "slwsr-search/onnx-1", "scale": str(spec.scale), "value_range": "0..1",
-            "layout": "NCHW RGB float32", "precision": "fp32", "spec": spec.to_json(compact=True), "spec_hash": spec.hash}
+            "layout": "NCHW RGB float32", "precision": "fp32", "spec": spec.to_json(compact=True), "spec_hash": spec.hash,
+            "weights_hash": weights_hash(model)}
 
 
 def export_onnx(model: SLWSR, path: str | Path, example_size: tuple[int, int] = (24, 20)) -> Path:
@@ -50,7 +55,7 @@ def export_onnx(model: SLWSR, path: str | Path, example_size: tuple[int, int] = 
     import onnx
 
     out = Path(path)
-    net = UnitRange(_cpu_copy(model)).eval()
+    net = UnitRange(export_copy(model)).eval()
     x = torch.rand(1, 3, *example_size)
     dims = {0: torch.export.Dim("batch", min=1, max=1024), 2: torch.export.Dim("height", min=4, max=16384),
             3: torch.export.Dim("width", min=4, max=16384)}
@@ -73,9 +78,12 @@ def export_onnx(model: SLWSR, path: str | Path, example_size: tuple[int, int] = 
     return out
 
 
-def _cpu_copy(model: SLWSR) -> SLWSR:
+def export_copy(model: SLWSR) -> SLWSR:
+    """What every converter (ONNX, LiteRT, Core ML) is handed: a CPU float32 copy of ``model`` in
+    eval mode with contiguous (NCHW) weights, whatever memory format training used. litert-torch
+    converts a ``channels_last`` module into a file that computes something else (0.79 max
+    difference on 0..1, measured); the ONNX exporter guards on its strides and fails the dynamic
+    batch. ``model`` itself is not changed."""
     import copy
 
-    # Contiguous (NCHW) weights: a model trained channels_last otherwise makes the exporter guard
-    # on strides that tie the batch dimension, and the dynamic batch fails to export.
     return copy.deepcopy(model).to("cpu").float().to(memory_format=torch.contiguous_format).eval()

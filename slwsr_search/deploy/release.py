@@ -63,19 +63,40 @@ def choose_weights(ship: str, last_row: dict, has_ema: bool) -> str:
 @dataclass(frozen=True)
 class FileFacts:
     """One model file as the card lists it: its ``name`` in the bundle, ``what`` it is, its
-    ``scores[set] = (PSNR dB, SSIM)`` on the bench sets and its host ``latency_ms`` (one image of the
-    cost convention's size, None when not timed)."""
+    ``scores[set] = (PSNR dB, SSIM)`` on the bench sets, its host ``latency_ms`` (one image of the
+    cost convention's size, None when not timed) and ``parity``: how it matched the bundle's
+    network in the parity gate (:func:`.parity.parity_cell`; None when not checked)."""
 
     name: str
     what: str
     scores: dict[str, tuple[float, float]]
     latency_ms: float | None = None
+    parity: str | None = None
+
+
+#: The files a release writes into a bundle beside its weights and spec.
+RELEASE_FILES: tuple[str, ...] = (ONNX, ONNX_INT8, ONNX_FP16, LITERT, LITERT_INT8, COREML, CARD, CROPS)
+
+
+def clear_release(folder: str | Path) -> None:
+    """Remove an earlier release's files from the bundle ``folder``, so that a release made again
+    (say, without the ``[litert]`` extra this time) leaves no file it did not make and check."""
+    import shutil
+
+    for name in RELEASE_FILES:
+        p = Path(folder) / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
 
 
 def write_network(folder: str | Path, model: SLWSR, config: FinalizeConfig, facts: TrainingFacts) -> Path:
-    """Write the bundle's weights, spec and fp32 ONNX graph into ``folder`` (created); returns the
-    graph's path (what the int8 and fp16 graphs are made from)."""
+    """Write the bundle's weights, spec and fp32 ONNX graph into ``folder`` (created, an earlier
+    release's files cleared: :func:`clear_release`); returns the graph's path (what the int8 and
+    fp16 graphs are made from)."""
     out = Path(folder)
+    clear_release(out)
     meta = {"protocol": json.dumps(config.protocol.to_dict()), "train": " + ".join(config.train),
             "val": " + ".join(config.val), "weights": facts.weights, "steps": str(facts.steps)}
     save_bundle(model, out, meta)
@@ -101,15 +122,17 @@ def write_card(folder: str | Path, model: SLWSR, config: FinalizeConfig, facts: 
 def files_markdown(files: Sequence[FileFacts], host: str) -> list[str]:
     """The card's table of model files: one row each, PSNR per bench set, host latency."""
     sets = sorted({s for f in files for s in f.scores}, key=lambda s: [s for f in files for s in f.scores].index(s))
-    head = ["file", "what", *(f"{s} PSNR / SSIM" for s in sets), "host latency"]
+    head = ["file", "what", *(f"{s} PSNR / SSIM" for s in sets), "host latency", "against the network"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for f in files:
         cells = [f"{f.scores[s][0]:.2f} / {f.scores[s][1]:.4f}" if s in f.scores else "-" for s in sets]
         ms = "-" if f.latency_ms is None else f"{f.latency_ms:.0f} ms"
-        lines.append("| " + " | ".join([f"`{f.name}`", f.what, *cells, ms]) + " |")
+        lines.append("| " + " | ".join([f"`{f.name}`", f.what, *cells, ms, f.parity or "-"]) + " |")
     lines += ["", f"Host latency: median wall time of one image on onnxruntime (`.onnx`) or LiteRT's interpreter with "
                   f"XNNPACK (`.tflite`), 1 thread, the files timed in turns ({host or 'this machine'}). A phone's "
-                  "figures differ: `slwsr latency kit` measures one.", ""]
+                  "figures differ: `slwsr latency kit` measures one. Against the network: the parity gate's "
+                  "largest difference and PSNR between the file's output and the bundle's own network on a real "
+                  "picture, both on 0..1 (every file passed its precision's bounds before the card was written).", ""]
     return lines
 
 

@@ -118,7 +118,23 @@ def bundle_runner(folder: str | Path, backend: str, model: SLWSR, device: str = 
         makes = ("`slwsr quantize --litert` writes the .tflite files (the [litert] extra)" if backend.startswith("litert")
                  else "`slwsr quantize` writes the int8 and fp16 graphs")
         raise ValueError(f"{path}: missing from the bundle (needed by backend {backend}; {makes} {folder})")
+    check_file(path, model)
     return runner_for(path, threads)
+
+
+def check_file(path: Path, model: SLWSR) -> None:
+    """``ValueError`` naming ``path`` when the bundle's file is not ``model``, the network the
+    bundle holds (the parity gate on a built-in photograph: :func:`.parity.file_parity`), so that a
+    stale or mistranslated file is never run in the network's name."""
+    from ..sr.data import load_pairs
+    from .parity import BUNDLE_FILES, file_parity
+
+    lr = load_pairs("builtin:val", model.spec.scale, progress=False)[0].lr
+    r = file_parity(path, BUNDLE_FILES[path.name], model, lr)
+    if not r.ok:
+        raise ValueError(f"{path}: not the network the bundle holds ({r.describe()}); `slwsr verify` checks a "
+                         f"bundle, `slwsr quantize {path.parent}{' --litert' if path.suffix == '.tflite' else ''}` "
+                         "writes its files anew")
 
 
 def window_upscaler(run: Runner, window: tuple[int, int], scale: int, margin: int):

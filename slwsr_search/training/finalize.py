@@ -29,8 +29,7 @@ from ..config import check_keys, is_int, is_number, utc_now, write_atomic
 from ..machine import cpu_label
 from ..model.spec import ArchSpec
 from ..sr.data import TrainData
-from ..sr.evaluate import evaluate_pairs, model_upscaler
-from .device import Speedups
+from .device import Speedups, validation_scores
 from .loop import INTERRUPTED, OK, Training
 from .protocol import Protocol
 from .state import TrainingState, resume, save_state
@@ -38,8 +37,10 @@ from .state import TrainingState, resume, save_state
 #: The files of a run folder.
 CONFIG, STATE, PROGRESS, LOG = "finalize.json", "state.pt", "progress.csv", "log.txt"
 #: The progress table's columns: overall step, training seconds so far (summed over resumes, work
-#: lost to a crash not counted), learning rate, training loss (L1 on 0..255, the step's batch),
-#: validation PSNR (dB) / SSIM of the weights and, with a moving average, of the averaged weights,
+#: lost to a crash not counted), learning rate, training loss (L1 on 0..255: the step's batch on a
+#: CPU; on CUDA, which reads the loss every 10 steps, the mean of the steps since the read before:
+#: :meth:`.Speedups.loss_reads_every`), validation PSNR (dB) / SSIM in fp32 of the weights and, with
+#: a moving average, of the averaged weights,
 #: and ``loss_mean``: the mean training loss over every step since the previous row (a steadier
 #: estimate than one batch's; empty in tables written before it was kept).
 PROGRESS_COLUMNS: tuple[str, ...] = ("step", "train_s", "lr", "loss", "psnr", "ssim", "ema_psnr", "ema_ssim",
@@ -176,14 +177,14 @@ def _write_progress(folder: Path, rows: list[dict[str, Any]]) -> None:
 
 def finalize_training(folder: str | Path, config: FinalizeConfig, data: TrainData, device: str = "auto",
                       speedups: Speedups = Speedups(), on_event: Callable[[str], None] | None = None,
-                      on_step: Callable[[int, float | None], None] | None = None,
+                      on_step: Callable[[int, float], None] | None = None,
                       on_eval: Callable[[dict], None] | None = None,
                       should_stop: Callable[[], bool] | None = None) -> FinalizeResult:
     """Train ``config`` into run folder ``folder``, continuing from its last checkpoint if it has one.
 
     ``on_event(line)``: each start, resume, checkpoint and end (also appended to the folder's log
-    with a UTC timestamp); ``on_step(step, loss)``: after each step; ``on_eval(row)``: each progress
-    row. A run already at its last step returns at once (``ok``, its training loaded).
+    with a UTC timestamp); ``on_step(step, loss)``: after each step, with a float loss on every device
+    (:meth:`.Training.run`); ``on_eval(row)``: each progress row. A run already at its last step returns at once (``ok``, its training loaded).
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -214,7 +215,7 @@ def _exclusive(folder: Path) -> Iterator[None]:
 
 
 def _finalize(out: Path, config: FinalizeConfig, data: TrainData, device: str, speedups: Speedups,
-              on_event: Callable[[str], None] | None, on_step: Callable[[int, float | None], None] | None,
+              on_event: Callable[[str], None] | None, on_step: Callable[[int, float], None] | None,
               on_eval: Callable[[dict], None] | None, should_stop: Callable[[], bool] | None) -> FinalizeResult:
     """:func:`finalize_training` in its folder, which this process holds."""
     if check_resume(out, config) is None:
@@ -224,7 +225,7 @@ def _finalize(out: Path, config: FinalizeConfig, data: TrainData, device: str, s
     run.start_or_resume()
     _write_progress(out, run.rows)
 
-    def step_hook(step: int, loss: float | None) -> None:
+    def step_hook(step: int, loss: float) -> None:
         run.last_loss = loss
         if on_step:
             on_step(step, loss)
@@ -271,7 +272,7 @@ class _Run:
         self.rows: list[dict[str, Any]] = []
         self.train_s = 0.0
         self.resumed_from: int | None = None
-        self.last_loss: float | None = None  # the last step's, for the progress row
+        self.last_loss: float | None = None  # the last one read (PROGRESS_COLUMNS), for the progress row
         self.window_loss, self.window_steps = 0.0, 0  # loss sum and steps since the last row (its loss_mean)
         self.cpus: list[str] = [cpu_label()]  # every CPU the run trained on, in order
 
@@ -333,5 +334,4 @@ class _Run:
             self.event(f"checkpoint at step {step:,}")
 
     def _score(self, model) -> tuple[float, float]:
-        r = evaluate_pairs(self.data.val, model_upscaler(model, str(self.training.dev)), self.data.scale)
-        return r.psnr, r.ssim
+        return validation_scores(model, self.data.val, self.data.scale, self.training.dev)

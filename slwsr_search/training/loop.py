@@ -22,8 +22,7 @@ import torch.nn.functional as F
 from ..model.network import SLWSR, build_model
 from ..model.spec import ArchSpec
 from ..sr.data import PatchSampler, TrainData
-from ..sr.evaluate import evaluate_pairs, model_upscaler
-from .device import Speedups, is_oom, resolve_device, synchronize
+from .device import Speedups, is_oom, resolve_device, synchronize, validation_scores
 from .outcomes import INTERRUPTED, NONFINITE, OK, OOM  # noqa: F401 (re-exported for callers of the loop)
 from .protocol import Protocol
 
@@ -36,7 +35,7 @@ TAIL_SHARE = 0.25
 class TrainResult:
     """What one training produced. ``status``: one of :data:`OUTCOMES`.
 
-    Scores are on the validation set (PSNR dB / SSIM, Y channel, ``scale`` px crop); ``None``
+    Scores are on the validation set (PSNR dB / SSIM, Y channel, ``scale`` px crop, fp32); ``None``
     when the training failed. Times in seconds: ``data_s`` drawing batches, ``compute_s``
     forward/backward/update, ``eval_s`` validation, ``wall_s`` all of it.
     """
@@ -79,8 +78,7 @@ def setup(spec: ArchSpec, dev: torch.device, protocol: Protocol, speedups: Speed
     model = build_model(spec).to(dev).to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=protocol.lr, betas=(0.9, 0.999), eps=1e-8)
     fwd = torch.compile(model) if speedups.compile else model
-    bf16 = (dev.type == "cuda" and speedups.bf16) or (dev.type == "cpu" and speedups.cpu_bf16)
-    autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if speedups.train_bf16(dev.type) else contextlib.nullcontext()
     return model, fwd, optimizer, autocast
 
 
@@ -102,7 +100,7 @@ class _Segment:
     whole_schedule: bool
     score: bool
     should_stop: Callable[[], bool] | None
-    on_step: Callable[[int, float | None], None] | None
+    on_step: Callable[[int, float], None] | None
     on_eval: Callable[[dict], None] | None
     bar: Any = None  # the progress bar (tqdm), when asked for
     t_start: float = field(default_factory=time.perf_counter)
@@ -116,22 +114,24 @@ class _Segment:
 
 class _LossSums:
     """A segment's loss sums, kept on the device: read every few steps (``running``, for the
-    finiteness check) and once at the end (``total``, ``tail``), never a sync per step."""
+    finiteness check and ``on_step``) and once at the end (``total``, ``tail``)."""
 
     def __init__(self, dev: torch.device, steps: int) -> None:
         self.running, self.total, self.tail = (torch.zeros((), device=dev) for _ in range(3))
+        self.running_steps = 0
         self.tail_start = steps - max(1, round(TAIL_SHARE * steps))
 
     def add(self, loss: torch.Tensor, step: int) -> None:
         self.running = self.running + loss
+        self.running_steps += 1
         self.total += loss
         if step >= self.tail_start:
             self.tail += loss
 
-    def take_running(self) -> float:
-        """The sum since the last call (a sync), and start it again."""
-        value = float(self.running)
-        self.running.zero_()
+    def take_mean(self) -> float:
+        """The mean loss of the steps since the last call (a sync), and start it again."""
+        value = float(self.running) / self.running_steps
+        self.running, self.running_steps = torch.zeros_like(self.running), 0
         return value
 
 
@@ -157,6 +157,7 @@ class Training:
         self.ema_decay = float(ema_decay)
         self.ema: dict[str, torch.Tensor] | None = None  # the weights' moving average, when ema_decay > 0
         self.dev = resolve_device(device)
+        self.loss_every = speedups.loss_reads_every(self.dev.type)
         self.steps_done = 0  # over every segment
         self.segments = 0
         self.failed = False
@@ -213,7 +214,7 @@ class Training:
 
     def run(self, steps: int, progress: bool = False, on_eval: Callable[[dict], None] | None = None,
             should_stop: Callable[[], bool] | None = None, whole_schedule: bool = False,
-            score: bool = True, on_step: Callable[[int, float | None], None] | None = None) -> TrainResult:
+            score: bool = True, on_step: Callable[[int, float], None] | None = None) -> TrainResult:
         """Train ``steps`` more steps (one segment), then score; never raises for a failed training.
         Times and loss estimators in the result are the segment's; ``history`` steps count from the
         start of the training.
@@ -222,7 +223,9 @@ class Training:
         at the training's overall step, instead of restarting it for the segment: one long training
         run in pieces (``finalize``) then has exactly the schedule of an uninterrupted one.
         ``score=False``: no validation at the end (``psnr``/``ssim`` None). ``on_step(step, loss)``
-        after each step (overall step count; the loss on CPU, else None)."""
+        after each step, on every device: the overall step and the float loss last read (the mean
+        since the read before; read at the segment's first and last steps and every
+        ``speedups.loss_reads_every`` steps: 1 on a CPU, each step's own loss; 10 on CUDA)."""
         if self.failed:
             raise ValueError("run: this training failed; it cannot continue")
         seg = _Segment(dataclasses.replace(self.protocol, steps=steps), whole_schedule, score, should_stop, on_step,
@@ -280,16 +283,16 @@ class Training:
         if self.ema is not None:
             self._update_ema()
         sums.add(loss.detach(), step)
-        # A .item() per step would stall a GPU; check finiteness every 10 steps and at the end.
-        if dev.type == "cpu" or (step + 1) % 10 == 0 or step + 1 == seg.protocol.steps:
-            value = sums.take_running()
+        # A read waits for the device (a GPU's every step would stall it); the first gives on_step a float.
+        if step == 0 or (step + 1) % self.loss_every == 0 or step + 1 == seg.protocol.steps:
+            value = sums.take_mean()
             if not math.isfinite(value):
                 seg.compute_s += time.perf_counter() - t1
                 seg.step = step + 1
                 return self._result(seg, NONFINITE, f"loss became non-finite ({value}) by step {self.steps_done + step + 1}")
-            seg.last_loss = value if dev.type == "cpu" else value / (step % 10 + 1)
+            seg.last_loss = value
             if seg.bar is not None:
-                seg.bar.set_postfix(loss=f"{loss.item():.2f}", refresh=False)
+                seg.bar.set_postfix(loss=f"{value:.2f}", refresh=False)
         synchronize(dev)
         seg.compute_s += time.perf_counter() - t1
         seg.data_s += t1 - t0
@@ -298,7 +301,7 @@ class Training:
     def _after_step(self, seg: _Segment, step: int) -> None:
         """``on_step``, and the intermediate score every ``eval_every`` steps (not at the last)."""
         if seg.on_step is not None:
-            seg.on_step(self.steps_done + step + 1, seg.last_loss if self.dev.type == "cpu" else None)
+            seg.on_step(self.steps_done + step + 1, seg.last_loss)  # a float: read at the segment's first step
         every = seg.protocol.eval_every
         if every and (step + 1) % every == 0 and step + 1 < seg.protocol.steps:
             p, s = self._validate(seg)
@@ -310,12 +313,10 @@ class Training:
     def _validate(self, seg: _Segment) -> tuple[float, float]:
         """PSNR/SSIM of the weights on the validation set (timed into the segment's ``eval_s``)."""
         t = time.perf_counter()
-        self.model.eval()
-        with (self.autocast if self.dev.type == "cuda" else contextlib.nullcontext()):  # fp32 scores on a CPU
-            r = evaluate_pairs(self.data.val, model_upscaler(self.model, str(self.dev)), self.data.scale)
+        scores = validation_scores(self.model, self.data.val, self.data.scale, self.dev)
         self.model.train()
         seg.eval_s += time.perf_counter() - t
-        return r.psnr, r.ssim
+        return scores
 
     def _result(self, seg: _Segment, status: str, reason: str | None, psnr: float | None = None,
                 ssim: float | None = None, loss_mean: float | None = None, loss_tail: float | None = None) -> TrainResult:

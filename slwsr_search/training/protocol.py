@@ -78,3 +78,18 @@ PROTOCOLS: dict[str, Protocol] = {
     "long": Protocol(steps=5000),
     "paper": Protocol(steps=1_000_000, lr=1e-4, schedule="step", halve_every=200_000),
 }
+
+#: What ``--protocol auto`` (``finalize``'s default) means per device type: ``long`` on a CPU,
+#: ``paper`` (1,000,000 steps) on a CUDA GPU. The command says which in its help
+#: and in its header line before training.
+AUTO_PROTOCOL: dict[str, str] = {"cpu": "long", "cuda": "paper"}
+
+
+def auto_protocol(device: Any) -> str:
+    """The name of the protocol ``auto`` means for ``device``: a ``torch.device`` or its name
+    (``cpu``, ``cuda``, ``cuda:1``); ``ValueError`` for another device type. Takes no torch: the
+    device's ``type`` (or its name before any ``:``) is all it reads."""
+    kind = str(getattr(device, "type", device)).split(":")[0]
+    if kind not in AUTO_PROTOCOL:
+        raise ValueError(f"protocol auto: no protocol for device type {kind!r}; expected one of {', '.join(AUTO_PROTOCOL)}")
+    return AUTO_PROTOCOL[kind]
