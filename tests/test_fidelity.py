@@ -107,6 +107,41 @@ def test_design_draw_is_seeded_distinct_feasible_and_baselines_first():
     assert len({j.key for j in jobs}) == len(jobs)
 
 
+
+AUDITED = {"steps": 75, "batch_size": 16, "lr_patch": 32, "seed": 0, "fidelity": {"rungs": [1, 3]}}
+AUDITED_DATA = ["builtin:train", "builtin:val"]
+X4 = "x4-n16-RRR.RRR.RRR.RRR.RR-RRR.RRR.RRR.RRR-pool:h,2.1,3.1,4.1,5.1,5.2"
+
+
+def test_an_audit_is_a_study_s_only_at_the_scale_it_screened():
+    """A fidelity.json matched on protocol and data alone would let an x2 study state an x4
+    audit's figures as its own: the scale is matched too, from the signature when it records one,
+    else from the designs' arch strings (files written before the signature held it)."""
+    from slwsr_search.audit.stats import audit_for, screening_signature
+
+    old = {"screening_signature": screening_signature(AUDITED, AUDITED_DATA), "designs": [{"label": "a", "arch": X4}]}
+    assert audit_for({**AUDITED, "seed": 9}, AUDITED_DATA, old, scale=4) is old  # the seed is not matched
+    assert audit_for(AUDITED, AUDITED_DATA, old, scale=2) is None
+    new = {"screening_signature": screening_signature(AUDITED, AUDITED_DATA, scale=2), "designs": []}
+    assert new["screening_signature"]["scale"] == 2 and audit_for(AUDITED, AUDITED_DATA, new, scale=2) is new
+    assert audit_for(AUDITED, AUDITED_DATA, new, scale=4) is None
+    mixed = {**old, "designs": [{"label": "a", "arch": X4}, {"label": "b", "arch": "x2" + X4[2:]}]}
+    assert audit_for(AUDITED, AUDITED_DATA, mixed, scale=4) is None
+    assert audit_for(AUDITED, ["builtin:train", "other"], old, scale=4) is None  # the data, as before
+
+
+def test_the_shipped_budget150k_audit_is_its_x4_screening_and_no_x2_study_s():
+    from slwsr_search.audit.stats import audit_for, audit_scale, read_audit
+    from slwsr_search.search.resources import shipped_audit_file
+    from slwsr_search.search.study import screening_record
+
+    cfg = StudyConfig.load("budget150k")
+    audit = read_audit(shipped_audit_file(cfg.path))
+    protocol, data = screening_record(cfg.protocol_for("cpu"), cfg.fidelity), [" + ".join(cfg.train), " + ".join(cfg.val)]
+    assert audit_scale(audit) == cfg.space.scale == 4
+    assert audit_for(protocol, data, audit, scale=cfg.space.scale) is audit
+    assert audit_for(protocol, data, audit, scale=2) is None
+
 def test_store_survives_a_torn_line_and_keeps_settings_apart(tmp_path):
     store = AuditStore(tmp_path / "a.jsonl", {SCREEN: "s1", REFERENCE: "r1"})
     store.append({"key": "x", "role": SCREEN, "psnr": 1.0})

@@ -163,6 +163,10 @@ def test_the_report_states_the_audit_of_its_own_screening_only(tmp_path):
                   _audit(protocol, ["T91", "builtin:val"]), None):  # other data; no audit
         rep = build_report(st, OBJ, 20_000, audit)
         assert rep.fidelity is None and "Fidelity audit" not in (write_report(rep, tmp_path / "o2") / "summary.md").read_text()
+    # an audit of an x2 screening (its designs' arch strings say so) is no x4 study's
+    x2 = {**_audit(other_seed, ["builtin:train", "builtin:val"]), "designs": [{"label": "a", "arch": "x2-n8-RR-pool:h"}]}
+    assert build_report(st, OBJ, 20_000, x2, scale=4).fidelity is None
+    assert build_report(st, OBJ, 20_000, x2, scale=2).fidelity is not None
 
 
 def test_report_without_completed_trials(tmp_path):

@@ -4,9 +4,11 @@ rungs end to end (records, constraints, the front), and the report's noise marks
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import math
 import re
+import warnings
 
 import optuna
 import pandas as pd
@@ -258,7 +260,8 @@ def test_between_seeds_the_continuation_file_holds_the_progress_alone(tmp_path):
 def test_a_corrupt_continuation_file_means_starting_over(tmp_path, content):
     store = RungStore(tmp_path)
     store.path("key", SPEC.hash, 11).write_bytes(content)
-    run, _ = _design(store)
+    with pytest.warns(UserWarning, match="cannot load checkpoint.*the design starts over"):
+        run, _ = _design(store)
     whole, _ = _design(None)
     assert run.ok and run.progress.seed_psnr == whole.progress.seed_psnr
 
@@ -278,6 +281,70 @@ def test_a_continuation_file_without_every_rung_list_means_starting_over(tmp_pat
     whole, _ = _design(None)
     assert run.ok and segments == [3, 3, 3, 3] and run.progress.rung_loss_tail == whole.progress.rung_loss_tail
 
+
+
+OTHER_SPEC = next(s for s in RANDOM_SPECS if s.scale == DATA.scale and s.hash != SPEC.hash)
+
+
+def _foreign_file(store, kind):
+    """A continuation file cut into its second rung whose name says this design (``SPEC``, key
+    ``key``, first seed 11) but which holds another training: of another protocol (an older
+    version's), another spec, another first seed or another key (copied or renamed)."""
+    spec, protocol, seeds, key = SPEC, TINY, (11, 12), "key"
+    if kind == "protocol":
+        protocol = dataclasses.replace(TINY, lr=2e-3)
+    elif kind == "spec":
+        spec = OTHER_SPEC
+    elif kind == "seed":
+        seeds = (13, 12)
+    else:
+        key = "other"
+    run_design(DesignPlan(spec, DATA, protocol, (3, 3), seeds, "cpu", Speedups()), store=store, key=key,
+               should_stop=stop_after(4))
+    made, path = store.path(key, spec.hash, seeds[0]), store.path("key", SPEC.hash, 11)
+    if made != path:
+        made.rename(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["protocol", "spec", "seed", "key"])
+def test_a_continuation_file_of_another_training_means_starting_over(tmp_path, kind, monkeypatch):
+    """A file whose name says this design but whose content is another training (copied, renamed,
+    left by an older version with another protocol) is not continued: the design starts over
+    (warned, naming the file) with the result of a fresh run; the file is left alone until the
+    design's own first segment replaces it."""
+    store = RungStore(tmp_path)
+    path = _foreign_file(store, kind)
+    before = path.read_bytes()
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.simplefilter("always")
+        cut = run_design(DesignPlan(SPEC, DATA, TINY, (3, 3), (11, 12), "cpu", Speedups()), store=store, key="key",
+                         should_stop=stop_after(0))
+        assert cut.status == "interrupted" and path.read_bytes() == before  # nothing trained: the file is untouched
+        run, segments = _resume(store, monkeypatch)
+    whole, _ = _design(None)
+    assert run.ok and segments == [3, 3, 3, 3]  # from scratch: both rungs of seed 1, then seed 2
+    assert (run.progress.rung_psnr, run.progress.seed_psnr) == (whole.progress.rung_psnr, whole.progress.seed_psnr)
+    assert not path.exists()  # replaced by the design's own file, removed when it was done
+    said = [str(w.message) for w in heard if issubclass(w.category, UserWarning)]
+    assert len(said) == 2 and all(m.startswith(f"{path}: ") and m.endswith("the design starts over (the file is "
+                                                                            "replaced when its first segment is saved)")
+                                  for m in said), said
+
+
+def test_a_continuation_file_records_its_key_and_a_file_without_one_is_continued(tmp_path, monkeypatch):
+    """Files of today name their protocol key inside; one written before they did (no ``key``)
+    is continued when its spec and protocol are the design's."""
+    store = RungStore(tmp_path)
+    _design(store, stop=stop_after(4))
+    path = store.path("key", SPEC.hash, 11)
+    saved = store.load(path)
+    assert saved.extra["key"] == "key"
+    del saved.extra["key"]
+    store.save(path, saved)
+    run, segments = _resume(store, monkeypatch)
+    whole, _ = _design(None)
+    assert run.ok and segments == [3, 3, 3] and run.progress.seed_psnr == whole.progress.seed_psnr
 
 # ----- the runner, end to end ----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..config import is_int
 from ..training.outcomes import OK
 from .store import REFERENCE, SCREEN
 
@@ -246,10 +248,30 @@ def summarize(records: dict[str, dict], screen_seeds: int, tolerance: float = 0.
 # ----- an audit beside a study's report -------------------------------------------------------------
 
 
-def screening_signature(protocol: dict, data: Sequence[str]) -> dict:
+def screening_signature(protocol: dict, data: Sequence[str], scale: int | None = None) -> dict:
     """What makes an audit's screening the study's: the protocol without its seed (each trial
-    trains with its own) and the data sources."""
-    return {"protocol": {k: v for k, v in protocol.items() if k != "seed"}, "data": list(data)}
+    trains with its own), the data sources and the ``scale`` (left out when None: files written
+    before the signature held it name it in their designs, :func:`audit_scale`)."""
+    sig = {"protocol": {k: v for k, v in protocol.items() if k != "seed"}, "data": list(data)}
+    return sig if scale is None else {**sig, "scale": scale}
+
+
+#: The scale at the start of a design's arch string (``x4-n16-...``: :attr:`ArchSpec.arch`).
+_ARCH_SCALE = re.compile(r"x(\d+)-")
+
+
+def audit_scale(audit: dict) -> int | None:
+    """The scale an audit's screening trained at: its signature's, else the one every design's
+    arch string names (a file written before the signature held the scale, such as the shipped
+    ``budget150k.fidelity.json``: x4); None when it names none, or several."""
+    sig = audit.get("screening_signature")
+    if isinstance(sig, dict) and "scale" in sig:
+        return sig["scale"] if is_int(sig["scale"]) else None
+    named = set()
+    for d in audit.get("designs") or []:
+        m = _ARCH_SCALE.match(d.get("arch", "")) if isinstance(d, dict) and isinstance(d.get("arch"), str) else None
+        named.add(int(m.group(1)) if m else None)
+    return named.pop() if len(named) == 1 else None
 
 
 def read_audit(path: str | Path) -> dict | None:
@@ -273,10 +295,19 @@ def read_first_audit(paths: Sequence[str | Path]) -> dict | None:
     return None
 
 
-def audit_for(study_protocol: dict | None, study_data: Sequence[str] | None, audit: dict | None) -> dict | None:
-    """``audit`` (a ``fidelity.json``) when its screening is the study's, else None."""
+def audit_for(study_protocol: dict | None, study_data: Sequence[str] | None, audit: dict | None,
+              scale: int | None = None) -> dict | None:
+    """``audit`` (a ``fidelity.json``) when its screening is the study's, else None: the same
+    protocol (without the seed) and data, and, given the study's ``scale``, the same scale
+    (:func:`audit_scale`; an audit that records no scale and names no design is not refused on it)."""
     if audit is None or study_protocol is None or study_data is None:
         return None
-    if audit.get("screening_signature") != screening_signature(study_protocol, study_data):
+    sig = audit.get("screening_signature")
+    if not isinstance(sig, dict) or {k: v for k, v in sig.items() if k != "scale"} != screening_signature(
+            study_protocol, study_data):
+        return None
+    if scale is not None and "scale" not in sig and not audit.get("designs"):
+        return audit  # nothing in the file says its scale
+    if scale is not None and audit_scale(audit) != scale:
         return None
     return audit

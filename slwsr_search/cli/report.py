@@ -37,7 +37,7 @@ def write_study_report(cfg: StudyConfig, storage: str, out: str | Path | None = 
     out = Path(out or default_report_dir(cfg.name))
     audit = read_audit(audit_file) if audit_file else read_first_audit(study_audit_files(out, cfg.path))
     rep = build_report(study, list(cfg.objectives), cfg.max_params, audit, cfg.max_latency_ms, cfg.max_macs,
-                       cfg.max_int8_drop_db)
+                       cfg.max_int8_drop_db, cfg.space.scale)
     return write_report(rep, out)
 
 

@@ -312,7 +312,8 @@ def _finish(args, st: _Settings, study: optuna.Study, code: int, failed: list[st
     if st.latency_table is not None:
         _measure_front(study, cfg, st.latency_table)
     rep = build_report(study, list(cfg.objectives), cfg.max_params,  # once: for the table and the files
-                       read_first_audit(study_audit_files(report_dir, cfg.path)), cfg.max_latency_ms, cfg.max_macs, cfg.max_int8_drop_db)
+                       read_first_audit(study_audit_files(report_dir, cfg.path)), cfg.max_latency_ms, cfg.max_macs, cfg.max_int8_drop_db,
+                       cfg.space.scale)
     print(front_table(rep))
     if states.get("COMPLETE", 0) < st.n_trials:
         print(f"not finished (timeout or failures): run the same command again to resume up to {st.n_trials}.")

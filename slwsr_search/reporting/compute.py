@@ -290,9 +290,10 @@ def latency_machine(record: StudyRecord) -> str | None:
 
 def build_report(study: optuna.Study, objectives: list[str], max_params: int | None,
                  audit: dict | None = None, max_latency_ms: float | None = None, max_macs: int | None = None,
-                 max_int8_drop_db: float | None = None) -> Report:
+                 max_int8_drop_db: float | None = None, scale: int | None = None) -> Report:
     """Read ``study`` once and split its trials for the renderers. ``audit``: a ``fidelity.json``
-    (:mod:`..audit.stats`), kept when it audited this study's screening protocol and data."""
+    (:mod:`..audit.stats`), kept when it audited this study's screening protocol and data, at the
+    study's ``scale`` (its search space's; None: not checked)."""
     df = trials_frame(study)
     if len(df):
         df["pareto_optimal"] = pareto_mask(df, objectives)
@@ -312,7 +313,7 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
         over_budget=df[(df["feasible"] == False) & df["params"].notna() & (df["trained"] != True)],  # noqa: E712
         failed=df[df["state"] == "FAIL"], baselines=df[scored & df["baseline"].notna()], hv=hv,
         states=df["state"].value_counts().to_dict() if len(df) else {},
-        fidelity=audit_for(known.protocol, known.data, audit),
+        fidelity=audit_for(known.protocol, known.data, audit, scale),
         screened=df[(df["status"] == SCREENED) & (df["state"] == "COMPLETE")].sort_values(["params", "number"]),
         noise=front_noise(df[on_front]), latency_machine=latency_machine(known),
     )

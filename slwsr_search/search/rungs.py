@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -78,10 +79,11 @@ class DesignProgress:
 class RungStore:
     """Continuation files of designs being trained, one per (protocol key, spec, seed), in
     ``folder``: :mod:`~slwsr_search.training.state` files whose ``extra`` holds the design's
-    ``progress`` (a :class:`DesignProgress` as a dict) and where the training they hold stands
-    (``seed_index``, ``segments_done``; no training between seeds). A file is written atomically
-    after each segment and removed when the design is done; an unreadable or foreign file is
-    treated as absent (the design starts over, with the same result)."""
+    ``progress`` (a :class:`DesignProgress` as a dict), the protocol ``key`` and where the training
+    they hold stands (``seed_index``, ``segments_done``; no training between seeds). A file is written
+    atomically after each segment and removed when the design is done; an unreadable file, or one
+    holding another training than its name says (:func:`_foreign`), is treated as absent, with a
+    warning: the design starts over, with the same result, and its first segment replaces the file."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
@@ -89,10 +91,13 @@ class RungStore:
     def path(self, key: str, spec_hash: str, seed: int) -> Path:
         return self.folder / f"{key}-{spec_hash}-{seed}.pt"
 
-    def load(self, path: Path) -> TrainingState | None:
+    def load(self, path: Path, spec: ArchSpec | None = None) -> TrainingState | None:
+        """The state in ``path``; None when absent, unreadable or of another spec than ``spec`` (warned)."""
         try:
-            return load_state(path)
-        except ValueError:  # absent, or unreadable (corrupt): either way the design starts over
+            return load_state(path, spec=spec)
+        except ValueError as e:
+            if path.exists():
+                warnings.warn(f"{e}; {_OVER}", stacklevel=2)
             return None
 
     def save(self, path: Path, state: TrainingState) -> None:
@@ -112,8 +117,24 @@ class _Current:
     state: dict[str, Any]  # Training.state_dict()
 
 
-#: Where a continuation file's training stands (its ``extra``, beside ``progress``).
+#: Where a continuation file's training stands (its ``extra``, beside ``progress`` and ``key``).
 _WHERE = ("seed_index", "segments_done")
+_OVER = "the design starts over (the file is replaced when its first segment is saved)"
+
+
+def _foreign(state: TrainingState, plan: "DesignPlan", key: str) -> str | None:
+    """Why a continuation file named for ``plan``'s design (key, spec, first seed; the spec is checked
+    on loading) holds another training (None: it does not): another ``key`` (files from before it was
+    recorded hold none), or another protocol than the plan's with the seed of the training it holds
+    (``seeds[seed_index]``; a file of progress only holds the plan's own)."""
+    if state.extra.get("key", key) != key:
+        return f"written under protocol key {state.extra['key']!r}, not {key!r}"
+    j = state.extra.get("seed_index")
+    if state.resumable and not (is_int(j) and 0 <= j < len(plan.seeds)):
+        return f"holds a training of seed number {j!r}, of a design with {len(plan.seeds)} seed(s)"
+    asked = (dataclasses.replace(plan.protocol, seed=plan.seeds[j]) if state.resumable else plan.protocol).to_dict()
+    diff = "; ".join(f"{k} {state.protocol.get(k)!r}, not {v!r}" for k, v in asked.items() if state.protocol.get(k) != v)
+    return f"holds a training of another protocol ({diff or 'other keys'})" if state.protocol != asked else None
 
 
 def _saved(state: TrainingState | None) -> tuple[DesignProgress, _Current | None] | None:
@@ -231,13 +252,17 @@ class _Climb:
                  should_stop: Callable[[], bool] | None) -> None:
         self.plan, self.goes_on, self.on_progress, self.store = plan, goes_on, on_progress, store
         self.path = store.path(key, plan.spec.hash, plan.seeds[0]) if store is not None else None
-        self.progress, self.should_stop = progress, should_stop
+        self.key, self.progress, self.should_stop = key, progress, should_stop
         self.prog = DesignProgress()
         self.last: TrainResult | None = None
 
     def load(self) -> _Current | None:
-        """The saved progress (into ``prog``) and the training to continue, if any."""
-        saved = _saved(self.store.load(self.path)) if self.store is not None else None
+        """The saved progress (into ``prog``) and the training to continue, if any (none from a foreign file)."""
+        state = self.store.load(self.path, self.plan.spec) if self.store is not None else None
+        why = _foreign(state, self.plan, self.key) if state is not None else None
+        if why is not None:
+            warnings.warn(f"{self.path}: {why}; {_OVER}", stacklevel=3)
+        saved = _saved(state) if why is None else None
         if saved is None:
             return None
         self.prog, current = saved
@@ -313,7 +338,7 @@ class _Climb:
         """Save the progress, and ``tr`` (seed ``j`` after ``done`` segments) when a training is under way."""
         if self.store is None:
             return
-        extra = {"progress": dataclasses.asdict(self.prog), "seed_index": j, "segments_done": done}
+        extra = {"progress": dataclasses.asdict(self.prog), "seed_index": j, "segments_done": done, "key": self.key}
         state = (TrainingState.of(tr, extra) if tr is not None
                  else TrainingState(self.plan.spec, self.plan.protocol.to_dict(), extra=extra))
         self.store.save(self.path, state)
