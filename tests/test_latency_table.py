@@ -238,19 +238,120 @@ def test_a_latency_limit_is_priced_first_and_never_trains_an_over_limit_spec(cap
     assert "measured latency" not in html and "meas." not in html
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_measure_front_stores_medians_beside_what_the_study_holds(tmp_path):
-    from slwsr_search.search.latency import measure_front
+    from slwsr_search.search.latency import measure_front, table_record
     from slwsr_search.search.record import StudyRecord
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'm.db'}", study_name="m")
-    StudyRecord(measured_latency={"7": 12.5}).write(study)
+    table = hand_table({}, lr_size=(12, 16))
+    # trial 7 measured under this very table (the first, flat form: the study's recorded table's)
+    StudyRecord(latency=table_record(table), measured_latency={"7": 12.5}).write(study)
     spec = ArchSpec(scale=4, n_feats=4, blocks=(BlockSpec("ir", 2),) * len(SLOTS), pool=("head",))
     turns = []
-    known = measure_front(study, {3: spec, 7: spec}, hand_table({}, lr_size=(12, 16)), passes=2,
-                          on_turn=lambda k, i: turns.append((k, i)))
+    known = measure_front(study, {3: spec, 7: spec}, table, passes=2, on_turn=lambda k, i: turns.append((k, i)))
     assert turns == [(0, 0), (1, 0)]  # trial 7 was measured before: only trial 3 runs
     assert known["7"] == 12.5 and known["3"] > 0
-    assert StudyRecord.of(optuna.load_study(study_name="m", storage=f"sqlite:///{tmp_path / 'm.db'}")).measured_latency == known
+    stored = StudyRecord.of(optuna.load_study(study_name="m", storage=f"sqlite:///{tmp_path / 'm.db'}"))
+    assert stored.measured_latency == {"identity": dataclasses.asdict(HERE), "times": known}
+    assert stored.measured() == (HERE, known)
+
+
+def _two_machines(monkeypatch, tmp_path, name):
+    """A study of two trials, ``timed`` (the specs each measurement ran) and ``move(identity, ms)``:
+    this process becomes a machine of that identity whose every measurement takes ``ms``; returns
+    the machine's own table (made there)."""
+    from slwsr_search.search import latency as study_latency
+
+    timed, now = [], {}
+
+    def round_robin(workloads, passes, *args):
+        timed.extend(workloads)
+        return [[now["ms"]] * passes for _ in workloads]
+
+    monkeypatch.setattr(study_latency, "spec_workload", lambda spec, *a: spec)
+    monkeypatch.setattr(study_latency, "round_robin", round_robin)
+    monkeypatch.setattr(study_latency, "host_identity", lambda table: now["identity"])
+
+    def move(identity: MachineIdentity, ms: float) -> LatencyTable:
+        now.update(identity=identity, ms=ms)
+        table = hand_table({}, identity=identity, lr_size=(12, 16))
+        assert study_latency.made_here(table)
+        return table
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / name}.db", study_name=name,
+                                directions=["maximize", "minimize"])
+    specs = {}
+    for i, ms in enumerate((100.0, 300.0)):
+        spec = ArchSpec(scale=4, n_feats=4, blocks=(BlockSpec("ir", 2 + i),) * len(SLOTS), pool=("head",))
+        study.add_trial(optuna.trial.create_trial(values=[20.0 + i, ms], user_attrs={
+            "spec": spec.to_json(compact=True), "latency_ms": ms, "status": "ok", "psnr": 20.0 + i}))
+        specs[i] = spec
+    return study, specs, timed, move
+
+
+MACHINE_A = dataclasses.replace(HERE, cpu="machine A's CPU", cores=4)
+MACHINE_B = dataclasses.replace(HERE, cpu="machine B's CPU", cores=32)
+
+
+def test_a_front_measured_under_another_machines_table_is_measured_again_under_this_ones(tmp_path, monkeypatch):
+    """Issue 33: a study measured on machine A and resumed on machine B (B's own table, made there)
+    keeps none of A's times as B's: every point is measured afresh, and the study's times are B's."""
+    from slwsr_search.search.latency import measure_front
+    from slwsr_search.search.record import StudyRecord
+
+    study, specs, timed, move = _two_machines(monkeypatch, tmp_path, "ab")
+    assert measure_front(study, specs, move(MACHINE_A, 50.0), passes=1) == {"0": 50.0, "1": 50.0}
+    assert len(timed) == 2
+    timed.clear()
+    table_b = move(MACHINE_B, 20.0)
+    assert measure_front(study, specs, table_b, passes=1) == {"0": 20.0, "1": 20.0}
+    assert timed == list(specs.values())  # every point, not only those A left unmeasured
+    rec = StudyRecord.of(study)
+    assert rec.measured() == (MACHINE_B, {"0": 20.0, "1": 20.0}) and rec.measured_under(MACHINE_A) == {}
+    timed.clear()
+    assert measure_front(study, specs, table_b, passes=1) == {"0": 20.0, "1": 20.0} and timed == []
+
+
+def test_the_report_shows_no_time_measured_under_another_table_than_the_studys(tmp_path, monkeypatch):
+    """The report pairs a measured time with the predictions of the table it was measured under only:
+    resumed on B (the run records B's table), A's times are no longer shown; once B measured, B's are."""
+    from slwsr_search.reporting.compute import trials_frame
+    from slwsr_search.search.latency import measure_front, table_record
+    from slwsr_search.search.record import StudyRecord
+
+    study, specs, timed, move = _two_machines(monkeypatch, tmp_path, "rep")
+    table_a = move(MACHINE_A, 50.0)
+    StudyRecord(latency=table_record(table_a)).write(study)
+    measure_front(study, specs, table_a, passes=1)
+    assert trials_frame(study)["measured_latency_ms"].tolist() == [50.0, 50.0]
+    table_b = move(MACHINE_B, 20.0)
+    StudyRecord(latency=table_record(table_b)).write(study)  # what `slwsr run` records on B
+    assert trials_frame(study)["measured_latency_ms"].isna().all()
+    measure_front(study, specs, table_b, passes=1)
+    assert trials_frame(study)["measured_latency_ms"].tolist() == [20.0, 20.0]
+
+
+def test_a_flat_measured_record_reads_as_its_studys_table_and_no_other(tmp_path, monkeypatch):
+    """The first form of ``measured_latency`` (trial number -> ms, no identity) still reads, as
+    measured under the table the study recorded; with none recorded its machine is unknown (shown
+    nowhere, measured afresh); a run that records another table (resumed on B) does not adopt it."""
+    from slwsr_search.reporting.compute import trials_frame
+    from slwsr_search.search.latency import measure_front, table_record
+    from slwsr_search.search.record import StudyRecord
+
+    study, specs, timed, move = _two_machines(monkeypatch, tmp_path, "flat")
+    study.set_user_attr("measured_latency", {"0": 50.0})  # as a study written before issue 33 holds it
+    assert trials_frame(study)["measured_latency_ms"].isna().all()  # measured on an unknown machine
+    table_a = move(MACHINE_A, 45.0)
+    study.set_user_attr("latency", table_record(table_a))
+    assert trials_frame(study)["measured_latency_ms"].tolist()[0] == 50.0
+    assert measure_front(study, {0: specs[0]}, table_a, passes=1) == {"0": 50.0} and timed == []
+    table_b = move(MACHINE_B, 20.0)
+    StudyRecord(latency=table_record(table_b)).write(study)  # what `slwsr run` records on B
+    assert StudyRecord.of(study).measured() == (MACHINE_A, {"0": 50.0})  # still A's, pinned
+    assert trials_frame(study)["measured_latency_ms"].isna().all()
+    assert measure_front(study, {0: specs[0]}, table_b, passes=1) == {"0": 20.0} and timed == [specs[0]]
 
 
 def test_a_front_is_timed_only_under_this_machines_own_table(tmp_path, monkeypatch):
@@ -307,6 +408,7 @@ def test_bad_latency_settings_name_the_key(tmp_path, text, match):
         StudyConfig.load(tmp_path / "r.toml")
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_bench_latency_validate_on_a_tiny_image(capsys, tmp_path, monkeypatch):
     from slwsr_search.cli.bench import main
 

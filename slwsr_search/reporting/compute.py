@@ -36,9 +36,11 @@ CSV_COLUMNS = ["number", "state", "params", "macs", "latency_ms", "measured_late
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: its :class:`~..search.record.TrialRecord`, state and number; ``latency_ms`` the
     predicted time per image (a study that uses latency), ``measured_latency_ms`` the measured one
-    (Pareto points, after a run)."""
+    (Pareto points, after a run), only when it was measured under the table the study's predictions
+    come from (``StudyRecord.latency``): another machine's time is no check of them."""
     rows = []
-    measured = StudyRecord.of(study).measured_latency or {}
+    known = StudyRecord.of(study)
+    measured = known.measured_under(known.table_identity)
     for t in study.get_trials(deepcopy=False):
         r = TrialRecord.of(t)
         rows.append({

@@ -4,7 +4,8 @@ A study that uses latency (a ``latency`` objective or ``max_latency_ms``) prices
 table (:mod:`~slwsr_search.model.latency_table`): this machine's, calibrated on first use for the
 study's search space, or the file its ``[latency] table`` names (made on a phone, say). Its Pareto
 points are timed after a run only under this machine's own table (:func:`made_here`): a time measured
-here cannot check a phone's prediction.
+here cannot check a phone's prediction. Each time is stored with the identity of the table it was
+measured under, and kept or shown under that table only (:meth:`.record.StudyRecord.measured_under`).
 """
 
 from __future__ import annotations
@@ -83,23 +84,26 @@ def measure_front(study: optuna.Study, specs: dict[int, ArchSpec], table: Latenc
                   on_start: Callable[[int], None] | None = None,
                   on_turn: Callable[[int, int], None] | None = None) -> dict[str, float]:
     """Measure the time per image of those of ``specs`` (trial number -> spec; e.g. the Pareto
-    points) the study has not measured yet, on the table's runtime and threads, in turns, and store
-    it in the study (``StudyRecord.measured_latency``, which the report pairs with the prediction);
-    ``on_start(n)`` hears how many before. Returns every measured time the study holds, by trial
-    number. ``ValueError`` for a table made elsewhere (:func:`made_here`): this machine's time,
-    stored there, would read as the other machine's."""
+    points) the study has not measured yet under this table, on the table's runtime and threads, in
+    turns, and store it in the study with the table's identity (``StudyRecord.measured_latency``,
+    which the report pairs with the predictions of that same table only); ``on_start(n)`` hears how
+    many before. Times the study holds from another table (the study resumed on another machine,
+    with that machine's own table) or from an unknown one are no check of this table's predictions:
+    every point is measured afresh and they are replaced. Returns every measured time the study
+    holds under this table, by trial number. ``ValueError`` for a table made elsewhere
+    (:func:`made_here`): this machine's time, stored there, would read as the other machine's."""
     if not made_here(table):
         where = f" {table.source}" if table.source else ""
         raise ValueError(f"latency table{where}: made on {table.identity.describe()}, not on this machine: "
                          "a time measured here cannot check its predictions")
-    known = dict(StudyRecord.of(study).measured_latency or {})
+    ident = table.identity
+    known = StudyRecord.of(study).measured_under(ident)
     todo = {n: s for n, s in specs.items() if str(n) not in known}
     if todo:
         if on_start is not None:
             on_start(len(todo))
-        ident = table.identity
         workloads = [spec_workload(s, ident.runtime, tuple(table.lr_size), ident.threads) for s in todo.values()]
         times = round_robin(workloads, passes, 2, 1, on_turn)
         known.update({str(n): round(statistics.median(t), 2) for n, t in zip(todo, times)})
-        StudyRecord(measured_latency=known).write(study)
+        StudyRecord(measured_latency=StudyRecord.measured_record(ident, known)).write(study)
     return known

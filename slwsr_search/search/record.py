@@ -13,6 +13,7 @@ from typing import Any
 
 import optuna
 
+from ..model.latency_table import MachineIdentity
 from ..training.outcomes import NONFINITE, OK, OOM, OUTCOMES
 
 #: A design stopped below the top rung of a multi-fidelity study (not promoted): trained, scored at
@@ -145,26 +146,84 @@ class StudyRecord:
     later run must match, a description of the protocol and data for people, the protocol, and
     the data (``[training sources, validation sources]``, each joined with `` + ``); for a study
     that uses latency, the table it prices with (``latency``: identity, file, when calibrated) and
-    the measured time of Pareto points (``measured_latency``: trial number -> ms; trials cannot
-    take attributes once finished, so the study holds them)."""
+    the measured time of Pareto points (``measured_latency``: ``{"identity": the identity of the
+    table they were measured under, "times": {trial number: ms}}``; trials cannot take attributes
+    once finished, so the study holds them). A time is a figure of one machine: it is read only
+    under the identity it was measured under (:meth:`measured_under`). The first form of
+    ``measured_latency`` (flat, trial number -> ms, no identity) reads as measured under the table
+    the study recorded (``latency``), else under no known one; it is pinned to that table's identity
+    before a new ``latency`` replaces it (:meth:`write`)."""
 
     protocol_key: str | None = None
     protocol_desc: str | None = None
     protocol: dict | None = None
     data: list[str] | None = None
     latency: dict | None = None  # the latency table a study prices with: identity, file, created
-    measured_latency: dict | None = None  # trial number (str) -> measured ms, for Pareto points
+    measured_latency: dict | None = None  # {"identity": table identity, "times": {trial number (str): ms}}
 
     @classmethod
     def of(cls, study: optuna.Study) -> "StudyRecord":
         a = study.user_attrs
         return cls(**{f.name: a[f.name] for f in dataclasses.fields(cls) if f.name in a})
 
+    @property
+    def table_identity(self) -> MachineIdentity | None:
+        """The identity of the latency table the study prices with (``latency``), None where none
+        (or an unreadable one) is recorded."""
+        return _identity(self.latency.get("identity") if isinstance(self.latency, dict) else None)
+
+    def measured(self) -> tuple[MachineIdentity | None, dict[str, float]]:
+        """(the identity of the table the measured times were measured under, None where unknown;
+        trial number (str) -> ms). A record of the first, flat form reads as measured under
+        :attr:`table_identity`."""
+        m = self.measured_latency
+        if not isinstance(m, dict) or not m:
+            return None, {}
+        if _pinned(m):
+            return _identity(m.get("identity")), dict(m.get("times") or {})
+        return self.table_identity, dict(m)
+
+    def measured_under(self, identity: MachineIdentity | None) -> dict[str, float]:
+        """The measured times (trial number (str) -> ms) when they were measured under ``identity``;
+        none otherwise (another machine's, or unknown): a time shown beside a prediction, or kept
+        as measured, must be the same machine's."""
+        ident, times = self.measured()
+        return times if identity is not None and ident == identity else {}
+
+    @staticmethod
+    def measured_record(identity: MachineIdentity, times: dict[str, float]) -> dict:
+        """``measured_latency`` as stored: ``times`` with the identity they were measured under."""
+        return {"identity": dataclasses.asdict(identity), "times": dict(times)}
+
     def write(self, study: optuna.Study) -> None:
-        """Store the recorded (non-None) fields on ``study``."""
+        """Store the recorded (non-None) fields on ``study``. Recording a table (``latency``) first
+        pins a stored ``measured_latency`` of the first, flat form to the table it was measured
+        under (the one recorded until now, else none known): the new table must not adopt it."""
+        if self.latency is not None and self.measured_latency is None:
+            old = StudyRecord.of(study)
+            if isinstance(old.measured_latency, dict) and old.measured_latency and not _pinned(old.measured_latency):
+                ident = old.table_identity
+                study.set_user_attr("measured_latency", {"identity": dataclasses.asdict(ident) if ident else None,
+                                                         "times": dict(old.measured_latency)})
         for k, v in dataclasses.asdict(self).items():
             if v is not None:
                 study.set_user_attr(k, v)
+
+
+def _pinned(measured: dict) -> bool:
+    """Whether a stored ``measured_latency`` names the table it was measured under (the current
+    form) rather than being the first, flat one (trial numbers only)."""
+    return "times" in measured
+
+
+def _identity(d: Any) -> MachineIdentity | None:
+    """A stored identity (a dict of :class:`MachineIdentity`'s fields); None for none or a malformed one."""
+    if not isinstance(d, dict):
+        return None
+    try:
+        return MachineIdentity(**d)
+    except TypeError:
+        return None
 
 
 def trial_spec(study: optuna.Study, number: int):
