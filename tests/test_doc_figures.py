@@ -79,7 +79,7 @@ def test_every_figure_tied_to_a_source_is_shown_by_it(repository):
 
 def test_the_readme_has_no_figure_without_a_source(repository):
     readme = [f for f in repository.figures if f.doc == "README.md"]
-    assert len(readme) > 40
+    assert readme  # the extractor finds the front page's figures (a guard against a vacuous pass)
     assert all(f.outcome == SHOWN for f in readme), _listing(f for f in readme if f.outcome != SHOWN)
 
 

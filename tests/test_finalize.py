@@ -210,6 +210,7 @@ def _kill_when(proc: subprocess.Popen, log: Path, checkpoints: int, line: str = 
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
     """The command killed with SIGKILL twice mid-training and run again ends with exactly the
     weights of an uninterrupted run, and its log and model card show the resumes."""

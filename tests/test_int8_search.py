@@ -52,6 +52,7 @@ def test_bad_int8_settings_name_the_key(tmp_path, edit, words):
     assert words in str(e.value) and str(tmp_path / "q.toml") in str(e.value)
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_a_study_records_int8_beside_fp32_and_ranks_by_it(tmp_path, capsys, folders):
     from slwsr_search.cli.run import main
 
@@ -78,6 +79,7 @@ def _completed(url: str) -> list[optuna.trial.FrozenTrial]:
     return [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_the_int8_limit_bites_just_below_the_measured_drop_and_not_just_above(tmp_path, capsys, folders):
     """The limit against the real quantizer: the study's first trained design (trial 3: its
     NSGA-II first generation, drawn before any constraint value is known, so the same design
@@ -133,6 +135,7 @@ def test_a_design_losing_more_than_the_limit_to_int8_is_kept_off_the_front(tmp_p
     assert "no feasible COMPLETE trial yet" in out
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_the_int8_runtime_times_int8_graphs_of_parts_and_networks():
     assert "onnxruntime-int8" in RUNTIMES
     parts = plan([4], [BlockSpec("ir", 2)])
@@ -142,6 +145,7 @@ def test_the_int8_runtime_times_int8_graphs_of_parts_and_networks():
     assert measure(spec_runner(spec, "onnxruntime-int8", (12, 16)), repeats=1, warmup=0).median_ms > 0
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_an_int8_scoring_failure_fails_that_trial_and_the_run_goes_on(tmp_path, capsys, folders, monkeypatch):
     from slwsr_search.cli.run import main
     from slwsr_search.search import int8
@@ -159,6 +163,7 @@ def test_an_int8_scoring_failure_fails_that_trial_and_the_run_goes_on(tmp_path, 
     assert "Traceback" not in err
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_the_int8_calibration_is_part_of_the_protocol_key(tmp_path, capsys, folders):
     """A study scoring int8 resumed with another [int8] calibration is refused, naming both (its
     results would mix two calibrations); a study without int8 keeps its key from before int8."""

@@ -45,6 +45,7 @@ def test_a_missing_converter_is_one_message_naming_the_extra(monkeypatch):
         litert_or_error()
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_litert_fp32_equals_pytorch_at_odd_sizes(tmp_path):
     pytest.importorskip("litert_torch")  # the [litert] extra (1.1 GB): not in the test install
     from slwsr_search.deploy.litert import litert_runner

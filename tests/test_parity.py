@@ -54,6 +54,7 @@ def test_compare_gives_the_largest_difference_and_psnr_with_peak_one():
     assert compare(y, y) == (0.0, math.inf)
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_an_onnx_graph_of_the_network_passes_and_one_of_other_weights_is_rejected(tmp_path, picture):
     good, other = trained(0), trained(1)
     export_onnx(good, tmp_path / "model.onnx")
@@ -117,6 +118,7 @@ FINALIZE = ["--preset", "s-lwsr16-half", "--steps", "6", "--batch", "2", "--patc
             "--calib-patches", "4", "--tflite-size", "112x112"]
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_finalize_ships_litert_files_that_are_the_bundles_network(tmp_path, capsys, picture):
     """finalize trains channels_last; its .tflite files must still compute the bundle's network
     (before the fix: 0.79 max difference, 10.4 dB)."""
@@ -144,6 +146,7 @@ def test_finalize_ships_litert_files_that_are_the_bundles_network(tmp_path, caps
     assert "max diff" in row and " dB |" in row and "against the network" in card
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_finalize_refuses_a_file_that_is_not_the_network(tmp_path, capsys, monkeypatch):
     """A converter that computes something else: the file leaves the bundle for OUT/bundle.rejected, the
     card does not list it and the command exits 1."""
@@ -169,6 +172,7 @@ def test_finalize_refuses_a_file_that_is_not_the_network(tmp_path, capsys, monke
     assert "| `model.tflite` |" not in card and "| `model.onnx` |" in card
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_verify_finds_a_bundle_file_that_is_not_the_network(tmp_path, capsys):
     """`slwsr verify` runs the gate over a bundle made elsewhere: a graph of other weights fails,
     exit 1, and --reject moves it beside the bundle."""
@@ -197,6 +201,7 @@ def test_verify_finds_a_bundle_file_that_is_not_the_network(tmp_path, capsys):
     assert code == 0 and "ok: every file is the network" in out
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_quantize_refuses_a_graph_that_is_not_the_network(tmp_path, capsys, monkeypatch):
     """`slwsr quantize` runs the gate on what it wrote: an fp16 graph whose numbers are not the
     network's leaves the bundle for BUNDLE.rejected and the command exits 1; the int8 graph stays."""

@@ -73,6 +73,7 @@ def test_int8_settings_errors_name_the_field(kw, words):
         Int8Settings(**kw)
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_the_int8_graph_is_qdq_per_channel_with_the_fp32_interface(net):
     model, fp32, patches, folder = net
     path = quantize_int8(fp32, folder / ONNX_INT8, patches)
@@ -149,6 +150,7 @@ def _bundle(model, folder, train="builtin:train"):
     return folder
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_the_command_writes_and_scores_int8_and_fp16(net, tmp_path, capsys):
     from slwsr_search.cli.quantize import main
 
@@ -178,7 +180,8 @@ def test_the_command_writes_and_scores_int8_and_fp16(net, tmp_path, capsys):
     ("bundle", ["--patch", "900"], "none of"),
     ("bundle", ["--compare"], "--compare scores the methods: name at least one --bench folder"),
     ("bundle", ["--csv", "s.csv"], "--csv s.csv: nothing to write without --bench (scores) or --time (times)"),
-    ("bundle", ["--litert", "--tflite-size", "64x48"], "--tflite-size 64x48: at least 101 LR pixels each way for this network"),
+    pytest.param("bundle", ["--litert", "--tflite-size", "64x48"], "--tflite-size 64x48: at least 101 LR pixels each way for "
+                 "this network", marks=pytest.mark.slow),  # 4.3 s: it converts to LiteRT
 ])
 def test_bad_input_is_a_one_line_error(net, tmp_path, capsys, setup, args, words):
     from slwsr_search.cli.quantize import main
@@ -195,6 +198,7 @@ def test_bad_input_is_a_one_line_error(net, tmp_path, capsys, setup, args, words
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_upscale_runs_the_int8_graph_and_refuses_a_bundle_without_one(net, tmp_path, capsys):
     from PIL import Image
 
@@ -225,6 +229,7 @@ def test_the_detail_box_finds_the_textured_window_and_the_strip_is_drawn():
         crops_strip([("HR", hr[:8])], (0, 0), 16)
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_several_models_get_their_own_folders_and_a_stale_graph_is_replaced(net, tmp_path, capsys):
     from slwsr_search.cli.quantize import main, out_folders
 
@@ -243,6 +248,7 @@ def test_several_models_get_their_own_folders_and_a_stale_graph_is_replaced(net,
         assert meta["spec_hash"] == net[0].spec.hash, name
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_a_graph_of_other_weights_of_the_same_design_is_not_quantized_in_their_place(net, tmp_path, capsys, monkeypatch):
     """Two trainings of one design (same spec, other weights) quantized into one --out: the second
     run's graphs are the second network's, not the first's model.onnx reused for its spec hash. A
@@ -296,6 +302,7 @@ def test_the_weights_hash_names_the_weights_not_where_or_how_they_are_held(net):
     assert weights_hash(other) != h and onnx_metadata(model)["weights_hash"] == h
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_time_without_bench_prints_a_table_of_times_and_writes_them(net, tmp_path, capsys):
     """--time alone times every graph (no scores): the table has the times, the CSV one line per graph."""
     from slwsr_search.cli.quantize import main

@@ -169,6 +169,41 @@ def test_the_report_states_the_audit_of_its_own_screening_only(tmp_path):
     assert build_report(st, OBJ, 20_000, x2, scale=2).fidelity is not None
 
 
+def test_the_audit_line_names_data_sets_and_the_results_page_not_another_machines_folders(tmp_path):
+    # The shipped audit recorded the folders of the machine it ran on (../shared/data/...): a reader
+    # has none of them. The line names the data sets and the project's results page instead.
+    cfg, url, st = _hand_built_study(tmp_path)
+    protocol = {"steps": 3, "batch_size": 2, "lr_patch": 16, "seed": 7}
+    StudyRecord(protocol=protocol, data=["builtin:train", "builtin:val"]).write(st)
+    audit = {**_audit(protocol, ["builtin:train", "builtin:val"]),
+             "reference_data": ["../shared/data/train/T91 + ../shared/data/train/BSD200",
+                                "../shared/data/Set5 + ../shared/data/Set14"],
+             "store": "docs/results/2026-12-01-long-reference/audit.jsonl"}
+    out = write_report(build_report(st, OBJ, 20_000, audit), tmp_path / "out")
+    text = (out / "summary.md").read_text()
+    assert ("px on T91 + BSD200, validated on Set5 + Set14; results: docs/results/2026-12-01-long-reference.md "
+            "in slwsr-search): ") in text
+    assert "../shared" not in text and "../shared" not in (out / "index.html").read_text()
+    # built-in sets keep their names, any folder (a Windows one too) its last component; a user's
+    # own audit (a store outside docs/results/) has no results page to name
+    audit = {**audit, "reference_data": ["builtin:train + /data/DIV2K_train_HR/", "C:\\sets\\Urban100"],
+             "store": "reports/smoke/fidelity/audit.jsonl"}
+    text = (write_report(build_report(st, OBJ, 20_000, audit), tmp_path / "out2") / "summary.md").read_text()
+    assert "px on builtin:train + DIV2K_train_HR, validated on Urban100): " in text and "results:" not in text
+
+
+def test_the_shipped_budget150k_audit_names_its_data_sets_and_page(tmp_path):
+    shipped = json.loads((Path(__file__).resolve().parents[1] / "studies" / "budget150k.fidelity.json").read_text())
+    cfg, url, st = _hand_built_study(tmp_path)
+    sig = shipped["screening_signature"]
+    StudyRecord(protocol={**sig["protocol"], "seed": 0}, data=sig["data"]).write(st)
+    rep = build_report(st, OBJ, 20_000, shipped, scale=4)
+    assert rep.fidelity is not None
+    text = (write_report(rep, tmp_path / "out") / "summary.md").read_text()
+    assert "on T91 + BSD200, validated on Set5 + Set14; results: docs/results/2026-12-01-long-reference.md" in text
+    assert "../shared" not in text
+
+
 def test_report_without_completed_trials(tmp_path):
     cfg, url, st = _hand_built_study(tmp_path, with_trials=False)
     out = write_report(build_report(st, OBJ, 20_000), tmp_path / "empty")

@@ -88,6 +88,7 @@ def test_paper_designs_are_in_the_space(space_name):
         space.encode(PRESETS["s-lwsr64"], "s-lwsr64")
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_the_mix_encoding_draws_every_block_mix_alike():
     """``res_count`` residual blocks, in the slots of the lowest ``order:`` values; the count is
     uniform over 0..26, so all-residual designs come up as often as any other mix."""

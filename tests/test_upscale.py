@@ -42,6 +42,7 @@ def read(path) -> np.ndarray:
     return np.asarray(Image.open(path)).astype(np.int64)
 
 
+@pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_tiles_equal_the_whole_picture_and_backends_agree(tmp_path, bundle, photo, capsys):
     src = tmp_path / "p.png"
     Image.fromarray(photo).save(src)

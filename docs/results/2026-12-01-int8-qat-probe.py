@@ -1,6 +1,12 @@
 """Probe: does a short quantization-aware fine-tune (PyTorch FX QAT, fake-quant) make the weights
 quantize better with our post-training int8 (onnxruntime, percentile)? Control: the same fine-tune
-without fake-quant."""
+without fake-quant. Run from the repository root: `python docs/results/2026-12-01-int8-qat-probe.py
+RUN_FOLDER 150 5e-5` (2026-12-01-int8.md: RUN_FOLDER was s-LWSR16's,
+docs/results/2026-12-01-long-reference/audit-runs/s-lwsr16-3c39d084f57e-s0-d14367c6). Its training state is no longer in the
+repository (issue 34); restore it from git history first:
+
+    git show aa3d851:docs/results/2026-12-01-long-reference/audit-runs/s-lwsr16-3c39d084f57e-s0-d14367c6/state.pt > docs/results/2026-12-01-long-reference/audit-runs/s-lwsr16-3c39d084f57e-s0-d14367c6/state.pt
+"""
 import copy, sys, time, json, numpy as np, torch, warnings
 warnings.simplefilter("ignore")
 torch.set_num_threads(1)

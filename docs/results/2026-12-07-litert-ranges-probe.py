@@ -4,6 +4,12 @@ radius as context). Not part of the package; run from the repository root:
 
     python docs/results/2026-12-07-litert-ranges-probe.py RUN_FOLDER SET5_FOLDER OUT.csv
 
+RUN_FOLDER was docs/results/2026-12-01-long-reference/audit-runs/t3-d1-78ddf8d1de56-s0-d14367c6
+(docs/results/2026-12-07-litert-ranges-xeon.md), whose training state is no longer in the
+repository (issue 34); restore it from git history first (from the repository root):
+
+    git show 7946828:docs/results/2026-12-01-long-reference/audit-runs/t3-d1-78ddf8d1de56-s0-d14367c6/state.pt > docs/results/2026-12-01-long-reference/audit-runs/t3-d1-78ddf8d1de56-s0-d14367c6/state.pt
+
 Ranges: ai-edge-quantizer's own calibration (a moving average of each input's min and max, what
 the int8 file used before 2026-12-03), the whole observed range (``minmax``), and the 99.99th and
 99.999th percentiles (the default, ``int8_settings.PERCENTILE``)."""

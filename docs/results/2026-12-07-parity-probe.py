@@ -1,6 +1,14 @@
 """Parity figures of every file kind for two 5,000-step long-reference networks on Set5 + Set14
 (docs/results/2026-12-07-parity-xeon.md). Run from docs/results/ with the [litert] extra:
-`python 2026-12-07-parity-probe.py s-lwsr16-3c39 slwsr-mix-nsgaii-t38`."""
+`python 2026-12-07-parity-probe.py s-lwsr16-3c39 slwsr-mix-nsgaii-t38`.
+
+The two training states it reads are no longer in the repository (issue 34); restore them from git
+history first (from the repository root):
+
+    git show aa3d851:docs/results/2026-12-01-long-reference/audit-runs/s-lwsr16-3c39d084f57e-s0-d14367c6/state.pt > docs/results/2026-12-01-long-reference/audit-runs/s-lwsr16-3c39d084f57e-s0-d14367c6/state.pt
+    git show f75cf97:docs/results/2026-12-01-long-reference/audit-runs/slwsr-mix-nsgaii-t38-81cf41649725-s0-d14367c6/state.pt > docs/results/2026-12-01-long-reference/audit-runs/slwsr-mix-nsgaii-t38-81cf41649725-s0-d14367c6/state.pt
+
+(or `sh docs/results/restore-dropped.sh s-lwsr16-3c39d084f57e-s0 slwsr-mix-nsgaii-t38`)."""
 import sys, json, glob
 from pathlib import Path
 import numpy as np, torch

@@ -4,6 +4,7 @@ the exported files. Renderers only draw what the report already split; none filt
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import optuna
@@ -143,6 +144,31 @@ def _markdown_table(rep: Report) -> str:
     return "\n".join(lines)
 
 
+def data_names(source: str) -> str:
+    """A data source as a reader of the report knows it: each folder of a ``" + "``-joined source
+    by its last path component (``../shared/data/train/T91 + ../shared/data/train/BSD200`` ->
+    ``T91 + BSD200``), a ``builtin:`` set by its name. An audit records the folders of the machine
+    it ran on, which a reader elsewhere does not have."""
+    def name(part: str) -> str:
+        part = part.strip()
+        if part.startswith("builtin:"):
+            return part
+        return re.split(r"[\\/]", part.rstrip("/\\"))[-1] or part
+    return " + ".join(name(p) for p in source.split(" + "))
+
+
+#: The project, as a reader of a report finds its pages (paths in its repository).
+PROJECT = "slwsr-search"
+
+
+def audit_page(a: dict) -> str | None:
+    """The results page of one of the project's own audits, whose store lies in
+    ``docs/results/NAME/`` (each measurement there has its page ``docs/results/NAME.md``), as a
+    repository path a reader can follow; None for a user's audit."""
+    m = re.search(r"(?:^|/)docs/results/([^/]+)/[^/]+$", str(a.get("store") or "").replace("\\", "/"))
+    return f"docs/results/{m.group(1)}.md in {PROJECT}" if m else None
+
+
 def fidelity_line(rep: Report) -> str | None:
     """What the fidelity audit of this study's screening measured, in one sentence (None without one)."""
     a = rep.fidelity
@@ -160,7 +186,8 @@ def fidelity_line(rep: Report) -> str | None:
     score = est.get("loss_tail") if by_loss(rep) else est.get("psnr_mean")  # what this study ranks by
     share = score.get("cost_matched_share") if score else None
     return (f"Fidelity audit of this screening ({a['designs_scored']} designs, reference {ref['steps']} steps x "
-            f"{ref['batch_size']} x {ref['lr_patch']} px on {a['reference_data'][0]}, validated on {a['reference_data'][1]}): "
+            f"{ref['batch_size']} x {ref['lr_patch']} px on {data_names(a['reference_data'][0])}, validated on "
+            f"{data_names(a['reference_data'][1])}" + (f"; results: {page}" if (page := audit_page(a)) else "") + "): "
             f"Kendall tau against the reference of one seed's PSNR {tau(first)} ({a['interval']}; seeds "
             + ", ".join(f"{e['kendall_tau']:+.2f}" for e in singles) + f"), of the mean of {len(singles)} seeds' PSNR "
             f"{tau(est['psnr_mean'])}"

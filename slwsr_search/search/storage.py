@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import time
 import warnings
 from pathlib import Path
@@ -68,6 +69,7 @@ def make_storage(url: str, ft: FaultTolerance | None = None) -> optuna.storages.
     timeout lets concurrent workers queue for the write lock instead of failing. Server
     databases (PostgreSQL) get ``pool_pre_ping`` so a dropped connection is replaced, not fatal.
     """
+    check_driver(url)
     sqlite = url.startswith("sqlite:///")
     engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
     with warnings.catch_warnings():
@@ -124,6 +126,49 @@ def setup_lock(cfg: StudyConfig, url: str) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+#: The pip package of each SQLAlchemy driver (``dialect.driver``) a storage URL may name, for the
+#: one-line error when it is missing. ``postgresql://`` is psycopg (3) under SQLAlchemy 2.1 and
+#: psycopg2 under 2.0; both are dependencies. Drivers not listed are named by their module.
+DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pg8000": "pg8000",
+    "mysqldb": "mysqlclient", "pymysql": "PyMySQL", "mysqlconnector": "mysql-connector-python",
+    "mariadbconnector": "mariadb", "oracledb": "oracledb", "cx_oracle": "cx_Oracle",
+    "pyodbc": "pyodbc", "pymssql": "pymssql",
+}
+
+
+def check_driver(url: str) -> None:
+    """Refuse, in one line naming what to install, a storage URL whose database driver is missing
+    (``mysql://`` without mysqlclient) or that names an asyncio driver Optuna's storage cannot use
+    (``postgresql+asyncpg://``), and a database or driver SQLAlchemy does not know (``postgres://``).
+    Optuna would say only "Failed to import DB access module ...". A URL SQLAlchemy cannot parse
+    is left to open_study's error."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        return
+    shown = mask_url(url)
+    try:
+        dialect = u.get_dialect()
+    except NoSuchModuleError:
+        hint = " (PostgreSQL's is postgresql://)" if u.get_backend_name() == "postgres" else ""
+        raise ValueError(f"storage {shown}: SQLAlchemy knows no database driver {u.drivername!r}{hint}") from None
+    backend = u.get_backend_name()
+    if getattr(dialect, "is_async", False):
+        raise ValueError(f"storage {shown}: {dialect.driver} is an asyncio driver, which Optuna's storage cannot "
+                         f"use; write {backend}:// (its default driver) instead")
+    try:
+        dialect.import_dbapi()
+    except ImportError as e:
+        package = DRIVER_PACKAGES.get(dialect.driver, e.name or dialect.driver)
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"storage {shown}: its database driver {dialect.driver} is not installed ({why}): "
+                         f"pip install {shlex.quote(package)}") from None
+
+
 def _cannot_open(url: str, e: Exception) -> ValueError:
     """One line for a driver or SQLAlchemy error (unreachable server, bad URL, missing driver),
     with any password masked."""
@@ -141,6 +186,7 @@ def open_study(cfg: StudyConfig, storage: str, seed: int) -> optuna.Study:
             folder.mkdir(parents=True, exist_ok=True)  # ./studies/ is ours to make; a user's --storage is not
         if not folder.is_dir():
             raise ValueError(f"storage {url}: folder {folder} does not exist")
+    check_driver(storage)
     try:
         study = optuna.create_study(storage=make_storage(storage, cfg.fault_tolerance), study_name=cfg.name,
                                     directions=cfg.directions,
@@ -164,6 +210,7 @@ def open_existing_study(cfg: StudyConfig, storage: str) -> optuna.Study:
     db = sqlite_path(storage)
     if db is not None and not db.is_file():
         raise ValueError(f"storage {url}: no such database (run the study first)")
+    check_driver(storage)
     try:
         return optuna.load_study(study_name=cfg.name, storage=make_storage(storage))
     except KeyError:

@@ -2,7 +2,9 @@
 training. For every study given, its feasible Pareto front (the study's objectives), the K designs
 with the best screening loss that are not baselines (a user picks from that end of a front under
 the budget); each design once, labelled by the first study that found it, the others named in a
-comment. Writes a design file for `slwsr fidelity --design-file` (see fronts.sh).
+comment. Writes a design file for `slwsr fidelity --design-file` (see fronts.sh). Reads the
+studies' SQLite stores, no longer in the repository (issue 34): restore them from git history
+first, from the repository root: `sh docs/results/restore-dropped.sh budget150k-`.
 
     python docs/results/2026-12-01-samplers/fronts.py [--top 2] [--out docs/results/2026-12-01-samplers/fronts-designs.txt]
 """

@@ -5,6 +5,8 @@
 # hypervolume per trial. Usage (repository root): sh docs/results/2026-12-01-samplers/run.sh [DEPTHS [DIR]]
 # e.g. `... run.sh "8 16"` to stop at 16 trials each; DIR: another folder of budget150k-*.toml studies
 # (default this one), e.g. `... run.sh "8 16" docs/results/2026-12-04-samplers-seed1` for the second seed.
+# The finished studies' stores (budget150k-*.db) are no longer in the repository (issue 34); to continue
+# them rather than start afresh, restore them first: sh docs/results/restore-dropped.sh budget150k-
 set -e
 D=${2:-docs/results/2026-12-01-samplers}
 for n in ${1:-8 16 24 32}; do

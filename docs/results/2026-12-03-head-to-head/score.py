@@ -4,7 +4,10 @@ Set14 with and without the x8 self-ensemble by `slwsr evaluate`. Run from the re
 
     python docs/results/2026-12-03-head-to-head/score.py [--out docs/results/2026-12-03-head-to-head/scores]
 
-Writes OUT.csv (one row per design, seed, set, ensemble) and prints the table.
+Writes OUT.csv (one row per design, seed, set, ensemble) and prints the table. The four training
+states it reads are no longer in the repository (issue 34); restore them from git history first:
+
+    sh docs/results/restore-dropped.sh s-lwsr16-3c39d084f57e-s t3-d1-78ddf8d1de56-s
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ def checkpoint(label: str, seed: int) -> Path:
     name = re.compile(rf"{re.escape(label)}-[0-9a-f]{{12}}-s{seed}-")  # not s-lwsr16-half for s-lwsr16
     found = [p for p in RUNS.glob("*/state.pt") if name.match(p.parent.name)]
     if len(found) != 1:
-        sys.exit(f"{RUNS}: expected one run folder of {label} seed {seed}, found {[str(p) for p in found]}")
+        sys.exit(f"{RUNS}: expected one run folder of {label} seed {seed}, found {[str(p) for p in found]} "
+                 "(restore the training states: sh docs/results/restore-dropped.sh s-lwsr16-3c39d084f57e-s t3-d1-78ddf8d1de56-s)")
     progress = (found[0].parent / "progress.csv").read_text().splitlines()
     last = int(progress[-1].split(",")[0])
     if last != STEPS:
