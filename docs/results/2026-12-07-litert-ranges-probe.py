@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from slwsr_search.cli.quantize import trained_network
+from slwsr_search.deploy.bundle import trained_network
 from slwsr_search.deploy import int8_settings, litert
 from slwsr_search.deploy.int8_settings import Int8Settings
 from slwsr_search.deploy.quantize import patches_from

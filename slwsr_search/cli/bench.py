@@ -200,7 +200,7 @@ def _latency(args) -> int:
     from .common import spec_from_args
 
     if args.validate is not None:
-        from .latency import validate_table  # the latency table's command holds its validation's printing
+        from .bench_latency import validate_table
 
         return validate_table(args)
     if args.preset is None and args.spec is None and args.arch is None:

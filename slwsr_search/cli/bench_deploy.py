@@ -35,7 +35,7 @@ def bench_litert(args) -> int:
     from ..machine import cpu_summary
     from ..model.cost import count_cost
     from ..sr.table import load_bench
-    from .quantize import trained_network
+    from ..deploy.bundle import trained_network
 
     for m in ("litert_torch", "ai_edge_quantizer", "ai_edge_litert.interpreter"):
         litert_or_error(m)

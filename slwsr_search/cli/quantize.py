@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from ..deploy.bundle import ONNX, SPEC, WEIGHTS, bundle_metadata, load_bundle, weights_hash
+from ..deploy.bundle import ONNX, trained_network, weights_hash
 from ..deploy.onnx_export import export_onnx
 from ..deploy.int8_settings import METHODS, Int8Settings
 from ..deploy.quantize import graph_metadata, patches_from
@@ -21,7 +20,6 @@ from ..deploy.release_files import gate
 from ..deploy.variants import litert_variants, method_variants, score_variants, time_variants, write_variants
 from ..machine import cpu_summary
 from ..model.cost import count_cost
-from ..model.network import SLWSR, build_model
 from ..sr.table import load_bench
 from ..sr.tiles import check_window, receptive_radius
 from ..training.device import Speedups, configure_device
@@ -89,29 +87,6 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads while scoring (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
-
-
-def trained_network(folder: Path) -> tuple[SLWSR, list[str], Path | None]:
-    """``(network, training data it records, the bundle folder or None)`` of a bundle or a
-    finalize run folder; ``ValueError`` naming the folder when it is neither."""
-    from ..training.finalize import CONFIG, STATE
-    from ..training.state import load_state
-
-    if (folder / WEIGHTS).is_file() or (folder / SPEC).is_file():
-        meta = bundle_metadata(folder) if (folder / WEIGHTS).is_file() else {}
-        return load_bundle(folder), [t for t in meta.get("train", "").split(" + ") if t], folder
-    if (folder / "bundle" / WEIGHTS).is_file():
-        return trained_network(folder / "bundle")
-    if (folder / STATE).is_file():
-        state = load_state(folder / STATE)
-        if state.weights is None:
-            raise ValueError(f"{folder / STATE}: holds no weights")
-        model = build_model(state.spec)
-        model.load_state_dict(state.weights)
-        train = json.loads((folder / CONFIG).read_text()).get("train", []) if (folder / CONFIG).is_file() else []
-        # an audit's reference records its sources joined in one entry ("A + B"), finalize one per entry
-        return model.eval(), [t for entry in train for t in entry.split(" + ") if t], None
-    raise ValueError(f"{folder}: neither a bundle ({WEIGHTS} + {SPEC}) nor a finalize run folder ({STATE})")
 
 
 def _calibration(dirs: list[str], model_dir: Path, scale: int, settings: Int8Settings, given: bool):

@@ -109,3 +109,29 @@ def weights_hash(weights) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def trained_network(folder: Path) -> tuple[SLWSR, list[str], Path | None]:
+    """``(network, training data it records, the bundle folder or None)`` of a bundle or a
+    finalize run folder (its ``state.pt``; an audit's reference run too): what ``quantize`` and
+    ``bench litert`` take. ``ValueError`` naming the folder when it is neither."""
+    import json
+
+    from ..training.finalize import CONFIG, STATE
+    from ..training.state import load_state
+
+    if (folder / WEIGHTS).is_file() or (folder / SPEC).is_file():
+        meta = bundle_metadata(folder) if (folder / WEIGHTS).is_file() else {}
+        return load_bundle(folder), [t for t in meta.get("train", "").split(" + ") if t], folder
+    if (folder / "bundle" / WEIGHTS).is_file():
+        return trained_network(folder / "bundle")
+    if (folder / STATE).is_file():
+        state = load_state(folder / STATE)
+        if state.weights is None:
+            raise ValueError(f"{folder / STATE}: holds no weights")
+        model = build_model(state.spec)
+        model.load_state_dict(state.weights)
+        train = json.loads((folder / CONFIG).read_text()).get("train", []) if (folder / CONFIG).is_file() else []
+        # an audit's reference records its sources joined in one entry ("A + B"), finalize one per entry
+        return model.eval(), [t for entry in train for t in entry.split(" + ") if t], None
+    raise ValueError(f"{folder}: neither a bundle ({WEIGHTS} + {SPEC}) nor a finalize run folder ({STATE})")
