@@ -17,7 +17,8 @@ from slwsr_search.deploy.bundle import ONNX, ONNX_FP16, ONNX_INT8
 from slwsr_search.deploy.onnx_export import export_onnx
 from slwsr_search.deploy.int8_settings import METHODS, Int8Settings
 from slwsr_search.deploy.quantize import calibration_patches, convert_fp16, graph_precision, quantize_int8
-from slwsr_search.deploy.runners import bundle_runner, onnx_runner, runner_upscaler, torch_runner
+from slwsr_search.deploy.backends import bundle_runner
+from slwsr_search.deploy.runners import onnx_runner, runner_upscaler, torch_runner
 from slwsr_search.deploy.variants import method_variants, score_variants, write_variants
 from slwsr_search.model.spec import ArchSpec
 from slwsr_search.sr.crops import crops_strip, detail_box

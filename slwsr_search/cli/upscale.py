@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..deploy.bundle import load_bundle
-from ..deploy.runners import BACKENDS, bundle_runner
+from ..deploy.backends import BACKENDS, bundle_runner
 from ..sr.pictures import output_array, quantizer, read_picture, write_picture
 from ..sr.tiles import plan_boxes, receptive_radius, upscale_into
 from ..training.device import Speedups, configure_device, resolve_device
