@@ -117,3 +117,16 @@ def optuna_dashboard(storage_url: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def pg_reason(url: str) -> str | None:
+    """Why the PostgreSQL tests skip (the server at 127.0.0.1:5432, trust, database ``test``):
+    None when ``url`` connects and answers a query, else the reason in one line."""
+    try:
+        import sqlalchemy
+
+        with sqlalchemy.create_engine(url).connect() as c:
+            c.execute(sqlalchemy.text("select 1"))
+        return None
+    except Exception as e:  # no driver, no server
+        return f"no PostgreSQL server answers on 127.0.0.1:5432 ({type(e).__name__})"

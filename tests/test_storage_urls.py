@@ -15,7 +15,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from helpers import run_command
+from helpers import pg_reason, run_command
 from slwsr_search.cli.report import main as report_main
 from slwsr_search.cli.run import main as run_main
 
@@ -25,20 +25,9 @@ PG_PLAIN = f"postgresql://postgres:{PG_PASSWORD}@127.0.0.1:5432/test"  # SQLAlch
 PG_PSYCOPG2 = f"postgresql+psycopg2://postgres:{PG_PASSWORD}@127.0.0.1:5432/test"
 
 
-def _pg_reason() -> str | None:
-    # probed through psycopg2, as tests/test_workers.py does: a missing psycopg 3 must fail the test
-    # below, not skip it
-    try:
-        import sqlalchemy
-
-        with sqlalchemy.create_engine(PG_PSYCOPG2).connect() as c:
-            c.execute(sqlalchemy.text("select 1"))
-        return None
-    except Exception as e:  # no driver, no server
-        return f"no PostgreSQL server answers on 127.0.0.1:5432 ({type(e).__name__})"
-
-
-PG_SKIP = _pg_reason()
+# probed through psycopg2, as tests/test_workers.py does: a missing psycopg 3 must fail the test
+# below, not skip it
+PG_SKIP = pg_reason(PG_PSYCOPG2)
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
+from helpers import pg_reason
 
 from slwsr_search.search.storage import count_states
 from slwsr_search.search.study import FaultTolerance, StudyConfig, sampler_seed, trial_seed
@@ -48,18 +49,7 @@ max_retry = 2
 """
 
 
-def _pg_reason() -> str | None:
-    try:
-        import sqlalchemy
-
-        with sqlalchemy.create_engine(PG_URL).connect() as c:
-            c.execute(sqlalchemy.text("select 1"))
-        return None
-    except Exception as e:  # no driver, no server
-        return f"no PostgreSQL server answers on 127.0.0.1:5432 ({type(e).__name__})"
-
-
-PG_SKIP = _pg_reason()
+PG_SKIP = pg_reason(PG_URL)
 STORAGES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or ""))]
 
 
