@@ -61,6 +61,58 @@ def _list_presets(hr_size: tuple[int, int]) -> None:
           "(its Multi-Adds count every conv at LR resolution).")
 
 
+def _verify(spec, hr_size, cost) -> dict:
+    t0 = time.perf_counter()
+    numel, fv_macs = measure_cost(spec, hr_size)
+    return {
+        "numel": numel, "fvcore_macs": fv_macs, "seconds": round(time.perf_counter() - t0, 3),
+        "ok": numel == cost.params and fv_macs == cost.macs,
+    }
+
+
+def _print_json(spec, cost, published, verify) -> None:
+    out = {
+        "params": cost.params, "macs": cost.macs, "arch": spec.arch, "hash": spec.hash,
+        "hr_size": list(cost.hr_size), "lr_size": list(cost.lr_size),
+        "parts": {name: {"params": p, "macs": m} for name, p, m in cost.parts},
+        "spec": spec.to_dict(),
+    }
+    if published:
+        out["published"] = {"source": f"paper Table II, {published.model} (as printed)",
+                            "params_k": published.params_k, "gmacs": published.gmacs}
+    if verify:
+        out["verify"] = verify
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _print_text(label, spec, cost, published, verify) -> None:
+    kinds = f"{spec.n_res} res, {spec.n_ir} ir"
+    print(f"{'spec':<12}{label}")
+    print(f"{'arch':<12}{spec.arch}")
+    print(f"{'hash':<12}{spec.hash}")
+    print(f"{'blocks':<12}{kinds}; activations kept {spec.n_active}/26; pool {len(spec.pool)} sources; "
+          f"scale x{spec.scale}; n_feats {spec.n_feats}; res_scale {spec.res_scale:g}")
+    print(f"{'parameters':<12}{cost.params:,}")
+    print(f"{'Multi-Adds':<12}{cost.gmacs:.2f} G ({cost.macs:,}) at {fmt_size(cost.hr_size)} output, "
+          f"LR input {fmt_size(cost.lr_size)}")
+    if published:
+        print(f"{'published':<12}{published.params_k}K parameters, {published.gmacs} G Multi-Adds "
+              f"(paper Table II, {published.model}, as printed; its Multi-Adds count every conv at LR resolution)")
+    print(f"\n{'part':<12}{'params':>10} {'Multi-Adds':>14}")
+    for name, p, m in cost.parts:
+        print(f"{name:<12}{p:>10,} {m / 1e9:>12.3f} G")
+    if verify:
+        _print_verify(cost, verify)
+
+
+def _print_verify(cost, verify) -> None:
+    ok = lambda a, b: "ok" if a == b else "MISMATCH"  # noqa: E731
+    print(f"\nverify      numel  {verify['numel']:,} vs analytic {cost.params:,}: {ok(verify['numel'], cost.params)}")
+    print(f"            fvcore {verify['fvcore_macs']:,} vs analytic {cost.macs:,}: "
+          f"{ok(verify['fvcore_macs'], cost.macs)} ({verify['seconds']:.1f} s)")
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr arch") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
@@ -72,50 +124,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr arch") -> int:
     label, spec = spec_from_args(args)
     cost = count_cost(spec, args.hr_size)
     published = PUBLISHED.get(args.preset) if args.preset else None
-
-    verify = None
-    if args.verify:
-        t0 = time.perf_counter()
-        numel, fv_macs = measure_cost(spec, args.hr_size)
-        verify = {
-            "numel": numel, "fvcore_macs": fv_macs, "seconds": round(time.perf_counter() - t0, 3),
-            "ok": numel == cost.params and fv_macs == cost.macs,
-        }
-
+    verify = _verify(spec, args.hr_size, cost) if args.verify else None
     if args.json:
-        out = {
-            "params": cost.params, "macs": cost.macs, "arch": spec.arch, "hash": spec.hash,
-            "hr_size": list(cost.hr_size), "lr_size": list(cost.lr_size),
-            "parts": {name: {"params": p, "macs": m} for name, p, m in cost.parts},
-            "spec": spec.to_dict(),
-        }
-        if published:
-            out["published"] = {"source": f"paper Table II, {published.model} (as printed)",
-                                "params_k": published.params_k, "gmacs": published.gmacs}
-        if verify:
-            out["verify"] = verify
-        json.dump(out, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        _print_json(spec, cost, published, verify)
     else:
-        kinds = f"{spec.n_res} res, {spec.n_ir} ir"
-        print(f"{'spec':<12}{label}")
-        print(f"{'arch':<12}{spec.arch}")
-        print(f"{'hash':<12}{spec.hash}")
-        print(f"{'blocks':<12}{kinds}; activations kept {spec.n_active}/26; pool {len(spec.pool)} sources; "
-              f"scale x{spec.scale}; n_feats {spec.n_feats}; res_scale {spec.res_scale:g}")
-        print(f"{'parameters':<12}{cost.params:,}")
-        print(f"{'Multi-Adds':<12}{cost.gmacs:.2f} G ({cost.macs:,}) at {fmt_size(cost.hr_size)} output, "
-              f"LR input {fmt_size(cost.lr_size)}")
-        if published:
-            print(f"{'published':<12}{published.params_k}K parameters, {published.gmacs} G Multi-Adds "
-                  f"(paper Table II, {published.model}, as printed; its Multi-Adds count every conv at LR resolution)")
-        print(f"\n{'part':<12}{'params':>10} {'Multi-Adds':>14}")
-        for name, p, m in cost.parts:
-            print(f"{name:<12}{p:>10,} {m / 1e9:>12.3f} G")
-        if verify:
-            ok = lambda a, b: "ok" if a == b else "MISMATCH"  # noqa: E731
-            print(f"\nverify      numel  {verify['numel']:,} vs analytic {cost.params:,}: {ok(verify['numel'], cost.params)}")
-            print(f"            fvcore {verify['fvcore_macs']:,} vs analytic {cost.macs:,}: "
-                  f"{ok(verify['fvcore_macs'], cost.macs)} ({verify['seconds']:.1f} s)")
+        _print_text(label, spec, cost, published, verify)
     return 0 if verify is None or verify["ok"] else 1
-

@@ -23,28 +23,11 @@ def _print_validation(rows, summary: dict) -> None:
               f"{100 * f['mean_error']:>+7.1f}% {f['rho_macs']:>8.3f} {f['rho_params']:>10.3f}")
 
 
-def validate_table(args) -> int:
-    """``slwsr bench latency --validate N``: the table's predictions against measured specs, printed
-    (and written with ``--out``); see :mod:`slwsr_search.benchmarks.latency`."""
-    import time
-    from pathlib import Path
-
-    import torch
-    from tqdm import tqdm
-
-    from ..benchmarks.latency import rows_frame, scatter_html, summarise, validate, validation_specs
+def _validation_table(args, runtime, space, lr_size):
+    """The table ``--table`` names (checked against this machine), else this machine's, calibrated first."""
     from ..deploy.calibrate import table_for
-    from ..deploy.latency import lr_size_for
-    from ..model.latency_table import spec_keys
     from ..search.latency import space_parts
-    from ..search.space import SearchSpace
 
-    runtime = (args.runtime or ["onnxruntime"])[0]
-    torch.set_num_threads(args.threads)
-    space = SearchSpace.load(args.space)
-    lr_size = args.lr_size or lr_size_for(space.scale)
-    load = os.getloadavg()[0]
-    start = time.monotonic()
     if args.table:
         table = LatencyTable.load(args.table)
         table.check(MachineIdentity.here(runtime, args.threads), space.scale, lr_size)
@@ -53,6 +36,14 @@ def validate_table(args) -> int:
         print(f"latency table: calibrating any of {len(parts)} parts it lacks (space {space.name!r})", flush=True)
         table, path, measured = table_for(parts, runtime, args.threads, space.scale, lr_size)
         print(f"latency table: {path} ({len(measured)} parts measured now)", flush=True)
+    return table
+
+
+def _validation_specs(args, table, lr_size, load):
+    """The specs to validate, each checked to be predictable from the table, announced."""
+    from ..benchmarks.latency import validation_specs
+    from ..model.latency_table import spec_keys
+
     specs = validation_specs(args.validate, table.widths, args.seed, args.space)
     for label, spec in specs:  # every part a prediction reads: refuse before measuring anything
         for key in spec_keys(spec):
@@ -60,28 +51,68 @@ def validate_table(args) -> int:
     print(f"{len(specs)} specs ({len(specs) - args.validate} presets + {args.validate} drawn from "
           f"{args.space!r}, seed {args.seed}); {table.identity.describe()}; LR {fmt_size(lr_size)}; load average "
           f"{load:.2f}", flush=True)
+    return specs
+
+
+def _validation_rows(args, specs, table):
+    """Each spec's predicted and measured latency, with progress bars."""
+    from tqdm import tqdm
+
+    from ..benchmarks.latency import validate
+
     prep = tqdm(total=len(specs), desc="exporting", unit="spec", file=sys.stderr, disable=None, leave=False)
     turns = tqdm(total=len(specs) * args.passes, desc="timing", unit="turn", file=sys.stderr, disable=None, leave=False)
     try:
-        rows = validate(specs, table, args.passes, args.repeats or 2, 1,
+        return validate(specs, table, args.passes, args.repeats or 2, 1,
                         on_prepare=lambda i, label: prep.update(1), on_turn=lambda k, i: turns.update(1))
     finally:
         prep.close()
         turns.close()
+
+
+def _write_validation(args, rows, table, lr_size, load, load_after, minutes, summary) -> None:
+    """``--out``: the rows as CSV, the run as JSON and the scatter as HTML."""
+    from pathlib import Path
+
+    from ..benchmarks.latency import rows_frame, scatter_html
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows_frame(rows).to_csv(f"{out}.csv", index=False)
+    Path(f"{out}.json").write_text(json.dumps({
+        "identity": table.identity.__dict__, "lr_size": fmt_size(lr_size), "table": table.to_dict(),
+        "specs": len(rows), "passes": args.passes, "seed": args.seed, "space": args.space,
+        "load_before": load, "load_after": load_after, "minutes": round(minutes, 1), "summary": summary}, indent=1))
+    Path(f"{out}.html").write_text(scatter_html(rows, f"Latency predicted from the table against measured: "
+                                                      f"{len(rows)} specs, {table.identity.describe()}"))
+    print(f"wrote {out}.csv, {out}.json, {out}.html")
+
+
+def validate_table(args) -> int:
+    """``slwsr bench latency --validate N``: the table's predictions against measured specs, printed
+    (and written with ``--out``); see :mod:`slwsr_search.benchmarks.latency`."""
+    import time
+
+    import torch
+
+    from ..benchmarks.latency import summarise
+    from ..deploy.latency import lr_size_for
+    from ..search.space import SearchSpace
+
+    runtime = (args.runtime or ["onnxruntime"])[0]
+    torch.set_num_threads(args.threads)
+    space = SearchSpace.load(args.space)
+    lr_size = args.lr_size or lr_size_for(space.scale)
+    load = os.getloadavg()[0]
+    start = time.monotonic()
+    table = _validation_table(args, runtime, space, lr_size)
+    specs = _validation_specs(args, table, lr_size, load)
+    rows = _validation_rows(args, specs, table)
     summary = summarise(rows)
     load_after = os.getloadavg()[0]
     _print_validation(rows, summary)
     minutes = (time.monotonic() - start) / 60
     print(f"\n{minutes:.1f} min; load average {load:.2f} before, {load_after:.2f} after")
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        rows_frame(rows).to_csv(f"{out}.csv", index=False)
-        Path(f"{out}.json").write_text(json.dumps({
-            "identity": table.identity.__dict__, "lr_size": fmt_size(lr_size), "table": table.to_dict(),
-            "specs": len(rows), "passes": args.passes, "seed": args.seed, "space": args.space,
-            "load_before": load, "load_after": load_after, "minutes": round(minutes, 1), "summary": summary}, indent=1))
-        Path(f"{out}.html").write_text(scatter_html(rows, f"Latency predicted from the table against measured: "
-                                                          f"{len(rows)} specs, {table.identity.describe()}"))
-        print(f"wrote {out}.csv, {out}.json, {out}.html")
+        _write_validation(args, rows, table, lr_size, load, load_after, minutes, summary)
     return 0

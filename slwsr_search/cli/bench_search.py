@@ -121,16 +121,12 @@ def bench_mix(args) -> int:
     return 0
 
 
-def bench_samplers(args) -> int:
-    """``slwsr bench samplers``."""
-    import optuna
-
-    from ..benchmarks.space_mix import sampled_mix
-    from ..reporting.compute import hv_bounds, hypervolume_history, trials_frame
+def _sampler_frames(args):
+    """The studies' configs, their trials and the one hypervolume box for all; refuses ones that don't compare."""
+    from ..reporting.compute import hv_bounds, trials_frame
     from ..search.storage import open_existing_study, resolve_storage
     from ..search.study import StudyConfig
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfgs = [StudyConfig.load(name) for name in args.study]
     objectives = list(cfgs[0].objectives)
     for c in cfgs[1:]:
@@ -140,7 +136,10 @@ def bench_samplers(args) -> int:
     bounds = hv_bounds(frames, objectives, cfgs[0].max_params)
     if bounds is None:
         raise ValueError("no study has a scored trial yet: nothing to compare")
-    marks = sorted({m for m in args.at if any(len(f) >= m for f in frames)})
+    return cfgs, objectives, frames, bounds
+
+
+def _print_sampler_header(args, objectives, marks) -> None:
     print(f"hypervolume of the feasible front after N trials ({', '.join(objectives)}; normalised in one box "
           f"for all studies: 0 = nothing, 1 = one trial best at everything); drawn: the distinct designs its "
           f"sampler proposed (baselines left out), res>={args.min_res}: the share of them with at least "
@@ -148,18 +147,35 @@ def bench_samplers(args) -> int:
     res = f"res>={args.min_res}"
     print(f"{'study':<28} {'sampler':<15} {'space':<10} {'trials':>6} {'drawn':>5} {res:>7} {'fit':>5} "
           + "".join(f"{'@' + str(m):>8}" for m in marks))
-    rows = []
-    for c, f in zip(cfgs, frames):
-        hv = hypervolume_history(f, objectives, c.max_params, bounds)["hypervolume"].to_numpy()
-        at = {m: float(hv[m - 1]) for m in marks if len(hv) >= m}
-        mix = sampled_mix(f, args.min_res)
-        rows.append({"study": c.name, "sampler": c.sampler["name"], "space": c.space.name, "trials": len(hv),
-                     "designs_drawn": mix.designs, "mean_res_blocks": round(mix.mean, 2),
-                     f"share_res_at_least_{args.min_res}": round(mix.share_at_least, 3),
-                     "share_within_budget": round(mix.share_feasible, 3),
-                     **{f"hv_at_{m}": v for m, v in at.items()}})
-        print(f"{c.name:<28} {c.sampler['name']:<15} {c.space.name:<10} {len(hv):>6} {mix.designs:>5} "
-              f"{mix.share_at_least:>7.0%} {mix.share_feasible:>5.0%} " + "".join(f"{at[m]:>8.3f}" if m in at else f"{'':>8}" for m in marks))
+
+
+def _sampler_row(args, c, f, objectives, bounds, marks) -> dict:
+    """One study's row: its hypervolume at each mark and the mix its sampler drew, printed."""
+    from ..benchmarks.space_mix import sampled_mix
+    from ..reporting.compute import hypervolume_history
+
+    hv = hypervolume_history(f, objectives, c.max_params, bounds)["hypervolume"].to_numpy()
+    at = {m: float(hv[m - 1]) for m in marks if len(hv) >= m}
+    mix = sampled_mix(f, args.min_res)
+    row = {"study": c.name, "sampler": c.sampler["name"], "space": c.space.name, "trials": len(hv),
+           "designs_drawn": mix.designs, "mean_res_blocks": round(mix.mean, 2),
+           f"share_res_at_least_{args.min_res}": round(mix.share_at_least, 3),
+           "share_within_budget": round(mix.share_feasible, 3),
+           **{f"hv_at_{m}": v for m, v in at.items()}}
+    print(f"{c.name:<28} {c.sampler['name']:<15} {c.space.name:<10} {len(hv):>6} {mix.designs:>5} "
+          f"{mix.share_at_least:>7.0%} {mix.share_feasible:>5.0%} " + "".join(f"{at[m]:>8.3f}" if m in at else f"{'':>8}" for m in marks))
+    return row
+
+
+def bench_samplers(args) -> int:
+    """``slwsr bench samplers``."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cfgs, objectives, frames, bounds = _sampler_frames(args)
+    marks = sorted({m for m in args.at if any(len(f) >= m for f in frames)})
+    _print_sampler_header(args, objectives, marks)
+    rows = [_sampler_row(args, c, f, objectives, bounds, marks) for c, f in zip(cfgs, frames)]
     if args.reference:
         if args.front_at is not None and args.front_at < 1:
             raise ValueError(f"--front-at: expected a trial count >= 1, got {args.front_at}")

@@ -54,9 +54,7 @@ def build_parser(prog: str) -> Parser:
     return p
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "slwsr evaluate") -> int:
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
+def _method(parser: Parser, args) -> str:
     if (args.spec or args.preset) and not args.checkpoint:
         parser.error("--spec/--preset name a network; scoring it needs its trained weights: add --checkpoint CKPT")
     method = args.method or ("model" if args.checkpoint else "bicubic")
@@ -64,35 +62,52 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr evaluate") -> int
         parser.error("a model needs --checkpoint (an untrained network scores nothing meaningful)")
     if method == "bicubic" and (args.checkpoint or args.spec or args.preset or args.self_ensemble):
         parser.error("--checkpoint, --spec, --preset and --self-ensemble go with a model, not --method bicubic")
-    label = "bicubic"
-    if method == "model":
-        model, _ = load_checkpoint(args.checkpoint)
-        expected = ArchSpec.load(args.spec) if args.spec else get_preset(args.preset) if args.preset else None
-        if expected is not None and expected != model.spec:
-            raise ValueError(f"{args.checkpoint}: holds {model.spec.arch}, not the requested {expected.arch}")
-        if model.spec.scale != args.scale:
-            raise ValueError(f"--scale {args.scale}: the checkpoint {args.checkpoint} is a x{model.spec.scale} model")
-        upscale = model_upscaler(model, args.device, args.self_ensemble)
-        label = model.spec.arch + (" (+ self-ensemble)" if args.self_ensemble else "")
-    else:
-        upscale = bicubic_upscaler(args.scale)
-    pairs = load_pairs(args.data, args.scale, use_lr_files=not args.make_lr, progress=not args.json)
-    result = evaluate_pairs(pairs, upscale, args.scale)
+    return method
 
-    if args.json:
-        def num(v: float):  # JSON has no inf: identical images are reported as null
-            return None if math.isinf(v) else v
-        out = {"data": str(args.data), "scale": args.scale, "method": label,
-               "lr_source": sorted({p.lr_source for p in pairs}),
-               "psnr": num(result.psnr), "ssim": num(result.ssim),
-               "images": [{"name": r["name"], "psnr": num(r["psnr"]), "ssim": num(r["ssim"])} for r in result.images]}
-        json.dump(out, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 0
+
+def _model_upscaler(args):
+    model, _ = load_checkpoint(args.checkpoint)
+    expected = ArchSpec.load(args.spec) if args.spec else get_preset(args.preset) if args.preset else None
+    if expected is not None and expected != model.spec:
+        raise ValueError(f"{args.checkpoint}: holds {model.spec.arch}, not the requested {expected.arch}")
+    if model.spec.scale != args.scale:
+        raise ValueError(f"--scale {args.scale}: the checkpoint {args.checkpoint} is a x{model.spec.scale} model")
+    upscale = model_upscaler(model, args.device, args.self_ensemble)
+    label = model.spec.arch + (" (+ self-ensemble)" if args.self_ensemble else "")
+    return upscale, label
+
+
+def _print_json(args, label, pairs, result) -> None:
+    def num(v: float):  # JSON has no inf: identical images are reported as null
+        return None if math.isinf(v) else v
+    out = {"data": str(args.data), "scale": args.scale, "method": label,
+           "lr_source": sorted({p.lr_source for p in pairs}),
+           "psnr": num(result.psnr), "ssim": num(result.ssim),
+           "images": [{"name": r["name"], "psnr": num(r["psnr"]), "ssim": num(r["ssim"])} for r in result.images]}
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _print_text(args, label, pairs, result) -> None:
     print(f"{label} on {args.data} x{args.scale} (LR: {', '.join(sorted({p.lr_source for p in pairs}))})")
     print(f"{'image':<24} {'PSNR dB':>8} {'SSIM':>7}")
     for r in result.images:
         print(f"{r['name']:<24} {r['psnr']:>8.2f} {r['ssim']:>7.4f}")
     print(f"{'mean':<24} {result.psnr:>8.2f} {result.ssim:>7.4f}")
-    return 0
 
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr evaluate") -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    method = _method(parser, args)
+    if method == "model":
+        upscale, label = _model_upscaler(args)
+    else:
+        upscale, label = bicubic_upscaler(args.scale), "bicubic"
+    pairs = load_pairs(args.data, args.scale, use_lr_files=not args.make_lr, progress=not args.json)
+    result = evaluate_pairs(pairs, upscale, args.scale)
+    if args.json:
+        _print_json(args, label, pairs, result)
+    else:
+        _print_text(args, label, pairs, result)
+    return 0

@@ -216,65 +216,100 @@ def _graphs(bundle: Path, onnx: Path, calib, args, say):
     return write_variants(onnx, bundle, patches, settings)
 
 
-def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, args, argv, say, calib, val) -> int:
-    """Write the bundle's network and files, check each against the network (the parity gate),
-    score them on the bench sets, time them, write the card. 0, or 1 when a file failed the gate."""
-    from ..deploy.bundle import load_bundle
-    from ..deploy.latency import lr_size_for
-    from ..deploy.parity import parity_picture
-    from ..deploy.release import FileFacts, write_card, write_network
-    from ..deploy.release_files import coreml_files, crops_picture, gate, litert_files
-    from ..deploy.variants import litert_what, score_variants, time_variants, variant_rows
-    from ..machine import cpu_summary
-    from ..sr.tiles import receptive_radius
-
-    tr, row, params = res.training, res.last_row or {}, count_cost(config.spec).params
+def _facts(res, out: Path, args) -> tuple[TrainingFacts, object]:
+    """What the card says of the training, and the module the bundle ships (raw or EMA weights)."""
+    tr, row = res.training, res.last_row or {}
     use_ema = choose_weights(args.ship, row, tr.ema is not None) == "ema"
-    ema_model = tr.ema_model() if tr.ema is not None else None
     facts = TrainingFacts("ema" if use_ema else "raw", res.steps_done, res.train_s, str(tr.dev), torch.get_num_threads(),
                           count_resumes(out),
                           row.get("ema_psnr" if use_ema else "psnr") or float("nan"),
                           row.get("ema_ssim" if use_ema else "ssim") or float("nan"))
-    bundle = out / "bundle"
-    scale, note = config.spec.scale, f"this run: {config.protocol.steps:,} steps on {' + '.join(config.train)}"
-    lr = lr_size_for(scale)
-    onnx = write_network(bundle, ema_model if use_ema else tr.model.eval(), config, facts)
-    # Every file is made from, and checked against, the network the bundle holds as saved (CPU,
-    # fp32, contiguous), not the training's module (channels_last, maybe on a GPU).
+    return facts, tr.ema_model() if use_ema else tr.model.eval()
+
+
+def _made(bundle: Path, onnx: Path, args, calib, picture: tuple, lr: tuple[int, int], say):
+    """Every file made from the network as the bundle saved it (CPU, fp32, contiguous) and gated
+    against it: ``(network, passed variants, passed Core ML ones, card cells, failed file names)``."""
+    from ..deploy.bundle import load_bundle
+    from ..deploy.release_files import coreml_files, gate, litert_files
+
     model = load_bundle(bundle)
     made = _graphs(bundle, onnx, calib, args, say) + litert_files(bundle, model, calib, args.tflite_size or lr, say)
     made += coreml_files(bundle, model, say)
-    variants, parity = gate(bundle, model, made, parity_picture(benches, val, calib[1], lr), say)
-    failed = [v.path.name for v in made if v not in variants]
-    coreml = [v for v in variants if v.label == "coreml"]
-    variants = [v for v in variants if v.label != "coreml"]
-    scores = score_variants(variants, benches, scale, margin=receptive_radius(model, scale)) if benches else {}
-    say(f"timing {', '.join(v.label for v in variants)} ({lr[1]}x{lr[0]} LR, 1 thread)")
-    times = time_variants(variants, lr)
-    table = None
-    if benches:
-        say(f"scoring on {', '.join(b.name for b in benches)}{'' if args.no_self_ensemble else ' (with the x8 self-ensemble)'}")
-        models = [(name, tr.model.eval(), params)] + ([(name + " EMA", ema_model, params)] if ema_model is not None else [])
-        shipped = name + (" EMA" if use_ema else "")
-        table = literature_table(models, benches, scale, self_ensemble=not args.no_self_ensemble, device=str(tr.dev),
-                                 note=note, more=variant_rows(shipped, params, scores, note))
-        (out / "table.md").write_text(table_markdown(table))
-        (out / "table.csv").write_text(table_csv(table))
-    (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
+    passed, parity = gate(bundle, model, made, picture, say)
+    failed = [v.path.name for v in made if v not in passed]
+    return (model, [v for v in passed if v.label != "coreml"], [v for v in passed if v.label == "coreml"], parity,
+            failed)
+
+
+def _bench_table(name: str, res, out: Path, benches: list, args, note: str, rows: list):
+    """The literature's table of the trained weights (and their moving average) with the files'
+    ``rows``, written as OUT/table.md and table.csv; None without bench sets."""
+    if not benches:
+        return None
+    tr, params = res.training, count_cost(res.training.spec).params
+    models = [(name, tr.model.eval(), params)]
+    if tr.ema is not None:
+        models.append((name + " EMA", tr.ema_model(), params))
+    table = literature_table(models, benches, tr.spec.scale, self_ensemble=not args.no_self_ensemble, device=str(tr.dev),
+                             note=note, more=rows)
+    (out / "table.md").write_text(table_markdown(table))
+    (out / "table.csv").write_text(table_csv(table))
+    return table
+
+
+def _file_facts(variants: list, coreml: list, scores: dict, times: dict, parity: dict, args, lr) -> list:
+    """The card's rows of model files."""
+    from ..deploy.release import FileFacts
+    from ..deploy.variants import litert_what
+
     what = {"fp32": "fp32 ONNX", "int8": f"int8 ONNX ({args.int8_method} calibration)", "fp16": "fp16 ONNX",
             **litert_what(args.tflite_size or lr, args.int8_method)}
     files = [FileFacts(v.path.name, what[v.label], scores.get(v.label, {}), times[v.label], parity[v.label])
              for v in variants]
-    files += [FileFacts(v.path.name, "Core ML ML program, fp16 (iOS 16 / macOS 13+; runs on Apple systems only: "
-                        "not scored here)", {}, None, parity[v.label]) for v in coreml]
+    return files + [FileFacts(v.path.name, "Core ML ML program, fp16 (iOS 16 / macOS 13+; runs on Apple systems only: "
+                              "not scored here)", {}, None, parity[v.label]) for v in coreml]
+
+
+def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, args, argv, say, calib, val) -> int:
+    """Write the bundle's network and files, check each against the network (the parity gate),
+    score them on the bench sets, time them, write the card. 0, or 1 when a file failed the gate."""
+    from ..deploy.latency import lr_size_for
+    from ..deploy.parity import parity_picture
+    from ..deploy.release import write_card, write_network
+    from ..deploy.release_files import crops_picture
+    from ..deploy.variants import score_variants, time_variants, variant_rows
+    from ..machine import cpu_summary
+    from ..sr.tiles import receptive_radius
+
+    facts, shipped = _facts(res, out, args)
+    bundle, scale, lr = out / "bundle", config.spec.scale, lr_size_for(config.spec.scale)
+    note = f"this run: {config.protocol.steps:,} steps on {' + '.join(config.train)}"
+    onnx = write_network(bundle, shipped, config, facts)
+    model, variants, coreml, parity, failed = _made(bundle, onnx, args, calib, parity_picture(benches, val, calib[1], lr),
+                                                    lr, say)
+    scores = score_variants(variants, benches, scale, margin=receptive_radius(model, scale)) if benches else {}
+    say(f"timing {', '.join(v.label for v in variants)} ({lr[1]}x{lr[0]} LR, 1 thread)")
+    times = time_variants(variants, lr)
+    if benches:
+        say(f"scoring on {', '.join(b.name for b in benches)}{'' if args.no_self_ensemble else ' (with the x8 self-ensemble)'}")
+    rows = variant_rows(name + (" EMA" if facts.weights == "ema" else ""), count_cost(config.spec).params, scores, note)
+    table = _bench_table(name, res, out, benches, args, note, rows)
+    (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
     int8 = bundle / ONNX_INT8
     picture = crops_picture(benches[0], model, int8) if benches and int8.is_file() else None
     # the card's command names paths relative to where this one ran, not this machine's folders
-    given = portable_argv(sys.argv[1:] if argv is None else argv)
-    command = "python -m slwsr_search.finalize " + " ".join(shlex.quote(a) for a in given)
+    command = "python -m slwsr_search.finalize " + " ".join(shlex.quote(a) for a in portable_argv(
+        sys.argv[1:] if argv is None else argv))
     write_card(bundle, model, config, facts, table,
-               ["pip install torch==2.13.0 -e '.[dev]'   # in a checkout of slwsr-search", command], files, picture,
+               ["pip install torch==2.13.0 -e '.[dev]'   # in a checkout of slwsr-search", command],
+               _file_facts(variants, coreml, scores, times, parity, args, lr), picture,
                f"{lr[1]}x{lr[0]} LR image, {cpu_summary()}")
+    return _result_lines(table, facts, res, bundle, failed)
+
+
+def _result_lines(table, facts: TrainingFacts, res, bundle: Path, failed: list[str]) -> int:
+    """The lines a release ends with; 1 when a file failed the parity gate."""
     if table is not None:
         print(table_markdown(table))
     print(f"result      val PSNR {facts.val_psnr:.3f} dB, SSIM {facts.val_ssim:.4f} ({facts.weights} weights); "

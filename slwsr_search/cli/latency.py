@@ -39,10 +39,8 @@ def _lr_size(args, scale: int) -> tuple[int, int]:
     return args.lr_size or lr_size_for(scale)
 
 
-def _calibrate(args) -> int:
-    import torch
-
-    from ..deploy.calibrate import plan, table_for
+def _calibrate_inputs(args):
+    """The space's widths and blocks that ``--n-feats`` and ``--blocks`` pick, checked."""
     from ..search.latency import space_blocks
     from ..search.space import SearchSpace
 
@@ -52,16 +50,14 @@ def _calibrate(args) -> int:
     for n in n_feats:
         if n < 1:
             raise ValueError(f"--n-feats: expected positive integers, got {n}")
-    scale = args.scale
-    lr_size = _lr_size(args, scale)
-    torch.set_num_threads(args.threads)  # process-wide: the torch runtime's threads
-    parts = plan(n_feats, blocks)
-    ident = MachineIdentity.here(args.runtime, args.threads)
-    where = args.out or table_path(ident, scale, lr_size)
-    print(f"latency table for {ident.describe()}; x{scale}, LR {fmt_size(lr_size)}; widths "
-          f"{', '.join(map(str, n_feats))}; blocks {', '.join(b.kind for b in blocks)}; load average {os.getloadavg()[0]:.2f}",
-          flush=True)
+    return n_feats, blocks
+
+
+def _calibrate_measure(args, parts, scale, lr_size, where):
+    """``table_for`` with progress bars for the parts it builds and the turns it times."""
     from tqdm import tqdm
+
+    from ..deploy.calibrate import table_for
 
     prep = tqdm(desc="building parts", unit="part", file=sys.stderr, disable=None, leave=False)
     turns = tqdm(desc="timing parts", unit="turn", file=sys.stderr, disable=None, leave=False)
@@ -71,13 +67,31 @@ def _calibrate(args) -> int:
         turns.reset(total=len(missing) * args.passes)
 
     try:
-        table, path, measured = table_for(parts, args.runtime, args.threads, scale, lr_size, where, args.force,
-                                          on_missing=on_missing, passes=args.passes, repeats=args.repeats,
-                                          warmup=args.warmup, on_prepare=lambda i, part: prep.update(1),
-                                          on_turn=lambda k, i: turns.update(1))
+        return table_for(parts, args.runtime, args.threads, scale, lr_size, where, args.force,
+                         on_missing=on_missing, passes=args.passes, repeats=args.repeats,
+                         warmup=args.warmup, on_prepare=lambda i, part: prep.update(1),
+                         on_turn=lambda k, i: turns.update(1))
     finally:
         prep.close()
         turns.close()
+
+
+def _calibrate(args) -> int:
+    import torch
+
+    from ..deploy.calibrate import plan
+
+    n_feats, blocks = _calibrate_inputs(args)
+    scale = args.scale
+    lr_size = _lr_size(args, scale)
+    torch.set_num_threads(args.threads)  # process-wide: the torch runtime's threads
+    parts = plan(n_feats, blocks)
+    ident = MachineIdentity.here(args.runtime, args.threads)
+    where = args.out or table_path(ident, scale, lr_size)
+    print(f"latency table for {ident.describe()}; x{scale}, LR {fmt_size(lr_size)}; widths "
+          f"{', '.join(map(str, n_feats))}; blocks {', '.join(b.kind for b in blocks)}; load average {os.getloadavg()[0]:.2f}",
+          flush=True)
+    table, path, measured = _calibrate_measure(args, parts, scale, lr_size, where)
     if measured:
         print(f"measured {len(measured)} part(s); the table holds {len(table.entries)}: {path}")
     else:

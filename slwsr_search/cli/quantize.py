@@ -160,47 +160,29 @@ def _fp32_graph(model, out: Path) -> Path:
     return export_onnx(model, path)
 
 
-def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path | None, failed: list[str]) -> list[dict]:
-    """Write, gate, score and time one model's graphs; its table rows. Files that failed the parity
-    gate are added to ``failed``."""
-    model, train, bundle = trained_network(folder)
-    out = out or bundle
-    if out is None:
-        raise ValueError(f"{folder}: a run folder without a bundle; say where the graphs go with --out")
+def _written(folder: Path, model, out: Path, patches, settings: Int8Settings, args, benches: list, say, failed: list[str]):
+    """Write one model's graphs (and LiteRT files) into ``out`` and gate them (a file that is not
+    the network leaves the folder and is not scored; its path goes to ``failed``): ``(fp32 graph,
+    the variants that passed)``."""
     scale = model.spec.scale
-    patches = _calibration(args.calib_dir or train, folder, scale, settings, bool(args.calib_dir))
-    out.mkdir(parents=True, exist_ok=True)
+    lr = args.tflite_size or lr_size_for(scale)
+    if args.litert:
+        check_window(lr, receptive_radius(model, scale), "--tflite-size")
     fp32 = _fp32_graph(model, out)
-    benches = benches_for(scale)
-    margin = receptive_radius(model, scale)  # the windows' context when a fixed-size file is scored
+    written = write_variants(fp32, out, patches, settings)
     if args.litert:
-        check_window(args.tflite_size or lr_size_for(scale), margin, "--tflite-size")
-    variants = write_variants(fp32, out, patches, settings)
-    if args.litert:
-        variants += litert_variants(model, out, args.tflite_size or lr_size_for(scale), patches, settings)
-    say(f"{folder}: wrote {', '.join(str(v.path) for v in variants[1:])} ({settings.method}, {len(patches)} patches)")
-    # the parity gate: each file against the network, on the first bench picture (else a mosaic of
-    # the calibration patches); a file that is not the network leaves the folder and is not scored
-    written = variants
-    variants, _ = gate(out, model, variants, parity_picture(benches, (), patches, lr_size_for(scale)),
-                       lambda line: say(f"{folder}: {line}"))
-    failed.extend(str(v.path) for v in written if v not in variants)
-    if not benches and not args.time:
-        return []
-    with tempfile.TemporaryDirectory() as tmp:
-        scores = {}
-        if benches:
-            if args.compare:
-                variants += method_variants(fp32, tmp, patches, list(METHODS), settings)
-            scores = score_variants(variants, benches, scale, args.threads,
-                                    on_variant=lambda v: say(f"{folder}: scoring {v.label}"), margin=margin)
-        times = {}
-        if args.time:
-            lr = lr_size_for(scale)
-            say(f"{folder}: timing {len(variants)} graphs ({lr[1]}x{lr[0]} LR, 1 thread, in turns)")
-            times = time_variants(variants, lr, passes=5)
-    params = count_cost(model.spec).params
-    rows = []
+        written += litert_variants(model, out, lr, patches, settings)
+    say(f"{folder}: wrote {', '.join(str(v.path) for v in written[1:])} ({settings.method}, {len(patches)} patches)")
+    # the gate's picture: the first bench picture, else a mosaic of the calibration patches
+    passed, _ = gate(out, model, written, parity_picture(benches, (), patches, lr_size_for(scale)),
+                     lambda line: say(f"{folder}: {line}"))
+    failed.extend(str(v.path) for v in written if v not in passed)
+    return fp32, passed
+
+
+def _rows(folder: Path, model, variants: list, benches: list, scores: dict, times: dict) -> list[dict]:
+    """The table's rows of one model: each graph's scores with its loss against fp32, and times."""
+    params, rows = count_cost(model.spec).params, []
     for v in variants:
         row = {"model": str(folder), "params": params, "graph": v.label, "precision": v.precision, "method": v.method,
                "ms": times.get(v.label), "speed": times["fp32"] / times[v.label] if times.get(v.label) else None}
@@ -211,20 +193,67 @@ def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path
     return rows
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int:
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
+def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path | None, failed: list[str]) -> list[dict]:
+    """Write, gate, score and time one model's graphs; its table rows. Files that failed the parity
+    gate are added to ``failed``."""
+    model, train, bundle = trained_network(folder)
+    out = out or bundle
+    if out is None:
+        raise ValueError(f"{folder}: a run folder without a bundle; say where the graphs go with --out")
+    scale = model.spec.scale
+    patches = _calibration(args.calib_dir or train, folder, scale, settings, bool(args.calib_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    benches = benches_for(scale)
+    fp32, variants = _written(folder, model, out, patches, settings, args, benches, say, failed)
+    if not benches and not args.time:
+        return []
+    scores, times = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if benches:
+            if args.compare:
+                variants += method_variants(fp32, tmp, patches, list(METHODS), settings)
+            # margin: the windows' context when a fixed-size file is scored
+            scores = score_variants(variants, benches, scale, args.threads, margin=receptive_radius(model, scale),
+                                    on_variant=lambda v: say(f"{folder}: scoring {v.label}"))
+        if args.time:
+            lr = lr_size_for(scale)
+            say(f"{folder}: timing {len(variants)} graphs ({lr[1]}x{lr[0]} LR, 1 thread, in turns)")
+            times = time_variants(variants, lr, passes=5)
+    return _rows(folder, model, variants, benches, scores, times)
+
+
+def _check_args(parser, args) -> None:
+    """Refuse options that cannot work together, before any work."""
     if args.compare and not args.bench:
         parser.error("--compare scores the methods: name at least one --bench folder")
     if args.csv and not (args.bench or args.time):
         parser.error(f"--csv {args.csv}: nothing to write without --bench (scores) or --time (times)")
     if args.threads < 1:
         parser.error(f"--threads {args.threads}: expected 1 or more")
-    settings = Int8Settings(args.method, args.patches, args.patch, args.seed)
     if args.litert:
         from ..deploy.litert import litert_or_error
 
         litert_or_error()  # before any work: a one-line error saying how to install the extra
+
+
+def _print_rows(rows: list[dict], sets: list[str], settings: Int8Settings, args) -> None:
+    """The table of every model's graphs and its footnote; the CSV with --csv."""
+    print(_table(rows, sets))
+    scored = "PSNR (dB) / SSIM on Y, the scale's pixels cropped; loss: the graph's PSNR minus fp32's. "
+    print("\n" + (scored if sets else "")
+          + f"int8: {settings.patches} patches of {settings.patch} px, seed {settings.seed}."
+          + (f" ms: median of 10 runs on onnxruntime (LiteRT with XNNPACK for .tflite), 1 thread; x fp32: fp32's "
+             "time over the graph's; "
+             f"{cpu_summary()}." if args.time else ""))
+    if args.csv:
+        Path(args.csv).write_text(_csv(rows, sets))
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    _check_args(parser, args)
+    settings = Int8Settings(args.method, args.patches, args.patch, args.seed)
     configure_device(__import__("torch").device("cpu"), Speedups(threads=args.threads))
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     rows: list[dict] = []
@@ -240,16 +269,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int
     for m in args.models:
         rows += _one(Path(m), args, settings, benches, say, outs[m], failed)
     if rows:
-        sets = list(dict.fromkeys(b.name for bs in loaded.values() for b in bs))
-        print(_table(rows, sets))
-        scored = "PSNR (dB) / SSIM on Y, the scale's pixels cropped; loss: the graph's PSNR minus fp32's. "
-        print("\n" + (scored if sets else "")
-              + f"int8: {settings.patches} patches of {settings.patch} px, seed {settings.seed}."
-              + (f" ms: median of 10 runs on onnxruntime (LiteRT with XNNPACK for .tflite), 1 thread; x fp32: fp32's "
-                 "time over the graph's; "
-                 f"{cpu_summary()}." if args.time else ""))
-        if args.csv:
-            Path(args.csv).write_text(_csv(rows, sets))
+        _print_rows(rows, list(dict.fromkeys(b.name for bs in loaded.values() for b in bs)), settings, args)
     if failed:
         print(f"FAILED      parity: {', '.join(failed)} did not match the network: moved out of the bundle to "
               "BUNDLE.rejected/ (see the parity lines above)")

@@ -75,21 +75,54 @@ def build_parser(prog: str) -> Parser:
     return p
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "slwsr train") -> int:
-    args = build_parser(prog).parse_args(argv)
-    _, spec = spec_from_args(args)
+def _protocol(args) -> Protocol:
     overrides = {"steps": args.steps, "batch_size": args.batch, "lr_patch": args.patch, "lr": args.lr,
                  "schedule": args.schedule, "halve_every": args.halve_every, "seed": args.seed,
                  "eval_every": args.eval_every, "augment": False if args.no_augment else None}
-    protocol = dataclasses.replace(PROTOCOLS[args.protocol], **{k: v for k, v in overrides.items() if v is not None})
-    speedups = Speedups(channels_last=not args.no_channels_last, bf16=not args.no_bf16,
-                        compile=args.compile, threads=args.threads)
-    dev = resolve_device(args.device)  # fail before loading data
-    configure_device(dev, speedups)
+    return dataclasses.replace(PROTOCOLS[args.protocol], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _check_save(args) -> None:
     if args.save:
         parent = Path(args.save).resolve().parent
         if not parent.is_dir():
             raise ValueError(f"--save {args.save}: folder {parent} does not exist")
+
+
+def _print_json(args, spec, cost, res, bicubic, protocol, data) -> None:
+    out = {"arch": spec.arch, "params": cost.params, "macs": cost.macs, **res.to_dict(),
+           "bicubic_psnr": bicubic.psnr, "bicubic_ssim": bicubic.ssim, "protocol": protocol.to_dict(),
+           "train": data.train_source, "val": data.val_source, "checkpoint": args.save if res.ok else None,
+           "spec": spec.to_dict()}
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _print_text(args, spec, cost, res, bicubic, protocol, data) -> None:
+    print(f"arch        {spec.arch}")
+    print(f"cost        {cost.params:,} params, {cost.gmacs:.2f} G Multi-Adds at 1280x720")
+    print(f"data        train {data.train_source} ({len(data.train)} images), val {data.val_source} ({len(data.val)} images), x{spec.scale}")
+    print(f"protocol    {protocol.steps} steps x {protocol.batch_size} patches of {protocol.lr_patch} px, "
+          f"lr {protocol.lr:g} {protocol.schedule}, seed {protocol.seed}")
+    if res.ok:
+        print(f"result      PSNR {res.psnr:.3f} dB, SSIM {res.ssim:.4f} (bicubic {bicubic.psnr:.3f} dB, {bicubic.ssim:.4f})")
+    else:
+        print(f"FAILED      {res.status}: {res.reason}")
+    print(f"time        {res.wall_s:.1f} s on {res.device}: {res.steps_per_s:.2f} steps/s, data {res.data_s:.1f} s, "
+          f"compute {res.compute_s:.1f} s, eval {res.eval_s:.1f} s")
+    if res.ok and args.save:
+        print(f"saved       {args.save}")
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr train") -> int:
+    args = build_parser(prog).parse_args(argv)
+    _, spec = spec_from_args(args)
+    protocol = _protocol(args)
+    speedups = Speedups(channels_last=not args.no_channels_last, bf16=not args.no_bf16,
+                        compile=args.compile, threads=args.threads)
+    dev = resolve_device(args.device)  # fail before loading data
+    configure_device(dev, speedups)
+    _check_save(args)
     show = not (args.quiet or args.json)
     data = load_data(args.train_dir or ["builtin:train"], args.val_dir or ["builtin:val"], spec.scale,
                      protocol.lr_patch, progress=show)
@@ -101,26 +134,5 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr train") -> int:
                         extra={"psnr": res.psnr, "ssim": res.ssim, "train": data.train_source, "val": data.val_source},
                         steps=res.steps_done)
     cost = count_cost(spec)
-    if args.json:
-        out = {"arch": spec.arch, "params": cost.params, "macs": cost.macs, **res.to_dict(),
-               "bicubic_psnr": bicubic.psnr, "bicubic_ssim": bicubic.ssim, "protocol": protocol.to_dict(),
-               "train": data.train_source, "val": data.val_source, "checkpoint": args.save if res.ok else None,
-               "spec": spec.to_dict()}
-        json.dump(out, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(f"arch        {spec.arch}")
-        print(f"cost        {cost.params:,} params, {cost.gmacs:.2f} G Multi-Adds at 1280x720")
-        print(f"data        train {data.train_source} ({len(data.train)} images), val {data.val_source} ({len(data.val)} images), x{spec.scale}")
-        print(f"protocol    {protocol.steps} steps x {protocol.batch_size} patches of {protocol.lr_patch} px, "
-              f"lr {protocol.lr:g} {protocol.schedule}, seed {protocol.seed}")
-        if res.ok:
-            print(f"result      PSNR {res.psnr:.3f} dB, SSIM {res.ssim:.4f} (bicubic {bicubic.psnr:.3f} dB, {bicubic.ssim:.4f})")
-        else:
-            print(f"FAILED      {res.status}: {res.reason}")
-        print(f"time        {res.wall_s:.1f} s on {res.device}: {res.steps_per_s:.2f} steps/s, data {res.data_s:.1f} s, "
-              f"compute {res.compute_s:.1f} s, eval {res.eval_s:.1f} s")
-        if res.ok and args.save:
-            print(f"saved       {args.save}")
+    (_print_json if args.json else _print_text)(args, spec, cost, res, bicubic, protocol, data)
     return 0 if res.ok else 1
-

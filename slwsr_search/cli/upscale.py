@@ -86,21 +86,15 @@ def _upscale_one(src: Path, dst: Path, run, scale: int, args, margin: int, bar, 
     return f"{src} -> {dst} ({w}x{h} -> {w * scale}x{h * scale})"
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "slwsr upscale") -> int:
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
+def _check_args(parser: Parser, args) -> None:
     if args.tile < 8:
         parser.error(f"--tile {args.tile}: expected at least 8 LR pixels")
     if args.margin is not None and args.margin < 0:
         parser.error(f"--margin {args.margin}: expected 0 or more")
-    model = load_bundle(args.model)
-    scale = model.spec.scale
-    if args.scale is not None and args.scale != scale:
-        raise ValueError(f"--scale {args.scale}: the bundle {args.model} upscales x{scale} only")
-    dev = resolve_device(args.device)
-    configure_device(dev, Speedups(threads=args.threads))
-    margin = receptive_radius(model, scale) if args.margin is None else args.margin
-    run, window = bundle_runner(args.model, args.backend, model, str(dev), args.threads)
+
+
+def _upscale_all(args, prog: str, scale: int, run, margin: int, window) -> int:
+    """Upscale every input picture, each failure said in one line; the number that failed."""
     inputs = {Path(i).resolve() for i in args.images}
     bar = None
     if not args.quiet:
@@ -124,6 +118,22 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr upscale") -> int:
             bar.update(1)
     if bar is not None:
         bar.close()
+    return failed
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "slwsr upscale") -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    _check_args(parser, args)
+    model = load_bundle(args.model)
+    scale = model.spec.scale
+    if args.scale is not None and args.scale != scale:
+        raise ValueError(f"--scale {args.scale}: the bundle {args.model} upscales x{scale} only")
+    dev = resolve_device(args.device)
+    configure_device(dev, Speedups(threads=args.threads))
+    margin = receptive_radius(model, scale) if args.margin is None else args.margin
+    run, window = bundle_runner(args.model, args.backend, model, str(dev), args.threads)
+    failed = _upscale_all(args, prog, scale, run, margin, window)
     if failed:
         print(f"{failed} of {len(args.images)} picture(s) failed", file=sys.stderr)
         return 2
