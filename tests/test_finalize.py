@@ -371,7 +371,7 @@ def test_protocol_auto_picks_the_papers_on_cuda_and_says_so(tmp_path, capsys, da
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(cli, "configure_device", lambda dev, sp: seen.setdefault("dev", dev))  # touches no GPU
     monkeypatch.setattr(cli, "load_data", lambda *a, **k: data)
-    monkeypatch.setattr(cli, "_calibration", lambda *a: None)
+    monkeypatch.setattr(cli, "release_calibration", lambda *a: None)
 
     def no_training(name, config, *a):
         seen["protocol"] = config.protocol

@@ -19,7 +19,7 @@ from slwsr_search.model.published import TABLE_II
 PACKAGE = Path(slwsr_search.__file__).parent
 #: Layers, bottom first: a module may import its own layer and the ones below, never above.
 #: ``config`` (plain data) and ``machine`` (the CPU's identity) are helpers every layer may use.
-LAYERS = ["config", "machine", "model", "sr", "training", "deploy", "search", "audit", "reporting", "benchmarks", "cli"]
+LAYERS = ["config", "machine", "model", "sr", "training", "deploy", "search", "audit", "reporting", "jobs", "benchmarks", "cli"]
 #: The ``python -m slwsr_search.X`` entry points: two lines each that call the command layer.
 ENTRY_POINTS = {f"{c}.py" for c in COMMANDS} | {"__main__.py"}
 SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in ("studies", "search_spaces"))

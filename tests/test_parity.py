@@ -156,8 +156,8 @@ def test_finalize_refuses_a_file_that_is_not_the_network(tmp_path, capsys, monke
 
     real = litert.export_copy
 
-    def wrong(model):  # as a converter bug would: other numbers than the network's
-        m = real(model)
+    def wrong(model, fmt=None):  # as a converter bug would: other numbers than the network's
+        m = real(model, fmt)
         with torch.no_grad():
             next(m.parameters()).mul_(1.5)
         return m

@@ -232,7 +232,8 @@ def test_the_detail_box_finds_the_textured_window_and_the_strip_is_drawn():
 
 @pytest.mark.slow  # over 4 s on 2 cores (docs/results/2026-12-07-ci-xeon.log): CI's second pass
 def test_several_models_get_their_own_folders_and_a_stale_graph_is_replaced(net, tmp_path, capsys):
-    from slwsr_search.cli.quantize import main, out_folders
+    from slwsr_search.cli.quantize import main
+    from slwsr_search.jobs.quantize import out_folders
 
     assert out_folders(["a/s16/bundle", "b/t3"], "o") == {"a/s16/bundle": Path("o/s16"), "b/t3": Path("o/t3")}
     with pytest.raises(ValueError, match="x/bundle and z/x would both write into o/x"):
@@ -256,6 +257,7 @@ def test_a_graph_of_other_weights_of_the_same_design_is_not_quantized_in_their_p
     model.onnx of these very weights is reused; one without a weights hash (written before it was
     recorded) is exported afresh."""
     import slwsr_search.cli.quantize as cli
+    import slwsr_search.jobs.quantize as job
     from slwsr_search.deploy.bundle import weights_hash
 
     first = net[0]
@@ -271,7 +273,7 @@ def test_a_graph_of_other_weights_of_the_same_design_is_not_quantized_in_their_p
         for f in (ONNX, ONNX_INT8, ONNX_FP16):
             assert {p.key: p.value for p in onnx.load(str(out / f)).metadata_props}["weights_hash"] == weights_hash(m), (name, f)
     exports = []
-    monkeypatch.setattr(cli, "export_onnx", lambda model, path: exports.append(path) or export_onnx(model, path))
+    monkeypatch.setattr(job, "export_onnx", lambda model, path: exports.append(path) or export_onnx(model, path))
     args = [str(tmp_path / "b"), "--out", str(out), "--patches", "2", "--patch", "24", "--quiet"]
     code, _, err = run_command(lambda a: cli.main(a, "quantize"), capsys, *args, prog="quantize")
     assert code == 0 and exports == [], err  # these weights' graph: reused

@@ -283,6 +283,21 @@ def test_a_continuation_file_without_every_rung_list_means_starting_over(tmp_pat
 
 
 
+def test_a_continuation_file_with_the_old_int8_list_names_is_continued(tmp_path, monkeypatch):
+    """Files written before the progress's int8 lists were renamed (``int8_psnr`` -> ``seed_int8_psnr``,
+    one name meaning one thing: the record's ``int8_psnr`` is the mean) are continued, not restarted."""
+    store = RungStore(tmp_path)
+    _design(store, stop=stop_after(4))
+    path = store.path("key", SPEC.hash, 11)
+    saved = store.load(path)
+    progress = saved.extra["progress"]
+    progress["int8_psnr"], progress["int8_ssim"] = progress.pop("seed_int8_psnr"), progress.pop("seed_int8_ssim")
+    store.save(path, saved)
+    run, segments = _resume(store, monkeypatch)
+    whole, _ = _design(None)
+    assert run.ok and segments == [3, 3, 3] and run.progress.seed_psnr == whole.progress.seed_psnr
+
+
 OTHER_SPEC = next(s for s in RANDOM_SPECS if s.scale == DATA.scale and s.hash != SPEC.hash)
 
 

@@ -1,5 +1,8 @@
 """The command layer: every argument parser and every print of the package. Nothing below it
-imports it.
+imports it. A command parses its options, makes one library call (a whole job is one call in
+:mod:`slwsr_search.jobs`, a release :func:`slwsr_search.deploy.release_job.build_release`) and
+prints what it returns and what the call's callbacks hear; no command imports another but
+:mod:`.common`.
 
 Each command is a module here with ``SUMMARY``, ``build_parser(prog)`` and ``main(argv, prog)``;
 it runs as ``slwsr <command>`` (the console script, :func:`main`) and as ``python -m

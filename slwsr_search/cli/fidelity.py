@@ -1,30 +1,22 @@
 """``slwsr fidelity`` / ``python -m slwsr_search.fidelity``: audit how well a study's screening
-ranks designs the way a longer reference training does."""
+ranks designs the way a longer reference training does. The audit's settings and outputs are
+:mod:`slwsr_search.jobs.fidelity`'s, its trainings :func:`slwsr_search.audit.trainings.run_jobs`'s;
+this module parses, prints and starts ``--workers``."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
-from pathlib import Path
 from typing import Sequence
 
 import optuna
-import pandas as pd
 
-from ..audit.store import REFERENCE, SCREEN, AuditStore
-from ..audit.trainings import Ladder, draw_designs, plan_jobs, read_design_file, role_key, run_jobs
-from ..audit.stats import screening_signature, summarize
-from ..audit.horizons import horizon_summary
-from ..reporting.fidelity import fidelity_dict, fidelity_html, fidelity_text, horizons_dict, horizons_rows, horizons_text
+from ..audit.trainings import run_jobs
+from ..reporting.fidelity import fidelity_text, horizons_text
 from ..machine import cpu_label, native_bf16
-from ..search.resources import default_report_dir
-from ..search.study import StudyConfig, screening_record
 from ..search.workers import StopRequest, failed_workers, local_plan, my_share, spawn_workers
-from ..sr.data import TrainData, load_data
 from ..training.device import Speedups, configure_device, resolve_device
-from ..training.protocol import Protocol
+from ..jobs.fidelity import Audit, AuditPlan, resolve_audit, write_audit
 from .common import STOPPING_WORKERS, Parser, print_worker
 
 SUMMARY = "audit a study's screening: its ranking of designs against a longer reference training"
@@ -116,22 +108,6 @@ def build_parser(prog: str) -> Parser:
     return p
 
 
-@dataclasses.dataclass(frozen=True)
-class _Audit:
-    """One audit's settings, resolved once from the study and the options."""
-
-    cfg: StudyConfig
-    designs: list
-    jobs: list
-    store: AuditStore
-    screen: Protocol
-    reference: Protocol
-    screen_data: TrainData
-    reference_data: TrainData
-    out: Path
-    ladder: Ladder | None = None
-
-
 def _check_args(args) -> None:
     if args.factor is not None and args.reference_steps is not None:
         raise ValueError("--factor and --reference-steps: give one of them")
@@ -142,8 +118,14 @@ def _check_args(args) -> None:
             raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {low}, got {v}")
     if not 0 <= args.tolerance < 1:
         raise ValueError(f"--tolerance: expected a share in [0, 1), got {args.tolerance}")
-    args.reference_repeat = _repeat(args.reference_repeat)
-    args.ladder = None if args.ladder is None else _steps(args.ladder, "--ladder")
+
+
+def _plan(args) -> AuditPlan:
+    """The audit's plan from the options (checked first: :func:`_check_args`)."""
+    return AuditPlan(args.designs, args.seeds, args.factor, args.reference_steps, _repeat(args.reference_repeat),
+                     args.design_file, None if args.ladder is None else _steps(args.ladder, "--ladder"),
+                     args.checkpoint_every, args.draw_seed, args.tolerance, args.train_dir, args.val_dir,
+                     args.reference_train_dir, args.reference_val_dir, args.cpu_bf16, args.store, args.out)
 
 
 def _repeat(text: str) -> int | list[str]:
@@ -166,55 +148,7 @@ def _steps(text: str, where: str) -> tuple[int, ...]:
     return steps
 
 
-def _resolve(args, dev, show: bool) -> "_Audit":
-    """The audit's study, protocols, data (each role's images filtered by its own patch size, as
-    `slwsr run` loads a study's), designs, jobs and store, from the study and the options."""
-    cfg = StudyConfig.load(args.study)
-    screen = cfg.protocol_for(dev.type)
-    reference = cfg.reference_for(screen, args.factor)
-    if args.reference_steps is not None:
-        reference = dataclasses.replace(reference, steps=args.reference_steps)
-    out = Path(args.out) if args.out else default_report_dir(cfg.name) / "fidelity"
-    train_src, val_src = args.train_dir or list(cfg.train), args.val_dir or list(cfg.val)
-    screen_data = load_data(train_src, val_src, cfg.space.scale, screen.lr_patch, progress=show)
-    ref_train, ref_val = args.reference_train_dir or train_src, args.reference_val_dir or val_src
-    if (ref_train, ref_val) == (train_src, val_src) and reference.lr_patch == screen.lr_patch:
-        reference_data = screen_data
-    else:
-        reference_data = load_data(ref_train, ref_val, cfg.space.scale, reference.lr_patch, progress=show)
-    table = None
-    if cfg.needs_latency:  # a latency limit decides which designs are drawn
-        from ..search.latency import study_table
-
-        table = study_table(cfg, lambda parts, path: print(f"calibrating this machine's latency table: {len(parts)} "
-                                                           f"part(s) -> {path}", flush=True))
-    designs = draw_designs(cfg, args.designs, args.draw_seed, latency_table=table)
-    if args.design_file:
-        designs += read_design_file(args.design_file, designs)
-    if not designs:
-        raise ValueError(f"--designs: 0 designs and no baseline of {cfg.name} fits its budget: nothing to audit")
-    repeat = args.reference_repeat
-    jobs = plan_jobs(designs, args.seeds, min(repeat, len(designs)) if isinstance(repeat, int) else repeat)
-    store_path = Path(args.store) if args.store else out / "audit.jsonl"
-    ladder = _ladder(args, cfg, reference, store_path)
-    bf16 = {"cpu_bf16": True} if args.cpu_bf16 else None  # another precision: other trainings
-    store = AuditStore(store_path, {SCREEN: role_key(screen, screen_data, cfg.fidelity, extra=bf16),
-                                    REFERENCE: role_key(reference, reference_data, ladder=ladder, extra=bf16)})
-    return _Audit(cfg, designs, jobs, store, screen, reference, screen_data, reference_data, out, ladder)
-
-
-def _ladder(args, cfg: StudyConfig, reference: Protocol, store_path: Path) -> Ladder | None:
-    """The reference's ladder (the option's, else the study's), checked against its steps; None: none."""
-    steps, where = (args.ladder, "--ladder") if args.ladder is not None else (cfg.reference_ladder,
-                                                                               f"{cfg.path}: reference_ladder")
-    if not steps:
-        return None
-    ladder = Ladder(tuple(steps), str(store_path.parent / f"{store_path.stem}-runs"), args.checkpoint_every)
-    ladder.check(reference, where)
-    return ladder
-
-
-def _header(args, a: "_Audit", dev, finished: dict) -> None:
+def _header(args, a: Audit, dev, finished: dict) -> None:
     cfg, screen, reference = a.cfg, a.screen, a.reference
     done_before = len([j for j in a.jobs if j.key in finished])
     print(f"study      {cfg.name}: {len(a.designs)} designs ({sum(d.label in cfg.baselines for d in a.designs)} baselines), "
@@ -231,7 +165,7 @@ def _header(args, a: "_Audit", dev, finished: dict) -> None:
     print(f"store      {a.store.path}", flush=True)
 
 
-def _train(args, a: "_Audit", todo: list, dev, speedups: Speedups, show: bool) -> bool:
+def _train(args, a: Audit, todo: list, dev, speedups: Speedups, show: bool) -> bool:
     """Train ``todo`` in this process, a line for each; whether a Ctrl-C stopped it."""
     label = f"[w{args.worker}] " if args.worker is not None else ""
     bar = None
@@ -270,6 +204,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     args = build_parser(prog).parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines instead
     _check_args(args)
+    plan = _plan(args)
     dev = resolve_device(args.device)
     if args.cpu_bf16 and dev.type == "cpu" and not native_bf16():
         raise ValueError(f"--cpu-bf16: this CPU ({cpu_label()}) has no bf16 units (AVX512_BF16 or AMX): it would run "
@@ -277,56 +212,30 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr fidelity") -> int
     speedups = Speedups(threads=args.threads, cpu_bf16=args.cpu_bf16)
     configure_device(dev, speedups)  # process-wide switches, once
     show = not args.quiet and sys.stderr.isatty()
-    a = _resolve(args, dev, show)
+    a = resolve_audit(args.study, plan, dev.type, show, lambda parts, path: print(
+        f"calibrating this machine's latency table: {len(parts)} part(s) -> {path}", flush=True))
     finished = a.store.load()
     if args.worker is None:  # workers are quiet but for their training lines
         _header(args, a, dev, finished)
     if args.workers > 1 and args.worker is None:
-        return _finish(args, a, _spawn_workers(args, argv))
+        return _finish(a, plan, _spawn_workers(args, argv))
     todo = [j for j in my_share(a.jobs, args.worker, args.workers) if j.key not in finished][: args.max_jobs]
     stopped = _train(args, a, todo, dev, speedups, show)
     if args.worker is not None:
         return 130 if stopped else 0
-    return _finish(args, a, stopped)
+    return _finish(a, plan, stopped)
 
 
-def _finish(args, a: _Audit, stopped: bool) -> int:
+def _finish(a: Audit, plan: AuditPlan, stopped: bool) -> int:
     """Score what the store holds, write the outputs and print the estimator table."""
-    cfg, designs, jobs, store, out = a.cfg, a.designs, a.jobs, a.store, a.out
-    screen, reference, screen_data, reference_data = a.screen, a.reference, a.screen_data, a.reference_data
-    mine = {d.spec.hash for d in designs}  # a shared store may hold other audits' designs: score this one's
-    records = {k: r for k, r in store.load().items() if r["hash"] in mine}
-    summary = summarize(records, args.seeds, args.tolerance)
-    rung_steps = [r * screen.steps for r in cfg.fidelity.rungs]
-    horizons = horizon_summary(records, args.seeds, args.tolerance, rung_steps=rung_steps)
-    left = len([j for j in jobs if j.key not in records])
-    settings = {"study": cfg.name, "designs": [{"label": d.label, "arch": d.spec.arch} for d in designs],
-                "screen_seeds": args.seeds, "screening_protocol": screen.to_dict(), "reference_protocol": reference.to_dict(),
-                "screening_fidelity": cfg.fidelity.to_dict(),
-                "screening_data": [screen_data.train_source, screen_data.val_source],
-                "screening_signature": screening_signature(screening_record(screen, cfg.fidelity),
-                                                           [screen_data.train_source, screen_data.val_source],
-                                                           screen_data.scale),
-                "reference_data": [reference_data.train_source, reference_data.val_source],
-                "ladder": a.ladder.rungs(reference) if a.ladder else None,
-                "trainings": len(jobs), "trainings_left": left, "store": str(store.path),
-                "cpus": sorted({r.get("cpu", "?") for r in records.values()})}
-    out.mkdir(parents=True, exist_ok=True)
-    designs = summary.designs
-    if horizons is not None:  # the reference PSNR at every rung, beside each design
-        designs = designs.join(horizons.reference.add_prefix("reference_at_").reset_index(drop=True))
-        pd.DataFrame(horizons_rows(horizons)).to_csv(out / "fidelity-horizons.csv", index=False)
-    designs.to_csv(out / "fidelity.csv", index=False)
-    body = {**fidelity_dict(summary, settings), "horizons": horizons_dict(horizons) if horizons else None}
-    (out / "fidelity.json").write_text(json.dumps(body, indent=2) + "\n")
-    (out / "fidelity.html").write_text(fidelity_html(summary, f"Fidelity audit of {cfg.name}", horizons), encoding="utf-8")
+    done = write_audit(a, plan)
     print()
-    print(fidelity_text(summary))
-    if horizons is not None and len(horizons.horizons) > 1:
+    print(fidelity_text(done.summary))
+    if done.horizons is not None and len(done.horizons.horizons) > 1:
         print()
-        print(horizons_text(horizons))
-    print(f"\n{left} of {len(jobs)} trainings left" + (": run the same command to resume" if left else "")
-          + f"; written to {out}/ (audit.jsonl, fidelity.csv, fidelity.json, fidelity.html)")
+        print(horizons_text(done.horizons))
+    print(f"\n{done.left} of {len(a.jobs)} trainings left" + (": run the same command to resume" if done.left else "")
+          + f"; written to {a.out}/ (audit.jsonl, fidelity.csv, fidelity.json, fidelity.html)")
     return 130 if stopped else 0
 
 

@@ -1,5 +1,7 @@
 """``slwsr finalize`` / ``python -m slwsr_search.finalize``: train a chosen design for long, with
-crash-safe checkpoints, score it as the literature does and write the bundle a user ships."""
+crash-safe checkpoints, score it as the literature does and write the bundle a user ships. The
+training is :func:`slwsr_search.training.finalize.finalize_training`, the release
+:func:`slwsr_search.deploy.release_job.build_release`; this module parses and prints."""
 
 from __future__ import annotations
 
@@ -9,18 +11,16 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import torch
-
 from ..model.cost import count_cost
 from ..model.network import build_model
 from ..sr.data import load_data
-from ..sr.table import literature_table, load_bench, table_csv, table_markdown
+from ..sr.table import load_bench, table_markdown
 from ..training.device import Speedups, configure_device, resolve_device
-from ..training.finalize import LOG, PROGRESS, FinalizeConfig, count_resumes, finalize_training, read_progress
+from ..training.finalize import LOG, PROGRESS, FinalizeConfig, finalize_training
 from ..training.protocol import PROTOCOLS, SCHEDULES, Protocol
-from ..deploy.bundle import ONNX_INT8
 from ..deploy.int8_settings import Int8Settings
-from ..deploy.release import SHIP_CHOICES, TrainingFacts, choose_weights, progress_chart_html
+from ..deploy.release import SHIP_CHOICES
+from ..deploy.release_job import Release, ReleaseOptions, build_release, release_calibration
 from .common import Parser, add_calibration_args, add_litert_args, add_spec_args, portable_argv, spec_from_args
 
 SUMMARY = "train a chosen design for long (crash-safe), score it as the literature does, export the bundle"
@@ -195,128 +195,25 @@ def _train(name: str, config: FinalizeConfig, data, out: Path, args, speedups: S
     return res, say
 
 
-def _calibration(config: FinalizeConfig, data, args):
-    """The int8 graph's calibration patches (from the training data, or --calib-dir), drawn before
-    the training so that images too small for a patch fail at once, not after it."""
-    from ..deploy.quantize import patches_for, patches_from
-
-    settings = Int8Settings(args.int8_method, args.calib_patches)
-    if args.calib_dir:
-        return settings, patches_from(args.calib_dir, config.spec.scale, settings)
-    return settings, patches_for(data.train, settings)
-
-
-def _graphs(bundle: Path, onnx: Path, calib, args, say):
-    """Write the int8 graph (calibrated on ``calib``: settings and patches) and the fp16 graph."""
-    from ..deploy.variants import write_variants
-
-    settings, patches = calib
-    say(f"int8: {settings.method} calibration on {settings.patches} LR patches of "
-        f"{' + '.join(args.calib_dir) if args.calib_dir else 'the training data'}; fp16")
-    return write_variants(onnx, bundle, patches, settings)
-
-
-def _facts(res, out: Path, args) -> tuple[TrainingFacts, object]:
-    """What the card says of the training, and the module the bundle ships (raw or EMA weights)."""
-    tr, row = res.training, res.last_row or {}
-    use_ema = choose_weights(args.ship, row, tr.ema is not None) == "ema"
-    facts = TrainingFacts("ema" if use_ema else "raw", res.steps_done, res.train_s, str(tr.dev), torch.get_num_threads(),
-                          count_resumes(out),
-                          row.get("ema_psnr" if use_ema else "psnr") or float("nan"),
-                          row.get("ema_ssim" if use_ema else "ssim") or float("nan"))
-    return facts, tr.ema_model() if use_ema else tr.model.eval()
-
-
-def _made(bundle: Path, onnx: Path, args, calib, picture: tuple, lr: tuple[int, int], say):
-    """Every file made from the network as the bundle saved it (CPU, fp32, contiguous) and gated
-    against it: ``(network, passed variants, passed Core ML ones, card cells, failed file names)``."""
-    from ..deploy.bundle import load_bundle
-    from ..deploy.release_files import coreml_files, gate, litert_files
-
-    model = load_bundle(bundle)
-    made = _graphs(bundle, onnx, calib, args, say) + litert_files(bundle, model, calib, args.tflite_size or lr, say)
-    made += coreml_files(bundle, model, say)
-    passed, parity = gate(bundle, model, made, picture, say)
-    failed = [v.path.name for v in made if v not in passed]
-    return (model, [v for v in passed if v.label != "coreml"], [v for v in passed if v.label == "coreml"], parity,
-            failed)
-
-
-def _bench_table(name: str, res, out: Path, benches: list, args, note: str, rows: list):
-    """The literature's table of the trained weights (and their moving average) with the files'
-    ``rows``, written as OUT/table.md and table.csv; None without bench sets."""
-    if not benches:
-        return None
-    tr, params = res.training, count_cost(res.training.spec).params
-    models = [(name, tr.model.eval(), params)]
-    if tr.ema is not None:
-        models.append((name + " EMA", tr.ema_model(), params))
-    table = literature_table(models, benches, tr.spec.scale, self_ensemble=not args.no_self_ensemble, device=str(tr.dev),
-                             note=note, more=rows)
-    (out / "table.md").write_text(table_markdown(table))
-    (out / "table.csv").write_text(table_csv(table))
-    return table
-
-
-def _file_facts(variants: list, coreml: list, scores: dict, times: dict, parity: dict, args, lr) -> list:
-    """The card's rows of model files."""
-    from ..deploy.release import FileFacts
-    from ..deploy.variants import litert_what
-
-    what = {"fp32": "fp32 ONNX", "int8": f"int8 ONNX ({args.int8_method} calibration)", "fp16": "fp16 ONNX",
-            **litert_what(args.tflite_size or lr, args.int8_method)}
-    files = [FileFacts(v.path.name, what[v.label], scores.get(v.label, {}), times[v.label], parity[v.label])
-             for v in variants]
-    return files + [FileFacts(v.path.name, "Core ML ML program, fp16 (iOS 16 / macOS 13+; runs on Apple systems only: "
-                              "not scored here)", {}, None, parity[v.label]) for v in coreml]
-
-
-def _release(name: str, config: FinalizeConfig, res, out: Path, benches: list, args, argv, say, calib, val) -> int:
-    """Write the bundle's network and files, check each against the network (the parity gate),
-    score them on the bench sets, time them, write the card. 0, or 1 when a file failed the gate."""
-    from ..deploy.latency import lr_size_for
-    from ..deploy.parity import parity_picture
-    from ..deploy.release import write_card, write_network
-    from ..deploy.release_files import crops_picture
-    from ..deploy.variants import score_variants, time_variants, variant_rows
-    from ..machine import cpu_summary
-    from ..sr.tiles import receptive_radius
-
-    facts, shipped = _facts(res, out, args)
-    bundle, scale, lr = out / "bundle", config.spec.scale, lr_size_for(config.spec.scale)
-    note = f"this run: {config.protocol.steps:,} steps on {' + '.join(config.train)}"
-    onnx = write_network(bundle, shipped, config, facts)
-    model, variants, coreml, parity, failed = _made(bundle, onnx, args, calib, parity_picture(benches, val, calib[1], lr),
-                                                    lr, say)
-    scores = score_variants(variants, benches, scale, margin=receptive_radius(model, scale)) if benches else {}
-    say(f"timing {', '.join(v.label for v in variants)} ({lr[1]}x{lr[0]} LR, 1 thread)")
-    times = time_variants(variants, lr)
-    if benches:
-        say(f"scoring on {', '.join(b.name for b in benches)}{'' if args.no_self_ensemble else ' (with the x8 self-ensemble)'}")
-    rows = variant_rows(name + (" EMA" if facts.weights == "ema" else ""), count_cost(config.spec).params, scores, note)
-    table = _bench_table(name, res, out, benches, args, note, rows)
-    (out / "progress.html").write_text(progress_chart_html({name: read_progress(out)}))
-    int8 = bundle / ONNX_INT8
-    picture = crops_picture(benches[0], model, int8) if benches and int8.is_file() else None
-    # the card's command names paths relative to where this one ran, not this machine's folders
+def _options(args, argv: Sequence[str] | None) -> ReleaseOptions:
+    """The release's options; its card's command names paths relative to where this one ran, not
+    this machine's folders."""
     command = "python -m slwsr_search.finalize " + " ".join(shlex.quote(a) for a in portable_argv(
         sys.argv[1:] if argv is None else argv))
-    write_card(bundle, model, config, facts, table,
-               ["pip install torch==2.13.0 -e '.[dev]'   # in a checkout of slwsr-search", command],
-               _file_facts(variants, coreml, scores, times, parity, args, lr), picture,
-               f"{lr[1]}x{lr[0]} LR image, {cpu_summary()}")
-    return _result_lines(table, facts, res, bundle, failed)
+    return ReleaseOptions(Int8Settings(args.int8_method, args.calib_patches), tuple(args.calib_dir or ()),
+                          args.tflite_size, not args.no_self_ensemble, args.ship, command)
 
 
-def _result_lines(table, facts: TrainingFacts, res, bundle: Path, failed: list[str]) -> int:
+def _result_lines(r: Release, res) -> int:
     """The lines a release ends with; 1 when a file failed the parity gate."""
-    if table is not None:
-        print(table_markdown(table))
+    facts, bundle = r.facts, r.bundle
+    if r.table is not None:
+        print(table_markdown(r.table))
     print(f"result      val PSNR {facts.val_psnr:.3f} dB, SSIM {facts.val_ssim:.4f} ({facts.weights} weights); "
           f"{res.train_s / 60:.1f} min of training, {facts.resumes} resume(s)")
     print(f"bundle      {bundle}/ ({', '.join(sorted(p.name for p in bundle.iterdir()))})")
-    if failed:
-        print(f"FAILED      parity: {', '.join(failed)} did not match the network and were moved to {bundle}.rejected/ "
+    if r.failed:
+        print(f"FAILED      parity: {', '.join(r.failed)} did not match the network and were moved to {bundle}.rejected/ "
               "(see the parity lines above); the bundle holds the files that passed")
         return 1
     return 0
@@ -339,7 +236,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     data = load_data(list(config.train), list(config.val), config.spec.scale, config.protocol.lr_patch, progress=show)
     benches = [load_bench(b, config.spec.scale) for b in (args.bench or [d for d in config.val if not d.startswith("builtin:")])]
     _header(config, pname, data, out, args)
-    calib = _calibration(config, data, args)
+    options = _options(args, argv)
+    calib = release_calibration(options, config.spec.scale, data.train)
     res, say = _train(name, config, data, out, args, speedups, show)
     if res.status == "interrupted":
         print(f"interrupted at step {res.steps_done:,}: run the same command to resume", file=sys.stderr)
@@ -347,4 +245,4 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr finalize") -> int
     if res.status != "ok":
         print(f"FAILED      {res.status}: {res.reason}")
         return 1
-    return _release(name, config, res, out, benches, args, argv, say, calib, data.val)
+    return _result_lines(build_release(name, config, res, out, benches, calib, data.val, options, say), res)

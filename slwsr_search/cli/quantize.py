@@ -1,28 +1,18 @@
 """``slwsr quantize`` / ``python -m slwsr_search.quantize``: int8 and fp16 ONNX graphs of a trained
-network, scored beside fp32 on the bench sets."""
+network, scored beside fp32 on the bench sets. The work is
+:func:`slwsr_search.jobs.quantize.quantize_model`'s; this module parses and prints."""
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from ..deploy.bundle import ONNX, trained_network, weights_hash
-from ..deploy.onnx_export import export_onnx
 from ..deploy.int8_settings import METHODS, Int8Settings
-from ..deploy.quantize import graph_metadata, patches_from
-from ..deploy.latency import lr_size_for
-from ..deploy.parity import parity_picture
-from ..deploy.release_files import gate
-from ..deploy.variants import litert_variants, method_variants, score_variants, time_variants, write_variants
 from ..machine import cpu_summary
-from ..model.cost import count_cost
 from ..sr.table import load_bench
-from ..sr.tiles import check_window, receptive_radius
 from ..training.device import Speedups, configure_device
+from ..jobs.quantize import QuantizeOptions, out_folders, quantize_model, rows_csv
 from .common import Parser, add_calibration_args, add_litert_args
 
 SUMMARY = "int8 (post-training, calibrated) and fp16 ONNX graphs of a trained network, scored beside fp32"
@@ -89,16 +79,6 @@ def build_parser(prog: str) -> Parser:
     return p
 
 
-def _calibration(dirs: list[str], model_dir: Path, scale: int, settings: Int8Settings, given: bool):
-    if not dirs:
-        raise ValueError(f"{model_dir}: records no training data; name the calibration images with --calib-dir")
-    for d in dirs:
-        if not d.startswith("builtin:") and not Path(d).exists():
-            hint = "" if given else f" (the training data {model_dir} records; give --calib-dir)"
-            raise ValueError(f"{d}: calibration folder not found{hint}")
-    return patches_from(dirs, scale, settings)
-
-
 def _table(rows: list[dict], sets: list[str]) -> str:
     """The Markdown table: per row its scores on ``sets`` (none when only timed) and, when any row
     was timed, its time and speed against fp32."""
@@ -113,113 +93,6 @@ def _table(rows: list[dict], sets: list[str]) -> str:
             cells += [f"{r['ms']:.1f}", f"{r['speed']:.2f}"] if r["ms"] is not None else ["-", "-"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def _csv(rows: list[dict], sets: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["model", "params", "graph", "precision", "method", "set", "psnr", "ssim", "loss_db", "ms", "speed_x_fp32"])
-    for r in rows:
-        timing = ["" if r["ms"] is None else f"{r['ms']:.2f}", "" if r["speed"] is None else f"{r['speed']:.3f}"]
-        for s in sets:
-            w.writerow([r["model"], r["params"], r["graph"], r["precision"], r["method"] or "", s,
-                        f"{r[s][0]:.4f}", f"{r[s][1]:.5f}", f"{r[s][2]:.4f}", *timing])
-        if not sets:  # timed only: one line per graph, its scores empty
-            w.writerow([r["model"], r["params"], r["graph"], r["precision"], r["method"] or "", "", "", "", "",
-                        *timing])
-    return buf.getvalue()
-
-
-def out_folders(models: list[str], out: str | None) -> dict[str, Path | None]:
-    """Where each model's graphs go: its bundle (None: decided by the model), ``out`` for one model,
-    ``out/NAME`` for several (NAME: the folder's name, its parent's for a ``bundle`` folder);
-    ``ValueError`` when two models would share a folder."""
-    if out is None:
-        return {m: None for m in models}
-    if len(models) == 1:
-        return {models[0]: Path(out)}
-    named = {m: Path(out) / (Path(m).parent.name if Path(m).name == "bundle" else Path(m).name) for m in models}
-    seen: dict[Path, str] = {}
-    for m, f in named.items():
-        if f in seen:
-            raise ValueError(f"--out {out}: {seen[f]} and {m} would both write into {f}; quantize them one at a time")
-        seen[f] = m
-    return named
-
-
-def _fp32_graph(model, out: Path) -> Path:
-    """``out``'s model.onnx when it was exported from this network (its spec and weights hashes,
-    :func:`..deploy.onnx_export.onnx_metadata`), else exported afresh: a graph of another training
-    or seed of the same design has the spec hash but not the weights, and one written before the
-    weights hash was recorded cannot say."""
-    path = out / ONNX
-    if path.is_file():
-        meta = graph_metadata(path)
-        if meta.get("spec_hash") == model.spec.hash and meta.get("weights_hash") == weights_hash(model):
-            return path
-    return export_onnx(model, path)
-
-
-def _written(folder: Path, model, out: Path, patches, settings: Int8Settings, args, benches: list, say, failed: list[str]):
-    """Write one model's graphs (and LiteRT files) into ``out`` and gate them (a file that is not
-    the network leaves the folder and is not scored; its path goes to ``failed``): ``(fp32 graph,
-    the variants that passed)``."""
-    scale = model.spec.scale
-    lr = args.tflite_size or lr_size_for(scale)
-    if args.litert:
-        check_window(lr, receptive_radius(model, scale), "--tflite-size")
-    fp32 = _fp32_graph(model, out)
-    written = write_variants(fp32, out, patches, settings)
-    if args.litert:
-        written += litert_variants(model, out, lr, patches, settings)
-    say(f"{folder}: wrote {', '.join(str(v.path) for v in written[1:])} ({settings.method}, {len(patches)} patches)")
-    # the gate's picture: the first bench picture, else a mosaic of the calibration patches
-    passed, _ = gate(out, model, written, parity_picture(benches, (), patches, lr_size_for(scale)),
-                     lambda line: say(f"{folder}: {line}"))
-    failed.extend(str(v.path) for v in written if v not in passed)
-    return fp32, passed
-
-
-def _rows(folder: Path, model, variants: list, benches: list, scores: dict, times: dict) -> list[dict]:
-    """The table's rows of one model: each graph's scores with its loss against fp32, and times."""
-    params, rows = count_cost(model.spec).params, []
-    for v in variants:
-        row = {"model": str(folder), "params": params, "graph": v.label, "precision": v.precision, "method": v.method,
-               "ms": times.get(v.label), "speed": times["fp32"] / times[v.label] if times.get(v.label) else None}
-        for b in benches:
-            p, s = scores[v.label][b.name]
-            row[b.name] = (p, s, p - scores["fp32"][b.name][0])
-        rows.append(row)
-    return rows
-
-
-def _one(folder: Path, args, settings: Int8Settings, benches_for, say, out: Path | None, failed: list[str]) -> list[dict]:
-    """Write, gate, score and time one model's graphs; its table rows. Files that failed the parity
-    gate are added to ``failed``."""
-    model, train, bundle = trained_network(folder)
-    out = out or bundle
-    if out is None:
-        raise ValueError(f"{folder}: a run folder without a bundle; say where the graphs go with --out")
-    scale = model.spec.scale
-    patches = _calibration(args.calib_dir or train, folder, scale, settings, bool(args.calib_dir))
-    out.mkdir(parents=True, exist_ok=True)
-    benches = benches_for(scale)
-    fp32, variants = _written(folder, model, out, patches, settings, args, benches, say, failed)
-    if not benches and not args.time:
-        return []
-    scores, times = {}, {}
-    with tempfile.TemporaryDirectory() as tmp:
-        if benches:
-            if args.compare:
-                variants += method_variants(fp32, tmp, patches, list(METHODS), settings)
-            # margin: the windows' context when a fixed-size file is scored
-            scores = score_variants(variants, benches, scale, args.threads, margin=receptive_radius(model, scale),
-                                    on_variant=lambda v: say(f"{folder}: scoring {v.label}"))
-        if args.time:
-            lr = lr_size_for(scale)
-            say(f"{folder}: timing {len(variants)} graphs ({lr[1]}x{lr[0]} LR, 1 thread, in turns)")
-            times = time_variants(variants, lr, passes=5)
-    return _rows(folder, model, variants, benches, scores, times)
 
 
 def _check_args(parser, args) -> None:
@@ -246,7 +119,7 @@ def _print_rows(rows: list[dict], sets: list[str], settings: Int8Settings, args)
              "time over the graph's; "
              f"{cpu_summary()}." if args.time else ""))
     if args.csv:
-        Path(args.csv).write_text(_csv(rows, sets))
+        Path(args.csv).write_text(rows_csv(rows, sets))
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int:
@@ -265,9 +138,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr quantize") -> int
             loaded[scale] = [load_bench(b, scale) for b in (args.bench or [])]
         return loaded[scale]
 
+    options = QuantizeOptions(settings, tuple(args.calib_dir or ()), args.compare, args.time, args.litert,
+                              args.tflite_size, args.threads)
     failed: list[str] = []
     for m in args.models:
-        rows += _one(Path(m), args, settings, benches, say, outs[m], failed)
+        done = quantize_model(m, options, benches, outs[m], say)
+        rows, failed = rows + done.rows, failed + done.failed
     if rows:
         _print_rows(rows, list(dict.fromkeys(b.name for bs in loaded.values() for b in bs)), settings, args)
     if failed:

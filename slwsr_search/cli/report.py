@@ -1,16 +1,14 @@
-"""``slwsr report`` / ``python -m slwsr_search.report``: export a study's Pareto report."""
+"""``slwsr report`` / ``python -m slwsr_search.report``: export a study's Pareto report
+(:func:`slwsr_search.jobs.report.write_study_report`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
-from ..reporting.render import REPORT_FILES, write_report
-from ..reporting.compute import build_report
-from ..audit.stats import read_audit, read_first_audit
-from ..search.resources import default_report_dir, study_audit_files
-from ..search.storage import STORAGE_ENV, mask_url, open_existing_study, resolve_storage
+from ..reporting.render import REPORT_FILES
+from ..search.storage import STORAGE_ENV, mask_url, resolve_storage
 from ..search.study import StudyConfig
+from ..jobs.report import write_study_report
 from .common import Parser
 
 SUMMARY = "export a study's Pareto report: interactive HTML, CSV, Markdown and one spec per Pareto point"
@@ -27,18 +25,6 @@ def build_parser(prog: str) -> Parser:
                    help="a fidelity audit (fidelity.json) to state in the report when it audited this study's screening "
                         "(default OUT/fidelity/fidelity.json when present, else the audit shipped with a built-in study)")
     return p
-
-
-def write_study_report(cfg: StudyConfig, storage: str, out: str | Path | None = None,
-                       audit_file: str | Path | None = None) -> Path:
-    """Load ``cfg``'s study from ``storage`` and write its report (default ``reports/<name>``),
-    stating its fidelity audit when one exists."""
-    study = open_existing_study(cfg, storage)
-    out = Path(out or default_report_dir(cfg.name))
-    audit = read_audit(audit_file) if audit_file else read_first_audit(study_audit_files(out, cfg.path))
-    rep = build_report(study, list(cfg.objectives), cfg.max_params, audit, cfg.max_latency_ms, cfg.max_macs,
-                       cfg.max_int8_drop_db, cfg.space.scale)
-    return write_report(rep, out)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr report") -> int:

@@ -1,47 +1,27 @@
 """``slwsr run`` / ``python -m slwsr_search.run --study NAME``: the search, the product's main job.
 
-This module parses options, prints, and starts processes; the search itself is
-:mod:`slwsr_search.search` (the trial loop in :mod:`~slwsr_search.search.runner`, the worker plan
-and signal handling in :mod:`~slwsr_search.search.workers`).
+This module parses options and prints what the run tells it; the run itself, workers and Ctrl-C
+included, is one library call, :func:`slwsr_search.jobs.study.run_job` (a worker's body:
+:func:`~slwsr_search.jobs.study.run_worker`), over :mod:`slwsr_search.search` (the trial loop in
+:mod:`~slwsr_search.search.runner`, the worker plan and signal handling in
+:mod:`~slwsr_search.search.workers`).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import os
 import sys
-import time
-from pathlib import Path
 from typing import Sequence
 
 import optuna
-from optuna.trial import TrialState
 
-from ..machine import cpu_model
-from ..model.latency_table import LatencyTable
-from ..model.spec import ArchSpec
-from ..sr.data import BUILTIN, TrainData, discover, load_data
-from ..training.device import Speedups, configure_device, resolve_device
-from ..training.protocol import Protocol
-from ..search.latency import table_record
-from ..search.record import StudyRecord, TrialRecord
-from ..reporting.render import REPORT_FILES, front_table, trial_line, write_report
-from ..reporting.compute import build_report
-from ..audit.stats import read_first_audit
-from ..search.resources import default_report_dir, study_audit_files
-from ..search.rungs import RungStore
-from ..search.runner import Runner, enqueue_baselines, requeue_interrupted, run_study
-from ..search.storage import (STORAGE_ENV, claim_protocol, count_states, mask_url, open_study, resolve_storage,
-                              rung_dir, setup_lock)
-from ..search.study import StudyConfig, make_sampler, protocol_desc, protocol_key, sampler_seed, screening_record
-from ..search.workers import StopRequest, failed_workers, local_plan, spawn_workers
+from ..reporting.render import REPORT_FILES, front_table, trial_line
+from ..search.storage import STORAGE_ENV, mask_url
+from ..search.study import StudyConfig
+from ..jobs.study import JobHooks, JobPlan, JobResult, JobStart, run_job, run_worker
 from .common import STOPPING_WORKERS, Parser, print_worker
 
 SUMMARY = "the search: a study's multi-objective Optuna run, persistent and resumable, with --workers"
-
-#: Set by ``--workers`` for its children: how many trials the study held before the run.
-TRIALS_BEFORE_ENV = "SLWSR_TRIALS_BEFORE"
 
 DESCRIPTION = """\
 Search s-LWSR variants for the best validation PSNR at the fewest parameters and Multi-Adds,
@@ -107,242 +87,100 @@ def build_parser(prog: str) -> Parser:
     return p
 
 
-@dataclasses.dataclass(frozen=True)
-class _Settings:
-    """What every worker of one run shares, resolved once from the study and the options."""
-
-    cfg: StudyConfig
-    storage: str
-    seed: int
-    n_trials: int
-    timeout: float | None
-    train_src: list[str]
-    val_src: list[str]
-    latency_table: LatencyTable | None = None  # prices latencies, when the study uses them
-
-    def protocol(self, device_type: str) -> Protocol:
-        """The protocol this run trains with on a device of ``device_type``, seeded with the run's seed."""
-        return dataclasses.replace(self.cfg.protocol_for(device_type), seed=self.seed)
-
-    def key(self, protocol: Protocol) -> str:
-        return protocol_key(protocol, self.train_src, self.val_src, self.cfg.space.scale, self.cfg.fidelity,
-                            self.cfg.int8 if self.cfg.needs_int8 else None)
+def _label(worker: int) -> str:
+    """The prefix of a worker's lines (none for a run's own trials)."""
+    return f"[w{worker}] " if worker else ""
 
 
-def _settings(args, announce: bool = False) -> _Settings:
-    cfg = StudyConfig.load(args.study)
-    table = None
-    if cfg.needs_latency:
-        from ..search.latency import study_table
-
-        def on_calibrate(parts, path) -> None:
-            if announce:
-                print(f"latency    calibrating this machine's latency table on first use: {len(parts)} part(s) "
-                      f"(about {max(1, round(len(parts) * 2.5 / 60))} min) -> {path}", flush=True)
-
-        table = study_table(cfg, on_calibrate)
-    cfg.check_space_fits(table)
-    seed = cfg.seed if args.seed is None else args.seed
-    if seed < 0:
-        raise ValueError(f"--seed: expected an integer >= 0, got {seed}")
-    n_trials = cfg.n_trials if args.n_trials is None else args.n_trials
-    if n_trials < 1:
-        raise ValueError(f"--n-trials: expected an integer >= 1, got {n_trials}")
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads: expected an integer >= 1, got {args.threads}")
-    timeout = cfg.timeout if args.timeout is None else args.timeout
-    storage = resolve_storage(args.storage, cfg)
-    return _Settings(cfg, storage, seed, n_trials, timeout, args.train_dir or list(cfg.train),
-                     args.val_dir or list(cfg.val), table)
+def _say(line: str) -> None:
+    """One line, at once (workers write to the same terminal)."""
+    print(line, flush=True)
 
 
-def _check_protocol(study: optuna.Study, st: _Settings, protocol: Protocol, key: str, record: bool) -> str:
-    """The run's protocol description; refuses a study run with another protocol or data."""
-    desc = protocol_desc(protocol, st.train_src, st.val_src, st.cfg.fidelity, st.cfg.int8 if st.cfg.needs_int8 else None)
-    claim_protocol(study, st.storage, key, desc, screening_record(protocol, st.cfg.fidelity), [" + ".join(st.train_src), " + ".join(st.val_src)],
-                   record)
-    return desc
-
-
-def _work(st: _Settings, study: optuna.Study, data: TrainData, dev, protocol: Protocol, key: str, threads: int | None,
-          show: bool, label: str, worker: int = 0, n_existing: int = 0) -> int:
-    """Run trials in this process until the study is done; 0, or 130 after a Ctrl-C. ``worker``
-    (0 for a plain run) and ``n_existing`` (trials in the study before this run) seed the sampler."""
-    announce = (lambda: print("\nstopping after the current training step (Ctrl-C again to stop at once) ...",
-                              file=sys.stderr, flush=True)) if worker == 0 else None
-    with StopRequest(on_request=announce) as stop:
-        study.sampler = make_sampler(st.cfg, sampler_seed(st.seed, worker, n_existing))
-        speedups = Speedups(threads=threads)
-        configure_device(dev, speedups)  # process-wide switches, once, before any training
-        runner = Runner(st.cfg, data, protocol, str(dev), key, speedups, progress=show,
-                        on_trial=lambda t: print(label + trial_line(t), flush=True),
-                        should_stop=lambda: stop.requested, rung_store=RungStore(rung_dir(st.storage, st.cfg.name)),
-                        latency_table=st.latency_table)
-        ft = st.cfg.fault_tolerance
-        try:
-            run_study(study, runner, st.n_trials, st.timeout,
-                      on_wait=lambda c: print(f"{label}waiting: {c['RUNNING']} running trial(s) may complete the study",
-                                              flush=True),
-                      on_lost=lambda n: print(f"{label}#{n:<4} FAILED: its worker died (no heartbeat for "
-                                              f"{ft.grace_period} s): retried, at most {ft.max_retry} time(s)",
-                                              flush=True))
-        except KeyboardInterrupt:
-            n = requeue_interrupted(study, runner)
-            what = (f"trial #{n} was cut short: marked FAIL and queued to run first on resume" if n is not None
-                    else "no trial was cut short")
-            print(f"{label}interrupted: {what}", file=sys.stderr, flush=True)
-            return 130
-    return 0
-
-
-def _worker_main(args) -> int:
-    """A child of ``--workers``: the parent created the study and printed the header."""
-    # The parent forwards Ctrl-C / SIGTERM as SIGINT; _work installs a handler for it, which also
-    # overrides a SIGINT inherited as ignored (a parent started with nohup or in a script's background).
-    st = _settings(args)
-    dev = resolve_device(args.device)
-    protocol = st.protocol(dev.type)
-    data = load_data(st.train_src, st.val_src, st.cfg.space.scale, protocol.lr_patch)
-    study = open_study(st.cfg, st.storage, st.seed)
-    key = st.key(protocol)
-    _check_protocol(study, st, protocol, key, record=False)
-    n_existing = int(os.environ.get(TRIALS_BEFORE_ENV, "0"))
-    return _work(st, study, data, dev, protocol, key, args.threads, show=False, label=f"[w{args.worker}] ",
-                 worker=args.worker, n_existing=n_existing)
-
-
-def _spawn(st: _Settings, plan, n_existing: int) -> tuple[list[int], bool]:
-    """Start the workers (``python -m slwsr_search.run --worker K``) and wait for them;
-    ``(exit codes, interrupted)``."""
-    args = ["--study", st.cfg.path, "--n-trials", str(st.n_trials), "--seed", str(st.seed), "--no-report"]
-    args += ["--timeout", repr(st.timeout)] if st.timeout is not None else []
-    args += [a for d in st.train_src for a in ("--train-dir", d)] + [a for d in st.val_src for a in ("--val-dir", d)]
-    # the storage URL travels in the environment, never on a command line (passwords)
-    env = {STORAGE_ENV: st.storage, TRIALS_BEFORE_ENV: str(n_existing)}
-    return spawn_workers("slwsr_search.run", args, plan, env, on_start=print_worker,
-                         on_interrupt=lambda: print(STOPPING_WORKERS, file=sys.stderr, flush=True))
-
-
-def _throughput(study: optuna.Study, since: float, elapsed: float) -> str:
-    """Trainings finished in this run (not priced-only, deduplicated or surplus trials), per hour."""
-    n = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)):
-        if t.datetime_complete is not None and t.datetime_complete.timestamp() >= since and TrialRecord.of(t).trained:
-            n += 1
-    rate = n / elapsed * 3600 if elapsed > 0 else 0.0
-    return f"throughput {n} training(s) in {elapsed:.0f} s = {rate:.0f} trainings/hour"
-
-
-def _measure_front(study: optuna.Study, cfg: StudyConfig, table: LatencyTable) -> None:
-    """Measure the time per image of the Pareto points not measured yet, beside their prediction,
-    when the table is this machine's; under another machine's (a phone's) table, say why not."""
-    from ..search.latency import host_identity, made_here, measure_front
-    from ..reporting.compute import pareto_front, trials_frame
-
-    if not made_here(table):
-        # This machine's time is no check of a phone's prediction, and beside it would read as one.
-        here = host_identity(table)
-        print(f"latency    Pareto front not timed: its latencies are predicted for {table.identity.describe()} "
-              f"(the table's machine); this machine ({here.describe() if here else cpu_model()}) is another, "
-              "so a time here cannot check them", flush=True)
-        return
-    front = pareto_front(trials_frame(study), list(cfg.objectives))
-    measure_front(study, {int(r["number"]): ArchSpec.from_json(r["spec"]) for _, r in front.iterrows()}, table,
-                  on_start=lambda n: print(f"measuring the time per image of {n} Pareto point(s) on "
-                                           f"this machine, the table's ({table.identity.describe()}; 3 turns each) ...",
-                                           flush=True))
-
-
-def _check_data(st: _Settings, protocol: Protocol, n_workers: int, show: bool) -> TrainData | None:
-    """Read every data folder before anything is recorded, so a typo in a folder leaves no study
-    behind: one worker loads the data here (it trains with it); with ``--workers`` the workers load
-    it themselves, so only the folders are checked."""
-    if n_workers == 1:
-        return load_data(st.train_src, st.val_src, st.cfg.space.scale, protocol.lr_patch, progress=show)
-    for src in (*st.train_src, *st.val_src):
-        if src not in BUILTIN:
-            discover(src, st.cfg.space.scale)
-    return None
-
-
-def _prepare(st: _Settings, protocol: Protocol, key: str) -> tuple[optuna.Study, int, str, list[str]]:
-    """Create or open the study, check or record its protocol and enqueue its baselines, holding
-    the storage's setup lock, so two runs started at once on a new SQLite file take turns instead
-    of racing to create its tables; ``(study, trials before this run, protocol description,
-    baselines enqueued now)``."""
-    with setup_lock(st.cfg, st.storage):
-        study = open_study(st.cfg, st.storage, st.seed)
-        n_existing = len(study.get_trials(deepcopy=False))
-        desc = _check_protocol(study, st, protocol, key, record=True)
-        added = enqueue_baselines(study, st.cfg, st.latency_table)
-    return study, n_existing, desc, added
-
-
-def _header(st: _Settings, study: optuna.Study, desc: str, dev, added: list[str]) -> None:
+def _header(start: JobStart) -> None:
     """The lines a run starts with: the study, its budget, its latency table, protocol and trials."""
-    cfg = st.cfg
-    before = count_states(study)
+    st, cfg = start.settings, start.settings.cfg
     print(f"study      {cfg.name} ({cfg.path}) in {mask_url(st.storage)}")
     print(f"budget     {cfg.budget_line()}")
     if st.latency_table is not None:
         t = st.latency_table
-        StudyRecord(latency=table_record(t)).write(study)
         print(f"latency    predicted from {t.source} ({t.identity.describe()}; calibrated {t.created})")
-    print(f"protocol   {desc}; device {dev}")
-    print(f"trials     {before.get('COMPLETE', 0)} of {st.n_trials} complete so far"
-          + (f"; enqueued baselines: {', '.join(added)}" if added else "")
+    print(f"protocol   {start.protocol_desc}; device {start.device}")
+    print(f"trials     {start.complete} of {st.n_trials} complete so far"
+          + (f"; enqueued baselines: {', '.join(start.baselines)}" if start.baselines else "")
           + (f"; timeout {st.timeout:g} s" if st.timeout else ""))
     sys.stdout.flush()
 
 
-def _finish(args, st: _Settings, study: optuna.Study, code: int, failed: list[str], elapsed: float, wall0: float) -> int:
-    """The lines a run ends with, the measured front (latency studies), the report; the exit code."""
-    cfg = st.cfg
-    states = count_states(study)
-    summary = ", ".join(f"{v} {k}" for k, v in sorted(states.items()))
-    if code == 130:
-        print(f"\ninterrupted after {elapsed:.0f} s: the study keeps {summary} (target {st.n_trials} COMPLETE); "
-              "run the same command to resume.", file=sys.stderr)
-        return 130
-    print(f"\nran {elapsed:.0f} s with {args.workers} worker(s); study holds {summary} (target {st.n_trials} COMPLETE)")
-    print(_throughput(study, wall0, elapsed))
-    if failed:
-        print(f"workers that failed: {', '.join(failed)} (their errors are above)", file=sys.stderr)
-    report_dir = Path(args.report_dir) if args.report_dir else default_report_dir(cfg.name)
-    if st.latency_table is not None:
-        _measure_front(study, cfg, st.latency_table)
-    rep = build_report(study, list(cfg.objectives), cfg.max_params,  # once: for the table and the files
-                       read_first_audit(study_audit_files(report_dir, cfg.path)), cfg.max_latency_ms, cfg.max_macs, cfg.max_int8_drop_db,
-                       cfg.space.scale)
-    print(front_table(rep))
-    if states.get("COMPLETE", 0) < st.n_trials:
-        print(f"not finished (timeout or failures): run the same command again to resume up to {st.n_trials}.")
-    if not args.no_report:
-        out = write_report(rep, report_dir)
-        print(f"report: {out}/index.html (and {REPORT_FILES.replace('index.html, ', '')})")
-    return 1 if failed else 0
+def _interrupted(worker: int, number: int | None) -> None:
+    """The line a Ctrl-C ends a worker's (or the run's own) trials with."""
+    what = (f"trial #{number} was cut short: marked FAIL and queued to run first on resume" if number is not None
+            else "no trial was cut short")
+    print(f"{_label(worker)}interrupted: {what}", file=sys.stderr, flush=True)
+
+
+def _summary(r: JobResult) -> str:
+    """The study's trials by state, ``3 COMPLETE, 6 PRUNED``."""
+    return ", ".join(f"{v} {k}" for k, v in sorted(r.states.items()))
+
+
+def _ran(r: JobResult) -> None:
+    """The lines a run ends its trials with: how long, what the study holds, the throughput."""
+    print(f"\nran {r.elapsed_s:.0f} s with {r.workers} worker(s); study holds {_summary(r)} (target {r.n_trials} COMPLETE)")
+    print(f"throughput {r.trainings} training(s) in {r.elapsed_s:.0f} s = {r.trainings_per_hour:.0f} trainings/hour")
+    if r.failed_workers:
+        print(f"workers that failed: {', '.join(r.failed_workers)} (their errors are above)", file=sys.stderr)
+
+
+def _front(r: JobResult) -> None:
+    """The front's table, and whether the study is finished."""
+    print(front_table(r.report))
+    if not r.finished:
+        print(f"not finished (timeout or failures): run the same command again to resume up to {r.n_trials}.")
+
+
+def _front_skipped(table, here: str) -> None:
+    """Why the front's latency is not timed on this machine."""
+    _say(f"latency    Pareto front not timed: its latencies are predicted for {table.identity.describe()} "
+         f"(the table's machine); this machine ({here}) is another, so a time here cannot check them")
+
+
+def _hooks(cfg: StudyConfig, worker: int | None) -> JobHooks:
+    """What the command prints of a run (``worker``: None in the run's own process, K in its worker K)."""
+    ft = cfg.fault_tolerance
+    return JobHooks(
+        on_calibrate=None if worker is not None else lambda parts, path: _say(
+            f"latency    calibrating this machine's latency table on first use: {len(parts)} part(s) "
+            f"(about {max(1, round(len(parts) * 2.5 / 60))} min) -> {path}"),
+        on_start=_header,
+        on_trial=lambda w, t: _say(_label(w) + trial_line(t)),
+        on_wait=lambda w, c: _say(f"{_label(w)}waiting: {c['RUNNING']} running trial(s) may complete the study"),
+        on_lost=lambda w, n: _say(f"{_label(w)}#{n:<4} FAILED: its worker died (no heartbeat for {ft.grace_period} s): "
+                                  f"retried, at most {ft.max_retry} time(s)"),
+        on_stop_requested=lambda: print("\nstopping after the current training step (Ctrl-C again to stop at once) ...",
+                                        file=sys.stderr, flush=True),
+        on_interrupted=_interrupted, on_worker=print_worker,
+        on_stopping_workers=lambda: print(STOPPING_WORKERS, file=sys.stderr, flush=True),
+        on_ran=_ran, on_front_skipped=_front_skipped,
+        on_front_measuring=lambda n, table: _say(f"measuring the time per image of {n} Pareto point(s) on this "
+                                                 f"machine, the table's ({table.identity.describe()}; 3 turns each) ..."),
+        on_report=_front)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
     args = build_parser(prog).parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial instead
-    if args.worker is not None:
-        return _worker_main(args)
-    st = _settings(args, announce=True)
-    plan = local_plan(args.workers, args.device, args.threads)
-    dev = resolve_device(plan[0][1] if args.workers > 1 else args.device)
-    protocol = st.protocol(dev.type)
-    key = st.key(protocol)
-    show = not args.quiet and sys.stderr.isatty()
-    data = _check_data(st, protocol, args.workers, show)  # before anything is recorded
-    study, n_existing, desc, added = _prepare(st, protocol, key)
-    _header(st, study, desc, dev, added)
-    t0, wall0 = time.monotonic(), time.time()
-    if args.workers == 1:
-        code = _work(st, study, data, dev, protocol, key, args.threads, show, label="", n_existing=n_existing)
-        failed: list[str] = []
-    else:
-        codes, interrupted = _spawn(st, plan, n_existing)
-        code = 130 if interrupted else 0
-        failed = failed_workers(codes)
-    return _finish(args, st, study, code, failed, time.monotonic() - t0, wall0)
+    cfg = StudyConfig.load(args.study)
+    plan = JobPlan(args.n_trials, args.timeout, args.seed, args.train_dir, args.val_dir, args.workers, args.device,
+                   args.threads, progress=not args.quiet and sys.stderr.isatty(), report_dir=args.report_dir,
+                   write_report=not args.no_report)
+    hooks = _hooks(cfg, args.worker)
+    if args.worker is not None:  # a child of --workers: the parent created the study and printed the header
+        return run_worker(cfg, args.storage, plan, args.worker, hooks)
+    r = run_job(cfg, args.storage, plan, hooks)
+    if r.code == 130:
+        print(f"\ninterrupted after {r.elapsed_s:.0f} s: the study keeps {_summary(r)} (target {r.n_trials} COMPLETE); "
+              "run the same command to resume.", file=sys.stderr)
+    elif r.report_dir is not None:
+        print(f"report: {r.report_dir}/index.html (and {REPORT_FILES.replace('index.html, ', '')})")
+    return r.code

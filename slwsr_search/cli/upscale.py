@@ -1,4 +1,5 @@
-"""``slwsr upscale`` / ``python -m slwsr_search.upscale``: upscale pictures with a bundle, in tiles."""
+"""``slwsr upscale`` / ``python -m slwsr_search.upscale``: upscale pictures with a bundle, in tiles
+(each picture: :func:`slwsr_search.jobs.upscale.upscale_file`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Sequence
 
 from ..deploy.bundle import load_bundle
 from ..deploy.backends import BACKENDS, bundle_runner
-from ..sr.pictures import output_array, quantizer, read_picture, write_picture
-from ..sr.tiles import plan_boxes, receptive_radius, upscale_into
+from ..sr.tiles import receptive_radius
 from ..training.device import Speedups, configure_device, resolve_device
+from ..jobs.upscale import upscale_file
 from .common import Parser
 
 SUMMARY = "upscale your pictures with a finalized bundle (PyTorch, onnxruntime fp32/int8/fp16, LiteRT fp32/int8), in seamless tiles"
@@ -63,26 +64,21 @@ def build_parser(prog: str) -> Parser:
 
 
 def _upscale_one(src: Path, dst: Path, run, scale: int, args, margin: int, bar, window=None) -> str:
-    """Upscale one picture into ``dst`` in tiles (windows of ``window``'s size for a runner of one
-    fixed size; a bar of its tiles under ``bar``); the line to print."""
-    pic = read_picture(src)
-    h, w = pic.size
-    tiles = None
-    if bar is not None:
+    """Upscale one picture into ``dst`` (a bar of its tiles under ``bar``); the line to print."""
+    tiles = []
+
+    def on_tiles(n: int):
         from tqdm import tqdm
 
-        tiles = tqdm(total=len(plan_boxes(h, w, args.tile, margin, window)), unit="tile", desc=src.name[:30],
-                     file=sys.stderr, leave=False, disable=None, dynamic_ncols=True)
-    out = output_array(pic, scale)
-    upscale_into(run, pic.rgb, scale, args.tile, margin, out, quantizer(out),
-                 on_tile=None if tiles is None else (lambda done, total: tiles.update(1)), window=window)
-    if tiles is not None:
-        tiles.close()
+        tiles.append(tqdm(total=n, unit="tile", desc=src.name[:30], file=sys.stderr, leave=False, disable=None,
+                          dynamic_ncols=True))
+        return lambda done, total: tiles[0].update(1)
+
     try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        write_picture(dst, pic, out, scale)
-    except OSError as e:
-        raise ValueError(f"{dst}: cannot write ({e.strerror or e})") from None
+        h, w = upscale_file(src, dst, run, scale, args.tile, margin, window, on_tiles if bar is not None else None)
+    finally:
+        for t in tiles:
+            t.close()
     return f"{src} -> {dst} ({w}x{h} -> {w * scale}x{h * scale})"
 
 

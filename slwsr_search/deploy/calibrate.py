@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..config import utc_now
+from ..model.block_types import block_type
 from ..model.blocks import make_block
 from .latency import Workload, model_workload, round_robin, torch_workload
 from ..model.latency_table import (SKELETON_SOURCES, LatencyTable, MachineIdentity, block_key, skeleton_key,
@@ -41,6 +42,8 @@ from ..model.spec import POOL_SOURCES, ArchSpec, BlockSpec
 #: here, one residual block alone took 1.0x, a chain of 4 3.85x, a chain of 26 23.4x; a chain of 4
 #: leaves a quarter of that cost per block.
 CHAIN = 4
+#: The export format (:data:`~..model.block_types.EXPORTS`) each runtime runs a part from; torch runs the module.
+RUNTIME_FORMATS: dict[str, str] = {"onnxruntime": "onnx", "litert": "litert"}
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,15 @@ def converter(runtime: str, scale: int, lr_size: tuple[int, int]) -> Callable[[P
     return lambda part: model_file(*part_module(part, scale, lr_size), runtime)
 
 
+def check_exports(parts: Iterable[Part], runtime: str) -> None:
+    """``ValueError`` naming the first block part whose type does not export to ``runtime``'s format
+    (before any part is built: its conversion would fail half-way through a calibration)."""
+    fmt = RUNTIME_FORMATS[split_runtime(runtime)[0]]
+    for part in parts:
+        if part.block is not None:
+            block_type(part.block.type).check_export(fmt, f"part {part.key}")
+
+
 def part_workload(part: Part, runtime: str, threads: int, scale: int, lr_size: tuple[int, int]) -> Workload:
     """A part on ``runtime`` as a whole network is run there (:func:`.latency.spec_workload`)."""
     module, x = part_module(part, scale, lr_size)
@@ -141,6 +153,7 @@ def calibrate(parts: Sequence[Part], runtime: str = "onnxruntime", threads: int 
         raise ValueError("parts: nothing to calibrate")
     identity = MachineIdentity.here(runtime, threads)
     if split_runtime(runtime)[0] != "torch":
+        check_exports(parts, runtime)
         converter(runtime, scale, lr_size)  # a missing converter refused before any part is built
     load = round(os.getloadavg()[0], 2)
     start = time.monotonic()

@@ -48,7 +48,7 @@ def export_coreml(model: SLWSR, path: str | Path, precision: str = "fp16") -> Pa
     if precision not in ("fp16", "fp32"):
         raise ValueError(f"precision: expected fp16 or fp32, got {precision!r}")
     out = Path(path)
-    net = UnitRange(export_copy(model)).eval()
+    net = UnitRange(export_copy(model, "coreml")).eval()
     lo, hi = SIZE_RANGE
     shape = (1, 3, ct.RangeDim(lo, hi, default=TRACE_SIZE[0]), ct.RangeDim(lo, hi, default=TRACE_SIZE[1]))
     # coremltools warns that it was tested with older torch releases and draws progress bars on

@@ -52,7 +52,7 @@ def litert_or_error(module: str = "litert_torch"):
 def export_tflite(model: SLWSR, path: str | Path, lr_size: tuple[int, int]) -> Path:
     """Convert ``model`` to a float32 ``.tflite`` at ``path`` for (1, h, w, 3) NHWC inputs of
     ``lr_size`` = (h, w). Returns ``path``."""
-    net = UnitRange(export_copy(model)).eval()
+    net = UnitRange(export_copy(model, "litert")).eval()
     return convert_module(net, torch.rand(1, 3, *lr_size), path)
 
 

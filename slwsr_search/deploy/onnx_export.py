@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from ..config import write_atomic
+from ..model.block_types import block_type
 from ..model.network import SLWSR
+from ..model.spec import SLOTS
 
 #: The opset the exporter targets (ONNX 1.13+; onnxruntime 1.14+).
 OPSET = 18
@@ -55,7 +57,7 @@ def export_onnx(model: SLWSR, path: str | Path, example_size: tuple[int, int] = 
     import onnx
 
     out = Path(path)
-    net = UnitRange(export_copy(model)).eval()
+    net = UnitRange(export_copy(model, "onnx")).eval()
     x = torch.rand(1, 3, *example_size)
     dims = {0: torch.export.Dim("batch", min=1, max=1024), 2: torch.export.Dim("height", min=4, max=16384),
             3: torch.export.Dim("width", min=4, max=16384)}
@@ -78,12 +80,17 @@ def export_onnx(model: SLWSR, path: str | Path, example_size: tuple[int, int] = 
     return out
 
 
-def export_copy(model: SLWSR) -> SLWSR:
+def export_copy(model: SLWSR, fmt: str | None = None) -> SLWSR:
     """What every converter (ONNX, LiteRT, Core ML) is handed: a CPU float32 copy of ``model`` in
     eval mode with contiguous (NCHW) weights, whatever memory format training used. litert-torch
     converts a ``channels_last`` module into a file that computes something else (0.79 max
     difference on 0..1, measured); the ONNX exporter guards on its strides and fails the dynamic
-    batch. ``model`` itself is not changed."""
+    batch. ``model`` itself is not changed. ``fmt`` (``onnx``, ``coreml``, ``litert``): the format it
+    is converted to; a block type that does not export to it (its declaration's ``exports``,
+    :mod:`~slwsr_search.model.block_types`) is a ``ValueError`` naming the slot, before any work."""
     import copy
 
+    if fmt is not None:
+        for slot, block in zip(SLOTS, model.spec.blocks):
+            block_type(block.type).check_export(fmt, f"blocks[{slot}]")
     return copy.deepcopy(model).to("cpu").float().to(memory_format=torch.contiguous_format).eval()

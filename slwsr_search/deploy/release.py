@@ -3,7 +3,8 @@
 :func:`write_network` writes ``model.safetensors`` and ``spec.json`` (:func:`~.bundle.save_bundle`)
 and ``model.onnx`` (:func:`~.onnx_export.export_onnx`); the int8 and fp16 graphs come from that one
 (:mod:`.variants`); :func:`write_card` writes ``MODEL_CARD.md`` (:func:`model_card`) with each file's
-scores and host latency, and the picture of crops.
+scores and host latency, and the picture of crops. :func:`.release_job.build_release` makes a whole
+release with them in one call.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .block_types import block_type
 from .spec import BlockSpec
 
 
@@ -41,12 +42,13 @@ def residual_branch(layers: list[nn.Module], res_scale: float) -> nn.Sequential:
     return nn.Sequential(*layers, *([Scale(res_scale)] if res_scale != 1.0 else []))
 
 
-class ResBlock(nn.Module):
-    """The paper's residual block (Eq. 1, EDSR style, no BN): ``x + a * conv3(act(conv3(x)))``."""
+class Residual(nn.Module):
+    """``x + res_scale * branch(x)``, the branch ``layers`` in a row as ``body``: every block type's
+    shape (a new type whose branch is a chain of layers needs no class of its own)."""
 
-    def __init__(self, n_feats: int, act: bool = True, res_scale: float = 1.0) -> None:
+    def __init__(self, layers: list[nn.Module], res_scale: float = 1.0) -> None:
         super().__init__()
-        self.body = residual_branch([conv(n_feats, n_feats, 3), activation(act), conv(n_feats, n_feats, 3)], res_scale)
+        self.body = residual_branch(layers, res_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.body(x)
@@ -54,7 +56,14 @@ class ResBlock(nn.Module):
         return y
 
 
-class InvertedResidual(nn.Module):
+class ResBlock(Residual):
+    """The paper's residual block (Eq. 1, EDSR style, no BN): ``x + a * conv3(act(conv3(x)))``."""
+
+    def __init__(self, n_feats: int, act: bool = True, res_scale: float = 1.0) -> None:
+        super().__init__([conv(n_feats, n_feats, 3), activation(act), conv(n_feats, n_feats, 3)], res_scale)
+
+
+class InvertedResidual(Residual):
     """MobileNetV2 inverted residual with linear bottleneck, without batch norm (as EDSR drops it).
 
     ``x + a * proj1x1(act(dw3x3(act(expand1x1(x)))))`` with hidden width ``expand * n_feats``;
@@ -62,27 +71,17 @@ class InvertedResidual(nn.Module):
     """
 
     def __init__(self, n_feats: int, expand: int, act: bool = True, res_scale: float = 1.0) -> None:
-        super().__init__()
         hidden = n_feats * expand
-        self.body = residual_branch([
+        super().__init__([
             conv(n_feats, hidden, 1), activation(act),
             conv(hidden, hidden, 3, groups=hidden), activation(act),
             conv(hidden, n_feats, 1),
         ], res_scale)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.body(x)
-        y += x
-        return y
-
 
 def make_block(block: BlockSpec, n_feats: int, res_scale: float) -> nn.Module:
-    """The module for one slot of a spec."""
-    if block.type == "res":
-        return ResBlock(n_feats, block.act, res_scale)
-    if block.type == "ir":
-        return InvertedResidual(n_feats, block.expand, block.act, res_scale)
-    raise ValueError(f"block.type: unknown block type {block.type!r}")
+    """The module for one slot of a spec: its block type's builder (:mod:`~.block_types`)."""
+    return block_type(block.type).build(block, n_feats, res_scale)
 
 
 class Upsampler(nn.Sequential):

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import is_int
+from .block_types import add_costs, block_type, conv_cost
 from .spec import BUNCHES, ArchSpec, BlockSpec
 
 DEFAULT_HR_SIZE: tuple[int, int] = (720, 1280)  # (height, width) of the SR output
@@ -46,23 +47,10 @@ class Cost:
         return self.macs / 1e9
 
 
-def _conv(c_in: int, c_out: int, k: int, pixels: int, *, bias: bool = True, groups: int = 1) -> tuple[int, int]:
-    """(params, MACs) of one k x k conv applied at ``pixels`` output positions."""
-    weights = c_out * (c_in // groups) * k * k
-    return weights + (c_out if bias else 0), weights * pixels
-
-
-def _add(*costs: tuple[int, int]) -> tuple[int, int]:
-    return sum(c[0] for c in costs), sum(c[1] for c in costs)
-
-
 def block_cost(block: BlockSpec, n_feats: int, pixels: int) -> tuple[int, int]:
-    """(params, MACs) of one residual-block slot at ``pixels`` LR positions."""
-    n = n_feats
-    if block.type == "res":
-        return _add(_conv(n, n, 3, pixels), _conv(n, n, 3, pixels))
-    h = n * block.expand
-    return _add(_conv(n, h, 1, pixels), _conv(h, h, 3, pixels, groups=h), _conv(h, n, 1, pixels))
+    """(params, MACs) of one residual-block slot at ``pixels`` LR positions: its block type's
+    formula (:mod:`~.block_types`)."""
+    return block_type(block.type).cost(block, n_feats, pixels)
 
 
 def _check_hr_size(hr_size: tuple[int, int], scale: int) -> tuple[int, int]:
@@ -86,21 +74,21 @@ def count_cost(spec: ArchSpec, hr_size: tuple[int, int] = DEFAULT_HR_SIZE) -> Co
     h, w = _check_hr_size(hr_size, s)
     lh, lw = h // s, w // s
     px = lh * lw  # LR positions
-    head = _conv(3, n, 3, px)
+    head = conv_cost(3, n, 3, px)
     ext_blocks, fus_blocks = [], []
     i = 0
     for name, k in BUNCHES:
         for block in spec.blocks[i:i + k]:
             (ext_blocks if name.startswith("LB") else fus_blocks).append(block_cost(block, n, px))
         i += k
-    extractor = _add(*ext_blocks)
-    pool = _conv(len(spec.pool) * n, n, 1, px, bias=False)
-    fusion = _add(*([_conv(2 * n, n, 1, px)] * 4), *fus_blocks)
+    extractor = add_costs(*ext_blocks)
+    pool = conv_cost(len(spec.pool) * n, n, 1, px, bias=False)
+    fusion = add_costs(*([conv_cost(2 * n, n, 1, px)] * 4), *fus_blocks)
     if s == 3:
-        up = _conv(n, 9 * n, 3, px)
+        up = conv_cost(n, 9 * n, 3, px)
     else:  # x2: one stage at LR; x4: a second stage at 2x LR
-        up = _add(*(_conv(n, 4 * n, 3, px * 4 ** j) for j in range(s // 2)))
-    tail = _conv(n, 3, 3, px * s * s)
+        up = add_costs(*(conv_cost(n, 4 * n, 3, px * 4 ** j) for j in range(s // 2)))
+    tail = conv_cost(n, 3, 3, px * s * s)
     parts = (("head", *head), ("extractor", *extractor), ("pool", *pool), ("fusion", *fusion),
              ("upsampler", *up), ("tail", *tail))
     return Cost(

@@ -8,9 +8,9 @@ Topology vocabulary (see ``docs/network.md``):
 
 * nine bunches of residual-block slots: the extractor ``LB1..LB5`` (3, 3, 3, 3, 2 slots)
   and the fusion ``F1..F4`` (3 slots each), 26 slots in all, named ``LB1.b1`` ... ``F4.b3``;
-* each slot holds a :class:`BlockSpec`: the paper's residual block (``res``) or a MobileNetV2
-  inverted residual (``ir``, with an integer expansion ratio), with its activation kept or
-  removed;
+* each slot holds a :class:`BlockSpec`: one of the block types declared in
+  :mod:`~.block_types` (the paper's residual block ``res``, a MobileNetV2 inverted residual ``ir``
+  with an integer expansion ratio), with its activation kept or removed;
 * the information pool concatenates any non-empty subset of ``head`` and the 14 extractor
   block outputs (``LB1.b1`` ... ``LB5.b2``).
 """
@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ..config import is_number
+from .block_types import block_type, by_letter, find, letters, names, param_keys, param_owners, registered
 
 if TYPE_CHECKING:
     import random
 
 SCALES: tuple[int, ...] = (2, 3, 4)
-BLOCK_TYPES: tuple[str, ...] = ("res", "ir")
+#: The registered block types' names (:mod:`~.block_types`): ``("res", "ir")``.
+BLOCK_TYPES: tuple[str, ...] = names()
 
 #: Bunch names and how many residual-block slots each holds, in forward order.
 BUNCHES: tuple[tuple[str, int], ...] = (
@@ -79,12 +81,12 @@ def _is_int(value: Any) -> bool:
 class BlockSpec:
     """One residual-block slot.
 
-    ``type``: ``"res"`` (conv3x3 -> act -> conv3x3, + identity) or ``"ir"`` (MobileNetV2
-    inverted residual without batch norm: 1x1 expand -> act -> depthwise 3x3 -> act ->
-    1x1 linear projection, + identity). ``expand``: the inverted residual's expansion ratio
-    (an integer >= 1; hidden width ``expand * n_feats``); ``None`` for ``res``. ``act``: whether
-    the block's activation(s) are kept; a removed activation is an identity (for ``ir`` both
-    of its activations go).
+    ``type``: one of :data:`BLOCK_TYPES`, declared in :mod:`~.block_types`: ``"res"`` (conv3x3 ->
+    act -> conv3x3, + identity) or ``"ir"`` (MobileNetV2 inverted residual without batch norm).
+    ``expand``: the type's integer parameter (the inverted residual's expansion ratio, >= 1; hidden
+    width ``expand * n_feats``); ``None`` for a type without one (``res``). ``act``: whether the
+    block's activation(s) are kept; a removed activation is an identity (for ``ir`` both of its
+    activations go).
     """
 
     type: str = "res"
@@ -96,41 +98,30 @@ class BlockSpec:
 
     def validate(self, where: str = "block") -> None:
         """Raise ``ValueError`` naming ``where`` and the bad field/value."""
-        if self.type not in BLOCK_TYPES:
-            raise ValueError(
-                f"{where}.type: unknown block type {self.type!r}; expected one of {', '.join(BLOCK_TYPES)}"
-            )
-        if self.type == "ir":
-            e = self.expand
-            if not is_number(e):
-                raise ValueError(f"{where}.expand: expected an integer expansion ratio >= 1, got {e!r}")
-            if e < 1:
-                raise ValueError(f"{where}.expand: expansion ratio must be >= 1, got {e!r}")
-            if not float(e).is_integer():
-                raise ValueError(f"{where}.expand: expansion ratio must be an integer, got {e!r}")
-            object.__setattr__(self, "expand", int(e))
+        decl = block_type(self.type, f"{where}.type")
+        if decl.param is not None:
+            object.__setattr__(self, "expand", decl.param.check(self.expand, f"{where}.{decl.param.key}"))
         elif self.expand is not None:
-            raise ValueError(f"{where}.expand: only 'ir' blocks have an expansion ratio, got {self.expand!r} on a 'res' block")
+            raise ValueError(f"{where}.expand: only {param_owners()}, got {self.expand!r} on a {self.type!r} block")
         if not isinstance(self.act, bool):
             raise ValueError(f"{where}.act: expected true or false, got {self.act!r}")
 
     @property
     def token(self) -> str:
         """Arch-string token: ``R``/``r`` res with/without activation, ``I6``/``i6`` ir with ratio 6."""
-        letter = "R" if self.type == "res" else "I"
-        letter = letter if self.act else letter.lower()
-        return letter + ("" if self.expand is None else str(self.expand))
+        return block_type(self.type).token(self.expand, self.act)
 
     @property
     def kind(self) -> str:
         """The block without its activation, as search spaces and latency tables name it: ``res``
         or ``ir<t>`` (e.g. ``ir6``)."""
-        return "res" if self.type == "res" else f"ir{self.expand}"
+        return block_type(self.type).kind(self.expand)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": self.type}
-        if self.expand is not None:
-            d["expand"] = self.expand
+        param = block_type(self.type).param
+        if param is not None:
+            d[param.key] = self.expand
         d["act"] = self.act
         return d
 
@@ -138,17 +129,22 @@ class BlockSpec:
     def from_dict(cls, data: Any, where: str = "block") -> "BlockSpec":
         if not isinstance(data, Mapping):
             raise ValueError(f"{where}: expected an object like {{\"type\": \"res\", \"act\": true}}, got {data!r}")
-        unknown = sorted(set(data) - {"type", "expand", "act"})
+        keys = param_keys()
+        unknown = sorted(set(data) - {"type", *keys, "act"})
         if unknown:
-            raise ValueError(f"{where}: unknown key {unknown[0]!r}; expected type, expand (ir only), act")
+            params = "".join(f"{k} ({', '.join(ns)} only), " for k, ns in keys.items())
+            raise ValueError(f"{where}: unknown key {unknown[0]!r}; expected type, {params}act")
         for key in ("type", "act"):
             if key not in data:
                 raise ValueError(f"{where}: missing key {key!r}")
-        if data["type"] == "ir" and "expand" not in data:
-            raise ValueError(f"{where}: missing key 'expand' (required for 'ir' blocks)")
+        decl = find(data["type"])
+        if decl is not None and decl.param is not None and decl.param.key not in data:
+            raise ValueError(f"{where}: missing key {decl.param.key!r} (required for {decl.name!r} blocks)")
+        # a type without a parameter that is given one is refused by validate(), naming it
+        own = (decl.param.key,) if decl is not None and decl.param is not None else tuple(keys)
         block = cls.__new__(cls)
         object.__setattr__(block, "type", data["type"])
-        object.__setattr__(block, "expand", data.get("expand"))
+        object.__setattr__(block, "expand", next((data[k] for k in own if data.get(k) is not None), None))
         object.__setattr__(block, "act", data["act"])
         block.validate(where)
         return block
@@ -229,7 +225,7 @@ class ArchSpec:
     @property
     def n_res(self) -> int:
         """How many of the 26 slots are plain residual blocks (with or without their activation)."""
-        return len(self.blocks) - self.n_ir
+        return sum(b.type == "res" for b in self.blocks)
 
     def bunches(self) -> dict[str, tuple[BlockSpec, ...]]:
         """Blocks grouped by bunch name, in forward order."""
@@ -268,8 +264,7 @@ class ArchSpec:
             EXTRACT  := BUNCH "." BUNCH "." BUNCH "." BUNCH "." BUNCH   LB1..LB5: 3, 3, 3, 3, 2 blocks
             FUSION   := BUNCH "." BUNCH "." BUNCH "." BUNCH             F1..F4: 3 blocks each
             BUNCH    := BLOCK+                                        slot order b1, b2, b3
-            BLOCK    := "R" | "r"                                     residual block, activation kept / removed
-                      | "I" T | "i" T                                 inverted residual, expansion T >= 1, kept / removed
+            BLOCK    := (one line per block type of model/block_types.py, filled in on import)
             SOURCES  := SOURCE ("," SOURCE)*                          information-pool inputs, any order
             SOURCE   := "h"                                           the head conv's output
                       | B "." K                                       block K of extractor bunch LB<B> (1.1 .. 5.2)
@@ -279,7 +274,8 @@ class ArchSpec:
         written in canonical (concat) order. Examples: ``x4-n16-RRR.RRR.RRR.RRR.RR-RRR.RRR.RRR.RRR-pool:h,2.1,3.1,4.1,5.1,5.2``
         (s-LWSR16), ``x4-n12-I2i2R.rrR.RrR.RrR.RR-I4rr.Rrr.Rrr.Rrr-pool:h,5.2-a0.5``.
         """
-        m = re.fullmatch(r"x(\d+)-n(\d+)-([RrIi\d.]+)-([RrIi\d.]+)-pool:([h\d.,]+)(?:-a([0-9.eE+-]+))?", text.strip())
+        bunch = rf"([{letters()}\d.]+)"
+        m = re.fullmatch(rf"x(\d+)-n(\d+)-{bunch}-{bunch}-pool:([h\d.,]+)(?:-a([0-9.eE+-]+))?", text.strip())
         if not m:
             raise ValueError(
                 f"arch: cannot parse {text!r}; expected e.g. x4-n16-RRR.RRR.RRR.RRR.RR-RRR.RRR.RRR.RRR-pool:h,2.1,3.1,4.1,5.1,5.2"
@@ -290,20 +286,13 @@ class ArchSpec:
         if len(groups) != len(BUNCHES):
             raise ValueError(f"arch: expected 5 extractor and 4 fusion bunches, got {len(ext.split('.'))} and {len(fus.split('.'))}")
         for (bname, k), g in zip(BUNCHES, groups):
-            toks = re.findall(r"[RrIi]\d*", g)
+            toks = re.findall(rf"[{letters()}]\d*", g)
             if "".join(toks) != g or len(toks) != k:
-                raise ValueError(f"arch: bunch {bname} must have {k} block tokens (R, r, I<t>, i<t>), got {g!r}")
+                forms = ", ".join(t.token_forms() for t in registered())
+                raise ValueError(f"arch: bunch {bname} must have {k} block tokens ({forms}), got {g!r}")
             for j, tok in enumerate(toks):
                 where = f"arch: {bname}.b{j + 1}"
-                kind = "res" if tok[0] in "Rr" else "ir"
-                if kind == "res" and len(tok) > 1:
-                    raise ValueError(f"{where}: a residual block takes no expansion ratio, got {tok!r}")
-                if kind == "ir" and len(tok) == 1:
-                    raise ValueError(f"{where}: an inverted residual needs an expansion ratio, got {tok!r}")
-                blocks.append(BlockSpec.from_dict(
-                    {"type": kind, "act": tok[0].isupper(), **({"expand": int(tok[1:])} if kind == "ir" else {})},
-                    where=where,
-                ))
+                blocks.append(BlockSpec.from_dict(by_letter(tok[0]).token_fields(tok, where), where=where))
         pool: list[str] = []
         for src in pool_s.split(","):
             if src == "h":
@@ -423,21 +412,37 @@ class ArchSpec:
         return self.replace(blocks=tuple(dataclasses.replace(b, act=bool(a)) for b, a in zip(self.blocks, mask)))
 
 
+def _with_block_rule(doc: str) -> str:
+    """``doc`` with its ``BLOCK`` line replaced by the rule the registered block types make, one
+    line each, laid out as the lines around it."""
+    lines = doc.split("\n")
+    i = next(i for i, line in enumerate(lines) if line.lstrip().startswith("BLOCK    :="))
+    indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]
+    heads = ["BLOCK    := "] + ["          | "] * (len(registered()) - 1)
+    rule = [f"{indent}{head}{alt:<46}{what}" for head, (alt, what) in zip(heads, (t.grammar() for t in registered()))]
+    return "\n".join(lines[:i] + rule + lines[i + 1:])
+
+
+if ArchSpec.from_arch.__doc__:  # None under python -OO
+    # the whole grammar in one docstring, its BLOCK rule declared once (model/block_types.py)
+    ArchSpec.from_arch.__func__.__doc__ = _with_block_rule(ArchSpec.from_arch.__doc__)
+
+
 def random_spec(rng: "random.Random | int", n_feats: Sequence[int] = (8, 12, 16, 24, 32),
-                scales: Sequence[int] = SCALES, max_expand: int = 6) -> ArchSpec:
-    """A random valid spec (block types, expansion ratios, activations, pool subset, scale,
-    res_scale all drawn independently). For tests and benchmarks; the search draws its specs
-    through its search space instead."""
+                scales: Sequence[int] = SCALES, max_expand: int = 6, types: Sequence[str] = BLOCK_TYPES) -> ArchSpec:
+    """A random valid spec (block types among ``types``, their parameters up to ``max_expand``,
+    activations, pool subset, scale, res_scale all drawn independently). For tests and benchmarks;
+    the search draws its specs through its search space instead. The draws of a seed depend on
+    ``types``: name them to keep a seed's specs when a block type is added."""
     import random
 
     r = rng if isinstance(rng, random.Random) else random.Random(rng)
+    decls = [block_type(t, "types") for t in types]
     blocks = []
     for _ in range(N_SLOTS):
         act = r.random() < 0.5
-        if r.random() < 0.5:
-            blocks.append(BlockSpec("res", None, act))
-        else:
-            blocks.append(BlockSpec("ir", r.randint(1, max_expand), act))
+        decl = decls[int(r.random() * len(decls))]  # with two types: r.random() < 0.5 picks the first
+        blocks.append(BlockSpec(decl.name, None if decl.param is None else decl.param.draw(r, max_expand), act))
     pool = [s for s in POOL_SOURCES if r.random() < 0.4] or [r.choice(POOL_SOURCES)]
     return ArchSpec(scale=r.choice(tuple(scales)), n_feats=r.choice(tuple(n_feats)), blocks=tuple(blocks),
                     pool=tuple(pool), res_scale=r.choice((1.0, 0.5, 0.2)))

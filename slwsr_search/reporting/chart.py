@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .compute import COST_AXES, Chart, Report, front_steps
+from .compute import COST_AXES, Y_TITLES, Chart, Report, front_steps
 
 
 def by_loss(rep: Report) -> bool:
@@ -62,11 +62,6 @@ def _bars(df: pd.DataFrame, y: str) -> dict | None:
     return dict(type="data", symmetric=False, color="#555", thickness=1,
                 array=(df["psnr_max"] - df["psnr"]).where(multi, 0.0).astype(float).tolist(),
                 arrayminus=(df["psnr"] - df["psnr_min"]).where(multi, 0.0).astype(float).tolist())
-
-
-#: The y axis's title for each quality column.
-Y_TITLES = {"psnr": "validation PSNR (dB)", "ssim": "validation SSIM", "loss": "training loss (L1, 0-255)",
-            "int8_psnr": "validation PSNR in int8 (dB)"}
 
 
 def _title(rep: Report, chart: Chart) -> str:

@@ -17,20 +17,20 @@ import pandas as pd
 from ..model.latency_table import MachineIdentity
 from ..model.published import SETS, TABLE_II
 from ..audit.stats import audit_for
-from ..search.objectives import OBJECTIVES, Objective, get_objectives
+from ..search.objectives import BY_COLUMN, COST, OBJECTIVES, QUALITY, Objective, chart_order, get_objectives, of_kind
 from ..search.pareto import minimised, nondominated
 from ..search.record import SCREENED, StudyRecord, TrialRecord
 
+#: The objectives' columns with their companions, costs first, then qualities (the objective table's order).
+_OBJECTIVE_COLUMNS = [c for kind in (COST, QUALITY) for o in of_kind(kind) for c in (o.column, *o.companions)]
 #: Columns of :func:`trials_frame`, in order.
-TRIAL_COLUMNS = ["number", "state", "params", "macs", "gmacs", "latency_ms", "measured_latency_ms", "psnr", "ssim", "loss",
-                 "int8_psnr", "int8_drop_db", "feasible", "trained", "baseline",
+TRIAL_COLUMNS = ["number", "state", *_OBJECTIVE_COLUMNS, "feasible", "trained", "baseline",
                  "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device", "worker",
                  "status", "reason", "spec", "rung", "rung_psnr", "screen_psnr", "seeds", "psnr_min", "psnr_max"]
-#: Columns of the exported ``trials.csv`` and ``pareto.csv``.
-CSV_COLUMNS = ["number", "state", "params", "macs", "latency_ms", "measured_latency_ms", "psnr", "ssim", "loss",
-               "int8_psnr", "int8_drop_db", "feasible", "pareto_optimal", "baseline",
-               "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s", "device",
-               "worker", "status", "reason", "rung", "rung_psnr", "seeds", "psnr_min", "psnr_max"]
+#: Columns of the exported ``trials.csv`` and ``pareto.csv`` (Multi-Adds in G is the frame's, for charts).
+CSV_COLUMNS = ["number", "state", *[c for c in _OBJECTIVE_COLUMNS if c != "gmacs"], "feasible", "pareto_optimal",
+               "baseline", "duplicate_of", "retry_of", "arch", "hash", "train_seed", "train_seconds", "steps_per_s",
+               "device", "worker", "status", "reason", "rung", "rung_psnr", "seeds", "psnr_min", "psnr_max"]
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -44,10 +44,10 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     for t in study.get_trials(deepcopy=False):
         r = TrialRecord.of(t)
         rows.append({
-            "number": t.number, "state": t.state.name, "params": r.params, "macs": r.macs,
-            "gmacs": None if r.macs is None else r.macs / 1e9, "latency_ms": r.latency_ms,
-            "measured_latency_ms": measured.get(str(t.number)), "psnr": r.psnr, "ssim": r.ssim, "loss": r.loss,
-            "int8_psnr": r.int8_psnr, "int8_drop_db": r.int8_drop_db, "feasible": r.feasible, "trained": r.trained, "baseline": r.baseline, "duplicate_of": r.duplicate_of,
+            "number": t.number, "state": t.state.name, **{o.column: o.raw(r) for o in OBJECTIVES.values()},
+            "gmacs": None if r.macs is None else r.macs / 1e9, "measured_latency_ms": measured.get(str(t.number)),
+            "int8_drop_db": r.int8_drop_db, "feasible": r.feasible, "trained": r.trained, "baseline": r.baseline,
+            "duplicate_of": r.duplicate_of,
             "retry_of": r.retry_of, "arch": r.arch, "hash": r.hash, "train_seed": r.train_seed,
             "train_seconds": r.train_seconds, "steps_per_s": r.steps_per_s, "device": r.device, "worker": r.worker,
             "status": r.status, "reason": r.reason or fail_reason(t), "spec": r.spec,
@@ -100,11 +100,11 @@ def pareto_front(df: pd.DataFrame, objectives: list[str]) -> pd.DataFrame:
 
 
 #: Cost axes a report charts quality against, by the trials frame's column, with their titles.
-COST_AXES = {"latency_ms": "latency (ms per image, predicted)", "params": "parameters", "macs": "Multi-Adds (G)"}
+COST_AXES = {o.column: o.axis_title for o in chart_order(COST)}
 #: The columns of objectives a chart's y axis can show (quality), in the order a study is ranked by.
-QUALITY_COLUMNS = ("loss", "int8_psnr", "psnr", "ssim")
-#: Each objective by its column in the trials frame.
-_BY_COLUMN = {o.column: o for o in OBJECTIVES.values()}
+QUALITY_COLUMNS = tuple(o.column for o in chart_order(QUALITY))
+#: The y axis's title for each quality column.
+Y_TITLES = {o.column: o.axis_title for o in chart_order(QUALITY)}
 
 
 @dataclass(frozen=True)
@@ -122,14 +122,14 @@ class Chart:
     @property
     def sign(self) -> int:
         """+1 when a smaller ``y`` is better (training loss), -1 when larger is (PSNR, SSIM)."""
-        return _BY_COLUMN[self.y].sign
+        return BY_COLUMN[self.y].sign
 
 
 def quality_objective(objectives: list[str]) -> Objective | None:
     """The objective a study is ranked by on quality: the first of :data:`QUALITY_COLUMNS` among its
     objectives (None when it has none)."""
     cols = {OBJECTIVES[n].column for n in objectives}
-    return next((_BY_COLUMN[c] for c in QUALITY_COLUMNS if c in cols), None)
+    return next((BY_COLUMN[c] for c in QUALITY_COLUMNS if c in cols), None)
 
 
 def chart_plan(objectives: list[str]) -> list[Chart]:
@@ -139,7 +139,7 @@ def chart_plan(objectives: list[str]) -> list[Chart]:
     cols = {OBJECTIVES[n].column for n in objectives}
     q = quality_objective(objectives)
     quality = q.column if q else "psnr"
-    label = _BY_COLUMN[quality].label
+    label = BY_COLUMN[quality].label
     xs = [x for x in COST_AXES if x != "latency_ms" or x in cols]
     charts = [Chart(quality, x, quality in cols and x in cols, label) for x in xs]
     if quality != "psnr":

@@ -1,12 +1,13 @@
 """A trial's record: what the runner stores as Optuna user attrs, typed, in one place.
 
 Every user attr the package writes is a field of :class:`TrialRecord`; :func:`write` refuses any
-other key. The runner writes it, the reports and the terminal lines read it back with
-:meth:`TrialRecord.of`.
+other key. The runner builds a trial's record in memory (:class:`TrialLog`) and writes it as it
+changes; the reports and the terminal lines read it back with :meth:`TrialRecord.of`.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
@@ -121,9 +122,6 @@ class TrialRecord:
 
 #: The user-attr keys, in record order.
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialRecord))
-#: Each quality objective's column (:data:`~.objectives.OBJECTIVES`) and the per-rung list holding
-#: it in a :class:`TrialRecord` (and, by the same names, a design's ``DesignProgress``).
-RUNG_LISTS: dict[str, str] = {"psnr": "rung_psnr", "ssim": "rung_ssim", "loss": "rung_loss_tail"}
 #: What a trial copies from the earlier trial whose training it reuses.
 REUSED: tuple[str, ...] = ("psnr", "ssim", "loss", "train_seconds", "steps_per_s", "device", "status", "reason",
                            "train_seed", "rung_psnr", "rung_ssim", "rung_seconds", "rung_loss", "rung_loss_tail",
@@ -138,6 +136,28 @@ def write(trial: optuna.Trial, **values: Any) -> None:
         if key not in FIELDS:
             raise KeyError(f"{key!r} is not a TrialRecord field")
         trial.set_user_attr(key, value)
+
+
+class TrialLog:
+    """A running trial's record, built in memory as the trial runs and written to the trial as
+    it changes: :meth:`update` is the one place a trial's user attrs are written, and
+    :attr:`record` is what the trial holds, so nothing reads the trial back to continue it."""
+
+    def __init__(self, trial: optuna.Trial) -> None:
+        self.trial = trial
+        self.record = TrialRecord.of(trial)  # what it was enqueued with (a baseline's name)
+        self._written = set(trial.user_attrs)
+
+    def update(self, **values: Any) -> TrialRecord:
+        """Record ``values`` (fields of :class:`TrialRecord`; ``None``: 'recorded, none'), in memory
+        and on the trial (a field already stored with the same value is not written again)."""
+        # copies: a caller's list that grows later must not grow the record behind its back
+        values = copy.deepcopy(values)
+        changed = {k: v for k, v in values.items() if k not in self._written or getattr(self.record, k, v) != v}
+        write(self.trial, **changed)  # first: an unknown key raises before the record changes
+        self.record = dataclasses.replace(self.record, **changed)
+        self._written |= set(changed)
+        return self.record
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ class DesignProgress:
     """A design's results so far. ``rung_*``: its first seed at each rung reached (PSNR dB, SSIM,
     wall seconds of the segment, mean training loss of the segment, mean training loss over the
     segment's last quarter: L1 on 0..255 pixels); ``seed_psnr``/``seed_ssim``/``seed_loss_tail``:
-    each seed's score at the top rung (the first seed's is its top-rung result); ``int8_psnr``/
-    ``int8_ssim``: each top-rung seed's network quantized to int8 and scored on the validation set
+    each seed's score at the top rung (the first seed's is its top-rung result); ``seed_int8_psnr``/
+    ``seed_int8_ssim``: each top-rung seed's network quantized to int8 and scored on the validation set
     (when the plan scores int8; :mod:`.int8`); ``promoted``: the
     highest rung the design was allowed to train for (0: the first rung only); ``seconds``: wall
     seconds of every segment of every seed."""
@@ -48,8 +48,8 @@ class DesignProgress:
     seed_psnr: list[float] = field(default_factory=list)
     seed_ssim: list[float] = field(default_factory=list)
     seed_loss_tail: list[float] = field(default_factory=list)
-    int8_psnr: list[float] = field(default_factory=list)
-    int8_ssim: list[float] = field(default_factory=list)
+    seed_int8_psnr: list[float] = field(default_factory=list)  # empty where int8 is not scored
+    seed_int8_ssim: list[float] = field(default_factory=list)
     promoted: int = 0
     seconds: float = 0.0
 
@@ -73,7 +73,7 @@ class DesignProgress:
         return {"rung_psnr": self.rung_psnr, "rung_ssim": self.rung_ssim, "rung_seconds": self.rung_seconds,
                 "rung_loss": self.rung_loss, "rung_loss_tail": self.rung_loss_tail, "promoted": self.promoted,
                 "seeds": seeds[:max(1, len(self.seed_psnr))], "seed_psnr": self.seed_psnr, "seed_ssim": self.seed_ssim,
-                "seed_loss_tail": self.seed_loss_tail, "seed_int8_psnr": self.int8_psnr or None}
+                "seed_loss_tail": self.seed_loss_tail, "seed_int8_psnr": self.seed_int8_psnr or None}
 
 
 class RungStore:
@@ -117,6 +117,8 @@ class _Current:
     state: dict[str, Any]  # Training.state_dict()
 
 
+_INT8_RENAMED = {"int8_psnr": "seed_int8_psnr", "int8_ssim": "seed_int8_ssim"}  # names in older files
+_INT8_LISTS = tuple(_INT8_RENAMED.values())
 #: Where a continuation file's training stands (its ``extra``, beside ``progress`` and ``key``).
 _WHERE = ("seed_index", "segments_done")
 _OVER = "the design starts over (the file is replaced when its first segment is saved)"
@@ -143,12 +145,12 @@ def _saved(state: TrainingState | None) -> tuple[DesignProgress, _Current | None
     extra = state.extra if state is not None else {}
     progress = extra.get("progress")
     names = {f.name for f in dataclasses.fields(DesignProgress)}
-    if isinstance(progress, dict):  # written before int8 scores existed: none were taken
-        progress = {"int8_psnr": [], "int8_ssim": [], **progress}
+    if isinstance(progress, dict):  # older files: the int8 lists named int8_*, or none (before int8 scores existed)
+        progress = {**{new: progress.pop(old, []) for old, new in _INT8_RENAMED.items()}, **progress}
     if not (isinstance(progress, dict) and set(progress) == names and all(is_int(extra.get(k)) for k in _WHERE)):
         return None
-    for prefix in ("rung_", "seed_"):
-        lists = [progress[k] for k in names if k.startswith(prefix)]
+    for prefix in ("rung_", "seed_"):  # the int8 lists are empty where int8 is not scored
+        lists = [progress[k] for k in names if k.startswith(prefix) and k not in _INT8_LISTS]
         if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists}) != 1:
             return None
     current = _Current(extra["seed_index"], extra["segments_done"], state.training) if state.resumable else None
@@ -212,9 +214,9 @@ class DesignRun:
                "ssim": statistics.fmean(prog.seed_ssim) if top else None,
                "loss": statistics.fmean(prog.seed_loss_tail) if top else None,
                "train_seconds": round(prog.seconds, 3)}
-        if top and prog.int8_psnr:
-            int8 = statistics.fmean(prog.int8_psnr)
-            out.update(int8_psnr=int8, int8_ssim=statistics.fmean(prog.int8_ssim), int8_drop_db=out["psnr"] - int8)
+        if top and prog.seed_int8_psnr:
+            int8 = statistics.fmean(prog.seed_int8_psnr)
+            out.update(int8_psnr=int8, int8_ssim=statistics.fmean(prog.seed_int8_ssim), int8_drop_db=out["psnr"] - int8)
         if self.last is not None:
             out.update(steps_per_s=round(self.last.steps_per_s, 4), device=self.last.device,
                        final_loss=self.last.final_loss)
@@ -326,8 +328,8 @@ class _Climb:
         """A top-rung seed's network in int8, when the plan scores it."""
         if self.plan.int8 is not None:
             psnr, ssim = self.plan.int8(tr.model)
-            self.prog.int8_psnr.append(psnr)
-            self.prog.int8_ssim.append(ssim)
+            self.prog.seed_int8_psnr.append(psnr)
+            self.prog.seed_int8_ssim.append(ssim)
 
     def segment(self, tr: Training, m: int) -> TrainResult:
         self.last = tr.run(self.plan.segments[m], self.progress, should_stop=self.should_stop)

@@ -9,13 +9,14 @@ Everything a report needs is stored as the trial's :class:`~.record.TrialRecord`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import socket
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import optuna
 from optuna.trial import TrialState
@@ -25,33 +26,17 @@ from ..model.presets import PRESETS
 from ..model.spec import ArchSpec
 from ..sr.data import TrainData
 from ..training.device import Speedups
-from ..training.loop import INTERRUPTED, OK
+from ..training.loop import INTERRUPTED
 from ..training.protocol import Protocol
-from . import record
-from .int8 import INT8_DROP, Int8Failed, int8_constraint, int8_scorer
+from .evaluators import EvaluationFailed, Evaluator, ScratchTraining
+from .int8 import INT8_DROP, int8_constraint, int8_scorer
+from .objectives import COST, of_kind
 from .pareto import minimised
 from .promotion import promote
-from .record import INFEASIBLE, REUSED, RUNG_LISTS, RUNGS_SHORT, SCREENED, SURPLUS, TrialRecord
-from .rungs import DesignPlan, DesignProgress, RungStore, run_design
+from .record import INFEASIBLE, REUSED, RUNGS_SHORT, SCREENED, SURPLUS, TrialLog, TrialRecord
+from .rungs import RungStore
 from .storage import covered_before, live_trial, retried_number, retry_callback
 from .study import Price, StudyConfig, top_seeds, trial_seed
-
-
-def _at(values: list[float] | None, k: int) -> float | None:
-    """``values[k]``, or None where a record (written before the field existed) lacks it."""
-    return values[k] if values is not None and len(values) > k else None
-
-
-def _rung_raw(r: TrialRecord | DesignProgress, k: int, price: Price) -> dict[str, float | None]:
-    """Every objective's raw value for rung ``k`` of a record or a design's progress."""
-    # int8 is scored at the top rung only
-    return {**{col: _at(getattr(r, field), k) for col, field in RUNG_LISTS.items()}, "int8_psnr": None,
-            **_price_raw(price)}
-
-
-def _price_raw(price: Price) -> dict[str, float | None]:
-    """The priced objectives' raw values by column."""
-    return {"params": price.params, "macs": price.macs, "latency_ms": price.latency_ms}
 
 
 class TrainingFailed(Exception):
@@ -65,8 +50,9 @@ def worker_id() -> str:
 
 @dataclass
 class Runner:
-    """Runs trials of one study: price, dedupe, train, record. ``key``: the run's
-    :func:`~.study.protocol_key`, computed once by the entry point."""
+    """Runs trials of one study: price, dedupe, score (its ``evaluator``), record. ``key``: the run's
+    :func:`~.study.protocol_key`, computed once by the entry point. A trial's record is built in
+    memory as it runs (:class:`~.record.TrialLog`) and written as it changes."""
 
     cfg: StudyConfig
     data: TrainData
@@ -80,113 +66,115 @@ class Runner:
     should_stop: Callable[[], bool] | None = None  # asked before every training step (Ctrl-C)
     rung_store: RungStore | None = None  # continuation files of a multi-fidelity study's designs
     latency_table: LatencyTable | None = None  # prices latencies, for a study that uses them
+    evaluator: Evaluator | None = None  # how a trial scores a design (None: brief training from scratch)
     interrupted: int | None = field(default=None, init=False)  # the trial a Ctrl-C ended
     _int8_scorer: Callable | None = field(default=None, init=False, repr=False)
 
     def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
+        log = TrialLog(trial)
         try:
-            return self._objective(trial)
+            return self._objective(log)
         except KeyboardInterrupt:
             self.interrupted = trial.number
-            record.write(trial, status=INTERRUPTED, reason="interrupted (Ctrl-C)")
+            log.update(status=INTERRUPTED, reason="interrupted (Ctrl-C)")
             raise
 
-    def _objective(self, trial: optuna.Trial) -> tuple[float, ...]:
-        record.write(trial, worker=worker_id())
+    def _objective(self, log: TrialLog) -> tuple[float, ...]:
+        trial = log.trial
+        log.update(worker=worker_id())
         # One read of the study serves the surplus check, the retry lookup and the dedupe.
         trials = trial.study.get_trials(deepcopy=False)
         if self.target is not None and covered_before(trials, trial.number, self.target,
                                                        self.cfg.fault_tolerance.grace_period):
             # Another worker's trials already cover the study's target: this one would overshoot
             # n_trials. Nothing is built or trained; PRUNED trials are ignored by the samplers.
-            record.write(trial, status=SURPLUS)
+            log.update(status=SURPLUS)
             raise optuna.TrialPruned("surplus: the study's target is covered by earlier trials")
         spec = self.cfg.space.suggest(trial)
         cost = self.cfg.price(spec, self.latency_table)
         original = retried_number(trials, trial.number)
-        constraints = self._priced(trial, spec, cost, original)
+        constraints = self._priced(log, spec, cost, original)
         previous = self._previous(trials, spec.hash)
-        if previous is not None:
-            record.write(trial, duplicate_of=previous.number,
-                         **{k: previous.user_attrs[k] for k in REUSED if k in previous.user_attrs})
-            if previous.state == TrialState.FAIL:
-                raise TrainingFailed(f"duplicate of failed trial {previous.number}: {previous.user_attrs.get('reason')}")
-            prev = TrialRecord.of(previous)
-            self._settle(trial, constraints, prev)
-            return self._scores(prev, cost)
-        return self._train(trial, trials, spec, cost, original, constraints)
+        if previous is None:
+            return self._evaluate(log, trials, spec, original, constraints)
+        log.update(duplicate_of=previous.number, **{k: previous.user_attrs[k] for k in REUSED if k in previous.user_attrs})
+        if previous.state == TrialState.FAIL:
+            raise TrainingFailed(f"duplicate of failed trial {previous.number}: {previous.user_attrs.get('reason')}")
+        self._settle(log, constraints)
+        return self._scores(log.record)
 
-    def _priced(self, trial: optuna.Trial, spec: ArchSpec, cost: Price, original: int | None) -> dict[str, float]:
+    def _priced(self, log: TrialLog, spec: ArchSpec, cost: Price, original: int | None) -> dict[str, float]:
         """Record the design and its price; its constraint values, or PRUNED when over budget."""
-        seed = trial_seed(self.protocol.seed, trial.number if original is None else original)
-        record.write(trial, arch=spec.arch, spec=spec.to_json(compact=True), hash=spec.hash, params=cost.params,
-                     macs=cost.macs, protocol_key=self.key, train_seed=seed)
-        if cost.latency_ms is not None:
-            record.write(trial, latency_ms=cost.latency_ms)
+        seed = trial_seed(self.protocol.seed, log.trial.number if original is None else original)
+        log.update(arch=spec.arch, spec=spec.to_json(compact=True), hash=spec.hash, protocol_key=self.key,
+                   train_seed=seed)
+        # every cost objective's value, under its own column (a latency only where the study prices one)
+        log.update(**{o.column: getattr(cost, o.column) for o in of_kind(COST) if getattr(cost, o.column) is not None})
         if original is not None:
-            record.write(trial, retry_of=original)
+            log.update(retry_of=original)
         constraints = self.cfg.violations(cost)
         if self.cfg.fidelity.multi:
-            constraints[RUNGS_SHORT] = 0.0  # set for real once the design stops (see _set_constraints)
+            constraints[RUNGS_SHORT] = 0.0  # set for real once the design stops (see _settle)
         if self.cfg.max_int8_drop_db is not None:
             constraints[INT8_DROP] = 0.0  # set for real once trained and quantized
         if not self.cfg.fits(cost):
             # Over budget: recorded, never built or trained, and PRUNED rather than COMPLETE, so no
             # placeholder score is drawn (the dashboard's Pareto plot shows every COMPLETE trial);
             # its constraint values still tell a constrained sampler (TPE) where the budget ends.
-            self._set_constraints(trial, constraints)
-            record.write(trial, status=INFEASIBLE, feasible=False)
+            self._set_constraints(log.trial, constraints)
+            log.update(status=INFEASIBLE, feasible=False)
             raise optuna.TrialPruned("over budget: priced, not trained")
-        record.write(trial, feasible=True)
+        log.update(feasible=True)
         return constraints
 
-    def _train(self, trial: optuna.Trial, trials: list[optuna.trial.FrozenTrial], spec: ArchSpec, cost: Price,
-               original: int | None, constraints: dict[str, float]) -> tuple[float, ...]:
-        """Train the design up the rungs it is granted (:func:`.rungs.run_design`) and record it."""
-        fid = self.cfg.fidelity
-        first = trial.number if original is None else original
-        seeds = top_seeds(self.protocol.seed, first, fid.seeds_at_top)
+    def _evaluate(self, log: TrialLog, trials: list[optuna.trial.FrozenTrial], spec: ArchSpec, original: int | None,
+                  constraints: dict[str, float]) -> tuple[float, ...]:
+        """Score the design with the study's evaluator, up the rungs it is granted, and record it."""
+        first = log.trial.number if original is None else original
+        seeds = top_seeds(self.protocol.seed, first, self.cfg.fidelity.seeds_at_top)
         granted = self._granted(trials, original)
-        baseline = TrialRecord.of(trial).baseline is not None  # baselines always reach the top
+        baseline = log.record.baseline is not None  # baselines always reach the top
 
-        def goes_on(k: int, prog: DesignProgress) -> bool:
-            return baseline or k < granted or self._promoted(trial, spec.hash, k, prog, cost)
+        def goes_on(k: int, fields: dict[str, Any]) -> bool:
+            return baseline or k < granted or self._promoted(log, k, dataclasses.replace(log.record, **fields))
 
-        def on_progress(prog: DesignProgress) -> None:
-            record.write(trial, **prog.attrs(seeds))
-
-        plan = DesignPlan(spec, self.data, self.protocol, fid.segments(self.protocol.steps), seeds, self.device,
-                          self.speedups, int8=self._int8_scorer)
         try:
-            run = run_design(plan, goes_on, on_progress, self.rung_store if fid.multi else None, self.key,
-                             self.progress, self.should_stop)
-        except Int8Failed as e:  # this trial fails, recorded with why; the run goes on
-            record.write(trial, reason=str(e))
+            ev = self.evaluator_for().evaluate(spec, seeds, goes_on, lambda fields: log.update(**fields))
+        except EvaluationFailed as e:  # this trial fails, recorded with why; the run goes on
+            log.update(reason=str(e))
             raise TrainingFailed(str(e)) from None
-        on_progress(run.progress)
-        if run.status == INTERRUPTED:
+        if ev.interrupted:
             raise KeyboardInterrupt  # here, between two steps: Optuna marks the trial FAIL and re-raises
-        record.write(trial, **run.attrs())
-        rec = TrialRecord.of(trial)
-        if run.status not in (OK, SCREENED):
-            raise TrainingFailed(f"{run.status}: {run.reason}")
-        self._settle(trial, constraints, rec)
-        return self._scores(rec, cost)
+        log.update(**ev.fields)
+        if not ev.scored:
+            raise TrainingFailed(f"{ev.status}: {ev.reason}")
+        self._settle(log, constraints)
+        return self._scores(log.record)
+
+    def evaluator_for(self) -> Evaluator:
+        """The study's evaluator: the one given, else a brief training from scratch (:class:`~.evaluators.ScratchTraining`)."""
+        if self.evaluator is not None:
+            return self.evaluator
+        fid = self.cfg.fidelity
+        return ScratchTraining(self.data, self.protocol, fid.segments(self.protocol.steps), self.device, self.speedups,
+                               self._int8_scorer, self.rung_store if fid.multi else None, self.key, self.progress,
+                               self.should_stop)
 
     def __post_init__(self) -> None:
         # built before any training, so calibration images too small for the patches fail at once
-        if self.cfg.needs_int8:
+        if self.cfg.needs_int8 and self.evaluator is None:
             self._int8_scorer = int8_scorer(self.data, self.cfg.int8, self.speedups.threads)
 
-    def _settle(self, trial: optuna.Trial, constraints: dict[str, float], rec: TrialRecord) -> None:
-        """Set the constraints of a trained design: rungs short of the top, dB lost to int8 beyond
+    def _settle(self, log: TrialLog, constraints: dict[str, float]) -> None:
+        """Set the constraints of a scored design: rungs short of the top, dB lost to int8 beyond
         the limit (a design over it is recorded infeasible: off the front)."""
+        rec = log.record
         if RUNGS_SHORT in constraints:
             constraints = {**constraints, RUNGS_SHORT: float(self.cfg.fidelity.top - (rec.rung or 0))}
         constraints = int8_constraint(constraints, rec.int8_drop_db, self.cfg.max_int8_drop_db, rec.status == SCREENED)
         if constraints.get(INT8_DROP, 0.0) > 0:
-            record.write(trial, feasible=False)  # over the int8 limit: off the front (trained, so not "over budget")
-        self._set_constraints(trial, constraints)
+            log.update(feasible=False)  # over the int8 limit: off the front (trained, so not "over budget")
+        self._set_constraints(log.trial, constraints)
 
     @staticmethod
     def _set_constraints(trial: optuna.Trial, constraints: dict[str, float]) -> None:
@@ -200,13 +188,10 @@ class Runner:
                 trial.set_constraint(k, v)
         trial.storage.set_trial_system_attr(trial._trial_id, "constraints", list(constraints.values()))
 
-    def _scores(self, rec: TrialRecord, price: Price) -> tuple[float, ...]:
-        """The trial's values: the top-rung score (mean over seeds), or the highest rung's score of a
-        design stopped lower (marked infeasible by its constraint, so never mixed into the front)."""
-        if rec.psnr is not None:
-            return self._values({"psnr": rec.psnr, "ssim": rec.ssim, "loss": rec.loss, "int8_psnr": rec.int8_psnr,
-                                 **_price_raw(price)})
-        return self._values(_rung_raw(rec, rec.rung, price))
+    def _scores(self, rec: TrialRecord) -> tuple[float, ...]:
+        """The trial's values: the top-rung scores (means over seeds), or the highest rung's scores of
+        a design stopped lower (marked infeasible by its constraint, so never mixed into the front)."""
+        return self._values(rec, None if rec.psnr is not None else rec.rung)
 
     def _granted(self, trials: list[optuna.trial.FrozenTrial], original: int | None) -> int:
         """The highest rung already granted to the trial a retry repeats (a promotion its dead
@@ -216,30 +201,32 @@ class Runner:
                 return TrialRecord.of(t).promoted or 0
         return 0
 
-    def _promoted(self, trial: optuna.Trial, spec_hash: str, k: int, prog: DesignProgress, price: Price) -> bool:
-        """The promotion rule (:func:`.promotion.promote`) for this design at rung ``k``, against
-        every result that rung holds now: one per design, of this protocol and data, any state."""
-        points, exempt, seen = [], [], {spec_hash}
-        for t in trial.study.get_trials(deepcopy=False):
+    def _promoted(self, log: TrialLog, k: int, candidate: TrialRecord) -> bool:
+        """The promotion rule (:func:`.promotion.promote`) for the design ``candidate`` records at rung
+        ``k``, against every result that rung holds now: one per design, of this protocol and data, any state."""
+        points, exempt, seen = [], [], {candidate.hash}
+        for t in log.trial.study.get_trials(deepcopy=False):
             r = TrialRecord.of(t)
             if (r.protocol_key == self.key and r.duplicate_of is None and r.rung_psnr and len(r.rung_psnr) > k
                     and r.hash not in seen):
                 seen.add(r.hash)
-                points.append(self._minimised(_rung_raw(r, k, Price(r.params, r.macs, r.latency_ms))))
+                points.append(self._minimised(r, k))
                 exempt.append(r.baseline is not None)  # baselines go on anyway: they take no place
-        points.append(self._minimised(_rung_raw(prog, k, price)))
+        points.append(self._minimised(candidate, k))
         return promote(points, len(points) - 1, self.cfg.fidelity.reduction, exempt + [False])
 
-    def _minimised(self, raw: dict[str, float | None]) -> list[float]:
-        """A result as the study's objectives, each turned into 'smaller is better'."""
-        return minimised(self._values(raw), self.cfg.objective_table).tolist()
+    def _minimised(self, rec: TrialRecord, rung: int | None) -> list[float]:
+        """A record's result (at ``rung``; None: its final one) as the study's objectives, each turned
+        into 'smaller is better'."""
+        return minimised(self._values(rec, rung), self.cfg.objective_table).tolist()
 
-    def _values(self, raw: dict[str, float | None]) -> tuple[float, ...]:
-        """The study's values from raw objective values by column (None, a value a record lacks: NaN)."""
-        return tuple(o.study_value(math.nan if raw[o.column] is None else raw[o.column]) for o in self.cfg.objective_table)
+    def _values(self, rec: TrialRecord, rung: int | None) -> tuple[float, ...]:
+        """The study's values from a record (at ``rung``; None: its final ones); a value it lacks: NaN."""
+        raws = (o.raw(rec, rung) for o in self.cfg.objective_table)
+        return tuple(o.study_value(math.nan if r is None else r) for o, r in zip(self.cfg.objective_table, raws))
 
     def _previous(self, trials: list[optuna.trial.FrozenTrial], spec_hash: str) -> optuna.trial.FrozenTrial | None:
-        """The earliest finished trial that trained this spec under this protocol and data."""
+        """The earliest finished trial that scored this spec under this protocol and data."""
         for t in trials:
             r = TrialRecord.of(t)
             if (t.state in (TrialState.COMPLETE, TrialState.FAIL) and r.hash == spec_hash

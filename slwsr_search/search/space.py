@@ -17,6 +17,12 @@ evolves parameters present in every trial) and TPE both work. This module holds 
     inverted residual's expansion, where it holds one), then ``n_feats``, ``res_scale``, ``keep``
     and the pool as above. Every block mix is as likely as every other.
 
+    In general, for the block types among the choices in the registry's order
+    (:mod:`~..model.block_types`; ``res`` first, which a mix needs): ``<type>_count`` for every
+    type but the last, the ``order:`` ranking giving each type its count of slots in turn (the
+    last type the rest), and ``<type>:<slot>`` (its choice among the type's, where it holds one)
+    for every type with a parameter.
+
 Activation keep-ratio rule (``keep``): slots keep their activation in this priority order, and a
 setting keeps the first k of them::
 
@@ -32,13 +38,13 @@ block (LB1.b1 and F4.b3), the paper's "only the first and last layers".
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..config import check_keys, list_of, read_toml
-from ..model.spec import POOL_SOURCES, SCALES, SLOTS, ArchSpec, BlockSpec
+from ..model.block_types import BlockType, block_type, registered
+from ..model.spec import POOL_SOURCES, RES, SCALES, SLOTS, ArchSpec, BlockSpec
 from .resources import SPACES, find_toml
 
 KEEP_PRIORITY: tuple[str, ...] = (
@@ -66,13 +72,15 @@ def keep_mask(setting: str) -> tuple[bool, ...]:
 
 
 def parse_block_choice(choice: str, where: str = "blocks.choices") -> BlockSpec:
-    """``"res"`` or ``"ir<t>"`` (inverted residual with expansion t) -> a BlockSpec (activation kept)."""
-    if choice == "res":
-        return BlockSpec("res", None, True)
-    m = re.fullmatch(r"ir(\d+)", choice) if isinstance(choice, str) else None
-    if not m:
-        raise ValueError(f"{where}: unknown block choice {choice!r}; expected 'res' or 'ir<expansion>' such as 'ir4'")
-    return BlockSpec("ir", int(m.group(1)), True)
+    """A block type's kind (:meth:`~..model.block_types.BlockType.kind`: ``"res"``, ``"ir<t>"``, an
+    inverted residual with expansion t) -> a BlockSpec (activation kept)."""
+    hit = next((h for t in registered() if (h := t.parse_kind(choice)) is not None), None)
+    if hit is None:
+        forms = " or ".join(t.kind_form() for t in registered())
+        example = next((t.kind(t.param.example) for t in registered() if t.param is not None), None)
+        raise ValueError(f"{where}: unknown block choice {choice!r}; expected {forms}"
+                         + (f" such as {example!r}" if example else ""))
+    return BlockSpec(*hit, True)
 
 
 @dataclass(frozen=True)
@@ -91,15 +99,26 @@ class SearchSpace:
     encoding: str = "per-slot"
 
     @property
-    def ir_choices(self) -> tuple[str, ...]:
-        """The block choices that are inverted residuals (``ir<t>``)."""
-        return tuple(c for c in self.block_choices if c != "res")
+    def choices_by_type(self) -> dict[BlockType, tuple[str, ...]]:
+        """The block choices grouped by block type, the types in the registry's order, the choices in
+        the space's: ``{res: ("res",), ir: ("ir1", "ir2", "ir4", "ir6")}``."""
+        types = [parse_block_choice(c).type for c in self.block_choices]
+        return {t: tuple(c for c, n in zip(self.block_choices, types) if n == t.name)
+                for t in registered() if t.name in types}
+
+    def _mix_params(self) -> tuple[list[str], list[tuple[BlockType, tuple[str, ...]]]]:
+        """The ``mix`` encoding's block parameters: its ``<type>_count`` names, and the types (with
+        their choices) that get a ``<type>:<slot>`` per slot."""
+        groups = list(self.choices_by_type.items())
+        return [f"{t.name}_count" for t, _ in groups[:-1]], [(t, c) for t, c in groups if t.param is not None]
 
     @property
     def param_names(self) -> list[str]:
         """Every parameter a trial suggests, in order (the same for every trial)."""
         if self.encoding == "mix":
-            blocks = (["res_count"] + [f"order:{s}" for s in self.block_slots] + [f"ir:{s}" for s in self.block_slots])
+            counts, typed = self._mix_params()
+            blocks = counts + [f"order:{s}" for s in self.block_slots]
+            blocks += [f"{t.name}:{s}" for t, _ in typed for s in self.block_slots]
         else:
             blocks = [f"block:{s}" for s in self.block_slots]
         return ["n_feats", "res_scale"] + blocks + ["keep"] + [f"pool:{s}" for s in self.pool_sources]
@@ -113,11 +132,14 @@ class SearchSpace:
             "res_scale": trial.suggest_categorical("res_scale", list(self.res_scale)),
         }
         if self.encoding == "mix":
-            params["res_count"] = trial.suggest_int("res_count", 0, len(self.block_slots))
+            counts, typed = self._mix_params()
+            for name in counts:
+                params[name] = trial.suggest_int(name, 0, len(self.block_slots))
             for slot in self.block_slots:
                 params[f"order:{slot}"] = trial.suggest_float(f"order:{slot}", 0.0, 1.0)
-            for slot in self.block_slots:
-                params[f"ir:{slot}"] = trial.suggest_categorical(f"ir:{slot}", list(self.ir_choices))
+            for t, choices in typed:
+                for slot in self.block_slots:
+                    params[f"{t.name}:{slot}"] = trial.suggest_categorical(f"{t.name}:{slot}", list(choices))
         else:
             for slot in self.block_slots:
                 params[f"block:{slot}"] = trial.suggest_categorical(f"block:{slot}", list(self.block_choices))
@@ -132,10 +154,9 @@ class SearchSpace:
         missing = [n for n in self.param_names if n not in params]
         if missing:
             raise ValueError(f"params: missing {missing[0]!r}")
-        res = parse_block_choice("res")
         chosen = {slot: parse_block_choice(c) for slot, c in self._block_choices(params).items()}
         mask = keep_mask(params["keep"])
-        blocks = tuple(BlockSpec(chosen.get(slot, res).type, chosen.get(slot, res).expand, act)
+        blocks = tuple(BlockSpec(chosen.get(slot, RES).type, chosen.get(slot, RES).expand, act)
                        for slot, act in zip(SLOTS, mask))
         pool = [src for src in self.pool_sources if params[f"pool:{src}"]] or ["head"]
         return ArchSpec(scale=self.scale, n_feats=int(params["n_feats"]), blocks=blocks, pool=tuple(pool),
@@ -145,17 +166,30 @@ class SearchSpace:
         """Each searchable slot's block choice (``res`` / ``ir<t>``) from a parameter dict."""
         if self.encoding != "mix":
             return {slot: params[f"block:{slot}"] for slot in self.block_slots}
-        ranked = sorted(range(len(self.block_slots)), key=lambda i: (params[f"order:{self.block_slots[i]}"], i))
-        res = {self.block_slots[i] for i in ranked[:int(params["res_count"])]}
-        return {slot: "res" if slot in res else params[f"ir:{slot}"] for slot in self.block_slots}
+        slots = self.block_slots
+        ranked = [slots[i] for i in sorted(range(len(slots)), key=lambda i: (params[f"order:{slots[i]}"], i))]
+        types = list(self.choices_by_type)
+        chosen: dict[str, str] = {}
+        start = 0
+        for t in types:  # each type its count of slots in ranked order, the last type the rest
+            end = start + int(params[f"{t.name}_count"]) if t is not types[-1] else len(slots)
+            for slot in ranked[start:end]:
+                chosen[slot] = params[f"{t.name}:{slot}"] if t.param is not None else t.kind(None)
+            start = end
+        return {slot: chosen[slot] for slot in slots}
 
     def _encode_blocks(self, choices: dict[str, str]) -> dict[str, Any]:
         """The block parameters of this encoding for each searchable slot's choice."""
         if self.encoding != "mix":
             return {f"block:{slot}": c for slot, c in choices.items()}
-        out: dict[str, Any] = {"res_count": sum(c == "res" for c in choices.values())}
-        out.update({f"order:{slot}": 0.0 if c == "res" else 1.0 for slot, c in choices.items()})
-        out.update({f"ir:{slot}": self.ir_choices[0] if c == "res" else c for slot, c in choices.items()})
+        groups = self.choices_by_type
+        types = list(groups)
+        of = {slot: block_type(parse_block_choice(c).type) for slot, c in choices.items()}
+        out: dict[str, Any] = {f"{t.name}_count": sum(o is t for o in of.values()) for t in types[:-1]}
+        # each type's slots ranked together, in the types' order: 0.0 for the first, 1.0 for the last
+        out.update({f"order:{slot}": types.index(of[slot]) / (len(types) - 1) for slot in choices})
+        for t, _ in self._mix_params()[1]:  # a slot of another type holds the type's first choice, unread
+            out.update({f"{t.name}:{slot}": c if of[slot] is t else groups[t][0] for slot, c in choices.items()})
         return out
 
     def encode(self, spec: ArchSpec, label: str = "spec") -> dict[str, Any]:
@@ -176,7 +210,7 @@ class SearchSpace:
                 if choice not in self.block_choices:
                     raise ValueError(f"{where}: block {slot} {choice!r} not in {list(self.block_choices)}")
                 choices[slot] = choice
-            elif choice != "res":
+            elif choice != RES.kind:
                 raise ValueError(f"{where}: block {slot} is {choice!r} but that slot is not searched")
         params.update(self._encode_blocks(choices))
         mask = tuple(b.act for b in spec.blocks)
@@ -213,8 +247,9 @@ class SearchSpace:
         encoding = blocks.get("encoding", "per-slot")
         if encoding not in ENCODINGS:
             raise ValueError(f"{where}: blocks.encoding: unknown encoding {encoding!r}; expected {' or '.join(ENCODINGS)}")
-        if encoding == "mix" and ("res" not in choices or len(choices) < 2):
-            raise ValueError(f"{where}: blocks.encoding: \"mix\" needs \"res\" and at least one inverted residual "
+        if encoding == "mix" and (RES.kind not in choices or len(choices) < 2):
+            others = " or ".join(t.noun for t in registered() if t.name != RES.type)
+            raise ValueError(f"{where}: blocks.encoding: \"mix\" needs \"{RES.kind}\" and at least one {others} "
                              f"among blocks.choices, got {choices}")
         slots = blocks.get("slots", "all")
         slots = list(SLOTS) if slots == "all" else list_of(slots, str, f"{where}: blocks.slots", non_empty=False)

@@ -24,7 +24,7 @@ from ..model.latency_table import LatencyTable, block_key, predict_latency, skel
 from ..model.presets import PRESETS
 from ..model.spec import SLOTS, ArchSpec
 from ..training.protocol import Protocol
-from .objectives import Objective, get_objectives
+from .objectives import QUALITY, Objective, get_objectives
 from .resources import STUDIES, default_storage, find_toml
 from .space import SearchSpace, parse_block_choice
 from .study_tables import FaultTolerance, Fidelity, LatencySettings
@@ -155,8 +155,8 @@ class StudyConfig:
 
     @property
     def needs_int8(self) -> bool:
-        """Whether a trained trial is quantized and scored in int8 (an ``int8_psnr`` objective or limit)."""
-        return "int8_psnr" in self.objectives or self.max_int8_drop_db is not None
+        """Whether a trained trial is quantized and scored in int8 (an objective needing it, or a limit)."""
+        return any(o.needs_int8 for o in self.objective_table) or self.max_int8_drop_db is not None
 
     def budget_line(self, le: str = "<=") -> str:
         """This study's limits for people (:func:`budget_line`)."""
@@ -214,9 +214,10 @@ class StudyConfig:
         get_objectives(objectives, f"{w}: objectives")
         limits = _limits(data["constraints"], w)
         fidelity = Fidelity.from_dict(data.get("fidelity", {}), f"{w}: [fidelity]")
-        if "int8_psnr" in objectives and fidelity.multi:
-            raise ValueError(f"{w}: objectives: int8_psnr is scored at the top rung only, so a multi-fidelity study "
-                             "could not promote by it; use [fidelity] rungs = [1]")
+        top_only = [o.name for o in get_objectives(objectives) if o.kind == QUALITY and o.rung_field is None]
+        if top_only and fidelity.multi:
+            raise ValueError(f"{w}: objectives: {top_only[0]} is scored at the top rung only, so a multi-fidelity "
+                             "study could not promote by it; use [fidelity] rungs = [1]")
         d = check_keys(data.get("data", {}), f"{w}: [data]", optional=("train", "val"))
         train_src = list_of(d.get("train", ["builtin:train"]), str, f"{w}: data.train")
         val_src = list_of(d.get("val", ["builtin:val"]), str, f"{w}: data.val")
