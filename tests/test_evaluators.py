@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 from slwsr_search.reporting.chart import Y_TITLES
-from slwsr_search.reporting.compute import COST_AXES, CSV_COLUMNS, QUALITY_COLUMNS, TRIAL_COLUMNS
+from slwsr_search.reporting.compute import COST_AXES, chart_plan, CSV_COLUMNS, QUALITY_COLUMNS, TRIAL_COLUMNS
 from slwsr_search.search import rungs as rungs_mod
 from slwsr_search.search.evaluators import Evaluation, EvaluationFailed
 from slwsr_search.search.objectives import COST, OBJECTIVES, QUALITY, get_objectives
@@ -141,6 +141,9 @@ def test_every_objective_is_wired_by_its_entry(o):
     if o.kind == COST:
         assert o.column in {f.name for f in dataclasses.fields(Price)} and o.column in COST_AXES
         assert o.raw(TrialRecord(**{o.column: 7}), rung=2) == 7  # a price holds at every rung
+        # its chart: in a study that names it; in every study only when every trial is priced by it
+        assert any(c.x == o.column for c in chart_plan(["psnr", o.name]))
+        assert any(c.x == o.column for c in chart_plan(["psnr", "params"])) == o.axis_always
     else:
         assert o.column in QUALITY_COLUMNS and o.column in Y_TITLES
         assert o.rung_field is None or o.rung_field in FIELDS

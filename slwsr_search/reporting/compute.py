@@ -134,13 +134,14 @@ def quality_objective(objectives: list[str]) -> Objective | None:
 
 def chart_plan(objectives: list[str]) -> list[Chart]:
     """The charts a report draws for a study ranked by ``objectives``: its quality objective against
-    each cost axis (latency first when it is an objective), then, when that objective is not the
+    each cost axis: those every trial is priced by (``axis_always``) and those it names, in the
+    objectives' chart order (latency first when it is an objective), then, when that objective is not the
     PSNR, the PSNR against parameters (kept for readers, and labelled as not the ranking)."""
     cols = {OBJECTIVES[n].column for n in objectives}
     q = quality_objective(objectives)
     quality = q.column if q else "psnr"
     label = BY_COLUMN[quality].label
-    xs = [x for x in COST_AXES if x != "latency_ms" or x in cols]
+    xs = [o.column for o in chart_order(COST) if o.axis_always or o.column in cols]
     charts = [Chart(quality, x, quality in cols and x in cols, label) for x in xs]
     if quality != "psnr":
         charts.append(Chart("psnr", "params", False, label))

@@ -32,7 +32,9 @@ class Objective:
     per-rung list holding a quality at each rung (None: scored at the top rung only, so a
     multi-fidelity study cannot promote by it). ``axis_title``: the report's axis title;
     ``chart_rank``: its place among its kind on the report's charts (quality: which one ranks a
-    study with several, lowest first; cost: the order of the x axes). ``companions``: columns the
+    study with several, lowest first; cost: the order of the x axes); ``axis_always``: a cost the
+    report charts for every study (every trial is priced by it), not only for a study that names it.
+    ``companions``: columns the
     report shows beside it. ``needs_int8``: scoring it quantizes the trained network to int8.
     ``infinite``: a raw value that may be infinite (PSNR of identical images), stored as
     :data:`PSNR_INF_STANDIN`."""
@@ -48,6 +50,7 @@ class Objective:
     per_value: float = 1.0
     rung_field: str | None = None
     companions: tuple[str, ...] = ()
+    axis_always: bool = False
     needs_int8: bool = False
     infinite: bool = False
 
@@ -86,8 +89,9 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     # validation PSNR does (docs/fidelity.md#screening-defaults).
     Objective("loss", "minimize", "training loss", "L1, 0-255", "loss", QUALITY, "training loss (L1, 0-255)", 0,
               rung_field="rung_loss_tail"),
-    Objective("params", "minimize", "parameters", "", "params", COST, "parameters", 1),
-    Objective("macs", "minimize", "Multi-Adds", "G", "macs", COST, "Multi-Adds (G)", 2, 1e9, companions=("gmacs",)),
+    Objective("params", "minimize", "parameters", "", "params", COST, "parameters", 1, axis_always=True),
+    Objective("macs", "minimize", "Multi-Adds", "G", "macs", COST, "Multi-Adds (G)", 2, 1e9, companions=("gmacs",),
+              axis_always=True),
     # Time per image predicted from this machine's latency table (docs/latency.md): the study's
     # [latency] runtime and threads, the cost convention's image (x4: 320x180 in, 1280x720 out).
     Objective("latency", "minimize", "latency", "ms", "latency_ms", COST, "latency (ms per image, predicted)", 0,
