@@ -60,7 +60,7 @@ def _hand_built_study(tmp_path, with_trials=True):
     StudyRecord(protocol_desc="hand-built").write(st)
     if not with_trials:
         return cfg, url, st
-    specs = [random_spec(i, n_feats=(4,)) for i in range(4)] + [PRESETS["s-lwsr16"]]
+    specs = [random_spec(i, n_feats=(4,), types=("res", "ir")) for i in range(4)] + [PRESETS["s-lwsr16"]]
     psnrs = [20.0, 22.0, 21.0, 19.0, 25.0]
     from slwsr_search import count_cost
 
@@ -444,7 +444,7 @@ def _latency_study(tmp_path, table_identity: dict, measured: dict | None):
     StudyRecord(protocol_desc="hand-built", latency={"identity": table_identity, "file": "t.json", "created": "",
                                                      "lr_size": [180, 320]}, measured_latency=measured).write(st)
     for i, (psnr, ms) in enumerate([(20.0, 100.0), (22.0, 300.0), (21.0, 400.0)]):
-        spec = random_spec(i, n_feats=(4,))
+        spec = random_spec(i, n_feats=(4,), types=("res", "ir"))
         rec = TrialRecord(arch=spec.arch, spec=spec.to_json(compact=True), hash=spec.hash, params=1000 + i, macs=10 ** 9,
                           latency_ms=ms, feasible=True, status="ok", psnr=psnr, ssim=0.5)
         st.add_trial(optuna.trial.create_trial(values=[psnr, ms], user_attrs=rec.attrs()))
