@@ -23,8 +23,7 @@ from slwsr_search.deploy import calibrate
 from slwsr_search.deploy.calibrate import block_part, export_part, part_module, plan
 from slwsr_search.deploy.onnx_export import INPUT
 from slwsr_search.model import block_types
-from slwsr_search.model.block_types import EXPORTS, BlockType, IntParam, add_costs, conv_cost, register, registered
-from slwsr_search.model.blocks import make_block
+from slwsr_search.model.block_types import EXPORTS, BlockType, IntParam, add_costs, conv_cost, make_block, register, registered
 from slwsr_search.model.cost import block_cost
 from slwsr_search.model.latency_table import LatencyTable, MachineIdentity, predict_latency, spec_keys
 from slwsr_search.model.spec import BLOCK_TYPES, N_SLOTS, RES, SLOTS, _with_block_rule, random_spec

@@ -1,7 +1,7 @@
 """Measure a latency table (:class:`~..model.latency_table.LatencyTable`): each part of the network timed
 alone on the target runtime, all parts in turns (:func:`~.latency.round_robin`).
 
-Parts are the real network's modules (:func:`~..model.blocks.make_block`, :class:`~..model.network.SLWSR` with
+Parts are the real network's modules (:func:`~..model.block_types.make_block`, :class:`~..model.network.SLWSR` with
 its slots emptied), run the way a shipped model is run (onnxruntime: the skeleton wrapped in
 :class:`~.onnx_export.UnitRange` as a bundle's graph is, opset :data:`~.onnx_export.OPSET`), so the
 table prices the graph a user deploys. Parts are exported with PyTorch's TorchScript exporter: for
@@ -28,7 +28,7 @@ from torch import nn
 
 from ..config import utc_now
 from ..model.block_types import block_type
-from ..model.blocks import make_block
+from ..model.block_types import make_block
 from .latency import Workload, model_workload, round_robin, torch_workload
 from ..model.latency_table import (SKELETON_SOURCES, LatencyTable, MachineIdentity, block_key, skeleton_key,
                                    split_runtime, table_path)

@@ -9,7 +9,7 @@ to. Derived from the declarations and written nowhere else:
 
 * the spec: ``BLOCK_TYPES``, validation and its errors, the JSON keys, the arch string's tokens, its
   parsing and the grammar's ``BLOCK`` rule (:meth:`~.spec.ArchSpec.from_arch`), ``random_spec``;
-* the network (:func:`~.blocks.make_block`) and its price (:func:`~.cost.block_cost`);
+* the network (:func:`make_block`) and its price (:func:`~.cost.block_cost`);
 * the search spaces: a type's choices (:meth:`BlockType.kind`: ``res``, ``ir4``) and the ``mix``
   encoding's parameters (``<type>_count``, ``<type>:<slot>``: :mod:`~..search.space`);
 * the latency table: a block's parts are ``block:<kind>:n<N>:<act|noact>``
@@ -194,6 +194,11 @@ def names() -> tuple[str, ...]:
 def find(name: Any) -> BlockType | None:
     """The declaration named ``name``, or None (also for a name that is no string)."""
     return _REGISTRY.get(name) if isinstance(name, str) else None
+
+
+def make_block(block: "BlockSpec", n_feats: int, res_scale: float) -> "nn.Module":
+    """The module for one slot of a spec: its block type's builder (imports torch)."""
+    return block_type(block.type).build(block, n_feats, res_scale)
 
 
 def block_type(name: Any, where: str = "block.type") -> BlockType:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .block_types import block_type
-from .spec import BlockSpec
 
 
 def conv(c_in: int, c_out: int, k: int, *, bias: bool = True, groups: int = 1) -> nn.Conv2d:
@@ -77,11 +75,6 @@ class InvertedResidual(Residual):
             conv(hidden, hidden, 3, groups=hidden), activation(act),
             conv(hidden, n_feats, 1),
         ], res_scale)
-
-
-def make_block(block: BlockSpec, n_feats: int, res_scale: float) -> nn.Module:
-    """The module for one slot of a spec: its block type's builder (:mod:`~.block_types`)."""
-    return block_type(block.type).build(block, n_feats, res_scale)
 
 
 class Upsampler(nn.Sequential):

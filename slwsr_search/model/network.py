@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import Upsampler, conv, make_block
+from .block_types import make_block
+from .blocks import Upsampler, conv
 from .spec import BUNCHES, FUSION_SKIPS, POOL_SOURCES, ArchSpec
 
 #: Pixel range of model inputs and outputs.
