@@ -8,7 +8,7 @@ import torch
 
 from slwsr_search import PRESETS
 from slwsr_search.model.network import SLWSR
-from slwsr_search.model.spec import BlockSpec, random_spec
+from slwsr_search.model.spec import ArchSpec, BlockSpec, random_spec
 from slwsr_search.model.supernet import SuperNet
 
 torch.manual_seed(0)
@@ -55,3 +55,76 @@ def test_paths_share_weights():
 def test_a_spec_outside_the_supernet_is_refused_naming_the_field(change, msg):
     with pytest.raises(ValueError, match=msg):
         SuperNet(4, max_feats=16, max_expand=6).extract(PRESETS["s-lwsr16"].replace(**change))
+
+
+# ----- training it, scoring with inherited weights --------------------------------------------
+
+import random  # noqa: E402
+
+import optuna  # noqa: E402
+
+from helpers import DATA  # noqa: E402
+from slwsr_search.search.evaluators import InheritedWeights  # noqa: E402
+from slwsr_search.search.record import TrialRecord  # noqa: E402
+from slwsr_search.sr.evaluate import evaluate_pairs, model_upscaler  # noqa: E402
+from slwsr_search.training.supernet import (SupernetPlan, fair_paths, score_design,  # noqa: E402
+                                            train_supernet)
+
+CHOICES = [BlockSpec("res"), BlockSpec("ir", 1), BlockSpec("ir", 2), BlockSpec("ir", 4)]
+
+
+def _draw(rng: random.Random):
+    return random_spec(rng, n_feats=(4, 8), scales=(DATA.scale,), max_expand=4, types=("res", "ir"))
+
+
+def test_strict_fairness_uses_every_choice_once_per_slot():
+    paths = fair_paths(_draw, CHOICES, random.Random(1))
+    assert len(paths) == len(CHOICES)
+    for slot in range(len(paths[0].blocks)):
+        assert sorted((p.blocks[slot].type, p.blocks[slot].expand or 0) for p in paths) == [
+            ("ir", 1), ("ir", 2), ("ir", 4), ("res", 0)]
+
+
+@pytest.mark.parametrize("sampling", ["fair", "uniform", "sandwich"])
+def test_each_sampling_trains_the_shared_weights(sampling):
+    net = SuperNet(DATA.scale, max_feats=8, max_expand=4)
+    before = [p.detach().clone() for p in net.parameters()]
+    big = _draw(random.Random(0)).replace(n_feats=8, blocks=tuple(BlockSpec("ir", 4) for _ in range(26)))
+    small = _draw(random.Random(0)).replace(n_feats=4, blocks=tuple(BlockSpec("res") for _ in range(26)))
+    seen = []
+    losses = train_supernet(net, DATA.train, SupernetPlan(steps=2, batch_size=2, lr_patch=12, sampling=sampling),
+                            _draw, CHOICES, extremes=(big, small), on_step=lambda k, loss: seen.append(k))
+    assert seen == [1, 2] and all(0 < v < 255 for v in losses)
+    assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_the_sandwich_rule_needs_its_extremes():
+    with pytest.raises(ValueError, match="needs the largest and the smallest path"):
+        train_supernet(SuperNet(DATA.scale, 8, 4), DATA.train, SupernetPlan(1, 2, 12, sampling="sandwich"), _draw, CHOICES)
+    with pytest.raises(ValueError, match="sampling: expected one of fair, uniform, sandwich, got 'spos'"):
+        SupernetPlan(1, sampling="spos")
+
+
+def test_a_design_is_scored_as_its_extracted_network_scores():
+    net = SuperNet(DATA.scale, max_feats=8, max_expand=4).eval()
+    spec = _draw(random.Random(3))
+    res = evaluate_pairs(DATA.val, model_upscaler(net.extract(spec).eval()), DATA.scale)
+    assert score_design(net, spec, DATA.val) == (res.psnr, res.ssim)
+
+
+def test_a_study_scored_with_inherited_weights_trains_nothing(monkeypatch):
+    """The evaluator seam: the runner, the record and the front work unchanged with the supernet's scores."""
+    from slwsr_search.search import rungs as rungs_mod
+    from slwsr_search.search.runner import Runner, run_study
+    from slwsr_search.search.study import StudyConfig
+
+    monkeypatch.setattr(rungs_mod.Training, "run", lambda *a, **k: pytest.fail("a training ran"))
+    cfg = StudyConfig.load("smoke")
+    net = SuperNet(cfg.space.scale, max_feats=8, max_expand=2).eval()
+    runner = Runner(cfg, None, cfg.protocol_for("cpu"), "cpu", "supernet-test", evaluator=InheritedWeights(net, DATA.val))
+    study = optuna.create_study(directions=cfg.directions, sampler=optuna.samplers.RandomSampler(seed=0))
+    run_study(study, runner, n_trials=3, timeout=None)
+    for t in (t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE):
+        rec = TrialRecord.of(t)
+        spec = ArchSpec.from_json(rec.spec)
+        assert (rec.psnr, rec.ssim) == score_design(net, spec, DATA.val) and t.values[0] == rec.psnr

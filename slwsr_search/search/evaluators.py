@@ -6,7 +6,9 @@ keeps its record; an :class:`Evaluator` scores it. What an evaluator reports are
 the others each objective names in :data:`~.objectives.OBJECTIVES`, and per seed) and its end
 (``status``, the top-rung means), so the runner, the promotion and the record never know which
 evaluator ran. Today's is :class:`ScratchTraining`: a brief training from scratch up the rungs,
-more seeds at the top, int8 where the study asks (:mod:`.rungs`, :mod:`.int8`).
+more seeds at the top, int8 where the study asks (:mod:`.rungs`, :mod:`.int8`). The second,
+:class:`InheritedWeights` (issue 35, not yet a study setting), scores a design with the weights it
+inherits from a trained supernet, in one rung and no training.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol as TypingProtocol, Sequence
 
 from ..model.spec import ArchSpec
-from ..sr.data import TrainData
+from ..model.supernet import SuperNet
+from ..sr.data import ImagePair, TrainData
 from ..training.device import Speedups
 from ..training.loop import INTERRUPTED, OK
 from ..training.protocol import Protocol
+from ..training.supernet import score_design
 from .int8 import Int8Failed
 from .record import SCREENED
 from .rungs import DesignPlan, RungStore, run_design
@@ -93,3 +97,23 @@ class ScratchTraining:
             raise EvaluationFailed(str(e)) from None
         on_progress(run.progress.attrs(plan.seeds))
         return Evaluation(run.status, run.reason, run.attrs())
+
+
+@dataclass
+class InheritedWeights:
+    """Score a design with the weights it inherits from ``net`` (a trained
+    :class:`~..model.supernet.SuperNet`) on the validation pairs ``val``: one rung, nothing
+    trained, the seeds unused (the score has none). A design the supernet does not hold fails
+    with why. The study's protocol key must name the supernet (its weights decide the scores)."""
+
+    net: SuperNet = field(repr=False)
+    val: Sequence[ImagePair] = field(repr=False)
+
+    def evaluate(self, spec: ArchSpec, seeds: Sequence[int], goes_on: GoesOn, on_progress: OnProgress) -> Evaluation:
+        try:
+            psnr, ssim = score_design(self.net, spec, self.val)
+        except ValueError as e:
+            raise EvaluationFailed(str(e)) from None
+        on_progress({"rung_psnr": [psnr], "rung_ssim": [ssim], "promoted": 0, "seeds": list(seeds[:1]),
+                     "seed_psnr": [psnr], "seed_ssim": [ssim]})
+        return Evaluation(OK, None, {"status": OK, "psnr": psnr, "ssim": ssim, "train_seconds": 0.0})
