@@ -251,9 +251,29 @@ def test_kill_9_twice_then_resume_gives_bit_identical_weights(tmp_path):
         assert "112x112 LR in" in row and " / 0." in row and row.split(" | ")[-2] == "-"  # latency: not timed
         # every file's "against the network" cell: the parity gate passed it (docs/deployment.md#the-parity-gate)
         assert " dB |" in row.split(" | ", 3)[-1] and "max diff" in row
+        _litert_files_are_the_bundles_network(run / "bundle", done.stdout + done.stderr)
+
     assert "![" in card and "(crops.png)" in card and "| s-lwsr16-half (int8) |" in (run / "table.md").read_text()
     assert (run / "table.md").exists() and "| s-lwsr16-half |" in (run / "table.md").read_text()
     assert "validation PSNR (dB)" in (run / "progress.html").read_text()
+
+
+def _litert_files_are_the_bundles_network(bundle, out: str) -> None:
+    """finalize trains channels_last; its .tflite files must still compute the bundle's network
+    (before the fix: 0.79 max difference, 10.4 dB), and the command printed the gate's lines."""
+    from slwsr_search.deploy.litert import litert_runner
+    from slwsr_search.deploy.parity import TOLERANCES, compare, parity_input
+    from slwsr_search.deploy.runners import torch_runner
+    from slwsr_search.sr.data import load_pairs
+
+    net = load_bundle(bundle)
+    x = parity_input(load_pairs("builtin:val", 4, progress=False)[0].lr, (112, 112))  # a real picture
+    assert compare(litert_runner(bundle / "model.tflite")(x), torch_runner(net)(x))[0] <= 1e-4
+    assert compare(litert_runner(bundle / "model.int8.tflite")(x), torch_runner(net)(x))[1] >= TOLERANCES["int8"].min_psnr
+    assert "parity against the network on builtin:val" in out
+    for name in ("model.onnx", "model.int8.onnx", "model.fp16.onnx", "model.tflite", "model.int8.tflite", "model.mlpackage"):
+        assert any(f" {name} " in line and line.rstrip().endswith(": ok") for line in out.splitlines()), name
+
 
 
 @pytest.mark.parametrize("args, words", [

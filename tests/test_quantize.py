@@ -165,6 +165,9 @@ def test_the_command_writes_and_scores_int8_and_fp16(net, tmp_path, capsys):
     assert rows[0] == "model,params,graph,precision,method,set,psnr,ssim,loss_db,ms,speed_x_fp32"
     graphs = [r.split(",")[2] for r in rows[1:]]
     assert graphs == ["fp32", "int8", "fp16", "int8 minmax", "int8 percentile", "int8 entropy"]
+    psnrs = [float(r.split(",")[6]) for r in rows[1:]]
+    assert abs(psnrs[2] - psnrs[0]) < 0.1  # fp16: within 0.1 dB of fp32
+    assert "parity against the network" in out + err  # every graph went through the gate first
     assert "| fp32 |" in out and "(+0.000)" in out and "4 patches of 24 px" in out and "x fp32" in out
     # every graph timed; fp32's speed against itself is 1
     assert all(float(r.split(",")[9]) > 0 for r in rows[1:]) and rows[1].split(",")[10] == "1.000"
