@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 from helpers import write_folders
 
-# Keep tests quick and repeatable on 2 cores.
-torch.set_num_threads(2)
+# Keep tests quick and repeatable on 2 cores: two threads in one process, or one each where
+# pytest-xdist runs two test processes side by side (CI's slow pass: `-n 2`), so they don't spin
+# against each other.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 @pytest.fixture
