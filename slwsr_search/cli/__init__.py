@@ -18,7 +18,7 @@ from typing import Sequence
 from .common import run_cli
 
 #: The commands, in the order ``slwsr --help`` lists them.
-COMMANDS: tuple[str, ...] = ("run", "report", "fidelity", "train", "finalize", "quantize", "verify", "evaluate", "upscale", "arch",
+COMMANDS: tuple[str, ...] = ("run", "report", "fidelity", "supernet", "train", "finalize", "quantize", "verify", "evaluate", "upscale", "arch",
                              "latency", "bench")
 
 

@@ -38,12 +38,14 @@ block (LB1.b1 and F4.b3), the paper's "only the first and last layers".
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..config import check_keys, list_of, read_toml
 from ..model.block_types import BlockType, block_type, registered
+from ..model.cost import block_cost
 from ..model.spec import POOL_SOURCES, RES, SCALES, SLOTS, ArchSpec, BlockSpec
 from .resources import SPACES, find_toml
 
@@ -147,6 +149,20 @@ class SearchSpace:
         for src in self.pool_sources:
             params[f"pool:{src}"] = trial.suggest_categorical(f"pool:{src}", [False, True])
         return self.decode(params)
+
+    def cheapest(self, n: int, part: int) -> ArchSpec:
+        """The spec of width ``n`` with the fewest parameters (``part`` 0) or Multi-Adds (1): each
+        searched slot's cheapest choice, a one-source pool (each part's cost grows with ``n``)."""
+        # block_cost at one LR pixel ranks the choices by parameters (part 0) or MACs (part 1)
+        blocks = [min((parse_block_choice(c) for c in (self.block_choices if slot in self.block_slots else ("res",))),
+                      key=lambda b: block_cost(b, n, 1)[part]) for slot in SLOTS]
+        return ArchSpec(self.scale, n, tuple(blocks), ("head",))
+
+    def draw(self, rng: random.Random) -> ArchSpec:
+        """A design drawn with ``rng`` from the space's prior: each parameter :meth:`suggest` asks
+        for drawn uniformly over its choices or range, as Optuna's RandomSampler draws it, without
+        a study (a supernet's paths: :mod:`slwsr_search.training.supernet`)."""
+        return self.suggest(_Draws(rng))
 
     def decode(self, params: dict[str, Any]) -> ArchSpec:
         """The spec a full parameter dict encodes. An empty pool is repaired to ``head`` alone
@@ -281,6 +297,22 @@ class SearchSpace:
         from ``relative_to`` when given); errors name the file."""
         p = find_toml(name_or_path, SPACES, relative_to)
         return cls.from_dict(p.stem, read_toml(p), str(p))
+
+
+class _Draws:
+    """The trial :meth:`SearchSpace.suggest` asks, answered by uniform draws of a ``random.Random``."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def suggest_categorical(self, name: str, choices: list) -> Any:
+        return self.rng.choice(choices)
+
+    def suggest_int(self, name: str, low: int, high: int) -> int:
+        return self.rng.randint(low, high)
+
+    def suggest_float(self, name: str, low: float, high: float) -> float:
+        return self.rng.uniform(low, high)
 
 
 def draw_specs(space: SearchSpace, n: int, seed: int, keep: Callable[[ArchSpec], bool] | None = None,

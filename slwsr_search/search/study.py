@@ -18,7 +18,7 @@ import numpy as np
 import optuna
 
 from ..config import check_keys, is_int, is_number, list_of, read_toml
-from ..model.cost import block_cost, count_cost
+from ..model.cost import count_cost
 from ..deploy.int8_settings import Int8Settings
 from ..model.latency_table import LatencyTable, block_key, predict_latency, skeleton_key
 from ..model.presets import PRESETS
@@ -279,17 +279,12 @@ class StudyConfig:
                 raise ValueError(f"{self.path}: nothing in search space {sp.name!r} fits the budget: the quickest spec "
                                  f"takes {best:.1f} ms by the latency table, over the limit of {self.max_latency_ms:g} ms")
         n = min(sp.n_feats)
-        checks = (("parameters", self.max_params, 0, lambda c: c.params), ("Multi-Adds", self.max_macs, 1, lambda c: c.macs))
-        for what, limit, part, pick in checks:
+        for what, limit, part in (("parameters", self.max_params, 0), ("Multi-Adds", self.max_macs, 1)):
             if limit is None:
                 continue
-            blocks = []
-            for slot in SLOTS:
-                choices = sp.block_choices if slot in sp.block_slots else ("res",)
-                # block_cost at one LR pixel ranks the choices by parameters (part 0) or MACs (part 1)
-                blocks.append(min((parse_block_choice(c) for c in choices), key=lambda b: block_cost(b, n, 1)[part]))
-            cheapest = ArchSpec(sp.scale, n, tuple(blocks), ("head",))
-            value = pick(count_cost(cheapest))
+            cheapest = sp.cheapest(n, part)
+            cost = count_cost(cheapest)
+            value = cost.macs if part else cost.params
             if value > limit:
                 raise ValueError(f"{self.path}: nothing in search space {sp.name!r} fits the budget: the cheapest spec "
                                  f"({cheapest.arch}) has {value:,} {what}, over the limit of {limit:,}")

@@ -1,9 +1,8 @@
-"""One short, deterministic training of one spec.
-
-A training draws random LR/HR patches (:class:`~slwsr_search.sr.data.PatchSampler`), minimises the L1
-loss with Adam, and scores PSNR/SSIM on the validation images with the literature's convention.
-It never raises for a failed training: a non-finite loss or running out of GPU memory ends it
-with a :class:`TrainResult` whose ``status`` says so (the search records a failed trial and goes on).
+"""One short, deterministic training of one spec: random LR/HR patches
+(:class:`~slwsr_search.sr.data.PatchSampler`), the L1 loss minimised with Adam, PSNR/SSIM scored on the
+validation images with the literature's convention. It never raises for a failed training: a non-finite
+loss or running out of GPU memory ends it with a :class:`TrainResult` whose ``status`` says so (the
+search records a failed trial and goes on).
 """
 
 from __future__ import annotations
@@ -33,12 +32,10 @@ TAIL_SHARE = 0.25
 
 @dataclass
 class TrainResult:
-    """What one training produced. ``status``: one of :data:`OUTCOMES`.
-
-    Scores are on the validation set (PSNR dB / SSIM, Y channel, ``scale`` px crop, fp32); ``None``
-    when the training failed. Times in seconds: ``data_s`` drawing batches, ``compute_s``
-    forward/backward/update, ``eval_s`` validation, ``wall_s`` all of it.
-    """
+    """What one training produced. ``status``: one of :data:`OUTCOMES`. Scores are on the validation
+    set (PSNR dB / SSIM, Y channel, ``scale`` px crop, fp32); ``None`` when the training failed. Times
+    in seconds: ``data_s`` drawing batches, ``compute_s`` forward/backward/update, ``eval_s``
+    validation, ``wall_s`` all of it."""
 
     status: str
     reason: str | None
@@ -199,10 +196,13 @@ class Training:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from a :meth:`state_dict` of a training of the same spec, data and protocol."""
+        """Continue from a :meth:`state_dict` of a training of the same spec, data and protocol; from
+        weights alone (``{"model": ...}``), start a new training from them (a fine-tune)."""
         if self.model is None:
             self._build()
         self.model.load_state_dict(state["model"])
+        if "optimizer" not in state:
+            return
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.rng.setstate(state["sampler_rng"])
         self.steps_done, self.segments = int(state["steps_done"]), int(state["segments"])

@@ -12,14 +12,17 @@ Each step trains paths drawn by one of :data:`SAMPLINGS`:
   from its output (detached).
 
 Everything a path holds besides its blocks (width, activations, pool) comes from ``draw``, the
-study's design draw, so paths stay within what the study searches.
+study's design draw, so paths stay within what the study searches. ``keep`` (the study's budget,
+when paths are "feasible") redraws a uniform or sandwich path until it fits; strict fairness's
+paths are not filtered, since every choice must be trained once per slot at each step.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +33,8 @@ from ..sr.data import ImagePair, PatchSampler
 from ..sr.evaluate import evaluate_pairs, model_upscaler
 
 SAMPLINGS: tuple[str, ...] = ("fair", "uniform", "sandwich")
+#: Where paths come from: the study's designs inside its budget, or its whole space.
+PATHS: tuple[str, ...] = ("feasible", "space")
 #: ``draw(rng)``: a design of the study's space (its width, activations and pool are a path's).
 Draw = Callable[[random.Random], ArchSpec]
 
@@ -53,6 +58,18 @@ class SupernetPlan:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")
+        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not (0 < self.lr < math.inf):
+            raise ValueError(f"lr: expected a finite number > 0, got {self.lr!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SupernetPlan":
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"supernet plan: unknown key {unknown[0]!r}")
+        return cls(**d)
 
 
 def with_blocks(spec: ArchSpec, kinds: Sequence[BlockSpec]) -> ArchSpec:
@@ -68,55 +85,106 @@ def fair_paths(draw: Draw, choices: Sequence[BlockSpec], rng: random.Random) -> 
     return [with_blocks(base[j], [choices[p[j]] for p in perms]) for j in range(m)]
 
 
-def uniform_path(draw: Draw, choices: Sequence[BlockSpec], rng: random.Random) -> ArchSpec:
-    """One path, each slot's choice drawn uniformly."""
-    spec = draw(rng)
-    return with_blocks(spec, [rng.choice(choices) for _ in spec.blocks])
+def uniform_path(draw: Draw, choices: Sequence[BlockSpec], rng: random.Random,
+                 keep: Callable[[ArchSpec], bool] | None = None, max_tries: int = 1000) -> ArchSpec:
+    """One path, each slot's choice drawn uniformly; redrawn until ``keep`` accepts it (when given)."""
+    for _ in range(max_tries):
+        spec = draw(rng)
+        spec = with_blocks(spec, [rng.choice(choices) for _ in spec.blocks])
+        if keep is None or keep(spec):
+            return spec
+    raise ValueError(f"paths: no uniform path inside the budget in {max_tries:,} draws")
+
+
+class SupernetTraining:
+    """A supernet's training that can be stopped and continued: :meth:`run` trains up to ``until``
+    steps of ``plan``; the learning rate follows the cosine over ``plan.steps`` at the overall
+    step, so a training run in pieces equals an uninterrupted one (on CPU, same thread count;
+    ``tests/test_supernet.py``). :meth:`state_dict` holds the weights, Adam's moments, the patch
+    stream's and the path draw's RNG states, the steps done and each step's loss."""
+
+    def __init__(self, net: SuperNet, train: Sequence[ImagePair], plan: SupernetPlan, draw: Draw,
+                 choices: Sequence[BlockSpec], extremes: tuple[ArchSpec, ArchSpec] | None = None,
+                 keep: Callable[[ArchSpec], bool] | None = None) -> None:
+        if plan.sampling == "sandwich" and extremes is None:
+            raise ValueError("sampling 'sandwich': needs the largest and the smallest path (extremes)")
+        self.net, self.plan, self.draw, self.choices, self.extremes = net, plan, draw, tuple(choices), extremes
+        self.keep = keep
+        self.rng = random.Random(plan.seed)
+        self.patches = PatchSampler(train, net.scale, plan.lr_patch, plan.batch_size, seed=plan.seed)
+        self.opt = torch.optim.Adam(net.parameters(), lr=plan.lr)
+        self.steps_done, self.losses = 0, []
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step ``step`` (0-based): cosine from ``plan.lr`` to 0 over ``plan.steps``."""
+        return 0.5 * self.plan.lr * (1 + math.cos(math.pi * step / self.plan.steps))
+
+    def run(self, until: int | None = None, on_step: Callable[[int, float], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> list[float]:
+        """Train up to overall step ``until`` (default ``plan.steps``), asking ``should_stop`` before
+        each step; returns the losses of the steps run (mean L1 on 0..255). ``on_step(step, loss)``:
+        after each update, ``step`` counted from the start of the training."""
+        until = self.plan.steps if until is None else min(until, self.plan.steps)
+        self.net.train()
+        ran = []
+        while self.steps_done < until and not (should_stop is not None and should_stop()):
+            for g in self.opt.param_groups:
+                g["lr"] = self.lr_at(self.steps_done)
+            lr_img, hr_img = self.patches.sample()
+            self.opt.zero_grad(set_to_none=True)
+            loss = _step(self, lr_img, hr_img)
+            self.opt.step()
+            self.steps_done += 1
+            self.losses.append(loss)
+            ran.append(loss)
+            if on_step is not None:
+                on_step(self.steps_done, loss)
+        return ran
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a continuation needs (the weights under ``model``, as the state file expects)."""
+        return {"model": self.net.state_dict(), "optimizer": self.opt.state_dict(),
+                "sampler_rng": self.patches.rng.getstate(), "path_rng": self.rng.getstate(),
+                "steps_done": self.steps_done, "losses": list(self.losses)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a training of the same supernet, data and plan."""
+        self.net.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.patches.rng.setstate(_rng_state(state["sampler_rng"]))
+        self.rng.setstate(_rng_state(state["path_rng"]))
+        self.steps_done, self.losses = int(state["steps_done"]), [float(v) for v in state["losses"]]
+
+
+def _rng_state(s: Any) -> tuple:
+    """A ``random.Random`` state as ``getstate`` gives it (a saved one comes back with lists)."""
+    return (s[0], tuple(s[1]), s[2])
 
 
 def train_supernet(net: SuperNet, train: Sequence[ImagePair], plan: SupernetPlan, draw: Draw,
                    choices: Sequence[BlockSpec], extremes: tuple[ArchSpec, ArchSpec] | None = None,
                    on_step: Callable[[int, float], None] | None = None) -> list[float]:
-    """Train ``net`` in place on patches of ``train`` for ``plan.steps`` updates; returns each step's
-    mean loss (L1 on 0..255). ``choices``: the block choices of a slot; ``extremes``: the largest and
-    smallest path (the sandwich rule's; required for it). ``on_step(step, loss)``: after each update."""
-    if plan.sampling == "sandwich" and extremes is None:
-        raise ValueError("sampling 'sandwich': needs the largest and the smallest path (extremes)")
+    """Train ``net`` in place for ``plan.steps`` updates in one go (:class:`SupernetTraining`);
+    returns each step's mean loss (L1 on 0..255)."""
     torch.manual_seed(plan.seed)
-    rng = random.Random(plan.seed)
-    patches = PatchSampler(train, net.scale, plan.lr_patch, plan.batch_size, seed=plan.seed)
-    opt = torch.optim.Adam(net.parameters(), lr=plan.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, plan.steps)
-    losses = []
-    net.train()
-    for step in range(plan.steps):
-        lr_img, hr_img = patches.sample()
-        opt.zero_grad(set_to_none=True)
-        loss = _step(net, lr_img, hr_img, plan.sampling, draw, choices, extremes, rng)
-        opt.step()
-        sched.step()
-        losses.append(loss)
-        if on_step is not None:
-            on_step(step + 1, loss)
-    return losses
+    return SupernetTraining(net, train, plan, draw, choices, extremes).run(on_step=on_step)
 
 
-def _step(net: SuperNet, lr_img: torch.Tensor, hr_img: torch.Tensor, sampling: str, draw: Draw,
-          choices: Sequence[BlockSpec], extremes: tuple[ArchSpec, ArchSpec] | None, rng: random.Random) -> float:
+def _step(t: SupernetTraining, lr_img: torch.Tensor, hr_img: torch.Tensor) -> float:
     """One update's gradients (accumulated over its paths); returns their mean loss."""
-    if sampling == "fair":
-        paths = fair_paths(draw, choices, rng)
-    elif sampling == "uniform":
-        paths = [uniform_path(draw, choices, rng)]
+    if t.plan.sampling == "fair":
+        paths = fair_paths(t.draw, t.choices, t.rng)
+    elif t.plan.sampling == "uniform":
+        paths = [uniform_path(t.draw, t.choices, t.rng, t.keep)]
     else:
-        paths = [*extremes, uniform_path(draw, choices, rng), uniform_path(draw, choices, rng)]
+        paths = [*t.extremes, *(uniform_path(t.draw, t.choices, t.rng, t.keep) for _ in range(2))]
     target, total = hr_img, 0.0
     for i, spec in enumerate(paths):
-        out = net(lr_img, spec)
+        out = t.net(lr_img, spec)
         loss = F.l1_loss(out, target) / len(paths)
         loss.backward()
         total += loss.item()
-        if sampling == "sandwich" and i == 0:
+        if t.plan.sampling == "sandwich" and i == 0:
             target = out.detach()  # in-place distillation: the largest path teaches the others
     return total
 

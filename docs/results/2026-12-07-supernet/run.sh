@@ -1,0 +1,25 @@
+#!/bin/sh
+# Issue 35: supernets of budget150k's n16/n20 paths, trained on T91 + BSD200 with the long
+# reference's patches (16 x 48 px), each audited against the 14 designs of the long reference at
+# 5,000 steps (scored on Set5 + Set14). Resumable: every training continues its state file; run
+# it again (from the repository root, in any sitting). The state files (1.5 MB of weights, 4.7 MB
+# with Adam's moments) stay in reports/supernet/, out of git; the audits' JSON come here.
+#   sh docs/results/2026-12-07-supernet/run.sh VARIANT...   (VARIANT: uniform-6000, fair-1200, ...)
+set -e
+D=docs/results/2026-12-07-supernet
+S=reports/supernet
+R=docs/results/2026-12-01-samplers/fronts-14-designs.csv
+DATA=../shared/data
+mkdir -p $S
+for v in "$@"; do
+  sampling=${v%-*}; steps=${v#*-}
+  python -m slwsr_search.supernet train --study budget150k --widths 16,20 --sampling "$sampling" --steps "$steps" \
+    --train-dir $DATA/train/T91 --train-dir $DATA/train/BSD200 --checkpoint-every 100 \
+    --snapshots "$((steps / 4)),$((steps / 2))" --out $S/$v.pt --quiet
+  for f in $S/$v.step$((steps / 4)).pt $S/$v.step$((steps / 2)).pt $S/$v.pt; do
+    name=$(basename "$f" .pt)
+    [ -f $D/audit-$name.json ] || python -m slwsr_search.supernet audit --study budget150k --supernet "$f" \
+      --reference $R --horizon 5000 --val-dir $DATA/Set5 --val-dir $DATA/Set14 --out $D/audit-$name.json \
+      > $D/audit-$name.txt
+  done
+done

@@ -1,0 +1,211 @@
+"""The supernet's jobs and command: a study's paths, a training that is stopped and continued ending
+exactly where an uninterrupted one does, files of another setup refused, designs scored with
+inherited weights (and after a fine-tune), ``slwsr supernet`` end to end in-process."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import DATA, run_command, stop_after, write_folders
+from slwsr_search.jobs.supernet import (SupernetHooks, SupernetSetup, budget, default_path, extremes, feasible_widths,
+                                        load_supernet, path_draw, setup_for, train_supernet_job)
+from slwsr_search.jobs.supernet_scores import score_designs, score_network
+from slwsr_search.model.cost import count_cost
+from slwsr_search.search.space import SearchSpace
+from slwsr_search.search.study import StudyConfig
+from slwsr_search.sr.data import load_pairs
+from slwsr_search.training.protocol import Protocol
+from slwsr_search.training.supernet import SupernetPlan
+
+PLAN = SupernetPlan(steps=6, batch_size=2, lr_patch=12, lr=2e-3, sampling="fair", seed=0)
+
+
+@pytest.fixture
+def smoke(tmp_path):
+    tr, va = write_folders(tmp_path)
+    cfg = StudyConfig.load("smoke")
+    return cfg, setup_for(cfg, train=(tr,)), va
+
+
+@pytest.mark.parametrize("space", ["slwsr", "slwsr-mix", "smoke"])
+def test_a_drawn_design_is_a_point_of_the_space(space):
+    sp = SearchSpace.load(space)
+    rng = random.Random(0)
+    for _ in range(30):
+        spec = sp.draw(rng)
+        # encoding it gives back parameters the space decodes to the same design
+        assert sp.decode(sp.encode(spec)) == spec and spec.n_feats in sp.n_feats
+
+
+def test_the_widths_in_the_budget_are_those_whose_cheapest_design_fits(tmp_path):
+    cfg = StudyConfig.load("budget150k")
+    assert feasible_widths(cfg) == cfg.space.n_feats  # n32's cheapest design fits 150,000 parameters
+    for n in cfg.space.n_feats:
+        assert count_cost(cfg.space.cheapest(n, 0)).params <= 150_000
+    text = Path(cfg.path).read_text().replace("max_params = 150_000", "max_params = 60_000")
+    (tmp_path / "small.toml").write_text(text)
+    small = StudyConfig.load(tmp_path / "small.toml")
+    widths = feasible_widths(small)
+    assert widths and max(widths) < 32
+    # no draw of a width left out fits; the paths of a feasible setup all do
+    draw, fits = path_draw(small, setup_for(small)), budget(small, setup_for(small))
+    rng = random.Random(1)
+    specs = [small.space.draw(rng) for _ in range(300)]
+    assert not [s for s in specs if s.n_feats not in widths and fits(s)]
+    assert all(fits(draw(rng)) for _ in range(20))
+
+
+def test_a_setup_names_the_width_it_cannot_use():
+    cfg = StudyConfig.load("budget150k")
+    with pytest.raises(ValueError, match="widths: 18 is not a width of search space 'slwsr'"):
+        setup_for(cfg, widths=(16, 18))
+    s = setup_for(cfg, widths=(20, 16))
+    assert s.widths == (16, 20) and s.max_expand == 6 and s.choices == ("res", "ir1", "ir2", "ir4", "ir6")
+    assert SupernetSetup.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    big, small = extremes(s)
+    assert count_cost(big).params > count_cost(small).params and big.n_feats == 20 and small.n_feats == 16
+
+
+def test_a_training_stopped_and_continued_ends_as_an_uninterrupted_one(smoke, tmp_path):
+    cfg, setup, _ = smoke
+    whole = train_supernet_job(cfg, setup, PLAN, tmp_path / "whole.pt", checkpoint_every=4)
+    assert whole.finished and whole.steps_done == 6
+    heard = []
+    cut = train_supernet_job(cfg, setup, PLAN, tmp_path / "cut.pt", SupernetHooks(on_checkpoint=lambda k, p: heard.append(k)),
+                             checkpoint_every=4, should_stop=stop_after(3))
+    assert not cut.finished and cut.steps_done == 3 and heard == [3]  # saved where it stopped
+    starts = []
+    done = train_supernet_job(cfg, setup, PLAN, tmp_path / "cut.pt", SupernetHooks(on_start=starts.append), checkpoint_every=4)
+    assert done.finished and starts[0].resumed_at == 3
+    a, b = load_supernet(tmp_path / "whole.pt"), load_supernet(tmp_path / "cut.pt")
+    assert all(torch.equal(x, y) for x, y in zip(a[0].state_dict().values(), b[0].state_dict().values()))
+    assert a[2].training["losses"] == b[2].training["losses"] and a[1] == setup
+
+
+@pytest.mark.parametrize("change, field", [(dict(lr=1e-3), "lr"), (dict(sampling="uniform"), "sampling"),
+                                           (dict(steps=9), "steps")])
+def test_a_file_of_another_plan_is_refused_naming_the_field(smoke, tmp_path, change, field):
+    cfg, setup, _ = smoke
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "s.pt", should_stop=stop_after(1))
+    other = SupernetPlan(**{**PLAN.to_dict(), **change})
+    with pytest.raises(ValueError, match=f"s.pt: holds a supernet trained with {field} "):
+        train_supernet_job(cfg, setup, other, tmp_path / "s.pt")
+
+
+def test_a_designs_checkpoint_is_not_a_supernet(tmp_path):
+    from slwsr_search import PRESETS
+    from slwsr_search.model.network import build_model
+    from slwsr_search.training.state import TrainingState, save_state
+
+    save_state(tmp_path / "d.pt", TrainingState.of_model(build_model(PRESETS["s-lwsr16"])))
+    with pytest.raises(ValueError, match="d.pt: not a supernet"):
+        load_supernet(tmp_path / "d.pt")
+
+
+def test_designs_are_scored_as_their_extracted_networks_score(smoke, tmp_path):
+    cfg, setup, _ = smoke
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "s.pt")
+    net, _, _ = load_supernet(tmp_path / "s.pt")
+    specs = [path_draw(cfg, setup)(random.Random(k)) for k in range(2)]
+    rows = score_designs(net, [("a", specs[0]), ("b", specs[1])], DATA.val)
+    assert [r.label for r in rows] == ["a", "b"] and rows[0].arch == specs[0].arch
+    assert (rows[0].psnr, rows[0].ssim, rows[0].l1) == score_network(net.extract(specs[0]).eval(), DATA.val, 4)
+    # a fine-tune starts from the inherited weights: it changes the score, and 0 steps change nothing
+    tuned = score_designs(net, [("a", specs[0])], DATA.val, finetune=2, train=DATA.train,
+                          protocol=Protocol(steps=2, batch_size=2, lr_patch=12, lr=1e-3))
+    assert tuned[0].finetune == 2 and tuned[0].psnr != rows[0].psnr
+    with pytest.raises(ValueError, match="wide: n_feats: 8 is over the supernet's 4"):
+        score_designs(net, [("wide", specs[0].replace(n_feats=8))], DATA.val)
+
+
+def test_the_command_trains_continues_and_scores(smoke, tmp_path, capsys):
+    from slwsr_search.cli.supernet import main
+
+    cfg, setup, va = smoke
+    out = str(tmp_path / "sn.pt")
+    args = ["train", "--study", "smoke", "--steps", "4", "--batch", "2", "--patch", "12", "--train-dir", setup.train[0],
+            "--out", out, "--quiet", "--threads", "1"]
+    code, text, err = run_command(lambda a: main(a, "supernet"), capsys, *args, prog="supernet")
+    assert code == 0 and "supernet of smoke: widths [4]" in text and "trained 4 steps" in text, err
+    code, _, err = run_command(lambda a: main(a, "supernet"), capsys, *[a if a != "4" else "5" for a in args], prog="supernet")
+    assert code == 2 and "holds a supernet trained with steps 4, not 5" in err and len(err.strip().splitlines()) == 1
+    arch = path_draw(cfg, setup)(random.Random(0)).arch
+    code, text, err = run_command(lambda a: main(a, "supernet"), capsys, "score", "--study", "smoke", "--supernet", out,
+                                  "--arch", arch, "--val-dir", va, "--json", "--threads", "1", prog="supernet")
+    (row,) = [json.loads(line) for line in text.splitlines()]
+    assert code == 0 and row["arch"] == arch and {"label", "params", "psnr", "ssim", "l1"} <= set(row), err
+    code, _, err = run_command(lambda a: main(a, "supernet"), capsys, "score", "--study", "smoke", "--supernet", out,
+                               "--arch", "s-lwsr16", prog="supernet")
+    assert code == 2 and "s-lwsr16: n_feats: 16 is over the supernet's 4" in err
+    assert default_path(cfg).as_posix() == "studies/smoke.supernet.pt"
+
+
+# ----- the audit: a proxy against a long reference ---------------------------------------------
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from slwsr_search.audit.proxy import paired_tau_difference, proxy_rows, read_reference  # noqa: E402
+
+
+def _reference_table(n: int = 12, seed: int = 0) -> pd.DataFrame:
+    g = np.random.default_rng(seed)
+    params = g.integers(50_000, 150_000, n)
+    ref = 27.5 + params / 200_000 + g.normal(0, 0.2, n)  # capacity helps, but far from decides
+    return pd.DataFrame({"label": [f"d{i}" for i in range(n)], "params": params, "macs": params * 70,
+                         "reference": ref, "perfect": ref, "reversed": -ref, "noise": g.normal(0, 1, n)})
+
+
+def test_a_perfect_score_leads_parameters_and_a_reversed_one_trails():
+    t = _reference_table()
+    rows = {r.name: r for r in proxy_rows(t, ["perfect", "reversed", "noise"], n_boot=500)}
+    assert list(rows)[0] == "params" and rows["params"].tau_minus_params == 0.0
+    p = rows["perfect"]
+    assert p.tau == 1.0 and p.rho == pytest.approx(1.0) and p.regret_db == 0.0 and p.pairs_right == p.pairs > 0
+    assert p.tau_minus_params == 1.0 - rows["params"].tau and p.tau_minus_params_interval[0] > 0
+    r = rows["reversed"]
+    assert r.tau == -1.0 and r.tau_minus_params_interval[1] < 0 and r.regret_db == t["reference"].max() - t["reference"].min()
+    assert rows["noise"].tau_interval[0] < rows["noise"].tau < rows["noise"].tau_interval[1]
+
+
+def test_the_paired_difference_uses_the_same_resamples():
+    t = _reference_table()
+    d, (lo, hi) = paired_tau_difference(t["perfect"], t["perfect"], t["reference"], n_boot=200)
+    assert d == 0.0 and lo == hi == 0.0  # the same score against itself: exactly 0 on every resample
+
+
+def test_the_reference_csv_is_read_at_a_horizon_and_a_missing_one_is_named(tmp_path):
+    t = _reference_table()
+    csv = tmp_path / "f.csv"
+    t.assign(arch="x", reference_at_5000=t["reference"], reference_mean=t["reference"] + 1).to_csv(csv, index=False)
+    assert read_reference(csv, 5000)["reference"].tolist() == t["reference"].tolist()
+    assert read_reference(csv)["reference"].tolist() == (t["reference"] + 1).tolist()
+    with pytest.raises(ValueError, match=r"f.csv: no column 'reference_at_300' \(horizons held: reference_at_5000\)"):
+        read_reference(csv, 300)
+
+
+def test_the_audit_command_scores_a_reference_and_writes_its_table(smoke, tmp_path, capsys):
+    from slwsr_search.cli.supernet import main
+
+    cfg, setup, va = smoke
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "s.pt")
+    draw = path_draw(cfg, setup)
+    specs = [draw(random.Random(k)) for k in range(5)]
+    pd.DataFrame({"label": [f"d{k}" for k in range(5)], "arch": [s.arch for s in specs],
+                  "params": [count_cost(s).params for s in specs], "macs": [count_cost(s).macs for s in specs],
+                  "reference_at_500": [27.0 + k / 10 for k in range(5)]}).to_csv(tmp_path / "ref.csv", index=False)
+    code, text, err = run_command(lambda a: main(a, "supernet"), capsys, "audit", "--study", "smoke", "--supernet",
+                                  str(tmp_path / "s.pt"), "--reference", str(tmp_path / "ref.csv"), "--horizon", "500",
+                                  "--val-dir", va, "--out", str(tmp_path / "a.json"), "--threads", "1", prog="supernet")
+    assert code == 0, err
+    saved = json.loads((tmp_path / "a.json").read_text())
+    assert [r["name"] for r in saved["scores"]] == ["params", "supernet_psnr", "supernet_ssim", "supernet_neg_l1", "macs"]
+    assert len(saved["designs"]) == 5 and saved["horizon"] == 500 and saved["steps"] == PLAN.steps
+    net, _, _ = load_supernet(tmp_path / "s.pt")
+    assert saved["designs"][2]["supernet_psnr"] == score_designs(net, [("d2", specs[2])], load_pairs(va, 4, progress=False))[0].psnr
+    assert "supernet_psnr" in text and "tau - params" in text
