@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,69 @@ def test_the_audit_command_scores_a_reference_and_writes_its_table(smoke, tmp_pa
     net, _, _ = load_supernet(tmp_path / "s.pt")
     assert saved["designs"][2]["supernet_psnr"] == score_designs(net, [("d2", specs[2])], load_pairs(va, 4, progress=False))[0].psnr
     assert "supernet_psnr" in text and "tau - params" in text
+
+
+# ----- a study scored by its supernet ------------------------------------------------------------
+
+def _supernet_study(tmp_path: Path, smoke_cfg: StudyConfig, extra: str = "") -> Path:
+    text = Path(smoke_cfg.path).read_text() + '\n[evaluator]\nkind = "supernet"\nsupernet = "s.pt"\n' + extra
+    (tmp_path / "sn.toml").write_text(text.replace('search_space = "smoke"', 'search_space = "smoke"\n'))
+    return tmp_path / "sn.toml"
+
+
+def test_a_study_scored_by_its_supernet_trains_nothing_and_its_key_names_the_supernet(smoke, tmp_path, monkeypatch):
+    import optuna
+
+    from slwsr_search.jobs.study import JobPlan, job_settings, run_job
+    from slwsr_search.search import rungs as rungs_mod
+    from slwsr_search.search.record import TrialRecord
+    from slwsr_search.model.spec import ArchSpec
+
+    cfg, setup, va = smoke
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "s.pt")
+    toml, url = _supernet_study(tmp_path, cfg), f"sqlite:///{tmp_path}/s.db"
+    monkeypatch.setattr(rungs_mod.Training, "run", lambda *a, **k: pytest.fail("a training ran"))
+    plan = JobPlan(n_trials=3, val_dirs=[va], train_dirs=[setup.train[0]], device="cpu", write_report=False)
+    r = run_job(str(toml), url, plan)
+    assert r.code == 0 and r.finished and "scored with the inherited weights of supernet s.pt (" in r.report.protocol_desc
+    net, _, _ = load_supernet(tmp_path / "s.pt")
+    val = load_pairs(va, 4, progress=False)
+    study = optuna.load_study(study_name="sn", storage=url)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 3
+    for t in done:
+        rec = TrialRecord.of(t)
+        assert t.values[0] == rec.psnr == score_designs(net, [("t", ArchSpec.from_json(rec.spec))], val)[0].psnr
+    st = job_settings(str(toml), url, plan)
+    assert st.scorer["kind"] == "supernet" and st.scorer["file"] == "s.pt"
+    key = st.key(st.protocol("cpu"))
+    # other weights, another key: the study refuses to resume under another supernet
+    train_supernet_job(cfg, setup, SupernetPlan(**{**PLAN.to_dict(), "seed": 1}), tmp_path / "s.pt.new")
+    (tmp_path / "s.pt.new").replace(tmp_path / "s.pt")
+    assert job_settings(str(toml), url, plan).key(st.protocol("cpu")) != key
+    with pytest.raises(ValueError, match="protocol"):
+        run_job(str(toml), url, JobPlan(**{**plan.__dict__, "n_trials": 4}))
+
+
+@pytest.mark.parametrize("extra, words", [
+    ('', "objectives: a supernet scores psnr and ssim, not loss"),
+    ('[fidelity]\nrungs = [1, 3]\n', "[fidelity]: a supernet scores each design once"),
+])
+def test_a_supernet_study_asking_what_a_supernet_does_not_score_is_refused(smoke, tmp_path, extra, words):
+    cfg, _, _ = smoke
+    toml = _supernet_study(tmp_path, cfg, extra)
+    text = toml.read_text()
+    if "loss" in words:
+        text = text.replace('objectives = ["psnr", "params", "macs"]', 'objectives = ["loss", "params", "macs"]')
+    toml.write_text(text)
+    with pytest.raises(ValueError, match=re.escape(words)):
+        StudyConfig.load(toml)
+
+
+def test_run_supernet_flag_refuses_a_missing_file_naming_it(smoke, tmp_path):
+    from slwsr_search.jobs.study import JobPlan, job_settings
+
+    with pytest.raises(ValueError, match="nope.pt: supernet not found"):
+        job_settings("smoke", f"sqlite:///{tmp_path}/x.db", JobPlan(supernet=str(tmp_path / "nope.pt")))
+    with pytest.raises(ValueError, match="--supernet .*x.pt: objectives: a supernet scores psnr and ssim, not loss"):
+        job_settings("budget150k", f"sqlite:///{tmp_path}/x.db", JobPlan(supernet=str(tmp_path / "x.pt")))

@@ -77,6 +77,9 @@ def build_parser(prog: str) -> Parser:
                    help="worker processes on this machine sharing the study (default 1; on CUDA, one GPU each, round robin)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", type=int, metavar="T", help="CPU threads per worker (default: the cores / --workers)")
+    p.add_argument("--supernet", metavar="FILE",
+                   help="score every trial with the inherited weights of this trained supernet (slwsr supernet train) "
+                        "instead of the study's evaluator; the study must rank by psnr or ssim (docs/supernet.md)")
     p.add_argument("--seed", type=int, help="sampler seed, and the root of every trial's training seed (default: the study's)")
     p.add_argument("--train-dir", action="append", metavar="DIR", help="training images instead of the study's (repeatable)")
     p.add_argument("--val-dir", action="append", metavar="DIR", help="validation images instead of the study's (repeatable)")
@@ -173,7 +176,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr run") -> int:
     cfg = StudyConfig.load(args.study)
     plan = JobPlan(args.n_trials, args.timeout, args.seed, args.train_dir, args.val_dir, args.workers, args.device,
                    args.threads, progress=not args.quiet and sys.stderr.isatty(), report_dir=args.report_dir,
-                   write_report=not args.no_report)
+                   write_report=not args.no_report, supernet=args.supernet)
     hooks = _hooks(cfg, args.worker)
     if args.worker is not None:  # a child of --workers: the parent created the study and printed the header
         return run_worker(cfg, args.storage, plan, args.worker, hooks)

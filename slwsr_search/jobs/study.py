@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from ..model.latency_table import LatencyTable
 from ..sr.data import BUILTIN, TrainData, discover, load_data
@@ -32,10 +32,11 @@ from ..search.runner import Runner, enqueue_baselines, requeue_interrupted, run_
 from ..search.storage import (STORAGE_ENV, claim_protocol, count_states, open_study, resolve_storage, rung_dir,
                               setup_lock)
 from ..search.study import StudyConfig, make_sampler, protocol_desc, protocol_key, sampler_seed, screening_record
-from ..search.workers import Started, StopRequest, WorkerPlan, failed_workers, local_plan, spawn_workers
-from ..reporting.compute import Report
+from ..search.workers import StopRequest, WorkerPlan, failed_workers, local_plan, spawn_workers
 from ..reporting.render import write_report
 from .report import study_report
+from .study_hooks import JobHooks, JobResult
+from .supernet import supernet_evaluator, supernet_scorer, with_supernet
 
 #: Set for a run's workers: how many trials the study held before the run (it seeds their samplers).
 TRIALS_BEFORE_ENV = "SLWSR_TRIALS_BEFORE"
@@ -50,7 +51,8 @@ class JobPlan:
     ``timeout`` (s; no trial starts after it), ``seed``, ``train_dirs`` / ``val_dirs`` (each None or
     empty: the study's), ``workers`` (processes on this machine), ``device``, ``threads`` (CPU
     threads per worker; None: the cores shared out), ``progress`` (progress bars on stderr) and
-    the report: written (``write_report``) to ``report_dir`` (None: ``reports/NAME``)."""
+    the report: written (``write_report``) to ``report_dir`` (None: ``reports/NAME``); ``supernet``:
+    a supernet state file that scores the trials (the study's ``[evaluator]`` otherwise)."""
 
     n_trials: int | None = None
     timeout: float | None = None
@@ -63,6 +65,7 @@ class JobPlan:
     progress: bool = False
     report_dir: str | Path | None = None
     write_report: bool = True
+    supernet: str | None = None  # score with this supernet's inherited weights instead of the study's evaluator
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class JobSettings:
     train_src: list[str]
     val_src: list[str]
     latency_table: LatencyTable | None = None  # prices latencies, when the study uses them
+    scorer: dict | None = None  # a supernet-scored study's evaluator: its file and its bytes' digest
 
     def protocol(self, device_type: str) -> Protocol:
         """The protocol this run trains with on a device of ``device_type``, seeded with the run's seed."""
@@ -84,7 +88,7 @@ class JobSettings:
 
     def key(self, protocol: Protocol) -> str:
         return protocol_key(protocol, self.train_src, self.val_src, self.cfg.space.scale, self.cfg.fidelity,
-                            self.int8)
+                            self.int8, {"evaluator": self.scorer} if self.scorer else None)
 
     @property
     def int8(self) -> Int8Settings | None:
@@ -102,61 +106,6 @@ class JobStart:
     device: str
     complete: int
     baselines: list[str]
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """How a run ended. ``code``: 0 done (or stopped by its timeout), 1 a worker failed, 130
-    interrupted; ``states``: the study's trials by state; ``trainings``: those this run finished
-    (not priced-only, deduplicated or surplus trials); ``report``: None when interrupted;
-    ``report_dir``: where it was written (None: not written)."""
-
-    code: int
-    states: dict[str, int]
-    n_trials: int
-    workers: int
-    elapsed_s: float
-    trainings: int
-    failed_workers: tuple[str, ...] = ()
-    report: Report | None = None
-    report_dir: Path | None = None
-
-    @property
-    def finished(self) -> bool:
-        """Whether the study holds its ``n_trials`` COMPLETE trials."""
-        return self.states.get("COMPLETE", 0) >= self.n_trials
-
-    @property
-    def trainings_per_hour(self) -> float:
-        return self.trainings / self.elapsed_s * 3600 if self.elapsed_s > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class JobHooks:
-    """What a run tells as it goes, each None or a callable. ``worker``: 0 for a run's own trials,
-    K for worker K's. ``on_calibrate(parts, path)``: the latency table is measured first;
-    ``on_start``: the study is open; ``on_trial(worker, trial)``: a trial ended (surplus trials
-    are silent); ``on_wait(worker, counts)``: running trials may complete the study;
-    ``on_lost(worker, number)``: a trial whose worker died (it is retried); ``on_stop_requested``:
-    the first Ctrl-C of a run without workers; ``on_interrupted(worker, number)``: the trial a
-    Ctrl-C cut short (None: none); ``on_worker`` and ``on_stopping_workers``: a worker started, the
-    first Ctrl-C of a run with workers; ``on_ran``: the trials are over (not after a Ctrl-C);
-    ``on_front_skipped(table, here)`` / ``on_front_measuring(n, table)``: the front is not timed on
-    this machine (``here``), or ``n`` points are; ``on_report``: the result, its report not written yet."""
-
-    on_calibrate: Callable[[list, Path], None] | None = None
-    on_start: Callable[[JobStart], None] | None = None
-    on_trial: Callable[[int, FrozenTrial], None] | None = None
-    on_wait: Callable[[int, dict[str, int]], None] | None = None
-    on_lost: Callable[[int, int], None] | None = None
-    on_stop_requested: Callable[[], None] | None = None
-    on_interrupted: Callable[[int, "int | None"], None] | None = None
-    on_worker: Callable[[Started], None] | None = None
-    on_stopping_workers: Callable[[], None] | None = None
-    on_ran: Callable[[JobResult], None] | None = None
-    on_front_skipped: Callable[[LatencyTable, str], None] | None = None
-    on_front_measuring: Callable[[int, LatencyTable], None] | None = None
-    on_report: Callable[[JobResult], None] | None = None
 
 
 def _tell(hook: Callable | None, *args) -> None:
@@ -192,13 +141,17 @@ def job_settings(config: StudyConfig | str | Path, storage: str | None = None, p
     if plan.threads is not None and plan.threads < 1:
         raise ValueError(f"--threads: expected an integer >= 1, got {plan.threads}")
     timeout = cfg.timeout if plan.timeout is None else plan.timeout
+    cfg = with_supernet(cfg, plan.supernet) if plan.supernet else cfg
     return JobSettings(cfg, resolve_storage(storage, cfg), seed, n_trials, timeout,
-                       list(plan.train_dirs or cfg.train), list(plan.val_dirs or cfg.val), table)
+                       list(plan.train_dirs or cfg.train), list(plan.val_dirs or cfg.val), table, supernet_scorer(cfg))
 
 
 def _check_protocol(study: optuna.Study, st: JobSettings, protocol: Protocol, key: str, record: bool) -> str:
     """The run's protocol description; refuses a study run with another protocol or data."""
     desc = protocol_desc(protocol, st.train_src, st.val_src, st.cfg.fidelity, st.int8)
+    if st.scorer:  # the protocol above trains nothing then: say what scored the designs
+        desc = f"scored with the inherited weights of supernet {st.scorer['file']} ({st.scorer['sha256']}); val " \
+               f"{' + '.join(st.val_src)}"
     claim_protocol(study, st.storage, key, desc, screening_record(protocol, st.cfg.fidelity),
                    [" + ".join(st.train_src), " + ".join(st.val_src)], record)
     return desc
@@ -215,7 +168,8 @@ def _work(st: JobSettings, study: optuna.Study, data: TrainData, dev, protocol: 
         configure_device(dev, speedups)  # process-wide switches, once, before any training
         runner = Runner(st.cfg, data, protocol, str(dev), key, speedups, progress=plan.progress and worker == 0,
                         on_trial=_for_worker(hooks.on_trial, worker), should_stop=lambda: stop.requested,
-                        rung_store=RungStore(rung_dir(st.storage, st.cfg.name)), latency_table=st.latency_table)
+                        rung_store=RungStore(rung_dir(st.storage, st.cfg.name)), latency_table=st.latency_table,
+                        evaluator=supernet_evaluator(st.cfg, data.val) if st.scorer else None)
         try:
             run_study(study, runner, st.n_trials, st.timeout, on_wait=_for_worker(hooks.on_wait, worker),
                       on_lost=_for_worker(hooks.on_lost, worker))
@@ -247,6 +201,7 @@ def _spawn(st: JobSettings, workers: list[WorkerPlan], n_existing: int, hooks: J
     args = ["--study", st.cfg.path, "--n-trials", str(st.n_trials), "--seed", str(st.seed), "--no-report"]
     args += ["--timeout", repr(st.timeout)] if st.timeout is not None else []
     args += [a for d in st.train_src for a in ("--train-dir", d)] + [a for d in st.val_src for a in ("--val-dir", d)]
+    args += ["--supernet", st.cfg.evaluator.supernet] if st.scorer and st.cfg.evaluator.supernet else []
     # the storage URL travels in the environment, never on a command line (passwords)
     env = {STORAGE_ENV: st.storage, TRIALS_BEFORE_ENV: str(n_existing)}
     return spawn_workers(WORKER_MODULE, args, workers, env, on_start=hooks.on_worker,

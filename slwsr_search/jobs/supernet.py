@@ -11,6 +11,8 @@ is told apart).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -25,9 +27,12 @@ from ..machine import cpu_label
 from ..model.cost import block_cost, count_cost
 from ..model.spec import N_SLOTS, POOL_SOURCES, ArchSpec, BlockSpec
 from ..model.supernet import SuperNet
+from ..search.evaluators import InheritedWeights
+from ..search.objectives import QUALITY
 from ..search.space import parse_block_choice
 from ..search.study import StudyConfig
-from ..sr.data import load_pairs
+from ..search.study_tables import EvaluatorSettings
+from ..sr.data import ImagePair, load_pairs
 from ..training.state import TrainingState, load_state, save_state
 from ..training.supernet import PATHS, Draw, SupernetPlan, SupernetTraining
 
@@ -274,3 +279,34 @@ def load_supernet(path: str | Path) -> tuple[SuperNet, SupernetSetup, TrainingSt
     except RuntimeError as e:
         raise ValueError(f"{path}: weights do not fit its supernet ({str(e).splitlines()[0]})") from None
     return net.eval(), setup, state
+
+
+# ----- a study scored by a supernet -------------------------------------------------------------
+
+def with_supernet(cfg: StudyConfig, path: str) -> StudyConfig:
+    """``cfg`` scored by the supernet in ``path`` (``slwsr run --supernet``), refused where it asks
+    what a supernet does not score."""
+    cfg = dataclasses.replace(cfg, evaluator=EvaluatorSettings("supernet", str(path)))
+    cfg.evaluator.check([o.name for o in cfg.objective_table if o.kind == QUALITY], cfg.fidelity.multi,
+                        cfg.needs_int8, f"--supernet {path}")
+    return cfg
+
+
+def supernet_scorer(cfg: StudyConfig) -> dict | None:
+    """A supernet-scored study's evaluator as its protocol key holds it: the file's name and the
+    SHA-256 of its bytes (other weights, other scores: a study refuses to resume under another);
+    None for a study trained from scratch."""
+    if cfg.evaluator.kind != "supernet":
+        return None
+    p = Path(cfg.evaluator.supernet)
+    if not p.is_file():
+        raise ValueError(f"{p}: supernet not found (train one: slwsr supernet train --study {cfg.name})")
+    return {"kind": "supernet", "file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()[:16]}
+
+
+def supernet_evaluator(cfg: StudyConfig, val: Sequence[ImagePair]) -> InheritedWeights:
+    """The evaluator of a supernet-scored study: its supernet's inherited weights, scored on ``val``."""
+    net, setup, _ = load_supernet(cfg.evaluator.supernet)
+    if setup.scale != cfg.space.scale:
+        raise ValueError(f"{cfg.evaluator.supernet}: a x{setup.scale} supernet cannot score study {cfg.name!r} (x{cfg.space.scale})")
+    return InheritedWeights(net, val)

@@ -27,7 +27,7 @@ from ..training.protocol import Protocol
 from .objectives import QUALITY, Objective, get_objectives
 from .resources import STUDIES, default_storage, find_toml
 from .space import SearchSpace, parse_block_choice
-from .study_tables import FaultTolerance, Fidelity, LatencySettings
+from .study_tables import EvaluatorSettings, FaultTolerance, Fidelity, LatencySettings
 
 SAMPLERS = ("NSGAIISampler", "TPESampler", "RandomSampler")
 
@@ -152,6 +152,7 @@ class StudyConfig:
     latency: LatencySettings = LatencySettings()
     max_int8_drop_db: float | None = None  # [constraints]: dB a trained design may lose to int8 (scored after training)
     int8: Int8Settings = Int8Settings()  # [int8]: how a trial's int8 graph is calibrated
+    evaluator: EvaluatorSettings = EvaluatorSettings()  # [evaluator]: brief training from scratch, or a supernet
 
     @property
     def needs_int8(self) -> bool:
@@ -205,7 +206,7 @@ class StudyConfig:
         check_keys(data, w, required=("search_space", "n_trials", "protocol", "constraints"),
                    optional=("description", "objectives", "cpu_protocol", "data", "sampler", "timeout", "seed",
                              "baselines", "storage", "fault_tolerance", "reference_protocol", "reference_ladder",
-                             "fidelity", "latency", "int8"))
+                             "fidelity", "latency", "int8", "evaluator"))
         try:
             space = SearchSpace.load(data["search_space"], relative_to=p.parent)
         except ValueError as e:
@@ -224,12 +225,15 @@ class StudyConfig:
         storage = data.get("storage") or default_storage(p.stem)
         if not isinstance(storage, str):
             raise ValueError(f"{w}: storage: expected a URL string, got {storage!r}")
-        return cls(name=p.stem, path=w, description=str(data.get("description", "")), space=space,
-                   objectives=objectives, train=tuple(train_src), val=tuple(val_src), storage=storage,
-                   **limits, **_protocols(data, w), **_run_settings(data, w),
-                   latency=LatencySettings.from_dict(data.get("latency", {}), f"{w}: [latency]", p.parent),
-                   fault_tolerance=FaultTolerance.from_dict(data.get("fault_tolerance", {}), f"{w}: [fault_tolerance]"),
-                   fidelity=fidelity, int8=Int8Settings.from_dict(data.get("int8", {}), f"{w}: [int8]"))
+        cfg = cls(name=p.stem, path=w, description=str(data.get("description", "")), space=space,
+                  objectives=objectives, train=tuple(train_src), val=tuple(val_src), storage=storage,
+                  **limits, **_protocols(data, w), **_run_settings(data, w),
+                  latency=LatencySettings.from_dict(data.get("latency", {}), f"{w}: [latency]", p.parent),
+                  fault_tolerance=FaultTolerance.from_dict(data.get("fault_tolerance", {}), f"{w}: [fault_tolerance]"),
+                  fidelity=fidelity, int8=Int8Settings.from_dict(data.get("int8", {}), f"{w}: [int8]"),
+                  evaluator=EvaluatorSettings.from_dict(data.get("evaluator", {}), f"{w}: [evaluator]", p.parent))
+        cfg.evaluator.check([o.name for o in cfg.objective_table if o.kind == QUALITY], fidelity.multi, cfg.needs_int8, w)
+        return cfg
 
     # ----- budget ----------------------------------------------------------------------------------
 
@@ -297,11 +301,12 @@ def screening_record(protocol: Protocol, fidelity: Fidelity = Fidelity()) -> dic
 
 
 def protocol_key(protocol: Protocol, train: Sequence[str], val: Sequence[str], scale: int,
-                 fidelity: Fidelity = Fidelity(), int8: Int8Settings | None = None) -> str:
+                 fidelity: Fidelity = Fidelity(), int8: Int8Settings | None = None, more: dict | None = None) -> str:
     """Identifies 'the same protocol and data' (protocol, data sources, scale, a multi-fidelity
-    study's rungs and top seeds, an int8-scoring study's ``int8`` calibration): equal keys mean a
-    spec's result can be reused, and a study refuses to resume under another key."""
-    extra = {**fidelity.settings(), **({"int8": int8.to_dict()} if int8 is not None else {})}
+    study's rungs and top seeds, an int8-scoring study's ``int8`` calibration, ``more``: a
+    supernet-scored study's supernet): equal keys mean a spec's result can be reused, and a study
+    refuses to resume under another key."""
+    extra = {**fidelity.settings(), **({"int8": int8.to_dict()} if int8 is not None else {}), **(more or {})}
     return settings_key(protocol.to_dict(), " + ".join(map(str, train)), " + ".join(map(str, val)), scale, extra)
 
 

@@ -121,3 +121,43 @@ class LatencySettings:
                 raise ValueError(f"{where}: table: expected a file path, got {table!r}")
             table = str((relative_to / table) if not Path(table).is_absolute() else Path(table))
         return cls(runtime, threads, table)
+
+
+#: How a study's trials score a design (``[evaluator] kind``).
+EVALUATORS: tuple[str, ...] = ("scratch", "supernet")
+
+
+@dataclass(frozen=True)
+class EvaluatorSettings:
+    """``[evaluator]`` of a study: ``kind`` "scratch" (each trial trains its design briefly from
+    scratch: the default) or "supernet" (each trial scores its design with the weights it inherits
+    from the trained supernet in the state file ``supernet``, written by ``slwsr supernet train``; a
+    relative path is read from the study file's folder). A supernet scores PSNR and SSIM on the
+    validation images and trains nothing, so such a study ranks by ``psnr`` or ``ssim``, with one
+    rung, one seed and no int8 scoring (docs/supernet.md)."""
+
+    kind: str = "scratch"
+    supernet: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str, relative_to: Path) -> "EvaluatorSettings":
+        check_keys(d, where, optional=("kind", "supernet"))
+        kind, path = d.get("kind", cls.kind), d.get("supernet")
+        if kind not in EVALUATORS:
+            raise ValueError(f"{where}: kind: expected one of {', '.join(EVALUATORS)}, got {kind!r}")
+        if (kind == "supernet") != (path is not None) or (path is not None and (not isinstance(path, str) or not path)):
+            raise ValueError(f"{where}: supernet: a supernet's state file goes with kind = \"supernet\" (and only "
+                             f"with it), got kind {kind!r} and supernet {path!r}")
+        return cls(kind, None if path is None else str(relative_to / path if not Path(path).is_absolute() else path))
+
+    def check(self, quality: list[str], multi: bool, int8: bool, where: str) -> None:
+        """``ValueError`` naming what a supernet-scored study asks that a supernet does not score."""
+        if self.kind != "supernet":
+            return
+        if [q for q in quality if q not in ("psnr", "ssim")]:
+            raise ValueError(f"{where}: objectives: a supernet scores psnr and ssim, not "
+                             f"{[q for q in quality if q not in ('psnr', 'ssim')][0]}")
+        if multi:
+            raise ValueError(f"{where}: [fidelity]: a supernet scores each design once; use rungs = [1], seeds_at_top = 1")
+        if int8:
+            raise ValueError(f"{where}: a supernet-scored study scores no int8 graph (int8 objectives and limits)")
