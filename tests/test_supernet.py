@@ -124,7 +124,9 @@ def test_a_study_scored_with_inherited_weights_trains_nothing(monkeypatch):
     runner = Runner(cfg, None, cfg.protocol_for("cpu"), "cpu", "supernet-test", evaluator=InheritedWeights(net, DATA.val))
     study = optuna.create_study(directions=cfg.directions, sampler=optuna.samplers.RandomSampler(seed=0))
     run_study(study, runner, n_trials=3, timeout=None)
-    for t in (t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE):
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert done
+    for t in done:
         rec = TrialRecord.of(t)
         spec = ArchSpec.from_json(rec.spec)
         assert (rec.psnr, rec.ssim) == score_design(net, spec, DATA.val) and t.values[0] == rec.psnr

@@ -68,7 +68,7 @@ def test_a_setup_names_the_width_it_cannot_use():
     s = setup_for(cfg, widths=(20, 16))
     assert s.widths == (16, 20) and s.max_expand == 6 and s.choices == ("res", "ir1", "ir2", "ir4", "ir6")
     assert SupernetSetup.from_dict(json.loads(json.dumps(s.to_dict()))) == s
-    big, small = extremes(s)
+    big, small = extremes(cfg, s)
     assert count_cost(big).params > count_cost(small).params and big.n_feats == 20 and small.n_feats == 16
 
 
@@ -80,9 +80,13 @@ def test_a_training_stopped_and_continued_ends_as_an_uninterrupted_one(smoke, tm
     cut = train_supernet_job(cfg, setup, PLAN, tmp_path / "cut.pt", SupernetHooks(on_checkpoint=lambda k, p: heard.append(k)),
                              checkpoint_every=4, should_stop=stop_after(3))
     assert not cut.finished and cut.steps_done == 3 and heard == [3]  # saved where it stopped
+    heard.clear()  # stopped right at a mark (step 4): saved once, not again at the stop
+    at_mark = train_supernet_job(cfg, setup, PLAN, tmp_path / "cut.pt", SupernetHooks(on_checkpoint=lambda k, p: heard.append(k)),
+                                 checkpoint_every=4, should_stop=stop_after(1))
+    assert at_mark.steps_done == 4 and heard == [4]
     starts = []
     done = train_supernet_job(cfg, setup, PLAN, tmp_path / "cut.pt", SupernetHooks(on_start=starts.append), checkpoint_every=4)
-    assert done.finished and starts[0].resumed_at == 3
+    assert done.finished and starts[0].resumed_at == 4
     a, b = load_supernet(tmp_path / "whole.pt"), load_supernet(tmp_path / "cut.pt")
     assert all(torch.equal(x, y) for x, y in zip(a[0].state_dict().values(), b[0].state_dict().values()))
     assert a[2].training["losses"] == b[2].training["losses"] and a[1] == setup
@@ -116,12 +120,51 @@ def test_designs_are_scored_as_their_extracted_networks_score(smoke, tmp_path):
     rows = score_designs(net, [("a", specs[0]), ("b", specs[1])], DATA.val)
     assert [r.label for r in rows] == ["a", "b"] and rows[0].arch == specs[0].arch
     assert (rows[0].psnr, rows[0].ssim, rows[0].l1) == score_network(net.extract(specs[0]).eval(), DATA.val, 4)
-    # a fine-tune starts from the inherited weights: it changes the score, and 0 steps change nothing
+    # a fine-tune starts from the inherited weights and changes the score
     tuned = score_designs(net, [("a", specs[0])], DATA.val, finetune=2, train=DATA.train,
                           protocol=Protocol(steps=2, batch_size=2, lr_patch=12, lr=1e-3))
     assert tuned[0].finetune == 2 and tuned[0].psnr != rows[0].psnr
     with pytest.raises(ValueError, match="wide: n_feats: 8 is over the supernet's 4"):
         score_designs(net, [("wide", specs[0].replace(n_feats=8))], DATA.val)
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(n_feats=16), "n_feats: the supernet was trained at widths [16, 20], not 16"),
+    (dict(blocks="ir3"), "blocks: ir3 is not a block choice the supernet was trained on"),
+])
+def test_a_design_of_slices_no_path_trained_is_refused(change, words):
+    from slwsr_search.model.spec import BlockSpec
+
+    cfg = StudyConfig.load("budget150k")
+    net = setup_for(cfg, widths=(16, 20)).build()
+    spec = cfg.space.draw(random.Random(0)).replace(n_feats=20)
+    net.extract(spec)  # a design of the setup: held
+    if "blocks" in change:
+        spec = spec.replace(blocks=(BlockSpec("ir", 3, True),) + spec.blocks[1:])
+    else:
+        net = setup_for(cfg, widths=(12, 20)).build()
+        words = words.replace("[16, 20], not 16", "[12, 20], not 16")
+        spec = spec.replace(n_feats=16)
+    with pytest.raises(ValueError, match=re.escape(words)):
+        net.extract(spec)
+
+
+def test_paths_vary_only_the_slots_the_space_searches(smoke):
+    from slwsr_search.model.spec import SLOTS
+    from slwsr_search.search.space import parse_block_choice
+    from slwsr_search.training.supernet import fair_paths, uniform_path
+
+    cfg, setup, _ = smoke
+    draw, choices = path_draw(cfg, setup), [parse_block_choice(c) for c in setup.choices]
+    rng = random.Random(0)
+    paths = fair_paths(draw, choices, rng, setup.slot_indices) + [uniform_path(draw, choices, rng, slots=setup.slot_indices)
+                                                                 for _ in range(10)]
+    for p in paths:  # every path a design of the space: the unsearched slots hold residual blocks
+        assert all(b.type == "res" for s, b in zip(SLOTS, p.blocks) if s not in setup.slots)
+    big, small = extremes(cfg, setup)
+    for p in (big, small):
+        assert all(b.type == "res" for s, b in zip(SLOTS, p.blocks) if s not in setup.slots)
+        assert set(p.pool) <= set(cfg.space.pool_sources)
 
 
 def test_the_command_trains_continues_and_scores(smoke, tmp_path, capsys):
@@ -188,6 +231,9 @@ def test_the_reference_csv_is_read_at_a_horizon_and_a_missing_one_is_named(tmp_p
     assert read_reference(csv)["reference"].tolist() == (t["reference"] + 1).tolist()
     with pytest.raises(ValueError, match=r"f.csv: no column 'reference_at_300' \(horizons held: reference_at_5000\)"):
         read_reference(csv, 300)
+    t.head(3).assign(arch="x", reference_mean=1.0).to_csv(csv, index=False)
+    with pytest.raises(ValueError, match="f.csv: 3 design.s. with a reference_mean; rank statistics need at least 4"):
+        read_reference(csv)
 
 
 def test_the_audit_command_scores_a_reference_and_writes_its_table(smoke, tmp_path, capsys):
@@ -276,3 +322,21 @@ def test_run_supernet_flag_refuses_a_missing_file_naming_it(smoke, tmp_path):
         job_settings("smoke", f"sqlite:///{tmp_path}/x.db", JobPlan(supernet=str(tmp_path / "nope.pt")))
     with pytest.raises(ValueError, match="--supernet .*x.pt: objectives: a supernet scores psnr and ssim, not loss"):
         job_settings("budget150k", f"sqlite:///{tmp_path}/x.db", JobPlan(supernet=str(tmp_path / "x.pt")))
+
+
+def test_an_extracted_checkpoint_is_the_designs_network_with_inherited_weights(smoke, tmp_path, capsys):
+    from slwsr_search.cli.supernet import main
+    from slwsr_search.training.checkpoint import load_checkpoint
+
+    cfg, setup, va = smoke
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "s.pt")
+    spec = path_draw(cfg, setup)(random.Random(2))
+    code, text, err = run_command(lambda a: main(a, "supernet"), capsys, "extract", "--study", "smoke", "--supernet",
+                                  str(tmp_path / "s.pt"), "--arch", spec.arch, "--out", str(tmp_path / "d.pt"), prog="supernet")
+    assert code == 0 and "weights inherited from" in text, err
+    model, ck = load_checkpoint(tmp_path / "d.pt")  # what slwsr evaluate --checkpoint reads
+    net, _, _ = load_supernet(tmp_path / "s.pt")
+    x = torch.rand(1, 3, 10, 12) * 255
+    with torch.no_grad():
+        assert model.spec == spec and torch.allclose(model(x), net(x, spec), atol=1e-3)
+    assert ck["extra"]["supernet_steps"] == PLAN.steps

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .horizons import top1_regret
-from .stats import bootstrap_interval, kendall_tau, kendall_tau_rows, matched_pairs, spearman_rho
+from .stats import MIN_DESIGNS, bootstrap_interval, kendall_tau, kendall_tau_rows, matched_pairs, spearman_rho
 
 #: The baseline every score is paired against.
 BASELINE = "params"
@@ -39,7 +39,10 @@ def read_reference(path: str | Path, horizon: int | None = None) -> pd.DataFrame
             raise ValueError(f"{p}: no column {need!r}" + (f" (horizons held: {', '.join(have)})" if have else ""))
     out = table[["label", "arch", "params", "macs"]].copy()
     out["reference"] = table[col].astype(float)
-    return out.dropna(subset=["reference"]).reset_index(drop=True)
+    out = out.dropna(subset=["reference"]).reset_index(drop=True)
+    if len(out) < MIN_DESIGNS:
+        raise ValueError(f"{p}: {len(out)} design(s) with a {col}; rank statistics need at least {MIN_DESIGNS}")
+    return out
 
 
 @dataclass(frozen=True)

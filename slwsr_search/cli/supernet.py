@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
+import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -17,10 +17,13 @@ from ..audit.proxy import read_reference
 from ..jobs.supernet import SupernetHooks, default_path, load_supernet, setup_for, train_supernet_job
 from ..jobs.supernet_scores import FINETUNE, audit_supernet, score_designs
 from ..machine import cpu_label
+from ..model.cost import count_cost
 from ..model.presets import PRESETS, get_preset
 from ..model.spec import ArchSpec
 from ..search.study import StudyConfig
+from ..search.workers import StopRequest
 from ..sr.data import load_pairs
+from ..training.checkpoint import save_checkpoint
 from ..training.device import Speedups, configure_device, resolve_device
 from ..training.supernet import PATHS, SAMPLINGS, SupernetPlan
 from .common import Parser
@@ -36,6 +39,8 @@ inherits, no training from scratch (docs/supernet.md).
   train   trains the study's supernet (resumable: the same command continues the file it names)
   score   scores designs with inherited weights, one JSON object per line with --json
   audit   scores a long reference's designs and ranks the scores against it (tau, rho, regret)
+  extract writes one design's network with its inherited weights as a checkpoint
+          (slwsr evaluate --checkpoint reads it)
 """
 
 TRAIN_EPILOG = """\
@@ -131,6 +136,13 @@ def build_parser(prog: str) -> Parser:
     a.add_argument("--train-dir", action="append", metavar="DIR", help="fine-tune images (default the supernet's own)")
     a.add_argument("--out", metavar="FILE.json", help="also write the designs' scores and the table as JSON")
     a.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
+    x = sub.add_parser("extract", help="one design's network with its inherited weights, as a checkpoint",
+                       description=DESCRIPTION, formatter_class=p.formatter_class)
+    x.add_argument("--study", required=True, metavar="NAME", help="the study whose supernet holds the design")
+    x.add_argument("--supernet", metavar="FILE", help="a supernet state file (default the study's)")
+    x.add_argument("--arch", required=True, metavar="ARCH", help="the design: arch string or preset")
+    x.add_argument("--out", required=True, metavar="FILE.pt", help="the checkpoint to write")
+    x.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
     return p
 
 
@@ -148,16 +160,10 @@ def _train(args) -> int:
     setup = setup_for(cfg, _ints(args.widths, "--widths") or None, args.paths, args.train_dir or ("builtin:train",))
     plan = SupernetPlan(args.steps, args.batch, args.patch, args.lr, args.sampling, args.seed)
     out = args.out or default_path(cfg)
-    bar, stop = None, []
+    bar = None
 
-    def on_signal(signum, _frame) -> None:
-        if stop:  # a second Ctrl-C: stop now, losing the steps since the last state file
-            raise KeyboardInterrupt
-        stop.append(signal.Signals(signum).name)
-        if bar is not None:
-            bar.write("stopping after this step (Ctrl-C again to stop now)")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    def on_request() -> None:
+        print("stopping after this step (Ctrl-C again to stop now)", file=sys.stderr, flush=True)
 
     def on_start(s) -> None:
         nonlocal bar
@@ -174,17 +180,18 @@ def _train(args) -> int:
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.2f}", refresh=False)
 
-    try:
-        done = train_supernet_job(cfg, setup, plan, out, SupernetHooks(on_start, on_step), args.checkpoint_every,
-                                  _ints(args.snapshots, "--snapshots"), should_stop=lambda: bool(stop))
+    done = None
+    try:  # the first Ctrl-C or SIGTERM stops after the current step and saves; a second stops at once
+        with StopRequest(on_request) as stop:
+            done = train_supernet_job(cfg, setup, plan, out, SupernetHooks(on_start, on_step), args.checkpoint_every,
+                                      _ints(args.snapshots, "--snapshots"), should_stop=lambda: stop.requested)
     except KeyboardInterrupt:  # the second signal: nothing saved past the last state file
-        done = None
+        pass
     finally:
         if bar is not None:
             bar.close()
     if done is None or not done.finished:
-        at = f"step {done.steps_done}" if done else "its last checkpoint"
-        print(f"stopped ({stop[0] if stop else 'interrupted'}) at {at}: run the same command to continue")
+        print(f"stopped at {f'step {done.steps_done}' if done else 'its last state file'}: run the same command to continue")
         return 130
     print(f"trained {done.steps_done} steps ({done.seconds:.0f} s this run); loss over the last 100 steps "
           f"{done.loss_tail:.3f}; {done.out}")
@@ -256,6 +263,19 @@ def _audit(args) -> int:
     return 0
 
 
+def _extract(args) -> int:
+    cfg = StudyConfig.load(args.study)
+    path = args.supernet or default_path(cfg)
+    net, setup, state = load_supernet(path)
+    (label, spec), = _designs(argparse.Namespace(arch=[args.arch], design_file=None))
+    model = net.extract(spec)
+    save_checkpoint(args.out, model, protocol={"supernet": str(path), **state.protocol}, steps=state.steps,
+                    extra={"inherited_from": str(path), "supernet_steps": state.steps, "label": label})
+    print(f"{args.out}: {spec.arch} ({count_cost(spec).params:,} params), weights inherited from {path} "
+          f"({state.steps} steps)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "slwsr supernet") -> int:
     args = build_parser(prog).parse_args(argv)
     for name in ("steps", "batch", "patch", "checkpoint_every", "threads"):
@@ -265,4 +285,4 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr supernet") -> int
     if getattr(args, "finetune", 0) < 0:
         raise ValueError(f"--finetune: expected an integer >= 0, got {args.finetune}")
     configure_device(resolve_device("cpu"), Speedups(threads=args.threads))
-    return {"train": _train, "score": _score, "audit": _audit}[args.action](args)
+    return {"train": _train, "score": _score, "audit": _audit, "extract": _extract}[args.action](args)

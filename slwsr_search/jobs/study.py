@@ -150,8 +150,8 @@ def _check_protocol(study: optuna.Study, st: JobSettings, protocol: Protocol, ke
     """The run's protocol description; refuses a study run with another protocol or data."""
     desc = protocol_desc(protocol, st.train_src, st.val_src, st.cfg.fidelity, st.int8)
     if st.scorer:  # the protocol above trains nothing then: say what scored the designs
-        desc = f"scored with the inherited weights of supernet {st.scorer['file']} ({st.scorer['sha256']}); val " \
-               f"{' + '.join(st.val_src)}"
+        desc = f"scored with the inherited weights of supernet {st.scorer['file']} ({st.scorer['steps']} steps, " \
+               f"weights {st.scorer['sha256']}); val {' + '.join(st.val_src)}"
     claim_protocol(study, st.storage, key, desc, screening_record(protocol, st.cfg.fidelity),
                    [" + ".join(st.train_src), " + ".join(st.val_src)], record)
     return desc

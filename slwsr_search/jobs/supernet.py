@@ -25,11 +25,11 @@ import torch
 from ..config import is_int
 from ..machine import cpu_label
 from ..model.cost import block_cost, count_cost
-from ..model.spec import N_SLOTS, POOL_SOURCES, ArchSpec, BlockSpec
+from ..model.spec import N_SLOTS, POOL_SOURCES, RES, SLOTS, ArchSpec, BlockSpec
 from ..model.supernet import SuperNet
 from ..search.evaluators import InheritedWeights
 from ..search.objectives import QUALITY
-from ..search.space import parse_block_choice
+from ..search.space import keep_mask, parse_block_choice
 from ..search.study import StudyConfig
 from ..search.study_tables import EvaluatorSettings
 from ..sr.data import ImagePair, load_pairs
@@ -51,7 +51,7 @@ class SupernetSetup:
     """What a supernet holds and is trained on: ``study``'s space at ``scale``, paths of the widths
     ``widths`` and the block ``choices`` (the space's; inverted residuals up to ``max_expand``),
     drawn from the study's budget (``paths`` "feasible") or the whole space ("space"), trained on
-    the image sources ``train``."""
+    the image sources ``train``; ``slots``: the slots the space searches."""
 
     study: str
     scale: int
@@ -60,6 +60,7 @@ class SupernetSetup:
     max_expand: int
     paths: str
     train: tuple[str, ...]
+    slots: tuple[str, ...] = SLOTS  # the searched slots (the others hold a residual block in every design)
 
     def __post_init__(self) -> None:
         if self.paths not in PATHS:
@@ -82,12 +83,18 @@ class SupernetSetup:
             raise ValueError(f"{where}: not a supernet (expected {SUPERNET_KIND!r})")
         try:
             return cls(d["study"], int(d["scale"]), tuple(d["widths"]), tuple(d["choices"]), int(d["max_expand"]),
-                       d["paths"], tuple(d["train"]))
+                       d["paths"], tuple(d["train"]), tuple(d.get("slots", SLOTS)))  # files before slots: all searched
         except KeyError as e:
             raise ValueError(f"{where}: missing field {e.args[0]!r}") from None
 
     def build(self) -> SuperNet:
-        return SuperNet(self.scale, self.max_feats, self.max_expand)
+        """The supernet, refusing designs of other widths or block choices than it trains."""
+        blocks = [parse_block_choice(c) for c in self.choices] + ([RES] if len(self.slots) < N_SLOTS else [])
+        return SuperNet(self.scale, self.max_feats, self.max_expand, self.widths, tuple((b.type, b.expand) for b in blocks))
+
+    @property
+    def slot_indices(self) -> tuple[int, ...]:
+        return tuple(SLOTS.index(s) for s in self.slots)
 
 
 def feasible_widths(cfg: StudyConfig) -> tuple[int, ...]:
@@ -107,6 +114,8 @@ def setup_for(cfg: StudyConfig, widths: Sequence[int] | None = None, paths: str 
     space = cfg.space
     if widths is None:
         widths = feasible_widths(cfg) if paths == "feasible" else space.n_feats
+        if not widths:
+            raise ValueError(f"study {cfg.name!r}: no width of search space {space.name!r} has a design inside the budget")
     bad = [w for w in widths if w not in space.n_feats]
     if bad:
         raise ValueError(f"widths: {bad[0]} is not a width of search space {space.name!r} ({list(space.n_feats)})")
@@ -116,7 +125,7 @@ def setup_for(cfg: StudyConfig, widths: Sequence[int] | None = None, paths: str 
         raise ValueError(f"blocks.choices: {other[0]!r}: the supernet holds res and ir blocks only")
     max_expand = max((b.expand for b in blocks if b.type == "ir"), default=1)
     return SupernetSetup(cfg.name, space.scale, tuple(sorted(widths)), tuple(space.block_choices), max_expand, paths,
-                         tuple(str(t) for t in train))
+                         tuple(str(t) for t in train), tuple(space.block_slots))
 
 
 def budget(cfg: StudyConfig, setup: SupernetSetup) -> Callable[[ArchSpec], bool] | None:
@@ -146,15 +155,18 @@ def path_draw(cfg: StudyConfig, setup: SupernetSetup, max_tries: int = 10_000) -
     return draw
 
 
-def extremes(setup: SupernetSetup) -> tuple[ArchSpec, ArchSpec]:
-    """The sandwich rule's largest and smallest paths: the widest width with each slot's choice of
-    the most parameters and every pool source; the narrowest with the fewest and the head alone."""
-    blocks = [parse_block_choice(c) for c in setup.choices]
+def extremes(cfg: StudyConfig, setup: SupernetSetup) -> tuple[ArchSpec, ArchSpec]:
+    """The sandwich rule's largest and smallest paths, both designs of the space: the widest width
+    with each searched slot's choice of the most parameters and every pool source of the space; the
+    narrowest with the fewest and one source; activations by the space's first keep setting."""
+    sp, blocks = cfg.space, [parse_block_choice(c) for c in setup.choices]
+    acts = keep_mask(sp.keep[0])
 
     def path(n: int, pick, pool: tuple[str, ...]) -> ArchSpec:
         b = pick(blocks, key=lambda k: block_cost(k, n, 1)[0])
-        return ArchSpec(setup.scale, n, tuple(BlockSpec(b.type, b.expand, True) for _ in range(N_SLOTS)), pool)
-    return path(setup.max_feats, max, POOL_SOURCES), path(min(setup.widths), min, ("head",))
+        return ArchSpec(setup.scale, n, tuple(BlockSpec(b.type, b.expand, a) if s in setup.slots else BlockSpec("res", None, a)
+                                              for s, a in zip(SLOTS, acts)), pool, sp.res_scale[0])
+    return path(setup.max_feats, max, tuple(sp.pool_sources)), path(min(setup.widths), min, tuple(sp.pool_sources[:1]))
 
 
 @dataclass(frozen=True)
@@ -211,7 +223,8 @@ def train_supernet_job(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPla
     torch.manual_seed(plan.seed)
     net = setup.build()
     training = SupernetTraining(net, train, plan, path_draw(cfg, setup), [parse_block_choice(c) for c in setup.choices],
-                                extremes(setup) if plan.sampling == "sandwich" else None, budget(cfg, setup))
+                                extremes(cfg, setup) if plan.sampling == "sandwich" else None, budget(cfg, setup),
+                                setup.slot_indices)
     extra: dict[str, Any] = {"supernet": setup.to_dict(), "train_seconds": 0.0, "cpus": [], "threads": torch.get_num_threads()}
     if out.exists():
         state = _matching_state(out, setup, plan)
@@ -232,16 +245,17 @@ def train_supernet_job(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPla
         if hooks.on_checkpoint:
             hooks.on_checkpoint(training.steps_done, out)
 
+    saved_at = training.steps_done
     for mark in (m for m in marks if m > training.steps_done):
         training.run(until=mark, on_step=hooks.on_step, should_stop=should_stop)
+        if training.steps_done > saved_at:  # once per step count: a stop right at a mark saves nothing more
+            save()
+            saved_at = training.steps_done
         if training.steps_done < mark:  # stopped
             break
-        save()
         if mark in snapshots:
             snap = out.with_name(f"{out.stem}.step{mark}.pt")
             save_state(snap, TrainingState(largest_path(setup), plan.to_dict(), mark, {"model": net.state_dict()}, extra))
-    if training.steps_done < plan.steps and training.steps_done > 0:
-        save()
     tail = training.losses[-100:]
     return SupernetTrained(out, training.steps_done, plan.steps, time.perf_counter() - t0,
                            float(np.mean(tail)) if tail else math.nan)
@@ -293,20 +307,24 @@ def with_supernet(cfg: StudyConfig, path: str) -> StudyConfig:
 
 
 def supernet_scorer(cfg: StudyConfig) -> dict | None:
-    """A supernet-scored study's evaluator as its protocol key holds it: the file's name and the
-    SHA-256 of its bytes (other weights, other scores: a study refuses to resume under another);
-    None for a study trained from scratch."""
+    """A supernet-scored study's evaluator as its protocol key holds it: the file's name, its
+    training steps and the SHA-256 of its weights (other weights, other scores: a study refuses to
+    resume under another); None for a study trained from scratch. The supernet is loaded and checked
+    here, before a run records anything."""
     if cfg.evaluator.kind != "supernet":
         return None
     p = Path(cfg.evaluator.supernet)
     if not p.is_file():
         raise ValueError(f"{p}: supernet not found (train one: slwsr supernet train --study {cfg.name})")
-    return {"kind": "supernet", "file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()[:16]}
+    net, setup, state = load_supernet(p)
+    if setup.scale != cfg.space.scale:
+        raise ValueError(f"{p}: a x{setup.scale} supernet cannot score study {cfg.name!r} (x{cfg.space.scale})")
+    digest = hashlib.sha256()
+    for k, v in sorted(net.state_dict().items()):
+        digest.update(k.encode() + v.detach().cpu().numpy().tobytes())
+    return {"kind": "supernet", "file": p.name, "steps": state.steps, "sha256": digest.hexdigest()[:16]}
 
 
 def supernet_evaluator(cfg: StudyConfig, val: Sequence[ImagePair]) -> InheritedWeights:
     """The evaluator of a supernet-scored study: its supernet's inherited weights, scored on ``val``."""
-    net, setup, _ = load_supernet(cfg.evaluator.supernet)
-    if setup.scale != cfg.space.scale:
-        raise ValueError(f"{cfg.evaluator.supernet}: a x{setup.scale} supernet cannot score study {cfg.name!r} (x{cfg.space.scale})")
-    return InheritedWeights(net, val)
+    return InheritedWeights(load_supernet(cfg.evaluator.supernet)[0], val)

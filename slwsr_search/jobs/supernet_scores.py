@@ -19,6 +19,7 @@ from ..model.spec import ArchSpec
 from ..model.supernet import SuperNet
 from ..sr.data import ImagePair, TrainData
 from ..sr.evaluate import evaluate_pairs, model_upscaler
+from ..sr.metrics import quantize
 from ..training.loop import Training
 from ..training.protocol import Protocol
 
@@ -56,7 +57,8 @@ def score_network(model: torch.nn.Module, val: Sequence[ImagePair], scale: int) 
         return outs[-1]
     res = evaluate_pairs(val, keep, scale)
     c = scale
-    l1 = float(np.mean([np.abs(np.clip(o, 0, 255)[c:-c, c:-c] - p.hr[c:-c, c:-c].astype(np.float32)).mean()
+    # on the 8-bit output the PSNR and SSIM score, so the three describe one picture
+    l1 = float(np.mean([np.abs(quantize(o)[c:-c, c:-c].astype(np.float32) - p.hr[c:-c, c:-c].astype(np.float32)).mean()
                         for o, p in zip(outs, val)]))
     return res.psnr, res.ssim, l1
 

@@ -36,13 +36,17 @@ class _SlotWeights(nn.Module):
 class SuperNet(nn.Module):
     """Every design of ``scale`` with ``n_feats <= max_feats`` and inverted residuals of expansion
     ``<= max_expand``, as paths through shared weights. ``forward(x, spec)``: the design's output
-    (0..255 in and out, as :class:`~.network.SLWSR`)."""
+    (0..255 in and out, as :class:`~.network.SLWSR`). ``widths`` and ``blocks`` (``(type, expand)``
+    pairs), when given, are the widths and block choices it was trained on: :meth:`check` refuses
+    any other, whose slices no training path used."""
 
-    def __init__(self, scale: int, max_feats: int, max_expand: int) -> None:
+    def __init__(self, scale: int, max_feats: int, max_expand: int, widths: tuple[int, ...] | None = None,
+                 blocks: tuple[tuple[str, int | None], ...] | None = None) -> None:
         super().__init__()
         if scale not in (2, 3, 4):
             raise ValueError(f"scale: expected 2, 3 or 4, got {scale!r}")
         self.scale, self.max_feats, self.max_expand = scale, max_feats, max_expand
+        self.widths, self.blocks = widths, None if blocks is None else {(t, e) for t, e in blocks}
         n = max_feats
         self.register_buffer("rgb_mean", torch.tensor(DIV2K_RGB_MEAN).view(1, 3, 1, 1) * PIXEL_RANGE,
                              persistent=False)
@@ -60,9 +64,13 @@ class SuperNet(nn.Module):
             raise ValueError(f"scale: the supernet is x{self.scale}, the spec x{spec.scale}")
         if spec.n_feats > self.max_feats:
             raise ValueError(f"n_feats: {spec.n_feats} is over the supernet's {self.max_feats}")
+        if self.widths is not None and spec.n_feats not in self.widths:
+            raise ValueError(f"n_feats: the supernet was trained at widths {list(self.widths)}, not {spec.n_feats}")
         for b in spec.blocks:
             if b.type not in ("res", "ir") or (b.type == "ir" and b.expand > self.max_expand):
                 raise ValueError(f"blocks: {b.token} is not in the supernet (res, ir up to {self.max_expand})")
+            if self.blocks is not None and (b.type, b.expand) not in self.blocks:
+                raise ValueError(f"blocks: {b.type}{b.expand or ''} is not a block choice the supernet was trained on")
 
     def _block(self, w: _SlotWeights, b: BlockSpec, x: torch.Tensor, n: int, res_scale: float) -> torch.Tensor:
         act = F.relu if b.act else (lambda t: t)
@@ -78,7 +86,7 @@ class SuperNet(nn.Module):
     def forward(self, x: torch.Tensor, spec: ArchSpec) -> torch.Tensor:
         n, blocks = spec.n_feats, iter(zip(self.slots, spec.blocks))
         head = _conv(self.head, x - self.rgb_mean, n, 3)
-        feats, y, fusion = [head], head, 0
+        feats, y, fusion, pool = [head], head, 0, None  # pool: set after LB5, read by the fusion bunches
         for name, k in BUNCHES:
             if name.startswith("F"):
                 mix = 0.5 * feats[POOL_SOURCES.index(FUSION_SKIPS[fusion])] + 0.5 * pool

@@ -11,8 +11,9 @@ Each step trains paths drawn by one of :data:`SAMPLINGS`:
   and the smallest path and two drawn ones; the largest learns from the ground truth, the others
   from its output (detached).
 
-Everything a path holds besides its blocks (width, activations, pool) comes from ``draw``, the
-study's design draw, so paths stay within what the study searches. ``keep`` (the study's budget,
+Everything a path holds besides its searched slots' blocks (width, activations, pool, the blocks
+of slots the study does not search) comes from ``draw``, the study's design draw, so paths stay
+within what the study searches; only the searched slots (``slots``) vary. ``keep`` (the study's budget,
 when paths are "feasible") redraws a uniform or sandwich path until it fits; strict fairness's
 paths are not filtered, since every choice must be trained once per slot at each step.
 """
@@ -41,13 +42,13 @@ Draw = Callable[[random.Random], ArchSpec]
 
 @dataclass(frozen=True)
 class SupernetPlan:
-    """How a supernet is trained: ``steps`` updates of L1 loss with Adam at ``lr`` (cosine to 0),
+    """How a supernet is trained: ``steps`` updates of L1 loss with Adam at ``lr`` (cosine to 0 over the steps),
     ``batch_size`` patches of ``lr_patch`` LR pixels, paths by ``sampling``, seeded by ``seed``."""
 
     steps: int
     batch_size: int = 16
     lr_patch: int = 48
-    lr: float = 2e-3
+    lr: float = 1e-3  # the long reference's
     sampling: str = "fair"
     seed: int = 0
 
@@ -72,25 +73,31 @@ class SupernetPlan:
         return cls(**d)
 
 
-def with_blocks(spec: ArchSpec, kinds: Sequence[BlockSpec]) -> ArchSpec:
-    """``spec`` with each slot's block type and expansion from ``kinds`` (its activations kept as drawn)."""
-    return spec.replace(blocks=tuple(BlockSpec(k.type, k.expand, b.act) for k, b in zip(kinds, spec.blocks)))
+def with_blocks(spec: ArchSpec, kinds: dict[int, BlockSpec]) -> ArchSpec:
+    """``spec`` with the block type and expansion of each slot in ``kinds`` (slot index -> choice),
+    the other slots and every activation kept as drawn."""
+    return spec.replace(blocks=tuple(BlockSpec(kinds[i].type, kinds[i].expand, b.act) if i in kinds else b
+                                     for i, b in enumerate(spec.blocks)))
 
 
-def fair_paths(draw: Draw, choices: Sequence[BlockSpec], rng: random.Random) -> list[ArchSpec]:
-    """Strict fairness: ``len(choices)`` paths in which every slot uses each choice exactly once."""
+def fair_paths(draw: Draw, choices: Sequence[BlockSpec], rng: random.Random,
+               slots: Sequence[int] | None = None) -> list[ArchSpec]:
+    """Strict fairness: ``len(choices)`` paths in which every searched slot (``slots``, indices;
+    None: all) uses each choice exactly once."""
     m = len(choices)
     base = [draw(rng) for _ in range(m)]
-    perms = [rng.sample(range(m), m) for _ in base[0].blocks]  # one permutation per slot
-    return [with_blocks(base[j], [choices[p[j]] for p in perms]) for j in range(m)]
+    slots = range(len(base[0].blocks)) if slots is None else slots
+    perms = {i: rng.sample(range(m), m) for i in slots}  # one permutation per searched slot
+    return [with_blocks(base[j], {i: choices[p[j]] for i, p in perms.items()}) for j in range(m)]
 
 
 def uniform_path(draw: Draw, choices: Sequence[BlockSpec], rng: random.Random,
-                 keep: Callable[[ArchSpec], bool] | None = None, max_tries: int = 1000) -> ArchSpec:
-    """One path, each slot's choice drawn uniformly; redrawn until ``keep`` accepts it (when given)."""
+                 keep: Callable[[ArchSpec], bool] | None = None, max_tries: int = 1000,
+                 slots: Sequence[int] | None = None) -> ArchSpec:
+    """One path, each searched slot's choice drawn uniformly; redrawn until ``keep`` accepts it (when given)."""
     for _ in range(max_tries):
         spec = draw(rng)
-        spec = with_blocks(spec, [rng.choice(choices) for _ in spec.blocks])
+        spec = with_blocks(spec, {i: rng.choice(choices) for i in (range(len(spec.blocks)) if slots is None else slots)})
         if keep is None or keep(spec):
             return spec
     raise ValueError(f"paths: no uniform path inside the budget in {max_tries:,} draws")
@@ -105,12 +112,12 @@ class SupernetTraining:
 
     def __init__(self, net: SuperNet, train: Sequence[ImagePair], plan: SupernetPlan, draw: Draw,
                  choices: Sequence[BlockSpec], extremes: tuple[ArchSpec, ArchSpec] | None = None,
-                 keep: Callable[[ArchSpec], bool] | None = None) -> None:
+                 keep: Callable[[ArchSpec], bool] | None = None, slots: Sequence[int] | None = None) -> None:
         if plan.sampling == "sandwich" and extremes is None:
             raise ValueError("sampling 'sandwich': needs the largest and the smallest path (extremes)")
         self.net, self.plan, self.draw, self.choices, self.extremes = net, plan, draw, tuple(choices), extremes
-        self.keep = keep
-        self.rng = random.Random(plan.seed)
+        self.keep, self.slots = keep, slots
+        self.rng = random.Random(f"paths-{plan.seed}")  # its own stream, apart from the patches' (seeded plan.seed)
         self.patches = PatchSampler(train, net.scale, plan.lr_patch, plan.batch_size, seed=plan.seed)
         self.opt = torch.optim.Adam(net.parameters(), lr=plan.lr)
         self.steps_done, self.losses = 0, []
@@ -173,11 +180,11 @@ def train_supernet(net: SuperNet, train: Sequence[ImagePair], plan: SupernetPlan
 def _step(t: SupernetTraining, lr_img: torch.Tensor, hr_img: torch.Tensor) -> float:
     """One update's gradients (accumulated over its paths); returns their mean loss."""
     if t.plan.sampling == "fair":
-        paths = fair_paths(t.draw, t.choices, t.rng)
+        paths = fair_paths(t.draw, t.choices, t.rng, t.slots)
     elif t.plan.sampling == "uniform":
-        paths = [uniform_path(t.draw, t.choices, t.rng, t.keep)]
+        paths = [uniform_path(t.draw, t.choices, t.rng, t.keep, slots=t.slots)]
     else:
-        paths = [*t.extremes, *(uniform_path(t.draw, t.choices, t.rng, t.keep) for _ in range(2))]
+        paths = [*t.extremes, *(uniform_path(t.draw, t.choices, t.rng, t.keep, slots=t.slots) for _ in range(2))]
     target, total = hr_img, 0.0
     for i, spec in enumerate(paths):
         out = t.net(lr_img, spec)
