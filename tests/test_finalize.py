@@ -406,3 +406,23 @@ def test_protocol_auto_picks_the_papers_on_cuda_and_says_so(tmp_path, capsys, da
         cli.main(["--help"], "finalize")
     text = " ".join(capsys.readouterr().out.split())
     assert "`long` on a CPU" in text and "`paper` on CUDA (the paper's 1,000,000 steps" in text
+
+
+def test_a_run_starts_from_the_weights_of_init_and_refuses_another_designs(tmp_path, data):
+    """--init: a supernet's inherited weights (or any checkpoint of the design) are where the
+    training starts; at lr ~0 the weights stay where they started, and a run from a fresh
+    initialisation does not start there."""
+    spec = get_preset("s-lwsr16-half")
+    torch.manual_seed(7)
+    start = build_model(spec)
+    save_checkpoint(tmp_path / "init.pt", start)
+    still = Protocol(steps=2, batch_size=2, lr_patch=16, lr=1e-12)
+    r = finalize_training(tmp_path / "run", config(protocol=still, init=str(tmp_path / "init.pt")), data, "cpu")
+    got = load_state(tmp_path / "run" / STATE).weights
+    assert r.status == "ok" and all(torch.allclose(got[k], v, atol=1e-6) for k, v in start.state_dict().items())
+    assert "from the weights in" in (tmp_path / "run" / LOG).read_text()
+    fresh = finalize_training(tmp_path / "fresh", config(protocol=still), data, "cpu")
+    assert fresh.status == "ok" and not torch.equal(load_state(tmp_path / "fresh" / STATE).weights["head.weight"], start.state_dict()["head.weight"])
+    save_checkpoint(tmp_path / "other.pt", build_model(get_preset("s-lwsr16")))
+    with pytest.raises(ValueError, match="other.pt: holds spec"):
+        finalize_training(tmp_path / "run2", config(protocol=still, init=str(tmp_path / "other.pt")), data, "cpu")

@@ -84,6 +84,8 @@ def build_parser(prog: str) -> Parser:
     g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
     g.add_argument("--halve-every", type=int, help="steps between halvings for --schedule step")
     g.add_argument("--seed", type=int, help="initial weights and patch stream (default 0)")
+    g.add_argument("--init", metavar="FILE.pt", help="start from this checkpoint's weights (of the same design), e.g. "
+                                                     "a supernet's inherited weights (slwsr supernet extract)")
     g.add_argument("--no-augment", action="store_true", help="no flips/rotations")
     g.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="keep a moving average of the weights with this decay per step (BasicSR uses 0.999), scored "
@@ -148,7 +150,7 @@ def _config(args, parser, dev) -> tuple[str, str, FinalizeConfig]:
     protocol: Protocol = dataclasses.replace(PROTOCOLS[pname], **{k: v for k, v in overrides.items() if v is not None})
     train_dirs, val_dirs = args.train_dir or ["builtin:train"], args.val_dir or ["builtin:val"]
     return name, pname, FinalizeConfig(spec, protocol, tuple(train_dirs), tuple(val_dirs), args.checkpoint_every,
-                                       args.eval_every, args.ema, origin)
+                                       args.eval_every, args.ema, origin, init=args.init or "")
 
 
 def _header(config: FinalizeConfig, pname: str, data, out: Path, args) -> None:

@@ -32,7 +32,7 @@ from ..sr.data import TrainData
 from .device import Speedups, validation_scores
 from .loop import INTERRUPTED, OK, Training
 from .protocol import Protocol
-from .state import TrainingState, resume, save_state
+from .state import TrainingState, load_state, resume, save_state
 
 #: The files of a run folder.
 CONFIG, STATE, PROGRESS, LOG = "finalize.json", "state.pt", "progress.csv", "log.txt"
@@ -56,7 +56,9 @@ class FinalizeConfig:
     and ``eval_every``: steps between checkpoints and between validation scores (the last step
     always gets both); ``eval_at``: more steps to score at (a ladder of horizons: a long
     reference's curve); ``ema_decay``: 0 (off) or the moving average's decay per step (BasicSR's
-    0.999); ``origin``: where the spec came from, for the model card (not compared on resume).
+    0.999); ``origin``: where the spec came from, for the model card (not compared on resume);
+    ``init``: a checkpoint of the spec to start from instead of a fresh initialisation (``slwsr
+    supernet extract``'s inherited weights), refused when it holds another spec.
     """
 
     spec: ArchSpec
@@ -68,6 +70,7 @@ class FinalizeConfig:
     ema_decay: float = 0.0
     origin: str = ""
     eval_at: tuple[int, ...] = ()
+    init: str = ""  # a checkpoint of the spec's network to start from (a supernet's inherited weights); "": fresh
 
     def __post_init__(self) -> None:
         for name in ("checkpoint_every", "eval_every"):
@@ -88,12 +91,12 @@ class FinalizeConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"spec": self.spec.to_dict(), "protocol": self.protocol.to_dict(), "train": list(self.train),
                 "val": list(self.val), "checkpoint_every": self.checkpoint_every, "eval_every": self.eval_every,
-                "ema_decay": self.ema_decay, "origin": self.origin, "eval_at": list(self.eval_at)}
+                "ema_decay": self.ema_decay, "origin": self.origin, "eval_at": list(self.eval_at), "init": self.init}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "finalize") -> "FinalizeConfig":
         d = check_keys(data, where, required=["spec", "protocol", "train", "val"],
-                       optional=["checkpoint_every", "eval_every", "ema_decay", "origin", "eval_at"])
+                       optional=["checkpoint_every", "eval_every", "ema_decay", "origin", "eval_at", "init"])
         return cls(spec=ArchSpec.from_dict(d.pop("spec")), protocol=Protocol.from_dict(d.pop("protocol"), f"{where}.protocol"),
                    train=tuple(d.pop("train")), val=tuple(d.pop("val")), eval_at=tuple(d.pop("eval_at", ())), **d)
 
@@ -286,8 +289,11 @@ class _Run:
         """Continue from the folder's checkpoint, or log the start of a new run."""
         p, path = self.config.protocol, self.out / STATE
         if not path.exists():
+            if self.config.init:  # weights, not a fresh initialisation; Adam and the patch stream start anew
+                self.training.load_state_dict({"model": load_state(self.config.init, spec=self.config.spec).weights})
             self.event(f"started {self.config.spec.arch} ({p.steps:,} steps x {p.batch_size} x {p.lr_patch} px, lr "
-                       f"{p.lr:g} {p.schedule}, seed {p.seed}, {self.threads} thread(s), {self.training.dev})")
+                       f"{p.lr:g} {p.schedule}, seed {p.seed}, {self.threads} thread(s), {self.training.dev})"
+                       + (f" from the weights in {self.config.init}" if self.config.init else ""))
             return
         state = resume(self.training, path, map_location=self.training.dev)
         if not is_number(state.extra.get("train_s")):
