@@ -162,9 +162,6 @@ def _train(args) -> int:
     out = args.out or default_path(cfg)
     bar = None
 
-    def on_request() -> None:
-        print("stopping after this step (Ctrl-C again to stop now)", file=sys.stderr, flush=True)
-
     def on_start(s) -> None:
         nonlocal bar
         print(f"supernet of {cfg.name}: widths {list(s.setup.widths)}, blocks {', '.join(s.setup.choices)}, "
@@ -182,7 +179,7 @@ def _train(args) -> int:
 
     done = None
     try:  # the first Ctrl-C or SIGTERM stops after the current step and saves; a second stops at once
-        with StopRequest(on_request) as stop:
+        with StopRequest(lambda: print("stopping after this step (Ctrl-C again to stop now)", file=sys.stderr)) as stop:
             done = train_supernet_job(cfg, setup, plan, out, SupernetHooks(on_start, on_step), args.checkpoint_every,
                                       _ints(args.snapshots, "--snapshots"), should_stop=lambda: stop.requested)
     except KeyboardInterrupt:  # the second signal: nothing saved past the last state file
