@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .horizons import top1_regret
-from .stats import MIN_DESIGNS, bootstrap_interval, kendall_tau, kendall_tau_rows, matched_pairs, spearman_rho
+from .stats import MIN_DESIGNS, EstimatorRow, bootstrap_interval, kendall_tau, kendall_tau_rows, matched_pairs, spearman_rho
 
 #: The baseline every score is paired against.
 BASELINE = "params"
@@ -46,16 +46,10 @@ def read_reference(path: str | Path, horizon: int | None = None) -> pd.DataFrame
 
 
 @dataclass(frozen=True)
-class ProxyRow:
-    """One score against the reference (see the module doc); intervals at ``level``."""
+class ProxyRow(EstimatorRow):
+    """An :class:`~.stats.EstimatorRow` (``what``: the score's column) with top-1 regret and tau's
+    paired difference to parameters alone, each with its interval (see the module doc)."""
 
-    name: str
-    tau: float
-    tau_interval: tuple[float, float]
-    rho: float
-    rho_interval: tuple[float, float]
-    pairs_right: int
-    pairs: int
     regret_db: float
     regret_interval: tuple[float, float]
     tau_minus_params: float
@@ -90,7 +84,7 @@ def proxy_rows(table: pd.DataFrame, scores: Sequence[str], tolerance: float = 0.
         x = table[name].to_numpy(float)
         right, pairs = matched_pairs(x, ref, params, tolerance)
         diff, diff_iv = paired_tau_difference(x, params, ref, n_boot, level, seed)
-        rows.append(ProxyRow(name, kendall_tau(x, ref), bootstrap_interval(x, ref, kendall_tau, n_boot, level, seed),
+        rows.append(ProxyRow(name, name, kendall_tau(x, ref), bootstrap_interval(x, ref, kendall_tau, n_boot, level, seed),
                              spearman_rho(x, ref), bootstrap_interval(x, ref, spearman_rho, n_boot, level, seed),
                              right, pairs, top1_regret(x, ref), bootstrap_interval(x, ref, top1_regret, n_boot, level, seed),
                              diff, diff_iv))
