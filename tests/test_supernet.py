@@ -14,9 +14,10 @@ from slwsr_search.model.supernet import SuperNet
 torch.manual_seed(0)
 
 
+@pytest.mark.parametrize("expansions", ["shared", "separate"])
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_an_extracted_network_computes_the_supernets_path(scale):
-    net = SuperNet(scale, max_feats=12, max_expand=6).eval()
+def test_an_extracted_network_computes_the_supernets_path(scale, expansions):
+    net = SuperNet(scale, max_feats=12, max_expand=6, expansions=expansions).eval()
     specs = [random_spec(seed, scales=(scale,), n_feats=(4, 8, 12), types=("res", "ir")) for seed in range(3)]
     x = torch.rand(2, 3, 9, 11) * 255
     for spec in specs:
@@ -34,9 +35,8 @@ def test_the_papers_designs_are_paths_of_a_wide_enough_supernet():
             assert torch.allclose(net.extract(PRESETS[name])(x), net(x, PRESETS[name]), atol=1e-3)
 
 
-def test_paths_share_weights():
-    """Two designs that differ in one slot's expansion inherit the same leading hidden channels."""
-    net = SuperNet(4, max_feats=8, max_expand=6)
+def _expansions_2_and_6(net: SuperNet) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first slot's expand weight that a design with expansion 2, and one with 6, inherit."""
     a = PRESETS["s-lwsr16"].replace(n_feats=8)
     blocks = list(a.blocks)
     blocks[0] = BlockSpec("ir", 2, True)
@@ -45,7 +45,29 @@ def test_paths_share_weights():
     b6 = a.replace(blocks=tuple(blocks))
     w2 = net.extract(b2).state_dict()["extractor.0.blocks.0.body.0.weight"]
     w6 = net.extract(b6).state_dict()["extractor.0.blocks.0.body.0.weight"]
-    assert w2.shape[0] == 16 and w6.shape[0] == 48 and torch.equal(w2, w6[:16])
+    assert w2.shape[0] == 16 and w6.shape[0] == 48
+    return w2, w6
+
+
+def test_shared_expansions_share_their_leading_hidden_channels():
+    w2, w6 = _expansions_2_and_6(SuperNet(4, max_feats=8, max_expand=6))
+    assert torch.equal(w2, w6[:16])
+
+
+def test_separate_expansions_hold_a_weight_each_and_train_apart():
+    net = SuperNet(4, max_feats=8, max_expand=6, blocks=(("res", None), ("ir", 2), ("ir", 6)), expansions="separate")
+    assert sorted(net.slots[0].ir) == ["2", "6"] and not hasattr(net.slots[0], "expand")
+    w2, w6 = _expansions_2_and_6(net)
+    assert not torch.equal(w2, w6[:16])
+    spec = PRESETS["s-lwsr16"].replace(n_feats=8)
+    spec = spec.replace(blocks=(BlockSpec("ir", 2, True), *spec.blocks[1:]))
+    net(torch.rand(1, 3, 6, 6) * 255, spec).mean().backward()
+    assert net.slots[0].ir["2"].expand.weight.grad is not None and net.slots[0].ir["6"].expand.weight.grad is None
+
+
+def test_an_unknown_expansions_setting_is_refused_naming_it():
+    with pytest.raises(ValueError, match="expansions: expected one of shared, separate, got 'split'"):
+        SuperNet(4, max_feats=8, max_expand=6, expansions="split")
 
 
 @pytest.mark.parametrize("change, msg", [

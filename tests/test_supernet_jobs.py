@@ -173,11 +173,14 @@ def test_the_command_trains_continues_and_scores(smoke, tmp_path, capsys):
     cfg, setup, va = smoke
     out = str(tmp_path / "sn.pt")
     args = ["train", "--study", "smoke", "--steps", "4", "--batch", "2", "--patch", "12", "--train-dir", setup.train[0],
-            "--out", out, "--quiet", "--threads", "1"]
+            "--out", out, "--quiet", "--threads", "1", "--expansions", "separate"]
     code, text, err = run_command(lambda a: main(a, "supernet"), capsys, *args, prog="supernet")
-    assert code == 0 and "supernet of smoke: widths [4]" in text and "trained 4 steps" in text, err
+    assert code == 0 and "supernet of smoke: widths [4]" in text and "(separate expansions)" in text, err
+    assert "trained 4 steps" in text and "ir" in load_supernet(out)[0].slots[0]._modules
     code, _, err = run_command(lambda a: main(a, "supernet"), capsys, *[a if a != "4" else "5" for a in args], prog="supernet")
     assert code == 2 and "holds a supernet trained with steps 4, not 5" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_command(lambda a: main(a, "supernet"), capsys, *args[:-2], prog="supernet")
+    assert code == 2 and "holds a supernet trained with expansions 'separate', not 'shared'" in err
     arch = path_draw(cfg, setup)(random.Random(0)).arch
     code, text, err = run_command(lambda a: main(a, "supernet"), capsys, "score", "--study", "smoke", "--supernet", out,
                                   "--arch", arch, "--val-dir", va, "--json", "--threads", "1", prog="supernet")

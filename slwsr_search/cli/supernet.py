@@ -20,6 +20,7 @@ from ..machine import cpu_label
 from ..model.cost import count_cost
 from ..model.presets import PRESETS, get_preset
 from ..model.spec import ArchSpec
+from ..model.supernet import EXPANSIONS
 from ..search.study import StudyConfig
 from ..search.workers import StopRequest
 from ..sr.data import load_pairs
@@ -102,6 +103,9 @@ def build_parser(prog: str) -> Parser:
                    help="draw paths from the study's designs inside its budget, or from its whole space (default feasible)")
     t.add_argument("--widths", metavar="N,N", help="the widths the paths use (default: every width with a design in "
                                                    "the budget); each one of the space's")
+    t.add_argument("--expansions", choices=EXPANSIONS, default="shared",
+                   help="the inverted residuals' expansions share one weight (each the leading hidden channels of the "
+                        "largest) or hold one each (default shared)")
     t.add_argument("--batch", type=int, default=16, help="patches per step (default 16)")
     t.add_argument("--patch", type=int, default=48, help="LR patch side in pixels (default 48)")
     t.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate, cosine to 0 (default 1e-3)")
@@ -157,14 +161,16 @@ def _ints(text: str | None, flag: str) -> tuple[int, ...]:
 
 def _train(args) -> int:
     cfg = StudyConfig.load(args.study)
-    setup = setup_for(cfg, _ints(args.widths, "--widths") or None, args.paths, args.train_dir or ("builtin:train",))
+    setup = setup_for(cfg, _ints(args.widths, "--widths") or None, args.paths, args.train_dir or ("builtin:train",),
+                      args.expansions)
     plan = SupernetPlan(args.steps, args.batch, args.patch, args.lr, args.sampling, args.seed)
     out = args.out or default_path(cfg)
     bar = None
 
     def on_start(s) -> None:
         nonlocal bar
-        print(f"supernet of {cfg.name}: widths {list(s.setup.widths)}, blocks {', '.join(s.setup.choices)}, "
+        print(f"supernet of {cfg.name}: widths {list(s.setup.widths)}, blocks {', '.join(s.setup.choices)} "
+              f"({s.setup.expansions} expansions), "
               f"{s.params:,} weights; {s.plan.sampling} sampling, paths {s.setup.paths}; {s.train_images} training "
               f"images; {'continuing at step ' + str(s.resumed_at) if s.resumed_at else 'new'} -> {s.out}")
         print(f"on {cpu_label()}, {torch.get_num_threads()} threads", flush=True)

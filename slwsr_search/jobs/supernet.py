@@ -26,7 +26,7 @@ from ..config import is_int
 from ..machine import cpu_label
 from ..model.cost import block_cost, count_cost
 from ..model.spec import N_SLOTS, POOL_SOURCES, RES, SLOTS, ArchSpec, BlockSpec
-from ..model.supernet import SuperNet
+from ..model.supernet import EXPANSIONS, SuperNet
 from ..search.evaluators import InheritedWeights
 from ..search.objectives import QUALITY
 from ..search.space import keep_mask, parse_block_choice
@@ -51,7 +51,9 @@ class SupernetSetup:
     """What a supernet holds and is trained on: ``study``'s space at ``scale``, paths of the widths
     ``widths`` and the block ``choices`` (the space's; inverted residuals up to ``max_expand``),
     drawn from the study's budget (``paths`` "feasible") or the whole space ("space"), trained on
-    the image sources ``train``; ``slots``: the slots the space searches."""
+    the image sources ``train``; ``slots``: the slots the space searches; ``expansions``: whether
+    the inverted residuals' expansions share one weight or hold one each
+    (:data:`~..model.supernet.EXPANSIONS`)."""
 
     study: str
     scale: int
@@ -61,8 +63,11 @@ class SupernetSetup:
     paths: str
     train: tuple[str, ...]
     slots: tuple[str, ...] = SLOTS  # the searched slots (the others hold a residual block in every design)
+    expansions: str = "shared"
 
     def __post_init__(self) -> None:
+        if self.expansions not in EXPANSIONS:
+            raise ValueError(f"expansions: expected one of {', '.join(EXPANSIONS)}, got {self.expansions!r}")
         if self.paths not in PATHS:
             raise ValueError(f"paths: expected one of {', '.join(PATHS)}, got {self.paths!r}")
         if not self.widths or any(not is_int(w) or w < 1 for w in self.widths):
@@ -83,14 +88,16 @@ class SupernetSetup:
             raise ValueError(f"{where}: not a supernet (expected {SUPERNET_KIND!r})")
         try:
             return cls(d["study"], int(d["scale"]), tuple(d["widths"]), tuple(d["choices"]), int(d["max_expand"]),
-                       d["paths"], tuple(d["train"]), tuple(d.get("slots", SLOTS)))  # files before slots: all searched
+                       d["paths"], tuple(d["train"]), tuple(d.get("slots", SLOTS)),  # files before slots: all searched
+                       d.get("expansions", "shared"))  # files before separate expansions: shared
         except KeyError as e:
             raise ValueError(f"{where}: missing field {e.args[0]!r}") from None
 
     def build(self) -> SuperNet:
         """The supernet, refusing designs of other widths or block choices than it trains."""
         blocks = [parse_block_choice(c) for c in self.choices] + ([RES] if len(self.slots) < N_SLOTS else [])
-        return SuperNet(self.scale, self.max_feats, self.max_expand, self.widths, tuple((b.type, b.expand) for b in blocks))
+        return SuperNet(self.scale, self.max_feats, self.max_expand, self.widths, tuple((b.type, b.expand) for b in blocks),
+                        self.expansions)
 
     @property
     def slot_indices(self) -> tuple[int, ...]:
@@ -107,7 +114,7 @@ def feasible_widths(cfg: StudyConfig) -> tuple[int, ...]:
 
 
 def setup_for(cfg: StudyConfig, widths: Sequence[int] | None = None, paths: str = "feasible",
-              train: Sequence[str] = ("builtin:train",)) -> SupernetSetup:
+              train: Sequence[str] = ("builtin:train",), expansions: str = "shared") -> SupernetSetup:
     """The supernet of ``cfg``'s space: every width with a design inside the budget (``paths``
     "feasible"; the latency limit is not looked at) or every width (``"space"``), unless ``widths``
     names some (each must be one of the space's)."""
@@ -125,7 +132,7 @@ def setup_for(cfg: StudyConfig, widths: Sequence[int] | None = None, paths: str 
         raise ValueError(f"blocks.choices: {other[0]!r}: the supernet holds res and ir blocks only")
     max_expand = max((b.expand for b in blocks if b.type == "ir"), default=1)
     return SupernetSetup(cfg.name, space.scale, tuple(sorted(widths)), tuple(space.block_choices), max_expand, paths,
-                         tuple(str(t) for t in train), tuple(space.block_slots))
+                         tuple(str(t) for t in train), tuple(space.block_slots), expansions)
 
 
 def budget(cfg: StudyConfig, setup: SupernetSetup) -> Callable[[ArchSpec], bool] | None:

@@ -2,9 +2,11 @@
 expansion, each design a path through it (issue 35; OFA-style elastic width by channel slicing).
 
 Every slot holds both block types: the residual block's two 3x3 convolutions at the largest width,
-and one inverted residual whose hidden width is the largest expansion's; a design of width ``n``
-and expansion ``t`` uses the first ``n`` channels and the first ``t * n`` hidden channels (the
-expansions share one hidden weight). The activations are switches; the pool's 1x1 convolution is
+and the inverted residual; a design of width ``n`` uses the first ``n`` channels. The expansions
+either share one hidden weight (``expansions="shared"``: expansion ``t`` uses the first ``t * n``
+hidden channels of the largest expansion's) or each hold their own (``"separate"``: so a slot's
+residual block and each expansion are trained equally often under uniform or fair sampling, where
+shared slices give the inverted residual's first hidden channels every expansion's updates). The activations are switches; the pool's 1x1 convolution is
 one weight whose input columns are picked per source; a fusion bunch's reduction picks the columns
 of its two inputs. :meth:`SuperNet.extract` returns the network :func:`~.network.build_model`
 builds for a spec, carrying the weights it inherits, whose output equals :meth:`SuperNet.forward`
@@ -22,15 +24,37 @@ from .network import DIV2K_RGB_MEAN, PIXEL_RANGE, SLWSR, build_model
 from .spec import BUNCHES, FUSION_SKIPS, N_SLOTS, POOL_SOURCES, ArchSpec, BlockSpec
 
 
-class _SlotWeights(nn.Module):
-    """One slot's weights at the largest width ``n`` and hidden width ``n * t``: the residual
-    block's (``res1``, ``res2``) and the inverted residual's (``expand``, ``dw``, ``project``)."""
+#: How a slot's inverted residuals hold their expansions' weights.
+EXPANSIONS: tuple[str, ...] = ("shared", "separate")
 
-    def __init__(self, n: int, t: int) -> None:
+
+class _IRWeights(nn.Module):
+    """An inverted residual's weights at width ``n`` and hidden width ``h``."""
+
+    def __init__(self, n: int, h: int) -> None:
         super().__init__()
-        h = n * t
-        self.res1, self.res2 = conv(n, n, 3), conv(n, n, 3)
         self.expand, self.dw, self.project = conv(n, h, 1), conv(h, h, 3, groups=h), conv(h, n, 1)
+
+
+class _SlotWeights(nn.Module):
+    """One slot's weights at the largest width ``n``: the residual block's (``res1``, ``res2``) and
+    the inverted residual's: ``expand``, ``dw``, ``project`` at hidden width ``n * t`` shared by
+    every expansion (``separate`` None), else one set per expansion of ``separate`` under
+    ``ir[str(e)]``."""
+
+    def __init__(self, n: int, t: int, separate: tuple[int, ...] | None = None) -> None:
+        super().__init__()
+        self.res1, self.res2 = conv(n, n, 3), conv(n, n, 3)
+        if separate:
+            self.ir = nn.ModuleDict({str(e): _IRWeights(n, n * e) for e in separate})
+        else:  # the names (so the state dict) a shared supernet had before separate ones existed
+            h = n * t
+            self.expand, self.dw, self.project = conv(n, h, 1), conv(h, h, 3, groups=h), conv(h, n, 1)
+        self.separate = bool(separate)
+
+    def ir_weights(self, t: int) -> nn.Module:
+        """The module holding expansion ``t``'s ``expand``, ``dw`` and ``project``."""
+        return self.ir[str(t)] if self.separate else self
 
 
 class SuperNet(nn.Module):
@@ -38,20 +62,25 @@ class SuperNet(nn.Module):
     ``<= max_expand``, as paths through shared weights. ``forward(x, spec)``: the design's output
     (0..255 in and out, as :class:`~.network.SLWSR`). ``widths`` and ``blocks`` (``(type, expand)``
     pairs), when given, are the widths and block choices it was trained on: :meth:`check` refuses
-    any other, whose slices no training path used."""
+    any other, whose slices no training path used. ``expansions``: one of :data:`EXPANSIONS`
+    (separate weights are made for the inverted residuals ``blocks`` names, else 1..``max_expand``)."""
 
     def __init__(self, scale: int, max_feats: int, max_expand: int, widths: tuple[int, ...] | None = None,
-                 blocks: tuple[tuple[str, int | None], ...] | None = None) -> None:
+                 blocks: tuple[tuple[str, int | None], ...] | None = None, expansions: str = "shared") -> None:
         super().__init__()
         if scale not in (2, 3, 4):
             raise ValueError(f"scale: expected 2, 3 or 4, got {scale!r}")
-        self.scale, self.max_feats, self.max_expand = scale, max_feats, max_expand
+        if expansions not in EXPANSIONS:
+            raise ValueError(f"expansions: expected one of {', '.join(EXPANSIONS)}, got {expansions!r}")
+        self.scale, self.max_feats, self.max_expand, self.expansions = scale, max_feats, max_expand, expansions
         self.widths, self.blocks = widths, None if blocks is None else {(t, e) for t, e in blocks}
+        ts = tuple(range(1, max_expand + 1)) if blocks is None else tuple(sorted({e for t, e in blocks if t == "ir"})) or (1,)
         n = max_feats
         self.register_buffer("rgb_mean", torch.tensor(DIV2K_RGB_MEAN).view(1, 3, 1, 1) * PIXEL_RANGE,
                              persistent=False)
         self.head = conv(3, n, 3)
-        self.slots = nn.ModuleList(_SlotWeights(n, max_expand) for _ in range(N_SLOTS))
+        self.slots = nn.ModuleList(_SlotWeights(n, max_expand, ts if expansions == "separate" else None)
+                                   for _ in range(N_SLOTS))
         self.reduce = nn.ModuleList(conv(2 * n, n, 1) for name, _ in BUNCHES if name.startswith("F"))
         self.pool = conv(len(POOL_SOURCES) * n, n, 1, bias=False)
         r = 2 if scale in (2, 4) else 3
@@ -77,10 +106,10 @@ class SuperNet(nn.Module):
         if b.type == "res":
             y = _conv(w.res2, act(_conv(w.res1, x, n, n)), n, n)
         else:
-            h = n * b.expand
-            y = act(_conv(w.expand, x, h, n))
-            y = act(F.conv2d(y, w.dw.weight[:h], w.dw.bias[:h], padding=1, groups=h))
-            y = _conv(w.project, y, n, h)
+            h, ir = n * b.expand, w.ir_weights(b.expand)
+            y = act(_conv(ir.expand, x, h, n))
+            y = act(F.conv2d(y, ir.dw.weight[:h], ir.dw.bias[:h], padding=1, groups=h))
+            y = _conv(ir.project, y, n, h)
         return x + res_scale * y
 
     def forward(self, x: torch.Tensor, spec: ArchSpec) -> torch.Tensor:
@@ -133,8 +162,9 @@ class SuperNet(nn.Module):
             w = self.reduce[int(parts[1])]
             return w.bias[:n] if parts[-1] == "bias" else w.weight[:n][:, _columns(self.max_feats, n, (0, 1))]
         slot = sum(k for _, k in BUNCHES[:bunch]) + int(parts[3])
-        w, layer = self.slots[slot], int(parts[5])
-        mod = (w.res1, None, w.res2)[layer] if spec.blocks[slot].type == "res" else (w.expand, None, w.dw, None, w.project)[layer]
+        w, layer, b = self.slots[slot], int(parts[5]), spec.blocks[slot]
+        ir = None if b.type == "res" else w.ir_weights(b.expand)
+        mod = (w.res1, None, w.res2)[layer] if ir is None else (ir.expand, None, ir.dw, None, ir.project)[layer]
         return _slice(mod, parts[-1], shape)
 
 

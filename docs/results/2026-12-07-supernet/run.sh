@@ -4,7 +4,9 @@
 # 5,000 steps (scored on Set5 + Set14). Resumable: every training continues its state file; run
 # it again (from the repository root, in any sitting). The state files (1.5 MB of weights, 4.7 MB
 # with Adam's moments) stay in reports/supernet/, out of git; the audits' JSON come here.
-#   sh docs/results/2026-12-07-supernet/run.sh VARIANT...   (VARIANT: uniform-6000, fair-1200, ...)
+#   sh docs/results/2026-12-07-supernet/run.sh VARIANT...
+# VARIANT: SAMPLING[-separate]-STEPS, e.g. uniform-3000 (expansions sharing one weight),
+# uniform-separate-3000, fair-separate-700 (one weight per expansion).
 set -e
 D=docs/results/2026-12-07-supernet
 S=reports/supernet
@@ -12,8 +14,10 @@ R=docs/results/2026-12-01-samplers/fronts-14-designs.csv
 DATA=../shared/data
 mkdir -p $S
 for v in "$@"; do
-  sampling=${v%-*}; steps=${v#*-}
+  sampling=${v%%-*}; steps=${v##*-}
+  case $v in *-separate-*) exp=separate ;; *) exp=shared ;; esac
   python -m slwsr_search.supernet train --study budget150k --widths 16,20 --sampling "$sampling" --steps "$steps" \
+    --expansions $exp \
     --train-dir $DATA/train/T91 --train-dir $DATA/train/BSD200 --checkpoint-every 100 \
     --snapshots "$((steps / 4)),$((steps / 2))" --out $S/$v.pt --quiet
   for f in $S/$v.step$((steps / 4)).pt $S/$v.step$((steps / 2)).pt $S/$v.pt; do
