@@ -4,6 +4,7 @@ inherited weights (and after a fine-tune), ``slwsr supernet`` end to end in-proc
 
 from __future__ import annotations
 
+import html
 import json
 import random
 import re
@@ -15,7 +16,11 @@ import torch
 from helpers import DATA, run_command, stop_after, write_folders
 from slwsr_search.jobs.supernet import (SupernetHooks, SupernetSetup, budget, default_path, extremes, feasible_widths,
                                         load_supernet, path_draw, setup_for, train_supernet_job)
+from slwsr_search.jobs.supernet_audit import latest_audit, record_audit, weights_digest
 from slwsr_search.jobs.supernet_scores import score_designs, score_network
+from slwsr_search.reporting.render import summary_markdown
+from slwsr_search.search.record import StudyRecord
+from slwsr_search.training.state import load_state
 from slwsr_search.model.cost import count_cost
 from slwsr_search.search.space import SearchSpace
 from slwsr_search.search.study import StudyConfig
@@ -258,7 +263,15 @@ def test_the_audit_command_scores_a_reference_and_writes_its_table(smoke, tmp_pa
     assert len(saved["designs"]) == 5 and saved["horizon"] == 500 and saved["steps"] == PLAN.steps
     net, _, _ = load_supernet(tmp_path / "s.pt")
     assert saved["designs"][2]["supernet_psnr"] == score_designs(net, [("d2", specs[2])], load_pairs(va, 4, progress=False))[0].psnr
-    assert "supernet_psnr" in text and "tau - params" in text
+    assert "supernet_psnr" in text and "tau - params" in text and "recorded in" in text
+    # the headline is recorded in the supernet file, for the weights it scored; a rerun replaces it
+    run_command(lambda a: main(a, "supernet"), capsys, "audit", "--study", "smoke", "--supernet", str(tmp_path / "s.pt"),
+                "--reference", str(tmp_path / "ref.csv"), "--horizon", "500", "--val-dir", va, "--threads", "1", prog="supernet")
+    (rec,) = load_state(tmp_path / "s.pt").extra["audits"]
+    psnr_row = next(r for r in saved["scores"] if r["name"] == "supernet_psnr")
+    assert rec["tau"] == psnr_row["tau"] and rec["designs"] == 5 and rec["horizon"] == 500 and rec["level"] == 0.9
+    assert latest_audit(load_state(tmp_path / "s.pt").extra, weights_digest(net.state_dict())) == rec
+    assert latest_audit(load_state(tmp_path / "s.pt").extra, "0" * 16) is None  # other weights: not theirs
 
 
 # ----- a study scored by its supernet ------------------------------------------------------------
@@ -284,6 +297,8 @@ def test_a_study_scored_by_its_supernet_trains_nothing_and_its_key_names_the_sup
     plan = JobPlan(n_trials=3, val_dirs=[va], train_dirs=[setup.train[0]], device="cpu", write_report=False)
     r = run_job(str(toml), url, plan)
     assert r.code == 0 and r.finished and "scored with the inherited weights of supernet s.pt (" in r.report.protocol_desc
+    assert "Ranked by: the weights each design inherits from supernet s.pt" in summary_markdown(r.report)
+    assert "Not audited" in summary_markdown(r.report)
     net, _, _ = load_supernet(tmp_path / "s.pt")
     val = load_pairs(va, 4, progress=False)
     study = optuna.load_study(study_name="sn", storage=url)
@@ -295,12 +310,48 @@ def test_a_study_scored_by_its_supernet_trains_nothing_and_its_key_names_the_sup
     st = job_settings(str(toml), url, plan)
     assert st.scorer["kind"] == "supernet" and st.scorer["file"] == "s.pt"
     key = st.key(st.protocol("cpu"))
+    # an audit recorded since: the next run names it (same weights, so the same key)
+    summary = {**AUDITED, "weights": st.scorer["sha256"]}
+    record_audit(tmp_path / "s.pt", summary)
+    r = run_job(str(toml), url, JobPlan(**{**plan.__dict__, "n_trials": 4}))
+    known = StudyRecord.of(optuna.load_study(study_name="sn", storage=url))
+    assert r.code == 0 and known.evaluator["audit"] == summary and "Kendall tau -0.21" in known.ranked_by  # the dashboard's
+    assert "Kendall tau -0.21 [-0.54, +0.14] (90% interval)" in summary_markdown(r.report)
     # other weights, another key: the study refuses to resume under another supernet
     train_supernet_job(cfg, setup, SupernetPlan(**{**PLAN.to_dict(), "seed": 1}), tmp_path / "s.pt.new")
     (tmp_path / "s.pt.new").replace(tmp_path / "s.pt")
     assert job_settings(str(toml), url, plan).key(st.protocol("cpu")) != key
     with pytest.raises(ValueError, match="protocol"):
-        run_job(str(toml), url, JobPlan(**{**plan.__dict__, "n_trials": 4}))
+        run_job(str(toml), url, JobPlan(**{**plan.__dict__, "n_trials": 5}))
+
+
+AUDITED = {"reference": "fronts-14-designs.csv", "horizon": 5000, "finetune": 0, "designs": 14, "val": "Set5 + Set14",
+           "score": "supernet_psnr", "tau": -0.21, "tau_interval": [-0.54, 0.14], "params_tau": 0.57,
+           "params_interval": [0.29, 0.81], "minus_params_interval": [-1.19, -0.30], "regret_db": 0.125, "level": 0.9,
+           "weights": "0" * 16, "when": "2026-12-07", "cpu": "test"}
+
+
+@pytest.mark.parametrize("evaluator, words", [
+    ({"kind": "scratch"}, "Ranked by: a brief training of each design from scratch"),
+    ({"kind": "supernet", "file": "s.pt", "steps": 3000, "sha256": "ab", "audit": None}, "s.pt (3,000 steps, weights ab)"),
+    ({"kind": "supernet", "file": "s.pt", "steps": 1, "sha256": "ab", "audit": AUDITED},
+     "difference -0.78 [-1.19, -0.30]: behind parameters alone beyond noise"),
+    ({"kind": "supernet", "file": "s.pt", "steps": 1, "sha256": "ab", "audit": {**AUDITED, "minus_params_interval": [0.1, 0.4]}},
+     "ahead of parameters alone beyond noise"),
+    ({"kind": "supernet", "file": "s.pt", "steps": 1, "sha256": "ab", "audit": {**AUDITED, "minus_params_interval": [-0.1, 0.4]}},
+     "not told apart from parameters alone beyond noise"),
+])
+def test_the_report_and_summary_say_what_ranked_the_designs(evaluator, words):
+    import optuna
+
+    from slwsr_search.reporting.compute import build_report
+    from slwsr_search.reporting.render import front_table, render_html
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    StudyRecord(evaluator=evaluator).write(study)
+    rep = build_report(study, ["psnr", "params"], 150_000)
+    assert words in summary_markdown(rep) and words in front_table(rep)
+    assert html.escape(words) in render_html(rep, pd.DataFrame())
 
 
 @pytest.mark.parametrize("extra, words", [

@@ -15,6 +15,7 @@ import torch
 from ..audit.trainings import read_design_file
 from ..audit.proxy import read_reference
 from ..jobs.supernet import SupernetHooks, default_path, load_supernet, setup_for, train_supernet_job
+from ..jobs.supernet_audit import audit_summary, record_audit, weights_digest
 from ..jobs.supernet_scores import FINETUNE, audit_supernet, score_designs
 from ..machine import cpu_label
 from ..model.cost import count_cost
@@ -139,6 +140,8 @@ def build_parser(prog: str) -> Parser:
     a.add_argument("--finetune", type=int, default=0, metavar="K", help="K fine-tune steps per design first (default 0)")
     a.add_argument("--train-dir", action="append", metavar="DIR", help="fine-tune images (default the supernet's own)")
     a.add_argument("--out", metavar="FILE.json", help="also write the designs' scores and the table as JSON")
+    a.add_argument("--no-record", action="store_true",
+                   help="do not record the headline in the supernet file (by default a study it scores names it)")
     a.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
     x = sub.add_parser("extract", help="one design's network with its inherited weights, as a checkpoint",
                        description=DESCRIPTION, formatter_class=p.formatter_class)
@@ -257,6 +260,9 @@ def _audit(args) -> int:
         print(f"{r.name:<16} {iv(r.tau, r.tau_interval):>22} {iv(r.rho, r.rho_interval):>22} {r.pairs_right:>3}/{r.pairs:<3} "
               f"{r.regret_db:7.3f} [{r.regret_interval[0]:.3f}, {r.regret_interval[1]:.3f}] "
               f"{iv(r.tau_minus_params, r.tau_minus_params_interval):>24}")
+    if not args.no_record:
+        record_audit(path, audit_summary(audit, args.reference, args.val_dir or ["builtin:val"], weights_digest(net.state_dict())))
+        print(f"recorded in {path}: a study it scores names this audit")
     if args.out:
         Path(args.out).write_text(json.dumps({"supernet": str(path), "steps": state.steps, "plan": state.protocol,
                                               "setup": setup.to_dict(), "reference": args.reference,

@@ -37,6 +37,8 @@ from ..reporting.render import write_report
 from .report import study_report
 from .study_hooks import JobHooks, JobResult
 from .supernet import supernet_evaluator, supernet_scorer, with_supernet
+from ..reporting.notes import evaluator_sentence
+from .supernet_audit import evaluator_record
 
 #: Set for a run's workers: how many trials the study held before the run (it seeds their samplers).
 TRIALS_BEFORE_ENV = "SLWSR_TRIALS_BEFORE"
@@ -154,6 +156,9 @@ def _check_protocol(study: optuna.Study, st: JobSettings, protocol: Protocol, ke
                f"weights {st.scorer['sha256']}); val {' + '.join(st.val_src)}"
     claim_protocol(study, st.storage, key, desc, screening_record(protocol, st.cfg.fidelity),
                    [" + ".join(st.train_src), " + ".join(st.val_src)], record)
+    if record:  # every run: a supernet's audit recorded since the last run is named from now on
+        evaluator = evaluator_record(st.scorer, st.cfg.evaluator.supernet)
+        StudyRecord(evaluator=evaluator, ranked_by=evaluator_sentence(evaluator)).write(study)
     return desc
 
 

@@ -12,7 +12,6 @@ is told apart).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -35,6 +34,7 @@ from ..search.study_tables import EvaluatorSettings
 from ..sr.data import ImagePair, load_pairs
 from ..training.state import TrainingState, load_state, save_state
 from ..training.supernet import PATHS, Draw, SupernetPlan, SupernetTraining
+from .supernet_audit import weights_digest
 
 #: The tag of ``extra["supernet"]`` in a supernet's state file.
 SUPERNET_KIND = "slwsr-search/supernet-1"
@@ -326,10 +326,7 @@ def supernet_scorer(cfg: StudyConfig) -> dict | None:
     net, setup, state = load_supernet(p)
     if setup.scale != cfg.space.scale:
         raise ValueError(f"{p}: a x{setup.scale} supernet cannot score study {cfg.name!r} (x{cfg.space.scale})")
-    digest = hashlib.sha256()
-    for k, v in sorted(net.state_dict().items()):
-        digest.update(k.encode() + v.detach().cpu().numpy().tobytes())
-    return {"kind": "supernet", "file": p.name, "steps": state.steps, "sha256": digest.hexdigest()[:16]}
+    return {"kind": "supernet", "file": p.name, "steps": state.steps, "sha256": weights_digest(net.state_dict())}
 
 
 def supernet_evaluator(cfg: StudyConfig, val: Sequence[ImagePair]) -> InheritedWeights:

@@ -116,9 +116,11 @@ class SupernetAudit:
     rows: list
     horizon: int | None
     finetune: int
+    level: float = 0.9  # of every interval in ``rows``
 
     def to_dict(self) -> dict[str, Any]:
-        return {"horizon": self.horizon, "finetune": self.finetune, "designs": self.table.to_dict("records"),
+        return {"horizon": self.horizon, "finetune": self.finetune, "level": self.level,
+                "designs": self.table.to_dict("records"),
                 "scores": [r.to_dict() for r in self.rows]}
 
 
@@ -135,4 +137,5 @@ def audit_supernet(net: SuperNet, reference: Any, val: Sequence[ImagePair], hori
     table["supernet_ssim"] = [s.ssim for s in scored]
     table["supernet_neg_l1"] = [-s.l1 for s in scored]
     table["seconds"] = [s.seconds for s in scored]
-    return SupernetAudit(table, proxy_rows(table, [*AUDIT_SCORES, "macs"], level=level, n_boot=n_boot), horizon, finetune)
+    return SupernetAudit(table, proxy_rows(table, [*AUDIT_SCORES, "macs"], level=level, n_boot=n_boot), horizon, finetune,
+                         level)

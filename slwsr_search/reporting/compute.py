@@ -259,7 +259,8 @@ class Report:
     ``fidelity``: the ``fidelity.json`` of an audit of this very screening, when one is given;
     ``screened``: designs of a multi-fidelity study stopped below the top rung (scored at a lower
     rung only, so never on the front); ``noise``: :func:`front_noise` of the front;
-    ``latency_machine``: :func:`latency_machine` of the study.
+    ``latency_machine``: :func:`latency_machine` of the study; ``evaluator``: what scored the
+    designs (:class:`~..search.record.StudyRecord`'s).
     """
 
     study: str
@@ -281,6 +282,7 @@ class Report:
     max_macs: int | None = None  # the study's Multi-Add limit, when it has one
     max_int8_drop_db: float | None = None  # the study's limit on the dB lost to int8, when it has one
     latency_machine: str | None = None  # the machine whose latency table priced the study, when one did
+    evaluator: dict | None = None  # what scored the designs (the study record's), None for a study from before
 
 
 def latency_machine(record: StudyRecord) -> str | None:
@@ -318,5 +320,5 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
         states=df["state"].value_counts().to_dict() if len(df) else {},
         fidelity=audit_for(known.protocol, known.data, audit, scale),
         screened=df[(df["status"] == SCREENED) & (df["state"] == "COMPLETE")].sort_values(["params", "number"]),
-        noise=front_noise(df[on_front]), latency_machine=latency_machine(known),
+        noise=front_noise(df[on_front]), latency_machine=latency_machine(known), evaluator=known.evaluator,
     )

@@ -4,7 +4,6 @@ the exported files. Renderers only draw what the report already split; none filt
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 
 import optuna
@@ -15,6 +14,7 @@ from ..search.study import budget_line
 from ..search.record import INFEASIBLE, SCREENED, TrialRecord
 from .chart import by_int8, by_latency, by_loss, int8_cell, latency_cell, pareto_scatter
 from .compute import CSV_COLUMNS, Report, chart_plan, published_frame
+from .notes import report_notes
 
 # ----- terminal -----------------------------------------------------------------------------------
 
@@ -105,7 +105,7 @@ def _where(on_front: bool) -> str:
 def front_table(rep: Report) -> str:
     """The Pareto-optimal trials and where each baseline stands, as terminal text."""
     if rep.front.empty:
-        return "no feasible COMPLETE trial yet: no Pareto front"
+        return "\n".join(["no feasible COMPLETE trial yet: no Pareto front", *report_notes(rep)])
     loss, lat, int8 = by_loss(rep), by_latency(rep), by_int8(rep)
     lines = [f"Pareto-optimal trials ({len(rep.front)} of {len(rep.trials)}; feasible, objectives {', '.join(rep.objectives)}):",
              f"{'#':<5} {'params':>9} {'Multi-Adds':>10} " + (f"{'latency ms':>22} " if lat else "")
@@ -121,8 +121,7 @@ def front_table(rep: Report) -> str:
     for _, r in rep.baselines.iterrows():
         lines.append(f"baseline {r['baseline']}: #{r['number']}, PSNR {r['psnr']:.3f}, {int(r['params']):,} params: "
                      f"{_where(r['pareto_optimal'])}")
-    audit = fidelity_line(rep)
-    return "\n".join(lines + ([audit] if audit else []))
+    return "\n".join(lines + report_notes(rep))
 
 
 # ----- Markdown -----------------------------------------------------------------------------------
@@ -144,82 +143,6 @@ def _markdown_table(rep: Report) -> str:
     return "\n".join(lines)
 
 
-def data_names(source: str) -> str:
-    """A data source as a reader of the report knows it: each folder of a ``" + "``-joined source
-    by its last path component (``../shared/data/train/T91 + ../shared/data/train/BSD200`` ->
-    ``T91 + BSD200``), a ``builtin:`` set by its name. An audit records the folders of the machine
-    it ran on, which a reader elsewhere does not have."""
-    def name(part: str) -> str:
-        part = part.strip()
-        if part.startswith("builtin:"):
-            return part
-        return re.split(r"[\\/]", part.rstrip("/\\"))[-1] or part
-    return " + ".join(name(p) for p in source.split(" + "))
-
-
-#: The project, as a reader of a report finds its pages (paths in its repository).
-PROJECT = "slwsr-search"
-
-
-def audit_page(a: dict) -> str | None:
-    """The results page of one of the project's own audits, whose store lies in
-    ``docs/results/NAME/`` (each measurement there has its page ``docs/results/NAME.md``), as a
-    repository path a reader can follow; None for a user's audit."""
-    m = re.search(r"(?:^|/)docs/results/([^/]+)/[^/]+$", str(a.get("store") or "").replace("\\", "/"))
-    return f"docs/results/{m.group(1)}.md in {PROJECT}" if m else None
-
-
-def fidelity_line(rep: Report) -> str | None:
-    """What the fidelity audit of this study's screening measured, in one sentence (None without one)."""
-    a = rep.fidelity
-    if not a or not a.get("estimators"):
-        return None
-    est = {e["name"]: e for e in a["estimators"]}
-    singles = [e for n, e in est.items() if n.startswith("psnr_seed")]
-    first = singles[0]
-    ref = a["reference_protocol"]
-
-    def tau(e: dict) -> str:
-        lo, hi = e["kendall_tau_interval"]
-        return f"{e['kendall_tau']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
-
-    score = est.get("loss_tail") if by_loss(rep) else est.get("psnr_mean")  # what this study ranks by
-    share = score.get("cost_matched_share") if score else None
-    return (f"Fidelity audit of this screening ({a['designs_scored']} designs, reference {ref['steps']} steps x "
-            f"{ref['batch_size']} x {ref['lr_patch']} px on {data_names(a['reference_data'][0])}, validated on "
-            f"{data_names(a['reference_data'][1])}" + (f"; results: {page}" if (page := audit_page(a)) else "") + "): "
-            f"Kendall tau against the reference of one seed's PSNR {tau(first)} ({a['interval']}; seeds "
-            + ", ".join(f"{e['kendall_tau']:+.2f}" for e in singles) + f"), of the mean of {len(singles)} seeds' PSNR "
-            f"{tau(est['psnr_mean'])}"
-            + (f", of the training loss {tau(est['loss_tail'])}" if "loss_tail" in est else "")
-            + f", of parameters alone {tau(est['params'])}"
-            + (f"; cost-matched pairs ordered right by the study's score ({score['name']}): {share:.0%} of "
-               f"{score['cost_matched_pairs']}" if share is not None else "") + "."
-            + horizon_clause(a.get("horizons"), score["name"] if score else "psnr_mean"))
-
-
-def horizon_clause(h: dict | None, name: str) -> str:
-    """How the ranking by ``name`` moved along the reference's ladder (``horizons`` of a
-    ``fidelity.json``), as a sentence; empty with fewer than two rungs."""
-    if not h or len(h.get("steps", [])) < 2:
-        return ""
-    rows = {r["horizon"]: r for r in h["estimators"] if r["name"] == name}
-    first, last = h["steps"][0], h["steps"][-1]
-    if first not in rows or last not in rows:
-        return ""
-    a, b = rows[first], rows[last]
-    lo, hi = b["kendall_tau_interval"]
-    noise = h["reference_noise_db"].get(str(last)) or []
-    retest = (h.get("reference_retest_tau") or {}).get(str(last))
-    return (f" Along the reference's training, the study's score ranked the designs at tau {a['kendall_tau']:+.2f} after "
-            f"{first:,} steps and {b['kendall_tau']:+.2f} [{lo:+.2f}, {hi:+.2f}] after {last:,} (the audited horizon; "
-            f"top-1 regret {b['top1_regret_db']:.2f} dB there); {len(h['crossovers'])} design pair(s) swapped order "
-            f"between the two" + (f"; the reference's seed noise at {last:,} steps: up to {max(noise):.2f} dB" if noise
-                                  else "")
-            + (f" (a rerun of the reference on other seeds would agree with it at about tau {retest:+.2f})"
-               if noise and retest is not None else "") + ".")
-
-
 def _budget(rep: Report, le: str = "<=") -> str:
     return budget_line(rep.max_params, rep.max_macs, rep.max_latency_ms, le, rep.max_int8_drop_db)
 
@@ -227,13 +150,12 @@ def _budget(rep: Report, le: str = "<=") -> str:
 def summary_markdown(rep: Report) -> str:
     """The Pareto table in Markdown, with the context a reader of a pull request needs."""
     n = len(rep.trials)
-    audit = fidelity_line(rep)
     head = [f"# Study `{rep.study}`: Pareto front", "",
             f"- trials: {n} (" + ", ".join(f"{v} {k}" for k, v in sorted(rep.states.items())) + ")" if n else "- trials: none",
             f"- objectives: {', '.join(rep.objectives)}; budget: {_budget(rep)}",
             f"- protocol: {rep.protocol_desc or 'unknown'}",
             "- Multi-Adds: conv multiply-accumulates at 1280x720 output; PSNR/SSIM: Y channel, scale-pixel border crop.",
-            *([f"- {audit}"] if audit else []),
+            *(f"- {note}" for note in report_notes(rep)),
             ""]
     if rep.front.empty:
         return "\n".join(head + ["No feasible COMPLETE trial yet: there is no Pareto front to show.", ""])
@@ -268,9 +190,7 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
              f"<p>{len(rep.trials)} trials. Objectives: {', '.join(rep.objectives)}. Budget: {_budget(rep, '&le;')}"
              f". Protocol: {html.escape(rep.protocol_desc or 'unknown')}. Multi-Adds at 1280x720 output; "
              "PSNR/SSIM on the Y channel with a scale-pixel border crop, on the study's validation images.</p>"]
-    audit = fidelity_line(rep)
-    if audit:
-        parts.append(f"<p class='fidelity'>{html.escape(audit)}</p>")
+    parts += [f"<p class='fidelity'>{html.escape(note)}</p>" for note in report_notes(rep)]
     if rep.front.empty:
         parts.append("<p class='empty'><b>No feasible COMPLETE trial yet</b>: there is no Pareto front to show. "
                      "Run the study (or resume it) and refresh this report.</p>")

@@ -172,7 +172,9 @@ class StudyRecord:
     under the identity it was measured under (:meth:`measured_under`). The first form of
     ``measured_latency`` (flat, trial number -> ms, no identity) reads as measured under the table
     the study recorded (``latency``), else under no known one; it is pinned to that table's identity
-    before a new ``latency`` replaces it (:meth:`write`)."""
+    before a new ``latency`` replaces it (:meth:`write`). ``evaluator``: what scored the designs in
+    the latest run (``{"kind": "scratch"}``, or a supernet's file, steps, weights' digest and its
+    recorded audit: :func:`~..jobs.supernet_audit.evaluator_record`), ``ranked_by`` in words."""
 
     protocol_key: str | None = None
     protocol_desc: str | None = None
@@ -180,6 +182,8 @@ class StudyRecord:
     data: list[str] | None = None
     latency: dict | None = None  # the latency table a study prices with: identity, file, created
     measured_latency: dict | None = None  # {"identity": table identity, "times": {trial number (str): ms}}
+    evaluator: dict | None = None  # what scores the designs, rewritten by each run: {"kind": "scratch"} or a supernet's
+    ranked_by: str | None = None  # the same in words, for the dashboard (its "Study User Attributes")
 
     @classmethod
     def of(cls, study: optuna.Study) -> "StudyRecord":
