@@ -89,8 +89,8 @@ from helpers import DATA  # noqa: E402
 from slwsr_search.search.evaluators import InheritedWeights  # noqa: E402
 from slwsr_search.search.record import TrialRecord  # noqa: E402
 from slwsr_search.sr.evaluate import evaluate_pairs, model_upscaler  # noqa: E402
-from slwsr_search.training.supernet import (SupernetPlan, fair_paths, score_design,  # noqa: E402
-                                            train_supernet)
+from slwsr_search.training.supernet import (SupernetPlan, SupernetTraining, fair_paths,  # noqa: E402
+                                            score_design, supernet_speedups, train_supernet)
 
 CHOICES = [BlockSpec("res"), BlockSpec("ir", 1), BlockSpec("ir", 2), BlockSpec("ir", 4)]
 
@@ -125,6 +125,46 @@ def test_the_sandwich_rule_needs_its_extremes():
         train_supernet(SuperNet(DATA.scale, 8, 4), DATA.train, SupernetPlan(1, 2, 12, sampling="sandwich"), _draw, CHOICES)
     with pytest.raises(ValueError, match="sampling: expected one of fair, uniform, sandwich, got 'spos'"):
         SupernetPlan(1, sampling="spos")
+
+
+def _trained(device: str = "cpu", speedups=None, steps: int = 2) -> tuple[SuperNet, list[float], list]:
+    """A small supernet trained ``steps`` uniform steps; its losses and the paths it drew."""
+    torch.manual_seed(0)
+    net, drawn = SuperNet(DATA.scale, max_feats=8, max_expand=4), []
+
+    def draw(rng):
+        drawn.append(_draw(rng))
+        return drawn[-1]
+    t = SupernetTraining(net, DATA.train, SupernetPlan(steps, 2, 12, sampling="uniform"), draw, CHOICES,
+                         device=device, speedups=speedups)
+    return net, t.run(), drawn
+
+
+def test_a_gpus_switches_draw_the_same_paths_and_train_alike_on_a_cpu():
+    """channels_last and bf16 autocast (CUDA's defaults, supernet_speedups) run here on the CPU's
+    bf16 path: the same paths and patches, losses within bf16's rounding, weights kept in fp32."""
+    from slwsr_search.training.device import Speedups
+
+    assert supernet_speedups("cuda").channels_last and supernet_speedups("cuda").train_bf16("cuda")
+    assert not supernet_speedups("cpu").channels_last and not supernet_speedups("cpu").train_bf16("cpu")
+    _, plain, paths = _trained()
+    net, fast, fast_paths = _trained(speedups=Speedups(channels_last=True, cpu_bf16=True))
+    assert [p.arch for p in fast_paths] == [p.arch for p in paths]
+    assert all(abs(a - b) < 0.05 * a for a, b in zip(plain, fast)), (plain, fast)
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    assert net.head.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_supernet_trains_and_scores_on_cuda_as_on_the_cpu():
+    _, cpu_losses, paths = _trained()
+    net, gpu_losses, gpu_paths = _trained("cuda")
+    assert [p.arch for p in gpu_paths] == [p.arch for p in paths] and next(net.parameters()).is_cuda
+    assert all(abs(a - b) < 0.05 * a for a, b in zip(cpu_losses, gpu_losses))
+    spec = paths[0]
+    on_gpu = score_design(net, spec, DATA.val, "cuda")
+    on_cpu = score_design(net.cpu(), spec, DATA.val)
+    assert abs(on_gpu[0] - on_cpu[0]) < 1e-3 and abs(on_gpu[1] - on_cpu[1]) < 1e-4
 
 
 def test_a_design_is_scored_as_its_extracted_network_scores():

@@ -89,6 +89,17 @@ exit codes: 0 audited; 2 bad input.
 """
 
 
+DEVICE_HELP = ("auto (CUDA when present, else CPU), cpu, cuda or cuda:N; on CUDA with channels_last and bf16 "
+               "autocast, scoring in fp32 (default auto)")
+
+
+def device_label(device: str) -> str:
+    """The machine a command runs on, as its figures need it said."""
+    if device.startswith("cuda"):
+        return f"{torch.cuda.get_device_name(torch.device(device))} ({device})"
+    return f"{cpu_label()}, {torch.get_num_threads()} threads"
+
+
 def build_parser(prog: str) -> Parser:
     p = Parser(prog=prog, description=DESCRIPTION)
     sub = p.add_subparsers(dest="action", required=True, parser_class=Parser)
@@ -116,6 +127,7 @@ def build_parser(prog: str) -> Parser:
     t.add_argument("--checkpoint-every", type=int, default=100, metavar="K", help="state file every K steps (default 100)")
     t.add_argument("--snapshots", metavar="STEPS", help="also keep the weights at these steps (FILE.stepN.pt), e.g. 1000,2000")
     t.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
+    t.add_argument("--device", default="auto", help=DEVICE_HELP)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     s = sub.add_parser("score", help="score designs with inherited weights", description=DESCRIPTION,
                        epilog=SCORE_EPILOG, formatter_class=p.formatter_class)
@@ -129,6 +141,7 @@ def build_parser(prog: str) -> Parser:
     s.add_argument("--train-dir", action="append", metavar="DIR", help="fine-tune images (default the supernet's own)")
     s.add_argument("--json", action="store_true", help="one JSON object per design per line (else a table)")
     s.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
+    s.add_argument("--device", default="auto", help=DEVICE_HELP)
     a = sub.add_parser("audit", help="rank a long reference's designs by inherited weights; tau, rho, regret",
                        description=DESCRIPTION, epilog=AUDIT_EPILOG, formatter_class=p.formatter_class)
     a.add_argument("--study", required=True, metavar="NAME", help="the study whose supernet scores")
@@ -143,6 +156,7 @@ def build_parser(prog: str) -> Parser:
     a.add_argument("--no-record", action="store_true",
                    help="do not record the headline in the supernet file (by default a study it scores names it)")
     a.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
+    a.add_argument("--device", default="auto", help=DEVICE_HELP)
     x = sub.add_parser("extract", help="one design's network with its inherited weights, as a checkpoint",
                        description=DESCRIPTION, formatter_class=p.formatter_class)
     x.add_argument("--study", required=True, metavar="NAME", help="the study whose supernet holds the design")
@@ -176,7 +190,7 @@ def _train(args) -> int:
               f"({s.setup.expansions} expansions), "
               f"{s.params:,} weights; {s.plan.sampling} sampling, paths {s.setup.paths}; {s.train_images} training "
               f"images; {'continuing at step ' + str(s.resumed_at) if s.resumed_at else 'new'} -> {s.out}")
-        print(f"on {cpu_label()}, {torch.get_num_threads()} threads", flush=True)
+        print(f"on {device_label(args.device)}", flush=True)
         if not args.quiet:
             from tqdm import tqdm
             bar = tqdm(total=s.plan.steps, initial=s.resumed_at, unit="step", file=sys.stderr, disable=None)
@@ -190,7 +204,7 @@ def _train(args) -> int:
     try:  # the first Ctrl-C or SIGTERM stops after the current step and saves; a second stops at once
         with StopRequest(lambda: print("stopping after this step (Ctrl-C again to stop now)", file=sys.stderr)) as stop:
             done = train_supernet_job(cfg, setup, plan, out, SupernetHooks(on_start, on_step), args.checkpoint_every,
-                                      _ints(args.snapshots, "--snapshots"), should_stop=lambda: stop.requested)
+                                      _ints(args.snapshots, "--snapshots"), lambda: stop.requested, args.device)
     except KeyboardInterrupt:  # the second signal: nothing saved past the last state file
         pass
     finally:
@@ -235,7 +249,7 @@ def _score(args) -> int:
             print(f"{r.label:<24} {r.params:>9,} params  {r.psnr:7.3f} dB  SSIM {r.ssim:.4f}  L1 {r.l1:6.3f}  "
                   f"{r.seconds:5.1f} s", flush=True)
 
-    score_designs(net, designs, val, args.finetune, train, on_design=show)
+    score_designs(net, designs, val, args.finetune, train, on_design=show, device=args.device)
     return 0
 
 
@@ -253,7 +267,8 @@ def _audit(args) -> int:
     print(f"{path}: {state.steps} steps, {state.protocol.get('sampling')} sampling; {len(reference)} designs of "
           f"{args.reference} at {args.horizon or 'their end'}; finetune {args.finetune}; on {cpu_label()}", flush=True)
     audit = audit_supernet(net, reference, val, args.horizon, args.finetune, train,
-                           on_design=lambda r: print(f"  {r.label:<24} {r.psnr:7.3f} dB  {r.seconds:5.1f} s", flush=True))
+                           on_design=lambda r: print(f"  {r.label:<24} {r.psnr:7.3f} dB  {r.seconds:5.1f} s", flush=True),
+                           device=args.device)
     print(f"{'score':<16} {'tau [90%]':>22} {'rho [90%]':>22} {'pairs':>7} {'regret dB [90%]':>24} {'tau - params [90%]':>24}")
     for r in audit.rows:
         iv = lambda v, i: f"{v:+.2f} [{i[0]:+.2f}, {i[1]:+.2f}]"  # noqa: E731
@@ -293,5 +308,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "slwsr supernet") -> int
             raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= 1, got {v}")
     if getattr(args, "finetune", 0) < 0:
         raise ValueError(f"--finetune: expected an integer >= 0, got {args.finetune}")
-    configure_device(resolve_device("cpu"), Speedups(threads=args.threads))
+    args.device = str(resolve_device(getattr(args, "device", "cpu")))
+    configure_device(torch.device(args.device), Speedups(threads=args.threads))
     return {"train": _train, "score": _score, "audit": _audit, "extract": _extract}[args.action](args)

@@ -174,7 +174,7 @@ def _work(st: JobSettings, study: optuna.Study, data: TrainData, dev, protocol: 
         runner = Runner(st.cfg, data, protocol, str(dev), key, speedups, progress=plan.progress and worker == 0,
                         on_trial=_for_worker(hooks.on_trial, worker), should_stop=lambda: stop.requested,
                         rung_store=RungStore(rung_dir(st.storage, st.cfg.name)), latency_table=st.latency_table,
-                        evaluator=supernet_evaluator(st.cfg, data.val) if st.scorer else None)
+                        evaluator=supernet_evaluator(st.cfg, data.val, str(dev)) if st.scorer else None)
         try:
             run_study(study, runner, st.n_trials, st.timeout, on_wait=_for_worker(hooks.on_wait, worker),
                       on_lost=_for_worker(hooks.on_lost, worker))

@@ -217,12 +217,14 @@ class SupernetTrained:
 
 def train_supernet_job(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPlan, out: str | Path,
                        hooks: SupernetHooks = SupernetHooks(), checkpoint_every: int = 100,
-                       snapshots: Sequence[int] = (), should_stop: Callable[[], bool] | None = None) -> SupernetTrained:
+                       snapshots: Sequence[int] = (), should_stop: Callable[[], bool] | None = None,
+                       device: str = "cpu") -> SupernetTrained:
     """Train ``setup``'s supernet under ``plan`` into the state file ``out``, continuing the
     training that file holds (refused, naming the field, when it was another setup or plan). The
     file is rewritten atomically every ``checkpoint_every`` steps, at the end and when
     ``should_stop`` says so; at each step of ``snapshots`` a copy is kept beside it
-    (``<out>.step<N>.pt``). ``ValueError`` naming the file or field at fault."""
+    (``<out>.step<N>.pt``); trained on ``device`` (:func:`~..training.supernet.supernet_speedups`).
+    ``ValueError`` naming the file or field at fault."""
     if not is_int(checkpoint_every) or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: expected an integer >= 1, got {checkpoint_every!r}")
     out = Path(out)
@@ -231,7 +233,7 @@ def train_supernet_job(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPla
     net = setup.build()
     training = SupernetTraining(net, train, plan, path_draw(cfg, setup), [parse_block_choice(c) for c in setup.choices],
                                 extremes(cfg, setup) if plan.sampling == "sandwich" else None, budget(cfg, setup),
-                                setup.slot_indices)
+                                setup.slot_indices, device)
     extra: dict[str, Any] = {"supernet": setup.to_dict(), "train_seconds": 0.0, "cpus": [], "threads": torch.get_num_threads()}
     if out.exists():
         state = _matching_state(out, setup, plan)
@@ -329,6 +331,7 @@ def supernet_scorer(cfg: StudyConfig) -> dict | None:
     return {"kind": "supernet", "file": p.name, "steps": state.steps, "sha256": weights_digest(net.state_dict())}
 
 
-def supernet_evaluator(cfg: StudyConfig, val: Sequence[ImagePair]) -> InheritedWeights:
-    """The evaluator of a supernet-scored study: its supernet's inherited weights, scored on ``val``."""
-    return InheritedWeights(load_supernet(cfg.evaluator.supernet)[0], val)
+def supernet_evaluator(cfg: StudyConfig, val: Sequence[ImagePair], device: str = "cpu") -> InheritedWeights:
+    """The evaluator of a supernet-scored study: its supernet's inherited weights, scored on ``val``
+    on ``device``."""
+    return InheritedWeights(load_supernet(cfg.evaluator.supernet)[0], val, device)

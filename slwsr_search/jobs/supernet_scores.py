@@ -47,10 +47,11 @@ class DesignScore:
         return asdict(self)
 
 
-def score_network(model: torch.nn.Module, val: Sequence[ImagePair], scale: int) -> tuple[float, float, float]:
-    """``(psnr, ssim, l1)`` of ``model`` on ``val`` (see :class:`DesignScore`)."""
+def score_network(model: torch.nn.Module, val: Sequence[ImagePair], scale: int,
+                  device: str = "cpu") -> tuple[float, float, float]:
+    """``(psnr, ssim, l1)`` of ``model`` on ``val`` (see :class:`DesignScore`), run on ``device``."""
     outs: list[np.ndarray] = []
-    run = model_upscaler(model)
+    run = model_upscaler(model, device)
 
     def keep(lr: np.ndarray) -> np.ndarray:
         outs.append(run(lr))
@@ -64,11 +65,11 @@ def score_network(model: torch.nn.Module, val: Sequence[ImagePair], scale: int) 
 
 
 def finetuned(spec: ArchSpec, weights: dict[str, torch.Tensor], train: Sequence[ImagePair], val: Sequence[ImagePair],
-              protocol: Protocol) -> torch.nn.Module:
+              protocol: Protocol, device: str = "cpu") -> torch.nn.Module:
     """The network of ``spec`` trained ``protocol.steps`` steps on ``train`` starting from
-    ``weights`` (not from scratch), in eval mode."""
+    ``weights`` (not from scratch), on ``device``, in eval mode."""
     data = TrainData(list(train), list(val), spec.scale, "finetune", "finetune")
-    training = Training(spec, data, protocol, device="cpu")
+    training = Training(spec, data, protocol, device=device)
     training.load_state_dict({"model": weights})  # weights alone: a new training starting from them
     result = training.run(protocol.steps, score=False)
     if not result.ok:
@@ -78,10 +79,10 @@ def finetuned(spec: ArchSpec, weights: dict[str, torch.Tensor], train: Sequence[
 
 def score_designs(net: SuperNet, designs: Sequence[tuple[str, ArchSpec]], val: Sequence[ImagePair],
                   finetune: int = 0, train: Sequence[ImagePair] = (), protocol: Protocol | None = None,
-                  on_design: Callable[[DesignScore], None] | None = None) -> list[DesignScore]:
+                  on_design: Callable[[DesignScore], None] | None = None, device: str = "cpu") -> list[DesignScore]:
     """Each ``(label, spec)`` scored on ``val`` with the weights it inherits from ``net`` (after
-    ``finetune`` steps of ``protocol`` on ``train`` from them, when > 0); ``on_design`` hears each
-    as it is done. ``ValueError`` naming the design the supernet does not hold."""
+    ``finetune`` steps of ``protocol`` on ``train`` from them, when > 0), on ``device`` (scoring
+    in fp32); ``on_design`` hears each as it is done. ``ValueError`` naming the design the supernet does not hold."""
     if finetune and not train:
         raise ValueError("finetune: needs training images")
     out = []
@@ -93,8 +94,8 @@ def score_designs(net: SuperNet, designs: Sequence[tuple[str, ArchSpec]], val: S
             raise ValueError(f"{label}: {e}") from None
         if finetune:
             p = dataclasses.replace(protocol or FINETUNE, steps=finetune)
-            model = finetuned(spec, model.state_dict(), train, val, p)
-        psnr, ssim, l1 = score_network(model.eval(), val, spec.scale)
+            model = finetuned(spec, model.state_dict(), train, val, p, device)
+        psnr, ssim, l1 = score_network(model.eval(), val, spec.scale, device)
         row = DesignScore(label, spec.arch, count_cost(spec).params, psnr, ssim, l1, finetune, time.perf_counter() - t0)
         out.append(row)
         if on_design:
@@ -126,12 +127,12 @@ class SupernetAudit:
 
 def audit_supernet(net: SuperNet, reference: Any, val: Sequence[ImagePair], horizon: int | None = None,
                    finetune: int = 0, train: Sequence[ImagePair] = (), level: float = 0.9, n_boot: int = 2000,
-                   on_design: Callable[[DesignScore], None] | None = None) -> SupernetAudit:
+                   on_design: Callable[[DesignScore], None] | None = None, device: str = "cpu") -> SupernetAudit:
     """Score each design of ``reference`` (:func:`~..audit.proxy.read_reference`'s table) with
     ``net``'s inherited weights (after ``finetune`` steps, when > 0) on ``val``, and each score
     against the reference (:func:`~..audit.proxy.proxy_rows`)."""
     designs = [(r.label, ArchSpec.from_arch(r.arch)) for r in reference.itertuples()]
-    scored = score_designs(net, designs, val, finetune, train, on_design=on_design)
+    scored = score_designs(net, designs, val, finetune, train, on_design=on_design, device=device)
     table = reference.copy()
     table["supernet_psnr"] = [s.psnr for s in scored]
     table["supernet_ssim"] = [s.ssim for s in scored]

@@ -104,14 +104,16 @@ class InheritedWeights:
     """Score a design with the weights it inherits from ``net`` (a trained
     :class:`~..model.supernet.SuperNet`) on the validation pairs ``val``: one rung, nothing
     trained, the seeds unused (the score has none). A design the supernet does not hold fails
-    with why. The study's protocol key must name the supernet (its weights decide the scores)."""
+    with why. The study's protocol key must name the supernet (its weights decide the scores).
+    ``device``: where the design's network runs (fp32)."""
 
     net: SuperNet = field(repr=False)
     val: Sequence[ImagePair] = field(repr=False)
+    device: str = "cpu"
 
     def evaluate(self, spec: ArchSpec, seeds: Sequence[int], goes_on: GoesOn, on_progress: OnProgress) -> Evaluation:
         try:
-            psnr, ssim = score_design(self.net, spec, self.val)
+            psnr, ssim = score_design(self.net, spec, self.val, self.device)
         except ValueError as e:
             raise EvaluationFailed(str(e)) from None
         on_progress({"rung_psnr": [psnr], "rung_ssim": [ssim], "promoted": 0, "seeds": list(seeds[:1]),

@@ -20,6 +20,7 @@ paths are not filtered, since every choice must be trained once per slot at each
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from dataclasses import asdict, dataclass
@@ -32,12 +33,22 @@ from ..model.spec import ArchSpec, BlockSpec
 from ..model.supernet import SuperNet
 from ..sr.data import ImagePair, PatchSampler
 from ..sr.evaluate import evaluate_pairs, model_upscaler
+from .device import Speedups
 
 SAMPLINGS: tuple[str, ...] = ("fair", "uniform", "sandwich")
 #: Where paths come from: the study's designs inside its budget, or its whole space.
 PATHS: tuple[str, ...] = ("feasible", "space")
 #: ``draw(rng)``: a design of the study's space (its width, activations and pool are a path's).
 Draw = Callable[[random.Random], ArchSpec]
+
+
+def supernet_speedups(device_type: str) -> Speedups:
+    """A supernet training's per-training switches on a ``device_type`` device: on CUDA channels_last
+    and bf16 autocast, as a design's training uses them there (:class:`~.device.Speedups`; not yet
+    measured for the supernet, whose sliced weights no GPU here has timed); on a CPU neither
+    (fp32, contiguous: what every supernet figure so far was measured with)."""
+    on_gpu = device_type == "cuda"
+    return Speedups(channels_last=on_gpu, bf16=on_gpu, cpu_bf16=False)
 
 
 @dataclass(frozen=True)
@@ -108,17 +119,27 @@ class SupernetTraining:
     steps of ``plan``; the learning rate follows the cosine over ``plan.steps`` at the overall
     step, so a training run in pieces equals an uninterrupted one (on CPU, same thread count;
     ``tests/test_supernet.py``). :meth:`state_dict` holds the weights, Adam's moments, the patch
-    stream's and the path draw's RNG states, the steps done and each step's loss."""
+    stream's and the path draw's RNG states, the steps done and each step's loss. ``device`` (the
+    net is moved there) and ``speedups`` (default :func:`supernet_speedups`): where and how it runs;
+    the paths and patches drawn do not depend on them."""
 
     def __init__(self, net: SuperNet, train: Sequence[ImagePair], plan: SupernetPlan, draw: Draw,
                  choices: Sequence[BlockSpec], extremes: tuple[ArchSpec, ArchSpec] | None = None,
-                 keep: Callable[[ArchSpec], bool] | None = None, slots: Sequence[int] | None = None) -> None:
+                 keep: Callable[[ArchSpec], bool] | None = None, slots: Sequence[int] | None = None,
+                 device: str | torch.device = "cpu", speedups: Speedups | None = None) -> None:
         if plan.sampling == "sandwich" and extremes is None:
             raise ValueError("sampling 'sandwich': needs the largest and the smallest path (extremes)")
-        self.net, self.plan, self.draw, self.choices, self.extremes = net, plan, draw, tuple(choices), extremes
+        self.dev = torch.device(device)
+        sp = speedups or supernet_speedups(self.dev.type)
+        fmt = torch.channels_last if sp.channels_last else torch.contiguous_format
+        self.net, self.plan, self.draw, self.choices, self.extremes = net.to(self.dev, memory_format=fmt), plan, draw, \
+            tuple(choices), extremes
         self.keep, self.slots = keep, slots
+        self.autocast = (torch.autocast(self.dev.type, dtype=torch.bfloat16) if sp.train_bf16(self.dev.type)
+                         else contextlib.nullcontext())
         self.rng = random.Random(f"paths-{plan.seed}")  # its own stream, apart from the patches' (seeded plan.seed)
-        self.patches = PatchSampler(train, net.scale, plan.lr_patch, plan.batch_size, seed=plan.seed)
+        self.patches = PatchSampler(train, net.scale, plan.lr_patch, plan.batch_size, self.dev, seed=plan.seed,
+                                    channels_last=sp.channels_last)
         self.opt = torch.optim.Adam(net.parameters(), lr=plan.lr)
         self.steps_done, self.losses = 0, []
 
@@ -185,20 +206,23 @@ def _step(t: SupernetTraining, lr_img: torch.Tensor, hr_img: torch.Tensor) -> fl
         paths = [uniform_path(t.draw, t.choices, t.rng, t.keep, slots=t.slots)]
     else:
         paths = [*t.extremes, *(uniform_path(t.draw, t.choices, t.rng, t.keep, slots=t.slots) for _ in range(2))]
-    target, total = hr_img, 0.0
+    target, total = hr_img, torch.zeros((), device=hr_img.device)
     for i, spec in enumerate(paths):
-        out = t.net(lr_img, spec)
+        with t.autocast:
+            out = t.net(lr_img, spec).float()
         loss = F.l1_loss(out, target) / len(paths)
         loss.backward()
-        total += loss.item()
+        total += loss.detach()
         if t.plan.sampling == "sandwich" and i == 0:
             target = out.detach()  # in-place distillation: the largest path teaches the others
-    return total
+    return float(total)  # one read per step (on CUDA: one wait)
 
 
-def score_design(net: SuperNet, spec: ArchSpec, pairs: Sequence[ImagePair]) -> tuple[float, float]:
+def score_design(net: SuperNet, spec: ArchSpec, pairs: Sequence[ImagePair], device: str = "cpu") -> tuple[float, float]:
     """``(PSNR dB, SSIM)`` of ``spec`` with the weights it inherits from ``net``, on ``pairs`` (Y
-    channel, border of ``scale`` pixels cropped: :mod:`slwsr_search.sr.metrics`)."""
+    channel, border of ``scale`` pixels cropped: :mod:`slwsr_search.sr.metrics`), run on
+    ``device`` in fp32 (as every validation, :func:`~.device.validation_scores`)."""
     model = net.extract(spec).eval()
-    res = evaluate_pairs(pairs, model_upscaler(model), spec.scale)
+    with torch.autocast(torch.device(device).type, enabled=False):
+        res = evaluate_pairs(pairs, model_upscaler(model, device), spec.scale)
     return res.psnr, res.ssim
