@@ -5,8 +5,9 @@
 # it again (from the repository root, in any sitting). The state files (1.5 MB of weights, 4.7 MB
 # with Adam's moments) stay in reports/supernet/, out of git; the audits' JSON come here.
 #   sh docs/results/2026-12-07-supernet/run.sh VARIANT...
-# VARIANT: SAMPLING[-separate]-STEPS, e.g. uniform-3000 (expansions sharing one weight),
-# uniform-separate-3000, fair-separate-700 (one weight per expansion).
+# VARIANT: SAMPLING[-separate|-shared][-wN]-STEPS, e.g. uniform-3000 (expansions sharing one
+# weight), uniform-separate-3000, fair-separate-550 (one weight per expansion), uniform-separate-w16-1500
+# (a supernet of width 16 alone; without -wN, widths 16 and 20).
 set -e
 D=docs/results/2026-12-07-supernet
 S=reports/supernet
@@ -16,7 +17,8 @@ mkdir -p $S
 for v in "$@"; do
   sampling=${v%%-*}; steps=${v##*-}
   case $v in *-separate-*) exp=separate ;; *) exp=shared ;; esac
-  python -m slwsr_search.supernet train --study budget150k --widths 16,20 --sampling "$sampling" --steps "$steps" \
+  widths=$(echo "$v" | sed -n 's/.*-w\([0-9]*\)-.*/\1/p'); widths=${widths:-16,20}
+  python -m slwsr_search.supernet train --study budget150k --widths "$widths" --sampling "$sampling" --steps "$steps" \
     --expansions $exp \
     --train-dir $DATA/train/T91 --train-dir $DATA/train/BSD200 --checkpoint-every 100 \
     --snapshots "$((steps / 4)),$((steps / 2))" --out $S/$v.pt --quiet
