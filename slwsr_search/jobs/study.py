@@ -38,7 +38,6 @@ from .report import study_report
 from .study_hooks import JobHooks, JobResult
 from .supernet import supernet_evaluator, supernet_scorer, with_supernet
 from ..reporting.notes import evaluator_sentence
-from .supernet_audit import evaluator_record
 
 #: Set for a run's workers: how many trials the study held before the run (it seeds their samplers).
 TRIALS_BEFORE_ENV = "SLWSR_TRIALS_BEFORE"
@@ -83,6 +82,7 @@ class JobSettings:
     val_src: list[str]
     latency_table: LatencyTable | None = None  # prices latencies, when the study uses them
     scorer: dict | None = None  # a supernet-scored study's evaluator: its file and its bytes' digest
+    evaluator: dict | None = None  # what scores the designs, as the study records it (with a supernet's audit)
 
     def protocol(self, device_type: str) -> Protocol:
         """The protocol this run trains with on a device of ``device_type``, seeded with the run's seed."""
@@ -145,7 +145,7 @@ def job_settings(config: StudyConfig | str | Path, storage: str | None = None, p
     timeout = cfg.timeout if plan.timeout is None else plan.timeout
     cfg = with_supernet(cfg, plan.supernet) if plan.supernet else cfg
     return JobSettings(cfg, resolve_storage(storage, cfg), seed, n_trials, timeout,
-                       list(plan.train_dirs or cfg.train), list(plan.val_dirs or cfg.val), table, supernet_scorer(cfg))
+                       list(plan.train_dirs or cfg.train), list(plan.val_dirs or cfg.val), table, *supernet_scorer(cfg))
 
 
 def _check_protocol(study: optuna.Study, st: JobSettings, protocol: Protocol, key: str, record: bool) -> str:
@@ -157,8 +157,7 @@ def _check_protocol(study: optuna.Study, st: JobSettings, protocol: Protocol, ke
     claim_protocol(study, st.storage, key, desc, screening_record(protocol, st.cfg.fidelity),
                    [" + ".join(st.train_src), " + ".join(st.val_src)], record)
     if record:  # every run: a supernet's audit recorded since the last run is named from now on
-        evaluator = evaluator_record(st.scorer, st.cfg.evaluator.supernet)
-        StudyRecord(evaluator=evaluator, ranked_by=evaluator_sentence(evaluator)).write(study)
+        StudyRecord(evaluator=st.evaluator, ranked_by=evaluator_sentence(st.evaluator)).write(study)
     return desc
 
 

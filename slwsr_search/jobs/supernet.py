@@ -34,7 +34,7 @@ from ..search.study_tables import EvaluatorSettings
 from ..sr.data import ImagePair, load_pairs
 from ..training.state import TrainingState, load_state, save_state
 from ..training.supernet import PATHS, Draw, SupernetPlan, SupernetTraining
-from .supernet_audit import weights_digest
+from .supernet_audit import evaluator_record, weights_digest
 
 #: The tag of ``extra["supernet"]`` in a supernet's state file.
 SUPERNET_KIND = "slwsr-search/supernet-1"
@@ -315,20 +315,22 @@ def with_supernet(cfg: StudyConfig, path: str) -> StudyConfig:
     return cfg
 
 
-def supernet_scorer(cfg: StudyConfig) -> dict | None:
+def supernet_scorer(cfg: StudyConfig) -> tuple[dict | None, dict]:
     """A supernet-scored study's evaluator as its protocol key holds it: the file's name, its
     training steps and the SHA-256 of its weights (other weights, other scores: a study refuses to
-    resume under another); None for a study trained from scratch. The supernet is loaded and checked
-    here, before a run records anything."""
+    resume under another), None for a study trained from scratch; with the study's record of its
+    evaluator (:func:`.supernet_audit.evaluator_record`: the audit the file records for those
+    weights). The supernet is loaded and checked here, once, before a run records anything."""
     if cfg.evaluator.kind != "supernet":
-        return None
+        return None, evaluator_record(None, {})
     p = Path(cfg.evaluator.supernet)
     if not p.is_file():
         raise ValueError(f"{p}: supernet not found (train one: slwsr supernet train --study {cfg.name})")
     net, setup, state = load_supernet(p)
     if setup.scale != cfg.space.scale:
         raise ValueError(f"{p}: a x{setup.scale} supernet cannot score study {cfg.name!r} (x{cfg.space.scale})")
-    return {"kind": "supernet", "file": p.name, "steps": state.steps, "sha256": weights_digest(net.state_dict())}
+    key = {"kind": "supernet", "file": p.name, "steps": state.steps, "sha256": weights_digest(net.state_dict())}
+    return key, evaluator_record(key, state.extra)
 
 
 def supernet_evaluator(cfg: StudyConfig, val: Sequence[ImagePair], device: str = "cpu") -> InheritedWeights:

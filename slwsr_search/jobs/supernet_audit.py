@@ -59,9 +59,9 @@ def latest_audit(extra: dict[str, Any], digest: str) -> dict[str, Any] | None:
     return ok[-1] if ok else None
 
 
-def evaluator_record(scorer: dict | None, path: str | None) -> dict[str, Any]:
+def evaluator_record(scorer: dict | None, extra: dict[str, Any]) -> dict[str, Any]:
     """What scored a study's designs, as its record keeps it: ``{"kind": "scratch"}``, or the
-    supernet's protocol key (``scorer``) with the audit its file ``path`` records for those weights."""
+    supernet's protocol key (``scorer``) with the audit its file's ``extra`` records for those weights."""
     if scorer is None:
         return {"kind": "scratch"}
-    return {**scorer, "audit": latest_audit(load_state(path).extra, scorer["sha256"])}
+    return {**scorer, "audit": latest_audit(extra, scorer["sha256"])}

@@ -1,5 +1,5 @@
 """The sentences a report adds under its title (compute, then render: they read the
-:class:`~.compute.Report` and filter nothing): what ranked the front (:func:`evaluator_line`) and
+:class:`~.compute.Report` and filter nothing): what ranked the front (:func:`evaluator_sentence`) and
 what the fidelity audit of the study's screening measured (:func:`fidelity_line`)."""
 
 from __future__ import annotations
@@ -12,18 +12,13 @@ from .compute import Report
 
 def report_notes(rep: Report) -> list[str]:
     """The notes of ``rep``, each one sentence or a few, in the order a reader needs them."""
-    return [n for n in (evaluator_line(rep), fidelity_line(rep)) if n]
-
-
-def evaluator_line(rep: Report) -> str | None:
-    """Which evaluator ranked the designs, and for a supernet its audited Kendall tau; None for a
-    study run before it was recorded."""
-    return evaluator_sentence(rep.evaluator)
+    return [n for n in (evaluator_sentence(rep.evaluator), fidelity_line(rep)) if n]
 
 
 def evaluator_sentence(e: dict | None) -> str | None:
-    """:func:`evaluator_line` of a study record's ``evaluator``
-    (:func:`~..jobs.supernet_audit.evaluator_record`)."""
+    """Which evaluator ranked the designs, and for a supernet its audited Kendall tau, from a study
+    record's ``evaluator`` (:func:`~..jobs.supernet_audit.evaluator_record`); None for a study run
+    before it was recorded."""
     if not e:
         return None
     if e.get("kind") != "supernet":

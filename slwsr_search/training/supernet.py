@@ -32,8 +32,7 @@ import torch.nn.functional as F
 from ..model.spec import ArchSpec, BlockSpec
 from ..model.supernet import SuperNet
 from ..sr.data import ImagePair, PatchSampler
-from ..sr.evaluate import evaluate_pairs, model_upscaler
-from .device import Speedups
+from .device import Speedups, validation_scores
 
 SAMPLINGS: tuple[str, ...] = ("fair", "uniform", "sandwich")
 #: Where paths come from: the study's designs inside its budget, or its whole space.
@@ -222,7 +221,4 @@ def score_design(net: SuperNet, spec: ArchSpec, pairs: Sequence[ImagePair], devi
     """``(PSNR dB, SSIM)`` of ``spec`` with the weights it inherits from ``net``, on ``pairs`` (Y
     channel, border of ``scale`` pixels cropped: :mod:`slwsr_search.sr.metrics`), run on
     ``device`` in fp32 (as every validation, :func:`~.device.validation_scores`)."""
-    model = net.extract(spec).eval()
-    with torch.autocast(torch.device(device).type, enabled=False):
-        res = evaluate_pairs(pairs, model_upscaler(model, device), spec.scale)
-    return res.psnr, res.ssim
+    return validation_scores(net.extract(spec), pairs, spec.scale, torch.device(device))
