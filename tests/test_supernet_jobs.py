@@ -4,6 +4,7 @@ inherited weights (and after a fine-tune), ``slwsr supernet`` end to end in-proc
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import random
@@ -272,6 +273,40 @@ def test_the_audit_command_scores_a_reference_and_writes_its_table(smoke, tmp_pa
     assert rec["tau"] == psnr_row["tau"] and rec["designs"] == 5 and rec["horizon"] == 500 and rec["level"] == 0.9
     assert latest_audit(load_state(tmp_path / "s.pt").extra, weights_digest(net.state_dict())) == rec
     assert latest_audit(load_state(tmp_path / "s.pt").extra, "0" * 16) is None  # other weights: not theirs
+
+
+def test_one_supernet_per_width_scores_each_design_with_its_widths_supernet(smoke, tmp_path, capsys):
+    from slwsr_search.cli.supernet import main
+
+    cfg, setup, va = smoke
+    files = []
+    for w in (4, 8):
+        part = dataclasses.replace(setup, widths=(w,), paths="space")
+        train_supernet_job(cfg, part, dataclasses.replace(PLAN, steps=2 + w // 4), tmp_path / f"w{w}.pt")
+        files.append(tmp_path / f"w{w}.pt")
+    (n4, *_), (n8, *_) = (load_supernet(f) for f in files)
+    pool = [cfg.space.draw(random.Random(k)) for k in range(40)]
+    specs = [next(s for s in pool if s.n_feats == 4), next(s for s in pool if s.n_feats == 8)] * 2
+    val = load_pairs(va, 4, progress=False)
+    both = score_designs([n4, n8], [(f"d{k}", s) for k, s in enumerate(specs)], val)
+    alone = [score_designs(n4 if s.n_feats == 4 else n8, [(f"d{k}", s)], val)[0] for k, s in enumerate(specs)]
+    assert [(r.psnr, r.l1) for r in both] == [(r.psnr, r.l1) for r in alone]
+    with pytest.raises(ValueError, match=re.escape("wide: n_feats: 12 is over the supernet's 4; n_feats: 12 is over "
+                                                   "the supernet's 8")):
+        score_designs([n4, n8], [("wide", specs[0].replace(n_feats=12))], val)
+    # the audit command takes both files, writes each one's part and records the audit in neither
+    pd.DataFrame({"label": [f"d{k}" for k in range(4)], "arch": [s.arch for s in specs],
+                  "params": [count_cost(s).params for s in specs], "macs": [count_cost(s).macs for s in specs],
+                  "reference_at_500": [27.0, 27.1, 27.3, 27.2]}).to_csv(tmp_path / "ref.csv", index=False)
+    code, text, err = run_command(lambda a: main(a, "supernet"), capsys, "audit", "--study", "smoke", "--supernet",
+                                  str(files[0]), "--supernet", str(files[1]), "--reference", str(tmp_path / "ref.csv"),
+                                  "--horizon", "500", "--val-dir", va, "--out", str(tmp_path / "a.json"), "--threads", "1",
+                                  prog="supernet")
+    assert code == 0 and "not recorded: an audit of 2 supernets" in text and "w8.pt: 4 steps" in text, err
+    saved = json.loads((tmp_path / "a.json").read_text())
+    assert saved["steps"] == 3 + 4 and [p["widths"] for p in saved["parts"]] == [[4], [8]]
+    assert [d["supernet_psnr"] for d in saved["designs"]] == [r.psnr for r in both]
+    assert not any("audits" in load_state(f).extra for f in files)
 
 
 # ----- a study scored by its supernet ------------------------------------------------------------

@@ -14,19 +14,20 @@ import torch
 
 from ..audit.trainings import read_design_file
 from ..audit.proxy import read_reference
-from ..jobs.supernet import SupernetHooks, default_path, load_supernet, setup_for, train_supernet_job
+from ..jobs.supernet import SupernetHooks, SupernetSetup, default_path, load_supernet, setup_for, train_supernet_job
 from ..jobs.supernet_audit import audit_summary, record_audit, weights_digest
 from ..jobs.supernet_scores import FINETUNE, audit_supernet, score_designs
 from ..machine import cpu_label
 from ..model.cost import count_cost
 from ..model.presets import PRESETS, get_preset
 from ..model.spec import ArchSpec
-from ..model.supernet import EXPANSIONS
+from ..model.supernet import EXPANSIONS, SuperNet
 from ..search.study import StudyConfig
 from ..search.workers import StopRequest
 from ..sr.data import load_pairs
 from ..training.checkpoint import save_checkpoint
 from ..training.device import Speedups, configure_device, resolve_device
+from ..training.state import TrainingState
 from ..training.supernet import PATHS, SAMPLINGS, SupernetPlan
 from .common import Parser
 
@@ -93,6 +94,10 @@ DEVICE_HELP = ("auto (CUDA when present, else CPU), cpu, cuda or cuda:N; on CUDA
                "autocast, scoring in fp32 (default auto)")
 
 
+SUPERNETS_HELP = ("a supernet state file (default the study's, studies/NAME.supernet.pt); repeat it for one "
+                  "supernet per width: each design is scored by the first that holds it")
+
+
 def device_label(device: str) -> str:
     """The machine a command runs on, as its figures need it said."""
     if device.startswith("cuda"):
@@ -132,7 +137,7 @@ def build_parser(prog: str) -> Parser:
     s = sub.add_parser("score", help="score designs with inherited weights", description=DESCRIPTION,
                        epilog=SCORE_EPILOG, formatter_class=p.formatter_class)
     s.add_argument("--study", required=True, metavar="NAME", help="the study whose supernet scores")
-    s.add_argument("--supernet", metavar="FILE", help="a supernet state file (default the study's, studies/NAME.supernet.pt)")
+    s.add_argument("--supernet", action="append", metavar="FILE", help=SUPERNETS_HELP)
     s.add_argument("--arch", action="append", default=[], metavar="ARCH", help="a design: arch string or preset (repeatable)")
     s.add_argument("--design-file", metavar="FILE", help="designs, one 'LABEL ARCH' per line (as slwsr fidelity reads)")
     s.add_argument("--val-dir", action="append", metavar="DIR", help="validation images (repeatable; default the built-in three)")
@@ -145,7 +150,7 @@ def build_parser(prog: str) -> Parser:
     a = sub.add_parser("audit", help="rank a long reference's designs by inherited weights; tau, rho, regret",
                        description=DESCRIPTION, epilog=AUDIT_EPILOG, formatter_class=p.formatter_class)
     a.add_argument("--study", required=True, metavar="NAME", help="the study whose supernet scores")
-    a.add_argument("--supernet", metavar="FILE", help="a supernet state file (default the study's)")
+    a.add_argument("--supernet", action="append", metavar="FILE", help=SUPERNETS_HELP)
     a.add_argument("--reference", required=True, metavar="CSV", help="a fidelity audit's per-design CSV")
     a.add_argument("--horizon", type=int, metavar="STEPS",
                    help="the reference at this many steps (its reference_at_STEPS column; default reference_mean)")
@@ -230,17 +235,28 @@ def _designs(args) -> list[tuple[str, ArchSpec]]:
     return out
 
 
+def _supernets(args, cfg: StudyConfig) -> list[tuple[Path, SuperNet, SupernetSetup, TrainingState]]:
+    """The supernets ``--supernet`` names (the study's by default), loaded; a note for each trained
+    for another study."""
+    out = []
+    for path in args.supernet or [default_path(cfg)]:
+        net, setup, state = load_supernet(path)
+        if setup.study != cfg.name:
+            print(f"note: {path} was trained for study {setup.study!r}, scoring for {cfg.name!r}", file=sys.stderr)
+        out.append((Path(path), net, setup, state))
+    return out
+
+
 def _score(args) -> int:
     cfg = StudyConfig.load(args.study)
-    path = args.supernet or default_path(cfg)
-    net, setup, state = load_supernet(path)
-    if setup.study != cfg.name:
-        print(f"note: {path} was trained for study {setup.study!r}, scoring for {cfg.name!r}", file=sys.stderr)
+    loaded = _supernets(args, cfg)
+    setup, nets = loaded[0][2], [n for _, n, _, _ in loaded]
     designs = _designs(args)
     val = _pairs(args.val_dir or ["builtin:val"], setup.scale)
     train = _pairs(args.train_dir or setup.train, setup.scale, FINETUNE.lr_patch) if args.finetune else []
     if not args.json:
-        print(f"{path}: {state.steps} steps; {len(designs)} design(s) on {', '.join(args.val_dir or ['builtin:val'])}")
+        print(f"{' + '.join(f'{p}: {st.steps} steps' for p, _, _, st in loaded)}; {len(designs)} design(s) on "
+              f"{', '.join(args.val_dir or ['builtin:val'])}")
 
     def show(r) -> None:
         if args.json:
@@ -249,7 +265,7 @@ def _score(args) -> int:
             print(f"{r.label:<24} {r.params:>9,} params  {r.psnr:7.3f} dB  SSIM {r.ssim:.4f}  L1 {r.l1:6.3f}  "
                   f"{r.seconds:5.1f} s", flush=True)
 
-    score_designs(net, designs, val, args.finetune, train, on_design=show, device=args.device)
+    score_designs(nets, designs, val, args.finetune, train, on_design=show, device=args.device)
     return 0
 
 
@@ -259,32 +275,43 @@ def _pairs(dirs: Sequence[str], scale: int, min_size: int = 0) -> list:
 
 def _audit(args) -> int:
     cfg = StudyConfig.load(args.study)
-    path = args.supernet or default_path(cfg)
-    net, setup, state = load_supernet(path)
+    loaded = _supernets(args, cfg)
+    (path, net, setup, state), nets = loaded[0], [n for _, n, _, _ in loaded]
     reference = read_reference(args.reference, args.horizon)
     val = _pairs(args.val_dir or ["builtin:val"], setup.scale)
     train = _pairs(args.train_dir or setup.train, setup.scale, FINETUNE.lr_patch) if args.finetune else []
-    print(f"{path}: {state.steps} steps, {state.protocol.get('sampling')} sampling; {len(reference)} designs of "
-          f"{args.reference} at {args.horizon or 'their end'}; finetune {args.finetune}; on {cpu_label()}", flush=True)
-    audit = audit_supernet(net, reference, val, args.horizon, args.finetune, train,
+    print(f"{' + '.join(f'{p}: {st.steps} steps' for p, _, _, st in loaded)}, {state.protocol.get('sampling')} sampling; "
+          f"{len(reference)} designs of {args.reference} at {args.horizon or 'their end'}; finetune {args.finetune}; "
+          f"on {device_label(args.device)}", flush=True)
+    audit = audit_supernet(nets, reference, val, args.horizon, args.finetune, train,
                            on_design=lambda r: print(f"  {r.label:<24} {r.psnr:7.3f} dB  {r.seconds:5.1f} s", flush=True),
                            device=args.device)
+    _audit_table(audit)
+    if args.no_record:
+        pass
+    elif len(loaded) > 1:  # a study is scored by one supernet file: no one file holds this audit
+        print(f"not recorded: an audit of {len(loaded)} supernets together belongs to none of their files")
+    else:
+        record_audit(path, audit_summary(audit, args.reference, args.val_dir or ["builtin:val"], weights_digest(net.state_dict())))
+        print(f"recorded in {path}: a study it scores names this audit")
+    if args.out:
+        many = {"parts": [{"supernet": str(p), "steps": st.steps, "widths": list(su.widths)} for p, _, su, st in loaded]}
+        Path(args.out).write_text(json.dumps({
+            "supernet": str(path) if len(loaded) == 1 else [str(p) for p, *_ in loaded],
+            "steps": sum(st.steps for *_, st in loaded), "plan": state.protocol, "setup": setup.to_dict(),
+            **(many if len(loaded) > 1 else {}), "reference": args.reference, "val": args.val_dir or ["builtin:val"],
+            "cpu": cpu_label(), "device": device_label(args.device), **audit.to_dict()}, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _audit_table(audit) -> None:
     print(f"{'score':<16} {'tau [90%]':>22} {'rho [90%]':>22} {'pairs':>7} {'regret dB [90%]':>24} {'tau - params [90%]':>24}")
     for r in audit.rows:
         iv = lambda v, i: f"{v:+.2f} [{i[0]:+.2f}, {i[1]:+.2f}]"  # noqa: E731
         print(f"{r.name:<16} {iv(r.tau, r.tau_interval):>22} {iv(r.rho, r.rho_interval):>22} {r.pairs_right:>3}/{r.pairs:<3} "
               f"{r.regret_db:7.3f} [{r.regret_interval[0]:.3f}, {r.regret_interval[1]:.3f}] "
               f"{iv(r.tau_minus_params, r.tau_minus_params_interval):>24}")
-    if not args.no_record:
-        record_audit(path, audit_summary(audit, args.reference, args.val_dir or ["builtin:val"], weights_digest(net.state_dict())))
-        print(f"recorded in {path}: a study it scores names this audit")
-    if args.out:
-        Path(args.out).write_text(json.dumps({"supernet": str(path), "steps": state.steps, "plan": state.protocol,
-                                              "setup": setup.to_dict(), "reference": args.reference,
-                                              "val": args.val_dir or ["builtin:val"], "cpu": cpu_label(),
-                                              **audit.to_dict()}, indent=1) + "\n")
-        print(f"wrote {args.out}")
-    return 0
 
 
 def _extract(args) -> int:

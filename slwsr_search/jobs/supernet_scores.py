@@ -77,19 +77,34 @@ def finetuned(spec: ArchSpec, weights: dict[str, torch.Tensor], train: Sequence[
     return training.model.eval()
 
 
-def score_designs(net: SuperNet, designs: Sequence[tuple[str, ArchSpec]], val: Sequence[ImagePair],
+def holder(nets: Sequence[SuperNet], spec: ArchSpec) -> SuperNet:
+    """The first of ``nets`` that holds ``spec`` (one supernet per width: the one of its width);
+    ``ValueError`` with each one's reason when none does."""
+    reasons = []
+    for net in nets:
+        try:
+            net.check(spec)
+            return net
+        except ValueError as e:
+            reasons.append(str(e))
+    raise ValueError("; ".join(dict.fromkeys(reasons)) if len(nets) > 1 else reasons[0])
+
+
+def score_designs(nets: SuperNet | Sequence[SuperNet], designs: Sequence[tuple[str, ArchSpec]], val: Sequence[ImagePair],
                   finetune: int = 0, train: Sequence[ImagePair] = (), protocol: Protocol | None = None,
                   on_design: Callable[[DesignScore], None] | None = None, device: str = "cpu") -> list[DesignScore]:
-    """Each ``(label, spec)`` scored on ``val`` with the weights it inherits from ``net`` (after
+    """Each ``(label, spec)`` scored on ``val`` with the weights it inherits from ``nets`` (one
+    supernet, or several such as one per width: the first holding the design; after
     ``finetune`` steps of ``protocol`` on ``train`` from them, when > 0), on ``device`` (scoring
     in fp32); ``on_design`` hears each as it is done. ``ValueError`` naming the design the supernet does not hold."""
     if finetune and not train:
         raise ValueError("finetune: needs training images")
+    nets = [nets] if isinstance(nets, SuperNet) else list(nets)
     out = []
     for label, spec in designs:
         t0 = time.perf_counter()
         try:
-            model = net.extract(spec)
+            model = holder(nets, spec).extract(spec)
         except ValueError as e:
             raise ValueError(f"{label}: {e}") from None
         if finetune:
@@ -125,14 +140,14 @@ class SupernetAudit:
                 "scores": [r.to_dict() for r in self.rows]}
 
 
-def audit_supernet(net: SuperNet, reference: Any, val: Sequence[ImagePair], horizon: int | None = None,
+def audit_supernet(nets: SuperNet | Sequence[SuperNet], reference: Any, val: Sequence[ImagePair], horizon: int | None = None,
                    finetune: int = 0, train: Sequence[ImagePair] = (), level: float = 0.9, n_boot: int = 2000,
                    on_design: Callable[[DesignScore], None] | None = None, device: str = "cpu") -> SupernetAudit:
     """Score each design of ``reference`` (:func:`~..audit.proxy.read_reference`'s table) with
-    ``net``'s inherited weights (after ``finetune`` steps, when > 0) on ``val``, and each score
-    against the reference (:func:`~..audit.proxy.proxy_rows`)."""
+    the weights it inherits from ``nets`` (see :func:`score_designs`; after ``finetune`` steps,
+    when > 0) on ``val``, and each score against the reference (:func:`~..audit.proxy.proxy_rows`)."""
     designs = [(r.label, ArchSpec.from_arch(r.arch)) for r in reference.itertuples()]
-    scored = score_designs(net, designs, val, finetune, train, on_design=on_design, device=device)
+    scored = score_designs(nets, designs, val, finetune, train, on_design=on_design, device=device)
     table = reference.copy()
     table["supernet_psnr"] = [s.psnr for s in scored]
     table["supernet_ssim"] = [s.ssim for s in scored]

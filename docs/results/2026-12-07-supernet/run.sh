@@ -7,7 +7,8 @@
 #   sh docs/results/2026-12-07-supernet/run.sh VARIANT...
 # VARIANT: SAMPLING[-separate|-shared][-wN]-STEPS, e.g. uniform-3000 (expansions sharing one
 # weight), uniform-separate-3000, fair-separate-550 (one weight per expansion), uniform-separate-w16-1500
-# (a supernet of width 16 alone; without -wN, widths 16 and 20).
+# (a supernet of width 16 alone, audited with its other widths by audit-widths.sh; without -wN,
+# widths 16 and 20).
 set -e
 D=docs/results/2026-12-07-supernet
 S=reports/supernet
@@ -22,6 +23,8 @@ for v in "$@"; do
     --expansions $exp \
     --train-dir $DATA/train/T91 --train-dir $DATA/train/BSD200 --checkpoint-every 100 \
     --snapshots "$((steps / 4)),$((steps / 2))" --out $S/$v.pt --quiet
+  # a supernet of one width holds that width's designs alone: audit.sh audits the widths together
+  case $v in *-w[0-9]*) continue ;; esac
   for f in $S/$v.step$((steps / 4)).pt $S/$v.step$((steps / 2)).pt $S/$v.pt; do
     name=$(basename "$f" .pt)
     [ -f $D/audit-$name.json ] || python -m slwsr_search.supernet audit --study budget150k --supernet "$f" \
