@@ -317,7 +317,8 @@ def _supernet_study(tmp_path: Path, smoke_cfg: StudyConfig, extra: str = "") -> 
     return tmp_path / "sn.toml"
 
 
-def test_a_study_scored_by_its_supernet_trains_nothing_and_its_key_names_the_supernet(smoke, tmp_path, monkeypatch):
+def test_a_study_scored_by_its_supernet_trains_nothing_and_its_key_names_the_supernet(smoke, tmp_path, monkeypatch,
+                                                                                     capsys):
     import optuna
 
     from slwsr_search.jobs.study import JobPlan, job_settings, run_job
@@ -334,6 +335,15 @@ def test_a_study_scored_by_its_supernet_trains_nothing_and_its_key_names_the_sup
     assert r.code == 0 and r.finished and "scored with the inherited weights of supernet s.pt (" in r.report.protocol_desc
     assert "Ranked by: the weights each design inherits from supernet s.pt" in summary_markdown(r.report)
     assert "Not audited" in summary_markdown(r.report)
+    # nothing trained: no seeds column, and the run counts designs scored
+    from slwsr_search.reporting.render import front_table, render_html
+    assert r.evaluator == "supernet" and r.trainings == 3
+    from slwsr_search.cli.run import _ran
+    capsys.readouterr()
+    _ran(r)
+    assert "throughput 3 design(s) scored with inherited weights in " in capsys.readouterr().out
+    assert not any("seeds" in text for text in (front_table(r.report), summary_markdown(r.report),
+                                                 render_html(r.report, pd.DataFrame())))
     net, _, _ = load_supernet(tmp_path / "s.pt")
     val = load_pairs(va, 4, progress=False)
     study = optuna.load_study(study_name="sn", storage=url)

@@ -23,7 +23,8 @@ class JobResult:
     """How a run ended. ``code``: 0 done (or stopped by its timeout), 1 a worker failed, 130
     interrupted; ``states``: the study's trials by state; ``trainings``: those this run finished
     (not priced-only, deduplicated or surplus trials); ``report``: None when interrupted;
-    ``report_dir``: where it was written (None: not written)."""
+    ``report_dir``: where it was written (None: not written); ``evaluator``: what scored the
+    designs, "scratch" (``trainings`` are trainings) or "supernet" (designs scored, nothing trained)."""
 
     code: int
     states: dict[str, int]
@@ -34,6 +35,7 @@ class JobResult:
     failed_workers: tuple[str, ...] = ()
     report: Report | None = None
     report_dir: Path | None = None
+    evaluator: str = "scratch"
 
     @property
     def finished(self) -> bool:

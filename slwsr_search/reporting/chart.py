@@ -15,6 +15,12 @@ def by_loss(rep: Report) -> bool:
     return "loss" in rep.objectives
 
 
+def by_seeds(rep: Report) -> bool:
+    """Whether the designs were trained (from scratch, per seed): the tables then show the seeds
+    and their PSNR range; a supernet-scored study trains nothing, so has no seeds to show."""
+    return (rep.evaluator or {}).get("kind") != "supernet"
+
+
 def by_int8(rep: Report) -> bool:
     """Whether the study scores int8 (its front then shows the int8 PSNR and what int8 lost)."""
     return "int8_psnr" in rep.front and bool(rep.front["int8_psnr"].notna().any())

@@ -12,7 +12,7 @@ import pandas as pd
 from ..model.spec import ArchSpec
 from ..search.study import budget_line
 from ..search.record import INFEASIBLE, SCREENED, TrialRecord
-from .chart import by_int8, by_latency, by_loss, int8_cell, latency_cell, pareto_scatter
+from .chart import by_int8, by_latency, by_loss, by_seeds, int8_cell, latency_cell, pareto_scatter
 from .compute import CSV_COLUMNS, Report, chart_plan, published_frame
 from .notes import report_notes
 
@@ -89,7 +89,7 @@ def _noise_notes(rep: Report) -> list[str]:
     if measured:
         out.append("~ #N within noise: the PSNR gap to the next Pareto point is no larger than the seed spread "
                    "(max - min over seeds) of either design: their order is not established.")
-    elif len(rep.front) > 1:
+    elif len(rep.front) > 1 and by_seeds(rep):  # a supernet's scores have no seeds: its audit says how far to trust them
         out.append("noise: one seed per design at the top, so the front's PSNR gaps are unmeasured "
                    "(a study's [fidelity] seeds_at_top = 2 or more measures them).")
     if rep.screened is not None and len(rep.screened):
@@ -106,16 +106,17 @@ def front_table(rep: Report) -> str:
     """The Pareto-optimal trials and where each baseline stands, as terminal text."""
     if rep.front.empty:
         return "\n".join(["no feasible COMPLETE trial yet: no Pareto front", *report_notes(rep)])
-    loss, lat, int8 = by_loss(rep), by_latency(rep), by_int8(rep)
+    loss, lat, int8, seeds = by_loss(rep), by_latency(rep), by_int8(rep), by_seeds(rep)
     lines = [f"Pareto-optimal trials ({len(rep.front)} of {len(rep.trials)}; feasible, objectives {', '.join(rep.objectives)}):",
              f"{'#':<5} {'params':>9} {'Multi-Adds':>10} " + (f"{'latency ms':>22} " if lat else "")
-             + (f"{'loss':>7} " if loss else "") + f"{'PSNR':>7} {'seeds (min-max)':>19} {'SSIM':>7}  "
+             + (f"{'loss':>7} " if loss else "") + f"{'PSNR':>7} " + (f"{'seeds (min-max)':>19} " if seeds else "")
+             + f"{'SSIM':>7}  "
              + (f"{'int8 PSNR (lost)':>17}  " if int8 else "") + "arch"]
     for _, r in rep.front.iterrows():
         tag = f"  [{r['baseline']}]" if isinstance(r["baseline"], str) else ""
         lines.append(f"{r['number']:<5} {int(r['params']):>9,} {r['gmacs']:>8.2f} G "
                      + (f"{latency_cell(r):>22} " if lat else "") + (f"{r['loss']:>7.3f} " if loss else "")
-                     + f"{r['psnr']:>7.3f} {_seeds(r):>19} {r['ssim']:>7.4f}  " + (f"{int8_cell(r):>17}  " if int8 else "")
+                     + f"{r['psnr']:>7.3f} " + (f"{_seeds(r):>19} " if seeds else "") + f"{r['ssim']:>7.4f}  " + (f"{int8_cell(r):>17}  " if int8 else "")
                      + f"{r['arch']}{tag}{_noise_tag(rep, r['number'])}")
     lines += _noise_notes(rep)
     for _, r in rep.baselines.iterrows():
@@ -128,16 +129,18 @@ def front_table(rep: Report) -> str:
 
 
 def _markdown_table(rep: Report) -> str:
-    loss, lat, int8 = by_loss(rep), by_latency(rep), by_int8(rep)
+    loss, lat, int8, seeds = by_loss(rep), by_latency(rep), by_int8(rep), by_seeds(rep)
     lines = ["| trial | params | Multi-Adds (G) | " + ("latency (ms) | " if lat else "") + ("training loss | " if loss else "")
-             + "PSNR (dB) | seeds (min-max) | SSIM | " + ("int8 PSNR (lost) | " if int8 else "") + "arch | baseline |",
+             + "PSNR (dB) | " + ("seeds (min-max) | " if seeds else "") + "SSIM | " + ("int8 PSNR (lost) | " if int8 else "")
+             + "arch | baseline |",
              "|---|---|---|" + ("---|" if lat else "") + ("---|" if loss else "") + ("---|" if int8 else "")
-             + "---|---|---|---|---|"]
+             + ("---|" if seeds else "") + "---|---|---|---|"]
     for _, r in rep.front.iterrows():
         base = r["baseline"] if isinstance(r["baseline"], str) else ""
         lines.append(f"| {r['number']} | {int(r['params']):,} | {r['macs'] / 1e9:.2f} | "
                      + (f"{latency_cell(r)} | " if lat else "") + (f"{r['loss']:.3f} | " if loss else "")
-                     + f"{r['psnr']:.3f} | {_seeds(r)} | {r['ssim']:.4f} | " + (f"{int8_cell(r)} | " if int8 else "")
+                     + f"{r['psnr']:.3f} | " + (f"{_seeds(r)} | " if seeds else "") + f"{r['ssim']:.4f} | "
+                     + (f"{int8_cell(r)} | " if int8 else "")
                      + f"`{r['arch']}` | "
                      f"{(base + _noise_tag(rep, r['number'])).strip()} |")
     return "\n".join(lines)
@@ -210,8 +213,10 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
         t["params"] = t["params"].map(lambda v: f"{int(v):,}")
         t["psnr"] = t["psnr"].map(lambda v: f"{v:.3f}")
         at = list(t.columns).index("psnr") + 1
-        t.insert(at, "seeds (min-max)", [_seeds(r) for _, r in rep.front.iterrows()])
-        t.insert(at + 1, "noise", [_noise_tag(rep, n).strip() for n in rep.front["number"]])
+        if by_seeds(rep):
+            t.insert(at, "seeds (min-max)", [_seeds(r) for _, r in rep.front.iterrows()])
+            at += 1
+        t.insert(at, "noise", [_noise_tag(rep, n).strip() for n in rep.front["number"]])
         t["ssim"] = t["ssim"].map(lambda v: f"{v:.4f}")
         t["spec"] = t["number"].map(lambda n: f"<a href='pareto/{int(n):03d}.json'>pareto/{int(n):03d}.json</a>")
         t = t.astype(object).fillna("")
