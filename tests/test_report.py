@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torch
 from helpers import CHROMIUM, chromium_dom, get_json, optuna_dashboard, run_command
 from slwsr_search import PRESETS, build_model
 from slwsr_search.cli.report import main as report_main
-from slwsr_search.reporting.render import report_figures, write_report
+from slwsr_search.reporting.render import front_table, report_figures, summary_markdown, write_report
 from slwsr_search.search.record import StudyRecord, TrialRecord
 from slwsr_search.reporting.compute import (CSV_COLUMNS, build_report, chart_plan, hypervolume, pareto_mask,
                                             trials_frame)
@@ -109,13 +110,31 @@ def test_report_files(tmp_path):
 def test_report_is_split_the_way_it_is_drawn(tmp_path):
     cfg, url, st = _hand_built_study(tmp_path)
     rep = build_report(st, OBJ, 20_000)
-    parts = {"front": rep.front, "dominated": rep.dominated, "over_budget": rep.over_budget, "failed": rep.failed}
+    parts = {"front": rep.front, "repeats": rep.repeats, "dominated": rep.dominated, "over_budget": rep.over_budget,
+             "failed": rep.failed}
     numbers = {k: set(v["number"]) for k, v in parts.items()}
     assert sorted(n for s in numbers.values() for n in s) == list(range(len(st.trials)))  # a partition of the trials
     assert numbers["failed"] == {5} and numbers["over_budget"] == {4}  # 4: s-lwsr16, over 20,000 params
-    assert numbers["front"] == set(rep.trials.index[rep.trials["pareto_optimal"]])
+    assert numbers["front"] | numbers["repeats"] == set(rep.trials.index[rep.trials["pareto_optimal"]])
     assert list(rep.front["params"]) == sorted(rep.front["params"])
     assert list(rep.baselines["number"]) == [1] and rep.states == {"COMPLETE": 5, "FAIL": 1}
+
+
+def test_a_front_design_proposed_again_is_listed_once_by_its_first_trial(tmp_path):
+    cfg, url, st = _hand_built_study(tmp_path)
+    first = build_report(st, OBJ, 20_000)
+    best = first.front.iloc[-1]
+    again = TrialRecord.of(st.trials[int(best["number"])])
+    for _ in range(2):  # the runner's dedupe: the same design, its first trial's score
+        st.add_trial(optuna.trial.create_trial(values=st.trials[int(best["number"])].values,
+                                               user_attrs=dataclasses.replace(again, duplicate_of=int(best["number"])).attrs()))
+    rep = build_report(st, OBJ, 20_000)
+    assert list(rep.front["number"]) == list(first.front["number"]) and list(rep.repeats["number"]) == [6, 7]
+    assert rep.trials.loc[[6, 7], "pareto_optimal"].all()  # still nondominated in trials.csv
+    note = "2 later trial(s) of front designs are listed once"
+    assert note in front_table(rep) and note in summary_markdown(rep) and note not in front_table(first)
+    out = write_report(rep, tmp_path / "out")
+    assert sorted(pd.read_csv(out / "pareto.csv")["number"]) == sorted(first.front["number"])
 
 
 def _audit(protocol: dict, data: list[str]) -> dict:

@@ -252,7 +252,9 @@ class Report:
     """Everything a report shows, computed from a study and split the way it is drawn.
 
     ``trials``: every trial (:func:`trials_frame` with ``pareto_optimal``). ``front``: the
-    Pareto-optimal trials by parameters; ``dominated``: the other scored trials; ``over_budget``:
+    Pareto-optimal trials by parameters, one per design (its first trial); ``repeats``: the later
+    trials of a front design (a sampler proposed it again; each reuses its first trial's score);
+    ``dominated``: the other scored trials; ``over_budget``:
     trials priced over the budget and never trained; ``failed``: FAIL trials with their reasons;
     ``baselines``: the scored trials of the paper's designs (their ``pareto_optimal`` says where
     they stand); ``hv``: normalised hypervolume after each trial; ``states``: trials per state;
@@ -283,6 +285,7 @@ class Report:
     max_int8_drop_db: float | None = None  # the study's limit on the dB lost to int8, when it has one
     latency_machine: str | None = None  # the machine whose latency table priced the study, when one did
     evaluator: dict | None = None  # what scored the designs (the study record's), None for a study from before
+    repeats: pd.DataFrame | None = None
 
 
 def latency_machine(record: StudyRecord) -> str | None:
@@ -309,16 +312,19 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
     known = StudyRecord.of(study)
     on_front = df["pareto_optimal"].astype(bool)
     scored = scored_mask(df) if len(df) else on_front
+    # a design proposed again scores the same: the front lists it once, by its first trial
+    front = df[on_front].sort_values(["params", "number"])
+    first = ~front["hash"].duplicated() | front["hash"].isna()
     return Report(
         study=study.study_name, objectives=list(objectives), max_params=max_params, max_latency_ms=max_latency_ms,
         max_macs=max_macs, max_int8_drop_db=max_int8_drop_db,
         protocol_desc=known.protocol_desc or "", trials=df,
-        front=df[on_front].sort_values(["params", "number"]), dominated=df[scored & ~on_front],
+        front=front[first], repeats=front[~first], dominated=df[scored & ~on_front],
         # priced only; a trained design over the int8 limit is infeasible too, but not over budget
         over_budget=df[(df["feasible"] == False) & df["params"].notna() & (df["trained"] != True)],  # noqa: E712
         failed=df[df["state"] == "FAIL"], baselines=df[scored & df["baseline"].notna()], hv=hv,
         states=df["state"].value_counts().to_dict() if len(df) else {},
         fidelity=audit_for(known.protocol, known.data, audit, scale),
         screened=df[(df["status"] == SCREENED) & (df["state"] == "COMPLETE")].sort_values(["params", "number"]),
-        noise=front_noise(df[on_front]), latency_machine=latency_machine(known), evaluator=known.evaluator,
+        noise=front_noise(front[first]), latency_machine=latency_machine(known), evaluator=known.evaluator,
     )

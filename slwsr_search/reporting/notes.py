@@ -12,7 +12,14 @@ from .compute import Report
 
 def report_notes(rep: Report) -> list[str]:
     """The notes of ``rep``, each one sentence or a few, in the order a reader needs them."""
-    return [n for n in (evaluator_sentence(rep.evaluator), fidelity_line(rep)) if n]
+    return [n for n in (evaluator_sentence(rep.evaluator), repeats_line(rep), fidelity_line(rep)) if n]
+
+
+def repeats_line(rep: Report) -> str | None:
+    """How many trials repeat a front design (listed once), or None."""
+    n = 0 if rep.repeats is None else len(rep.repeats)
+    return (f"{n} later trial(s) of front designs are listed once, by each design's first trial: a sampler "
+            "proposed them again and each reuses its first score (trials.csv holds every trial).") if n else None
 
 
 def evaluator_sentence(e: dict | None) -> str | None:
