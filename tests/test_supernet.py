@@ -120,6 +120,21 @@ def test_each_sampling_trains_the_shared_weights(sampling):
     assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
 
 
+def test_the_sandwich_rule_logs_its_largest_paths_loss_against_the_ground_truth():
+    from slwsr_search.training.supernet import SupernetTraining, _step
+
+    net = SuperNet(DATA.scale, max_feats=8, max_expand=4)
+    big = _draw(random.Random(0)).replace(n_feats=8, blocks=tuple(BlockSpec("ir", 4) for _ in range(26)))
+    small = _draw(random.Random(0)).replace(n_feats=4, blocks=tuple(BlockSpec("res") for _ in range(26)))
+    t = SupernetTraining(net, DATA.train, SupernetPlan(steps=1, batch_size=2, lr_patch=12, sampling="sandwich"),
+                         _draw, CHOICES, (big, small))
+    lr_img, hr_img = t.patches.sample()
+    with torch.no_grad():
+        truth = float(torch.nn.functional.l1_loss(net(lr_img, big), hr_img))
+        distilled = float(torch.nn.functional.l1_loss(net(lr_img, small), net(lr_img, big)))
+    assert _step(t, lr_img, hr_img) == pytest.approx(truth, rel=1e-5) and abs(truth - distilled) > 1
+
+
 def test_the_sandwich_rule_needs_its_extremes():
     with pytest.raises(ValueError, match="needs the largest and the smallest path"):
         train_supernet(SuperNet(DATA.scale, 8, 4), DATA.train, SupernetPlan(1, 2, 12, sampling="sandwich"), _draw, CHOICES)

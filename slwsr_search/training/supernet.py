@@ -198,23 +198,26 @@ def train_supernet(net: SuperNet, train: Sequence[ImagePair], plan: SupernetPlan
 
 
 def _step(t: SupernetTraining, lr_img: torch.Tensor, hr_img: torch.Tensor) -> float:
-    """One update's gradients (accumulated over its paths); returns their mean loss."""
+    """One update's gradients (accumulated over its paths); returns the L1 against the ground truth
+    (0..255) it logs: the paths' mean, or the sandwich rule's largest path's (the others learn from
+    its output, so their L1 is to it, not to the ground truth)."""
     if t.plan.sampling == "fair":
         paths = fair_paths(t.draw, t.choices, t.rng, t.slots)
     elif t.plan.sampling == "uniform":
         paths = [uniform_path(t.draw, t.choices, t.rng, t.keep, slots=t.slots)]
     else:
         paths = [*t.extremes, *(uniform_path(t.draw, t.choices, t.rng, t.keep, slots=t.slots) for _ in range(2))]
-    target, total = hr_img, torch.zeros((), device=hr_img.device)
+    target, logged = hr_img, torch.zeros((), device=hr_img.device)
     for i, spec in enumerate(paths):
         with t.autocast:
             out = t.net(lr_img, spec).float()
-        loss = F.l1_loss(out, target) / len(paths)
-        loss.backward()
-        total += loss.detach()
-        if t.plan.sampling == "sandwich" and i == 0:
-            target = out.detach()  # in-place distillation: the largest path teaches the others
-    return float(total)  # one read per step (on CUDA: one wait)
+        loss = F.l1_loss(out, target)
+        (loss / len(paths)).backward()
+        if t.plan.sampling != "sandwich":
+            logged += loss.detach() / len(paths)
+        elif i == 0:
+            logged, target = loss.detach(), out.detach()  # in-place distillation: the largest path teaches the others
+    return float(logged)  # one read per step (on CUDA: one wait)
 
 
 def score_design(net: SuperNet, spec: ArchSpec, pairs: Sequence[ImagePair], device: str = "cpu") -> tuple[float, float]:
