@@ -98,6 +98,27 @@ def test_a_training_stopped_and_continued_ends_as_an_uninterrupted_one(smoke, tm
     assert a[2].training["losses"] == b[2].training["losses"] and a[1] == setup
 
 
+def test_a_kill_while_a_snapshot_is_written_loses_no_snapshot(smoke, tmp_path, monkeypatch):
+    from slwsr_search.jobs import supernet as jobs
+
+    cfg, setup, _ = smoke
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "whole.pt", checkpoint_every=2, snapshots=(4,))
+    real = jobs.save_state
+
+    def killed_at_the_snapshot(path, state):
+        if Path(path).name == "cut.step4.pt":
+            raise KeyboardInterrupt  # the second Ctrl-C, or a kill -9, right there
+        real(path, state)
+    monkeypatch.setattr(jobs, "save_state", killed_at_the_snapshot)
+    with pytest.raises(KeyboardInterrupt):
+        train_supernet_job(cfg, setup, PLAN, tmp_path / "cut.pt", checkpoint_every=2, snapshots=(4,))
+    monkeypatch.setattr(jobs, "save_state", real)
+    assert load_state(tmp_path / "cut.pt").steps == 2  # the state file did not move past the lost snapshot
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "cut.pt", checkpoint_every=2, snapshots=(4,))
+    a, b = load_state(tmp_path / "whole.step4.pt"), load_state(tmp_path / "cut.step4.pt")
+    assert a.steps == b.steps == 4 and all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
+
+
 @pytest.mark.parametrize("change, field", [(dict(lr=1e-3), "lr"), (dict(sampling="uniform"), "sampling"),
                                            (dict(steps=9), "steps")])
 def test_a_file_of_another_plan_is_refused_naming_the_field(smoke, tmp_path, change, field):

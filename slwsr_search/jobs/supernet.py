@@ -247,24 +247,24 @@ def train_supernet_job(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPla
     t0, spent = time.perf_counter(), float(extra["train_seconds"])
     marks = sorted({*range(checkpoint_every, plan.steps, checkpoint_every), *snapshots, plan.steps})
 
-    def save() -> None:
+    def save(path: Path, training_state: dict[str, Any]) -> None:
         extra["train_seconds"] = spent + time.perf_counter() - t0
         out.parent.mkdir(parents=True, exist_ok=True)
-        save_state(out, TrainingState(largest_path(setup), plan.to_dict(), training.steps_done, training.state_dict(), extra))
-        if hooks.on_checkpoint:
-            hooks.on_checkpoint(training.steps_done, out)
+        save_state(path, TrainingState(largest_path(setup), plan.to_dict(), training.steps_done, training_state, extra))
 
     saved_at = training.steps_done
     for mark in (m for m in marks if m > training.steps_done):
         training.run(until=mark, on_step=hooks.on_step, should_stop=should_stop)
+        if training.steps_done == mark and mark in snapshots:
+            # before the state file: a kill between the two redoes these steps, and so the snapshot
+            save(out.with_name(f"{out.stem}.step{mark}.pt"), {"model": net.state_dict()})
         if training.steps_done > saved_at:  # once per step count: a stop right at a mark saves nothing more
-            save()
+            save(out, training.state_dict())
             saved_at = training.steps_done
+            if hooks.on_checkpoint:
+                hooks.on_checkpoint(training.steps_done, out)
         if training.steps_done < mark:  # stopped
             break
-        if mark in snapshots:
-            snap = out.with_name(f"{out.stem}.step{mark}.pt")
-            save_state(snap, TrainingState(largest_path(setup), plan.to_dict(), mark, {"model": net.state_dict()}, extra))
     tail = training.losses[-100:]
     return SupernetTrained(out, training.steps_done, plan.steps, time.perf_counter() - t0,
                            float(np.mean(tail)) if tail else math.nan)
