@@ -123,7 +123,7 @@ def test_report_is_split_the_way_it_is_drawn(tmp_path):
 def test_a_front_design_proposed_again_is_listed_once_by_its_first_trial(tmp_path):
     cfg, url, st = _hand_built_study(tmp_path)
     first = build_report(st, OBJ, 20_000)
-    best = first.front.iloc[-1]
+    best = first.front[first.front["baseline"].isna()].iloc[-1]  # a sampler's design on the front
     again = TrialRecord.of(st.trials[int(best["number"])])
     for _ in range(2):  # the runner's dedupe: the same design, its first trial's score
         st.add_trial(optuna.trial.create_trial(values=st.trials[int(best["number"])].values,
@@ -131,10 +131,17 @@ def test_a_front_design_proposed_again_is_listed_once_by_its_first_trial(tmp_pat
     rep = build_report(st, OBJ, 20_000)
     assert list(rep.front["number"]) == list(first.front["number"]) and list(rep.repeats["number"]) == [6, 7]
     assert rep.trials.loc[[6, 7], "pareto_optimal"].all()  # still nondominated in trials.csv
-    note = "2 later trial(s) of front designs are listed once"
+    note = "2 other trial(s) of front designs are not listed"
     assert note in front_table(rep) and note in summary_markdown(rep) and note not in front_table(first)
     out = write_report(rep, tmp_path / "out")
     assert sorted(pd.read_csv(out / "pareto.csv")["number"]) == sorted(first.front["number"])
+    assert note in (out / "index.html").read_text()
+    # the paper's design enqueued after a sampler found it: listed by its baseline trial, tagged
+    st.add_trial(optuna.trial.create_trial(values=st.trials[int(best["number"])].values, user_attrs=dataclasses.replace(
+        again, baseline="paper", duplicate_of=int(best["number"])).attrs()))
+    rep = build_report(st, OBJ, 20_000)
+    assert 8 in set(rep.front["number"]) and sorted(rep.repeats["number"]) == [int(best["number"]), 6, 7]
+    assert "baseline paper: #8" in front_table(rep) and "[paper]" in front_table(rep)
 
 
 def _audit(protocol: dict, data: list[str]) -> dict:

@@ -117,6 +117,12 @@ def test_a_kill_while_a_snapshot_is_written_loses_no_snapshot(smoke, tmp_path, m
     train_supernet_job(cfg, setup, PLAN, tmp_path / "cut.pt", checkpoint_every=2, snapshots=(4,))
     a, b = load_state(tmp_path / "whole.step4.pt"), load_state(tmp_path / "cut.step4.pt")
     assert a.steps == b.steps == 4 and all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
+    # a state file already at a snapshot's step without it (an older kill, or --snapshots added on
+    # continuing) writes it from its weights, which are that step's
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "late.pt", checkpoint_every=2, should_stop=stop_after(4))
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "late.pt", checkpoint_every=2, snapshots=(4,), should_stop=stop_after(0))
+    c = load_state(tmp_path / "late.step4.pt")
+    assert c.steps == 4 and all(torch.equal(a.weights[k], c.weights[k]) for k in a.weights)
 
 
 @pytest.mark.parametrize("change, field", [(dict(lr=1e-3), "lr"), (dict(sampling="uniform"), "sampling"),
@@ -312,8 +318,10 @@ def test_one_supernet_per_width_scores_each_design_with_its_widths_supernet(smok
     both = score_designs([n4, n8], [(f"d{k}", s) for k, s in enumerate(specs)], val)
     alone = [score_designs(n4 if s.n_feats == 4 else n8, [(f"d{k}", s)], val)[0] for k, s in enumerate(specs)]
     assert [(r.psnr, r.l1) for r in both] == [(r.psnr, r.l1) for r in alone]
-    with pytest.raises(ValueError, match=re.escape("wide: n_feats: 12 is over the supernet's 4; n_feats: 12 is over "
-                                                   "the supernet's 8")):
+    swapped = score_designs([n8, n4], [(f"d{k}", s) for k, s in enumerate(specs)], val)
+    assert [r.psnr for r in swapped] == [r.psnr for r in both]  # the wider supernet does not take the narrower width
+    with pytest.raises(ValueError, match=re.escape("wide: supernet 1: n_feats: 12 is over the supernet's 4; supernet 2: "
+                                                   "n_feats: 12 is over the supernet's 8")):
         score_designs([n4, n8], [("wide", specs[0].replace(n_feats=12))], val)
     # the audit command takes both files, writes each one's part and records the audit in neither
     pd.DataFrame({"label": [f"d{k}" for k in range(4)], "arch": [s.arch for s in specs],
@@ -328,6 +336,13 @@ def test_one_supernet_per_width_scores_each_design_with_its_widths_supernet(smok
     assert saved["steps"] == 3 + 4 and [p["widths"] for p in saved["parts"]] == [[4], [8]]
     assert [d["supernet_psnr"] for d in saved["designs"]] == [r.psnr for r in both]
     assert not any("audits" in load_state(f).extra for f in files)
+    # supernets of another sampling are not one supernet per width: refused, naming the field
+    other = dataclasses.replace(setup, widths=(8,), paths="space")
+    train_supernet_job(cfg, other, dataclasses.replace(PLAN, steps=1, sampling="uniform"), tmp_path / "u8.pt")
+    code, _, err = run_command(lambda a: main(a, "supernet"), capsys, "score", "--study", "smoke", "--supernet",
+                               str(files[0]), "--supernet", str(tmp_path / "u8.pt"), "--arch", specs[1].arch,
+                               "--val-dir", va, prog="supernet")
+    assert code == 2 and "u8.pt: trained with sampling 'uniform'" in err and "differ only in widths and steps" in err
 
 
 # ----- a study scored by its supernet ------------------------------------------------------------

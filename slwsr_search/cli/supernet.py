@@ -15,7 +15,7 @@ import torch
 from ..audit.trainings import read_design_file
 from ..audit.proxy import read_reference
 from ..jobs.supernet import SupernetHooks, SupernetSetup, default_path, load_supernet, setup_for, train_supernet_job
-from ..jobs.supernet_audit import audit_summary, record_audit, weights_digest
+from ..jobs.supernet_audit import audit_document, audit_summary, check_together, record_audit, weights_digest
 from ..jobs.supernet_scores import FINETUNE, audit_supernet, score_designs
 from ..machine import cpu_label
 from ..model.cost import count_cost
@@ -143,7 +143,7 @@ def build_parser(prog: str) -> Parser:
     s.add_argument("--val-dir", action="append", metavar="DIR", help="validation images (repeatable; default the built-in three)")
     s.add_argument("--finetune", type=int, default=0, metavar="K",
                    help="train K steps from the inherited weights before scoring (default 0: none)")
-    s.add_argument("--train-dir", action="append", metavar="DIR", help="fine-tune images (default the supernet's own)")
+    s.add_argument("--train-dir", action="append", metavar="DIR", help="fine-tune images (default the first supernet's own)")
     s.add_argument("--json", action="store_true", help="one JSON object per design per line (else a table)")
     s.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
     s.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -156,10 +156,11 @@ def build_parser(prog: str) -> Parser:
                    help="the reference at this many steps (its reference_at_STEPS column; default reference_mean)")
     a.add_argument("--val-dir", action="append", metavar="DIR", help="validation images (repeatable; default the built-in three)")
     a.add_argument("--finetune", type=int, default=0, metavar="K", help="K fine-tune steps per design first (default 0)")
-    a.add_argument("--train-dir", action="append", metavar="DIR", help="fine-tune images (default the supernet's own)")
+    a.add_argument("--train-dir", action="append", metavar="DIR", help="fine-tune images (default the first supernet's own)")
     a.add_argument("--out", metavar="FILE.json", help="also write the designs' scores and the table as JSON")
     a.add_argument("--no-record", action="store_true",
-                   help="do not record the headline in the supernet file (by default a study it scores names it)")
+                   help="do not record the headline in the supernet file (by default a study it scores names it; "
+                        "an audit of several supernets is recorded in none)")
     a.add_argument("--threads", type=int, metavar="T", help="CPU threads (default: one per core)")
     a.add_argument("--device", default="auto", help=DEVICE_HELP)
     x = sub.add_parser("extract", help="one design's network with its inherited weights, as a checkpoint",
@@ -237,13 +238,14 @@ def _designs(args) -> list[tuple[str, ArchSpec]]:
 
 def _supernets(args, cfg: StudyConfig) -> list[tuple[Path, SuperNet, SupernetSetup, TrainingState]]:
     """The supernets ``--supernet`` names (the study's by default), loaded; a note for each trained
-    for another study."""
+    for another study; several must be of one kind (:func:`~..jobs.supernet_audit.check_together`)."""
     out = []
     for path in args.supernet or [default_path(cfg)]:
         net, setup, state = load_supernet(path)
         if setup.study != cfg.name:
             print(f"note: {path} was trained for study {setup.study!r}, scoring for {cfg.name!r}", file=sys.stderr)
         out.append((Path(path), net, setup, state))
+    check_together([(p, su, st) for p, _, su, st in out])
     return out
 
 
@@ -256,7 +258,7 @@ def _score(args) -> int:
     train = _pairs(args.train_dir or setup.train, setup.scale, FINETUNE.lr_patch) if args.finetune else []
     if not args.json:
         print(f"{' + '.join(f'{p}: {st.steps} steps' for p, _, _, st in loaded)}; {len(designs)} design(s) on "
-              f"{', '.join(args.val_dir or ['builtin:val'])}")
+              f"{', '.join(args.val_dir or ['builtin:val'])}; on {device_label(args.device)}")
 
     def show(r) -> None:
         if args.json:
@@ -295,12 +297,9 @@ def _audit(args) -> int:
         record_audit(path, audit_summary(audit, args.reference, args.val_dir or ["builtin:val"], weights_digest(net.state_dict())))
         print(f"recorded in {path}: a study it scores names this audit")
     if args.out:
-        many = {"parts": [{"supernet": str(p), "steps": st.steps, "widths": list(su.widths)} for p, _, su, st in loaded]}
-        Path(args.out).write_text(json.dumps({
-            "supernet": str(path) if len(loaded) == 1 else [str(p) for p, *_ in loaded],
-            "steps": sum(st.steps for *_, st in loaded), "plan": state.protocol, "setup": setup.to_dict(),
-            **(many if len(loaded) > 1 else {}), "reference": args.reference, "val": args.val_dir or ["builtin:val"],
-            "cpu": cpu_label(), "device": device_label(args.device), **audit.to_dict()}, indent=1) + "\n")
+        doc = audit_document([(p, su, st) for p, _, su, st in loaded], audit, args.reference,
+                             args.val_dir or ["builtin:val"], device_label(args.device))
+        Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
         print(f"wrote {args.out}")
     return 0
 

@@ -224,7 +224,7 @@ def _measure_front(study: optuna.Study, cfg: StudyConfig, table: LatencyTable, h
     when the table is this machine's; under another machine's (a phone's) table, say why not."""
     from ..machine import cpu_model
     from ..model.spec import ArchSpec
-    from ..reporting.compute import pareto_front, trials_frame
+    from ..reporting.compute import one_per_design, pareto_front, trials_frame
     from ..search.latency import host_identity, made_here, measure_front
 
     if not made_here(table):
@@ -233,6 +233,7 @@ def _measure_front(study: optuna.Study, cfg: StudyConfig, table: LatencyTable, h
         _tell(hooks.on_front_skipped, table, here.describe() if here else cpu_model())
         return
     front = pareto_front(trials_frame(study), list(cfg.objectives))
+    front = front[one_per_design(front)]  # a design proposed again is timed once
     measure_front(study, {int(r["number"]): ArchSpec.from_json(r["spec"]) for _, r in front.iterrows()}, table,
                   on_start=None if hooks.on_front_measuring is None else lambda n: hooks.on_front_measuring(n, table))
 

@@ -247,17 +247,22 @@ def train_supernet_job(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPla
     t0, spent = time.perf_counter(), float(extra["train_seconds"])
     marks = sorted({*range(checkpoint_every, plan.steps, checkpoint_every), *snapshots, plan.steps})
 
+    def snapshot(step: int) -> Path:
+        return out.with_name(f"{out.stem}.step{step}.pt")
+
     def save(path: Path, training_state: dict[str, Any]) -> None:
         extra["train_seconds"] = spent + time.perf_counter() - t0
         out.parent.mkdir(parents=True, exist_ok=True)
         save_state(path, TrainingState(largest_path(setup), plan.to_dict(), training.steps_done, training_state, extra))
 
     saved_at = training.steps_done
+    if saved_at in snapshots and not snapshot(saved_at).exists():  # lost to a kill, or newly asked for: these weights
+        save(snapshot(saved_at), {"model": net.state_dict()})
     for mark in (m for m in marks if m > training.steps_done):
         training.run(until=mark, on_step=hooks.on_step, should_stop=should_stop)
         if training.steps_done == mark and mark in snapshots:
             # before the state file: a kill between the two redoes these steps, and so the snapshot
-            save(out.with_name(f"{out.stem}.step{mark}.pt"), {"model": net.state_dict()})
+            save(snapshot(mark), {"model": net.state_dict()})
         if training.steps_done > saved_at:  # once per step count: a stop right at a mark saves nothing more
             save(out, training.state_dict())
             saved_at = training.steps_done

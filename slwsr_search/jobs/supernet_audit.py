@@ -43,6 +43,42 @@ def audit_summary(audit: SupernetAudit, reference: str, val: Sequence[str], dige
             "when": datetime.date.today().isoformat(), "cpu": cpu_label()}
 
 
+#: What the supernets of one score or audit may differ in (one supernet per width, each its own length).
+MAY_DIFFER = ("widths", "steps")
+
+
+def _kind(setup: Any, state: Any) -> dict[str, Any]:
+    return {**setup.to_dict(), **state.protocol}
+
+
+def check_together(parts: Sequence[tuple[Path, Any, Any]]) -> None:
+    """``(path, setup, state)`` of supernets scored together: ``ValueError`` naming the file and the
+    field in which one differs from the first beyond :data:`MAY_DIFFER`."""
+    (p0, s0, st0), *rest = parts
+    first = _kind(s0, st0)
+    for p, su, st in rest:
+        this = _kind(su, st)
+        bad = [k for k, v in first.items() if k not in MAY_DIFFER and this.get(k) != v]
+        if bad:
+            raise ValueError(f"{p}: trained with {bad[0]} {this.get(bad[0])!r}, {p0} with {first[bad[0]]!r}; "
+                             f"supernets scored together differ only in {' and '.join(MAY_DIFFER)}")
+
+
+def audit_document(parts: Sequence[tuple[Path, Any, Any]], audit: SupernetAudit, reference: str, val: Sequence[str],
+                   device: str) -> dict[str, Any]:
+    """What ``slwsr supernet audit --out`` writes: the supernet(s) (``(path, setup, state)`` each;
+    for several, ``parts`` with each one's file, steps, widths and plan, ``steps`` their sum and the
+    setup's ``widths`` their union), the reference, validation images, machine and the audit."""
+    (path, setup, state), many = parts[0], len(parts) > 1
+    doc: dict[str, Any] = {"supernet": [str(p) for p, _, _ in parts] if many else str(path),
+                           "steps": sum(st.steps for _, _, st in parts), "plan": state.protocol,
+                           "setup": {**setup.to_dict(), "widths": sorted({w for _, su, _ in parts for w in su.widths})}}
+    if many:
+        doc["parts"] = [{"supernet": str(p), "steps": st.steps, "widths": list(su.widths), "plan": st.protocol}
+                        for p, su, st in parts]
+    return {**doc, "reference": reference, "val": list(val), "cpu": cpu_label(), "device": device, **audit.to_dict()}
+
+
 def record_audit(path: str | Path, summary: dict[str, Any]) -> None:
     """Add ``summary`` to the audits of the supernet file ``path`` (rewritten atomically), in place
     of an earlier one of the same weights, reference, horizon, validation images and fine-tune."""

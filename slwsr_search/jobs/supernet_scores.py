@@ -79,15 +79,15 @@ def finetuned(spec: ArchSpec, weights: dict[str, torch.Tensor], train: Sequence[
 
 def holder(nets: Sequence[SuperNet], spec: ArchSpec) -> SuperNet:
     """The first of ``nets`` that holds ``spec`` (one supernet per width: the one of its width);
-    ``ValueError`` with each one's reason when none does."""
+    ``ValueError`` with each one's reason (``supernet K: ...``, in the order given) when none does."""
     reasons = []
-    for net in nets:
+    for k, net in enumerate(nets, 1):
         try:
             net.check(spec)
             return net
         except ValueError as e:
-            reasons.append(str(e))
-    raise ValueError("; ".join(dict.fromkeys(reasons)) if len(nets) > 1 else reasons[0])
+            reasons.append(f"supernet {k}: {e}" if len(nets) > 1 else str(e))
+    raise ValueError("; ".join(reasons))
 
 
 def score_designs(nets: SuperNet | Sequence[SuperNet], designs: Sequence[tuple[str, ArchSpec]], val: Sequence[ImagePair],

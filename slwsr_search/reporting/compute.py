@@ -99,6 +99,15 @@ def pareto_front(df: pd.DataFrame, objectives: list[str]) -> pd.DataFrame:
     return df[pareto_mask(df, objectives)].sort_values(["params", "number"])
 
 
+def one_per_design(front: pd.DataFrame) -> pd.Series:
+    """A mask over ``front`` keeping one row per design (by hash): the paper's design's trial where
+    the design is a baseline, else its first trial; rows without a hash are kept. A design proposed
+    again scores as its first trial did, so the front lists it once."""
+    order = front.assign(_other=front["baseline"].isna()).sort_values(["_other", "number"])
+    keep = ~order["hash"].duplicated() | order["hash"].isna()
+    return keep.reindex(front.index).astype(bool)
+
+
 #: Cost axes a report charts quality against, by the trials frame's column, with their titles.
 COST_AXES = {o.column: o.axis_title for o in chart_order(COST)}
 #: The columns of objectives a chart's y axis can show (quality), in the order a study is ranked by.
@@ -252,8 +261,8 @@ class Report:
     """Everything a report shows, computed from a study and split the way it is drawn.
 
     ``trials``: every trial (:func:`trials_frame` with ``pareto_optimal``). ``front``: the
-    Pareto-optimal trials by parameters, one per design (its first trial); ``repeats``: the later
-    trials of a front design (a sampler proposed it again; each reuses its first trial's score);
+    Pareto-optimal trials by parameters, one per design (:func:`one_per_design`); ``repeats``: the
+    other trials of a front design (a sampler proposed it again);
     ``dominated``: the other scored trials; ``over_budget``:
     trials priced over the budget and never trained; ``failed``: FAIL trials with their reasons;
     ``baselines``: the scored trials of the paper's designs (their ``pareto_optimal`` says where
@@ -312,9 +321,8 @@ def build_report(study: optuna.Study, objectives: list[str], max_params: int | N
     known = StudyRecord.of(study)
     on_front = df["pareto_optimal"].astype(bool)
     scored = scored_mask(df) if len(df) else on_front
-    # a design proposed again scores the same: the front lists it once, by its first trial
     front = df[on_front].sort_values(["params", "number"])
-    first = ~front["hash"].duplicated() | front["hash"].isna()
+    first = one_per_design(front)
     return Report(
         study=study.study_name, objectives=list(objectives), max_params=max_params, max_latency_ms=max_latency_ms,
         max_macs=max_macs, max_int8_drop_db=max_int8_drop_db,

@@ -18,8 +18,8 @@ def report_notes(rep: Report) -> list[str]:
 def repeats_line(rep: Report) -> str | None:
     """How many trials repeat a front design (listed once), or None."""
     n = 0 if rep.repeats is None else len(rep.repeats)
-    return (f"{n} later trial(s) of front designs are listed once, by each design's first trial: a sampler "
-            "proposed them again and each reuses its first score (trials.csv holds every trial).") if n else None
+    return (f"{n} other trial(s) of front designs are not listed: each scored a design the table lists "
+            "(a sampler proposed it again; trials.csv holds every trial).") if n else None
 
 
 def evaluator_sentence(e: dict | None) -> str | None:

@@ -213,10 +213,9 @@ def render_html(rep: Report, paper: pd.DataFrame) -> str:
         t["params"] = t["params"].map(lambda v: f"{int(v):,}")
         t["psnr"] = t["psnr"].map(lambda v: f"{v:.3f}")
         at = list(t.columns).index("psnr") + 1
-        if by_seeds(rep):
+        if by_seeds(rep):  # a supernet's scores have neither seeds nor their noise marks
             t.insert(at, "seeds (min-max)", [_seeds(r) for _, r in rep.front.iterrows()])
-            at += 1
-        t.insert(at, "noise", [_noise_tag(rep, n).strip() for n in rep.front["number"]])
+            t.insert(at + 1, "noise", [_noise_tag(rep, n).strip() for n in rep.front["number"]])
         t["ssim"] = t["ssim"].map(lambda v: f"{v:.4f}")
         t["spec"] = t["number"].map(lambda n: f"<a href='pareto/{int(n):03d}.json'>pareto/{int(n):03d}.json</a>")
         t = t.astype(object).fillna("")

@@ -149,7 +149,8 @@ class SupernetTraining:
     def run(self, until: int | None = None, on_step: Callable[[int, float], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> list[float]:
         """Train up to overall step ``until`` (default ``plan.steps``), asking ``should_stop`` before
-        each step; returns the losses of the steps run (mean L1 on 0..255). ``on_step(step, loss)``:
+        each step; returns the losses of the steps run (L1 on 0..255 against the ground truth, as
+        ``_step`` logs it). ``on_step(step, loss)``:
         after each update, ``step`` counted from the start of the training."""
         until = self.plan.steps if until is None else min(until, self.plan.steps)
         self.net.train()
@@ -192,7 +193,7 @@ def train_supernet(net: SuperNet, train: Sequence[ImagePair], plan: SupernetPlan
                    choices: Sequence[BlockSpec], extremes: tuple[ArchSpec, ArchSpec] | None = None,
                    on_step: Callable[[int, float], None] | None = None) -> list[float]:
     """Train ``net`` in place for ``plan.steps`` updates in one go (:class:`SupernetTraining`);
-    returns each step's mean loss (L1 on 0..255)."""
+    returns each step's logged loss (L1 on 0..255 against the ground truth)."""
     torch.manual_seed(plan.seed)
     return SupernetTraining(net, train, plan, draw, choices, extremes).run(on_step=on_step)
 

@@ -23,7 +23,7 @@ for v in "$@"; do
     --expansions $exp \
     --train-dir $DATA/train/T91 --train-dir $DATA/train/BSD200 --checkpoint-every 100 \
     --snapshots "$((steps / 4)),$((steps / 2))" --out $S/$v.pt --quiet
-  # a supernet of one width holds that width's designs alone: audit.sh audits the widths together
+  # a supernet of one width holds that width's designs alone: audit-widths.sh audits the widths together
   case $v in *-w[0-9]*) continue ;; esac
   for f in $S/$v.step$((steps / 4)).pt $S/$v.step$((steps / 2)).pt $S/$v.pt; do
     name=$(basename "$f" .pt)
