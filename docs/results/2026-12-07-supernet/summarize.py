@@ -50,6 +50,14 @@ for name, a in audits.items():
                "equivalent_steps": steps})
 pd.DataFrame(eq).to_csv(D / "equivalence.csv", index=False, float_format="%.3f")
 pd.DataFrame(rows).to_csv(D / "scores.csv", index=False, float_format="%.4f")
+def _scored_by(audit: dict, design: dict, stem: str) -> bool:
+    """Whether the training ``stem`` scored ``design`` in ``audit`` (of one supernet, or of one per
+    width: the part of the design's width)."""
+    parts = audit.get("parts") or [{"supernet": audit["supernet"], "widths": audit["setup"]["widths"]}]
+    width = int(design["arch"].split("-")[1][1:])
+    return any(Path(p["supernet"]).stem.split(".")[0] == stem and width in p["widths"] for p in parts)
+
+
 # each training's own figures, from its state file where this machine has it (not committed: over
 # 1 MB), added to trainings.json (which keeps those of trainings run on other machines)
 out = D / "trainings.json"
@@ -64,7 +72,8 @@ for state in sorted(Path("reports/supernet").glob("*.pt")):
     st = torch.load(state, weights_only=True)
     if st["steps"] < st["protocol"]["steps"]:  # under way (or stopped): its figures when it ends
         continue
-    seconds = {n: [d["seconds"] for d in a["designs"]] for n, a in audits.items() if n.split(".")[0] == state.stem}
+    seconds = {n: [d["seconds"] for d in a["designs"] if _scored_by(a, d, state.stem)] for n, a in audits.items()}
+    seconds = {n: v for n, v in seconds.items() if v}
     trainings[state.stem] = {
         "steps": st["steps"], "train_seconds": round(st["extra"]["train_seconds"], 1),
         "seconds_per_step": round(st["extra"]["train_seconds"] / st["steps"], 2),
