@@ -130,8 +130,8 @@ def _summary(r: JobResult) -> str:
 def _ran(r: JobResult) -> None:
     """The lines a run ends its trials with: how long, what the study holds, the throughput."""
     print(f"\nran {r.elapsed_s:.0f} s with {r.workers} worker(s); study holds {_summary(r)} (target {r.n_trials} COMPLETE)")
-    what = "design(s) scored with inherited weights" if r.evaluator == "supernet" else "training(s)"
-    per = "designs/hour" if r.evaluator == "supernet" else "trainings/hour"
+    what, per = (("design(s) scored with inherited weights", "designs/hour") if r.evaluator == "supernet"
+                 else ("training(s)", "trainings/hour"))
     print(f"throughput {r.trainings} {what} in {r.elapsed_s:.0f} s = {r.trainings_per_hour:.0f} {per}")
     if r.failed_workers:
         print(f"workers that failed: {', '.join(r.failed_workers)} (their errors are above)", file=sys.stderr)

@@ -249,6 +249,11 @@ def _supernets(args, cfg: StudyConfig) -> list[tuple[Path, SuperNet, SupernetSet
     return out
 
 
+def _named(loaded: list) -> str:
+    """``a.pt: 1500 steps + b.pt: 1500 steps``: the supernets a command scores with."""
+    return " + ".join(f"{p}: {st.steps} steps" for p, _, _, st in loaded)
+
+
 def _score(args) -> int:
     cfg = StudyConfig.load(args.study)
     loaded = _supernets(args, cfg)
@@ -257,7 +262,7 @@ def _score(args) -> int:
     val = _pairs(args.val_dir or ["builtin:val"], setup.scale)
     train = _pairs(args.train_dir or setup.train, setup.scale, FINETUNE.lr_patch) if args.finetune else []
     if not args.json:
-        print(f"{' + '.join(f'{p}: {st.steps} steps' for p, _, _, st in loaded)}; {len(designs)} design(s) on "
+        print(f"{_named(loaded)}; {len(designs)} design(s) on "
               f"{', '.join(args.val_dir or ['builtin:val'])}; on {device_label(args.device)}")
 
     def show(r) -> None:
@@ -282,7 +287,7 @@ def _audit(args) -> int:
     reference = read_reference(args.reference, args.horizon)
     val = _pairs(args.val_dir or ["builtin:val"], setup.scale)
     train = _pairs(args.train_dir or setup.train, setup.scale, FINETUNE.lr_patch) if args.finetune else []
-    print(f"{' + '.join(f'{p}: {st.steps} steps' for p, _, _, st in loaded)}, {state.protocol.get('sampling')} sampling; "
+    print(f"{_named(loaded)}, {state.protocol.get('sampling')} sampling; "
           f"{len(reference)} designs of {args.reference} at {args.horizon or 'their end'}; finetune {args.finetune}; "
           f"on {device_label(args.device)}", flush=True)
     audit = audit_supernet(nets, reference, val, args.horizon, args.finetune, train,

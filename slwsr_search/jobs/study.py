@@ -304,5 +304,5 @@ def run_job(config: StudyConfig | str | Path, storage: str | None = None, plan: 
         code, failed = 130 if interrupted else 0, failed_workers(codes)
     elapsed = time.monotonic() - t0
     result = JobResult(130 if code == 130 else 1 if failed else 0, count_states(study), st.n_trials, plan.workers,
-                       elapsed, _trainings(study, wall0), tuple(failed), evaluator="supernet" if st.scorer else "scratch")
+                       elapsed, _trainings(study, wall0), tuple(failed), evaluator=st.cfg.evaluator.kind)
     return result if code == 130 else _finish(st, study, plan, hooks, result)

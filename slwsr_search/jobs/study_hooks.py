@@ -24,7 +24,8 @@ class JobResult:
     interrupted; ``states``: the study's trials by state; ``trainings``: those this run finished
     (not priced-only, deduplicated or surplus trials); ``report``: None when interrupted;
     ``report_dir``: where it was written (None: not written); ``evaluator``: what scored the
-    designs, "scratch" (``trainings`` are trainings) or "supernet" (designs scored, nothing trained)."""
+    designs, the study's ``[evaluator] kind``: "scratch" (``trainings`` are trainings) or
+    "supernet" (designs scored, nothing trained)."""
 
     code: int
     states: dict[str, int]

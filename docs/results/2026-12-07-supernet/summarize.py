@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from slwsr_search.model.spec import ArchSpec
+
 D = Path("docs/results/2026-12-07-supernet")
 audits = {p.stem.removeprefix("audit-"): json.loads(p.read_text()) for p in sorted(D.glob("audit-*.json"))}
 designs = None
@@ -54,7 +56,7 @@ def _scored_by(audit: dict, design: dict, stem: str) -> bool:
     """Whether the training ``stem`` scored ``design`` in ``audit`` (of one supernet, or of one per
     width: the part of the design's width)."""
     parts = audit.get("parts") or [{"supernet": audit["supernet"], "widths": audit["setup"]["widths"]}]
-    width = int(design["arch"].split("-")[1][1:])
+    width = ArchSpec.from_arch(design["arch"]).n_feats
     return any(Path(p["supernet"]).stem.split(".")[0] == stem and width in p["widths"] for p in parts)
 
 
