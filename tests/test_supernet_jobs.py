@@ -406,6 +406,26 @@ def test_a_study_scored_by_its_supernet_trains_nothing_and_its_key_names_the_sup
         run_job(str(toml), url, JobPlan(**{**plan.__dict__, "n_trials": 5}))
 
 
+def test_a_run_reads_its_supernet_once_and_scores_the_weights_its_key_digests(smoke, tmp_path, monkeypatch):
+    from slwsr_search.jobs import supernet as sn_mod
+    from slwsr_search.jobs.study import JobPlan, job_settings, run_job
+
+    cfg, setup, va = smoke
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "s.pt")
+    toml, url = _supernet_study(tmp_path, cfg), f"sqlite:///{tmp_path}/s.db"
+    reads, real = [], sn_mod.load_supernet
+    monkeypatch.setattr(sn_mod, "load_supernet", lambda path: reads.append(path) or real(path))
+    plan = JobPlan(n_trials=2, val_dirs=[va], train_dirs=[setup.train[0]], device="cpu", write_report=False)
+    st = job_settings(str(toml), url, plan)
+    assert reads == [tmp_path / "s.pt"] and weights_digest(st.supernet.state_dict()) == st.scorer["sha256"]
+    # the file rewritten since (a training still going): the settings keep the weights they digested
+    train_supernet_job(cfg, setup, SupernetPlan(**{**PLAN.to_dict(), "seed": 1}), tmp_path / "s.pt.new")
+    (tmp_path / "s.pt.new").replace(tmp_path / "s.pt")
+    assert weights_digest(st.supernet.state_dict()) == st.scorer["sha256"]
+    reads.clear()
+    assert run_job(str(toml), url, plan).code == 0 and reads == [tmp_path / "s.pt"]
+
+
 AUDITED = {"reference": "fronts-14-designs.csv", "horizon": 5000, "finetune": 0, "designs": 14, "val": "Set5 + Set14",
            "score": "supernet_psnr", "tau": -0.21, "tau_interval": [-0.54, 0.14], "params_tau": 0.57,
            "params_interval": [0.29, 0.81], "minus_params_interval": [-1.19, -0.30], "regret_db": 0.125, "level": 0.9,

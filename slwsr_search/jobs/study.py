@@ -21,10 +21,12 @@ import optuna
 from optuna.trial import TrialState
 
 from ..model.latency_table import LatencyTable
+from ..model.supernet import SuperNet
 from ..sr.data import BUILTIN, TrainData, discover, load_data
 from ..training.device import Speedups, configure_device, resolve_device
 from ..training.protocol import Protocol
 from ..deploy.int8_settings import Int8Settings
+from ..search.evaluators import InheritedWeights
 from ..search.record import StudyRecord, TrialRecord
 from ..search.resources import default_report_dir
 from ..search.rungs import RungStore
@@ -36,7 +38,7 @@ from ..search.workers import StopRequest, WorkerPlan, failed_workers, local_plan
 from ..reporting.render import write_report
 from .report import study_report
 from .study_hooks import JobHooks, JobResult
-from .supernet import supernet_evaluator, supernet_scorer, with_supernet
+from .supernet import supernet_scorer, with_supernet
 from ..reporting.notes import evaluator_sentence
 
 #: Set for a run's workers: how many trials the study held before the run (it seeds their samplers).
@@ -83,6 +85,7 @@ class JobSettings:
     latency_table: LatencyTable | None = None  # prices latencies, when the study uses them
     scorer: dict | None = None  # a supernet-scored study's evaluator: its file and its bytes' digest
     evaluator: dict | None = None  # what scores the designs, as the study records it (with a supernet's audit)
+    supernet: SuperNet | None = dataclasses.field(default=None, repr=False, compare=False)  # the weights ``scorer`` digests
 
     def protocol(self, device_type: str) -> Protocol:
         """The protocol this run trains with on a device of ``device_type``, seeded with the run's seed."""
@@ -173,7 +176,7 @@ def _work(st: JobSettings, study: optuna.Study, data: TrainData, dev, protocol: 
         runner = Runner(st.cfg, data, protocol, str(dev), key, speedups, progress=plan.progress and worker == 0,
                         on_trial=_for_worker(hooks.on_trial, worker), should_stop=lambda: stop.requested,
                         rung_store=RungStore(rung_dir(st.storage, st.cfg.name)), latency_table=st.latency_table,
-                        evaluator=supernet_evaluator(st.cfg, data.val, str(dev)) if st.scorer else None)
+                        evaluator=InheritedWeights(st.supernet, data.val, str(dev)) if st.supernet else None)
         try:
             run_study(study, runner, st.n_trials, st.timeout, on_wait=_for_worker(hooks.on_wait, worker),
                       on_lost=_for_worker(hooks.on_lost, worker))

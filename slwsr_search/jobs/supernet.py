@@ -26,12 +26,11 @@ from ..machine import cpu_label
 from ..model.cost import block_cost, count_cost
 from ..model.spec import N_SLOTS, POOL_SOURCES, RES, SLOTS, ArchSpec, BlockSpec
 from ..model.supernet import EXPANSIONS, SuperNet
-from ..search.evaluators import InheritedWeights
 from ..search.objectives import QUALITY
 from ..search.space import keep_mask, parse_block_choice
 from ..search.study import StudyConfig
 from ..search.study_tables import EvaluatorSettings
-from ..sr.data import ImagePair, load_pairs
+from ..sr.data import load_pairs
 from ..training.state import TrainingState, load_state, save_state
 from ..training.supernet import PATHS, Draw, SupernetPlan, SupernetTraining
 from .supernet_audit import evaluator_record, weights_digest
@@ -228,22 +227,11 @@ def train_supernet_job(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPla
     if not is_int(checkpoint_every) or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: expected an integer >= 1, got {checkpoint_every!r}")
     out = Path(out)
-    train = [p for src in setup.train for p in load_pairs(src, setup.scale, min_lr_size=plan.lr_patch, progress=False)]
-    torch.manual_seed(plan.seed)
-    net = setup.build()
-    training = SupernetTraining(net, train, plan, path_draw(cfg, setup), [parse_block_choice(c) for c in setup.choices],
-                                extremes(cfg, setup) if plan.sampling == "sandwich" else None, budget(cfg, setup),
-                                setup.slot_indices, device)
-    extra: dict[str, Any] = {"supernet": setup.to_dict(), "train_seconds": 0.0, "cpus": [], "threads": torch.get_num_threads()}
-    if out.exists():
-        state = _matching_state(out, setup, plan)
-        training.load_state_dict(state.training)
-        extra.update({k: state.extra[k] for k in ("train_seconds", "cpus") if k in state.extra})
-    if cpu_label() not in extra["cpus"]:
-        extra["cpus"] = [*extra["cpus"], cpu_label()]
+    training, extra, n_train = _resumed(cfg, setup, plan, out, device)
+    net = training.net
     if hooks.on_start:
         hooks.on_start(SupernetStart(setup, plan, out, training.steps_done, sum(p.numel() for p in net.parameters()),
-                                     len(train)))
+                                     n_train))
     t0, spent = time.perf_counter(), float(extra["train_seconds"])
     marks = sorted({*range(checkpoint_every, plan.steps, checkpoint_every), *snapshots, plan.steps})
 
@@ -273,6 +261,27 @@ def train_supernet_job(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPla
     tail = training.losses[-100:]
     return SupernetTrained(out, training.steps_done, plan.steps, time.perf_counter() - t0,
                            float(np.mean(tail)) if tail else math.nan)
+
+
+def _resumed(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPlan, out: Path,
+             device: str) -> tuple[SupernetTraining, dict[str, Any], int]:
+    """The training of ``setup`` under ``plan`` on its data, continued from ``out`` where that file
+    holds one; the state file's ``extra`` (seconds trained so far, every CPU trained on); how many
+    training pairs it reads."""
+    train = [p for src in setup.train for p in load_pairs(src, setup.scale, min_lr_size=plan.lr_patch, progress=False)]
+    torch.manual_seed(plan.seed)
+    training = SupernetTraining(setup.build(), train, plan, path_draw(cfg, setup),
+                                [parse_block_choice(c) for c in setup.choices],
+                                extremes(cfg, setup) if plan.sampling == "sandwich" else None, budget(cfg, setup),
+                                setup.slot_indices, device)
+    extra: dict[str, Any] = {"supernet": setup.to_dict(), "train_seconds": 0.0, "cpus": [], "threads": torch.get_num_threads()}
+    if out.exists():
+        state = _matching_state(out, setup, plan)
+        training.load_state_dict(state.training)
+        extra.update({k: state.extra[k] for k in ("train_seconds", "cpus") if k in state.extra})
+    if cpu_label() not in extra["cpus"]:
+        extra["cpus"] = [*extra["cpus"], cpu_label()]
+    return training, extra, len(train)
 
 
 def largest_path(setup: SupernetSetup) -> ArchSpec:
@@ -320,14 +329,16 @@ def with_supernet(cfg: StudyConfig, path: str) -> StudyConfig:
     return cfg
 
 
-def supernet_scorer(cfg: StudyConfig) -> tuple[dict | None, dict]:
+def supernet_scorer(cfg: StudyConfig) -> tuple[dict | None, dict, SuperNet | None]:
     """A supernet-scored study's evaluator as its protocol key holds it: the file's name, its
     training steps and the SHA-256 of its weights (other weights, other scores: a study refuses to
     resume under another), None for a study trained from scratch; with the study's record of its
     evaluator (:func:`.supernet_audit.evaluator_record`: the audit the file records for those
-    weights). The supernet is loaded and checked here, once, before a run records anything."""
+    weights); and the supernet itself, whose weights that digest names. It is loaded and checked
+    here, once, before a run records anything: a file rewritten since (a training still going)
+    cannot score a run under the digest of other weights."""
     if cfg.evaluator.kind != "supernet":
-        return None, evaluator_record(None, {})
+        return None, evaluator_record(None, {}), None
     p = Path(cfg.evaluator.supernet)
     if not p.is_file():
         raise ValueError(f"{p}: supernet not found (train one: slwsr supernet train --study {cfg.name})")
@@ -335,10 +346,4 @@ def supernet_scorer(cfg: StudyConfig) -> tuple[dict | None, dict]:
     if setup.scale != cfg.space.scale:
         raise ValueError(f"{p}: a x{setup.scale} supernet cannot score study {cfg.name!r} (x{cfg.space.scale})")
     key = {"kind": "supernet", "file": p.name, "steps": state.steps, "sha256": weights_digest(net.state_dict())}
-    return key, evaluator_record(key, state.extra)
-
-
-def supernet_evaluator(cfg: StudyConfig, val: Sequence[ImagePair], device: str = "cpu") -> InheritedWeights:
-    """The evaluator of a supernet-scored study: its supernet's inherited weights, scored on ``val``
-    on ``device``."""
-    return InheritedWeights(load_supernet(cfg.evaluator.supernet)[0], val, device)
+    return key, evaluator_record(key, state.extra), net

@@ -1,0 +1,64 @@
+"""Issue 35, item 7: gather the head-to-head trainings (head-to-head.sh) into one CSV.
+
+    python docs/results/2026-12-07-supernet/head_to_head.py [RUNS] > docs/results/2026-12-07-supernet/head-to-head.csv
+
+RUNS (default reports/h2h) holds one finalize run folder per training, LABEL-sSEED. Each finished one
+(its table.csv written) gives one row: the design, its seed, its parameters, its Set5 and Set14 PSNR /
+SSIM plain and with the x8 self-ensemble (`+`), the mean over the 19 images of Set5 + Set14 (the
+long reference's own score, so s-LWSR16 here can be checked against fronts-14-designs.csv), the
+training's seconds and the machine from its log. A run without table.csv is listed on stderr."""
+
+import csv
+import sys
+from pathlib import Path
+
+from slwsr_search.training.state import load_state
+
+D = Path(__file__).parent
+SIZES = {"Set5": 5, "Set14": 14}  # images per set: the reference pools them
+ARCH = dict(line.split() for line in (D / "head-to-head-designs.txt").read_text().splitlines() if line.strip())
+COLUMNS = ("label", "seed", "params", "set5_psnr", "set5_ssim", "set14_psnr", "set14_ssim", "pooled_psnr",
+           "set5_psnr_se", "set14_psnr_se", "pooled_psnr_se", "train_s", "machine", "arch")
+
+
+def scores(table: Path) -> tuple[int, dict[str, dict[str, tuple[float, float]]]]:
+    """The network's parameters and ``{"" or "+": {set: (psnr, ssim)}}``: its own rows, plain and
+    self-ensembled (not bicubic, not its exported graphs ``LABEL (int8)``..., not the paper's)."""
+    out: dict = {}
+    params = 0
+    for r in csv.DictReader(table.open()):
+        if r["source"] == "measured" and r["model"] != "Bicubic" and "(" not in r["model"]:
+            out.setdefault("+" if r["model"].endswith("+") else "", {})[r["set"]] = (float(r["psnr"]), float(r["ssim"]))
+            params = int(r["params"])
+    return params, out
+
+
+def pooled(by_set: dict[str, tuple[float, float]]) -> float:
+    return sum(SIZES[s] * by_set[s][0] for s in SIZES) / sum(SIZES.values())
+
+
+def row(run: Path) -> dict:
+    label, seed = run.name.rsplit("-s", 1)
+    params, s = scores(run / "table.csv")
+    plain, ens = s[""], s["+"]
+    extra = load_state(run / "state.pt").extra  # the training's seconds and every CPU it ran on
+    return {"label": label, "seed": int(seed), "params": params,
+            "set5_psnr": f"{plain['Set5'][0]:.4f}", "set5_ssim": f"{plain['Set5'][1]:.5f}",
+            "set14_psnr": f"{plain['Set14'][0]:.4f}", "set14_ssim": f"{plain['Set14'][1]:.5f}",
+            "pooled_psnr": f"{pooled(plain):.4f}", "set5_psnr_se": f"{ens['Set5'][0]:.4f}",
+            "set14_psnr_se": f"{ens['Set14'][0]:.4f}", "pooled_psnr_se": f"{pooled(ens):.4f}",
+            "train_s": f"{extra['train_s']:.1f}", "machine": " then ".join(extra["cpus"]), "arch": ARCH.get(label, "")}
+
+
+def main(runs: Path) -> None:
+    w = csv.DictWriter(sys.stdout, COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for run in sorted(p for p in runs.iterdir() if p.is_dir()):
+        if (run / "table.csv").exists():
+            w.writerow(row(run))
+        else:
+            print(f"{run}: not finished (no table.csv)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "reports/h2h"))
