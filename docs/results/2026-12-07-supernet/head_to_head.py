@@ -1,6 +1,7 @@
 """Issue 35, item 7: gather the head-to-head trainings (head-to-head.sh) into one CSV.
 
     python docs/results/2026-12-07-supernet/head_to_head.py [RUNS] > docs/results/2026-12-07-supernet/head-to-head.csv
+    python docs/results/2026-12-07-supernet/head_to_head.py --markdown docs/results/2026-12-07-supernet/head-to-head.csv
 
 RUNS (default reports/h2h) holds one finalize run folder per training, LABEL-sSEED. Each finished one
 (its table.csv written) gives one row: the design, its seed, its parameters, its Set5 and Set14 PSNR /
@@ -50,6 +51,20 @@ def row(run: Path) -> dict:
             "train_s": f"{extra['train_s']:.1f}", "machine": " then ".join(extra["cpus"]), "arch": ARCH.get(label, "")}
 
 
+def markdown(rows: list[dict]) -> str:
+    """The CSV as the results page's table: one line per training, both seeds of a design together,
+    in the designs file's order."""
+    order = list(ARCH)
+    rows = sorted(rows, key=lambda r: (order.index(r["label"]) if r["label"] in order else len(order), int(r["seed"])))
+    out = ["| design | params | seed | Set5 PSNR / SSIM | Set14 PSNR / SSIM | Set5 + Set14 (19 images) | with x8 self-ensemble: Set5 / Set14 / 19 images |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['label']} | {int(r['params']):,} | {r['seed']} | {float(r['set5_psnr']):.3f} / {float(r['set5_ssim']):.4f} | "
+                   f"{float(r['set14_psnr']):.3f} / {float(r['set14_ssim']):.4f} | {float(r['pooled_psnr']):.3f} | "
+                   f"{float(r['set5_psnr_se']):.3f} / {float(r['set14_psnr_se']):.3f} / {float(r['pooled_psnr_se']):.3f} |")
+    return "\n".join(out)
+
+
 def main(runs: Path) -> None:
     w = csv.DictWriter(sys.stdout, COLUMNS, lineterminator="\n")
     w.writeheader()
@@ -61,4 +76,7 @@ def main(runs: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "reports/h2h"))
+    if sys.argv[1:2] == ["--markdown"]:
+        print(markdown(list(csv.DictReader(open(sys.argv[2])))))
+    else:
+        main(Path(sys.argv[1] if len(sys.argv) > 1 else "reports/h2h"))
