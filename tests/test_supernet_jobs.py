@@ -182,6 +182,28 @@ def test_a_design_of_slices_no_path_trained_is_refused(change, words):
         net.extract(spec)
 
 
+@pytest.mark.parametrize("where, words", [
+    ("slot", "blocks: LB1.b2 holds ir2, which no training path used there (trained: res)"),
+    ("pool", "pool: LB1.b1 is not a source the supernet's paths used (head, LB2.b1, LB5.b2)"),
+])
+def test_a_design_outside_the_slots_or_pool_sources_the_space_searches_is_refused(smoke, where, words):
+    """The smoke space searches four slots and three pool sources: elsewhere the supernet's weights
+    are as initialised, so a design using them gets no score."""
+    from slwsr_search.model.spec import BlockSpec, SLOTS
+
+    cfg, setup, _ = smoke
+    net = setup.build()
+    spec = cfg.space.draw(random.Random(0)).replace(n_feats=setup.widths[0])
+    net.extract(spec)  # a design of the space: held
+    if where == "slot":
+        k = SLOTS.index("LB1.b2")
+        spec = spec.replace(blocks=spec.blocks[:k] + (BlockSpec("ir", 2, True),) + spec.blocks[k + 1:])
+    else:
+        spec = spec.replace(pool=("head", "LB1.b1"))
+    with pytest.raises(ValueError, match=re.escape(words)):
+        score_designs(net, [("d", spec)], DATA.val)
+
+
 def test_paths_vary_only_the_slots_the_space_searches(smoke):
     from slwsr_search.model.spec import SLOTS
     from slwsr_search.search.space import parse_block_choice
@@ -407,7 +429,7 @@ def test_a_study_scored_by_its_supernet_trains_nothing_and_its_key_names_the_sup
 
 
 def test_a_run_reads_its_supernet_once_and_scores_the_weights_its_key_digests(smoke, tmp_path, monkeypatch):
-    from slwsr_search.jobs import supernet as sn_mod
+    from slwsr_search.jobs import supernet_study as sn_mod
     from slwsr_search.jobs.study import JobPlan, job_settings, run_job
 
     cfg, setup, va = smoke
@@ -477,6 +499,20 @@ def test_run_supernet_flag_refuses_a_missing_file_naming_it(smoke, tmp_path):
         job_settings("smoke", f"sqlite:///{tmp_path}/x.db", JobPlan(supernet=str(tmp_path / "nope.pt")))
     with pytest.raises(ValueError, match="--supernet .*x.pt: objectives: a supernet scores psnr and ssim, not loss"):
         job_settings("budget150k", f"sqlite:///{tmp_path}/x.db", JobPlan(supernet=str(tmp_path / "x.pt")))
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(widths=(8,), paths="space"), "study 'sn' searches n_feats [4] that the supernet was not trained on"),
+    (dict(choices=("res",)), "study 'sn' searches blocks.choices ['ir2'] that the supernet was not trained on"),
+    (dict(pool_sources=("head",)), "study 'sn' searches pool.sources ['LB2.b1', 'LB5.b2'] that the supernet"),
+])
+def test_a_study_refuses_a_supernet_that_never_trained_part_of_its_space(smoke, tmp_path, change, words):
+    from slwsr_search.jobs.study import JobPlan, job_settings
+
+    cfg, setup, va = smoke
+    train_supernet_job(cfg, dataclasses.replace(setup, **change), PLAN, tmp_path / "s.pt")
+    with pytest.raises(ValueError, match=re.escape(words)):
+        job_settings(str(_supernet_study(tmp_path, cfg)), f"sqlite:///{tmp_path}/s.db", JobPlan(val_dirs=[va]))
 
 
 def test_an_extracted_checkpoint_is_the_designs_network_with_inherited_weights(smoke, tmp_path, capsys):

@@ -38,7 +38,7 @@ from ..search.workers import StopRequest, WorkerPlan, failed_workers, local_plan
 from ..reporting.render import write_report
 from .report import study_report
 from .study_hooks import JobHooks, JobResult
-from .supernet import supernet_scorer, with_supernet
+from .supernet_study import supernet_scorer, with_supernet
 from ..reporting.notes import evaluator_sentence
 
 #: Set for a run's workers: how many trials the study held before the run (it seeds their samplers).

@@ -11,7 +11,6 @@ is told apart).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -26,14 +25,11 @@ from ..machine import cpu_label
 from ..model.cost import block_cost, count_cost
 from ..model.spec import N_SLOTS, POOL_SOURCES, RES, SLOTS, ArchSpec, BlockSpec
 from ..model.supernet import EXPANSIONS, SuperNet
-from ..search.objectives import QUALITY
 from ..search.space import keep_mask, parse_block_choice
 from ..search.study import StudyConfig
-from ..search.study_tables import EvaluatorSettings
 from ..sr.data import load_pairs
 from ..training.state import TrainingState, load_state, save_state
 from ..training.supernet import PATHS, Draw, SupernetPlan, SupernetTraining
-from .supernet_audit import evaluator_record, weights_digest
 
 #: The tag of ``extra["supernet"]`` in a supernet's state file.
 SUPERNET_KIND = "slwsr-search/supernet-1"
@@ -52,7 +48,8 @@ class SupernetSetup:
     drawn from the study's budget (``paths`` "feasible") or the whole space ("space"), trained on
     the image sources ``train``; ``slots``: the slots the space searches; ``expansions``: whether
     the inverted residuals' expansions share one weight or hold one each
-    (:data:`~..model.supernet.EXPANSIONS`)."""
+    (:data:`~..model.supernet.EXPANSIONS`); ``pool_sources``: the pool sources its paths can use
+    (the space's toggled ones, and the head, which a design with none toggled pools)."""
 
     study: str
     scale: int
@@ -63,6 +60,7 @@ class SupernetSetup:
     train: tuple[str, ...]
     slots: tuple[str, ...] = SLOTS  # the searched slots (the others hold a residual block in every design)
     expansions: str = "shared"
+    pool_sources: tuple[str, ...] = POOL_SOURCES  # files before: every source
 
     def __post_init__(self) -> None:
         if self.expansions not in EXPANSIONS:
@@ -88,15 +86,19 @@ class SupernetSetup:
         try:
             return cls(d["study"], int(d["scale"]), tuple(d["widths"]), tuple(d["choices"]), int(d["max_expand"]),
                        d["paths"], tuple(d["train"]), tuple(d.get("slots", SLOTS)),  # files before slots: all searched
-                       d.get("expansions", "shared"))  # files before separate expansions: shared
+                       d.get("expansions", "shared"),  # files before separate expansions: shared
+                       tuple(d.get("pool_sources", POOL_SOURCES)))
         except KeyError as e:
             raise ValueError(f"{where}: missing field {e.args[0]!r}") from None
 
     def build(self) -> SuperNet:
-        """The supernet, refusing designs of other widths or block choices than it trains."""
-        blocks = [parse_block_choice(c) for c in self.choices] + ([RES] if len(self.slots) < N_SLOTS else [])
-        return SuperNet(self.scale, self.max_feats, self.max_expand, self.widths, tuple((b.type, b.expand) for b in blocks),
-                        self.expansions)
+        """The supernet, refusing designs of other widths, block choices (in each slot) or pool
+        sources than it trains."""
+        searched = tuple((b.type, b.expand) for b in map(parse_block_choice, self.choices))
+        fixed = ((RES.type, RES.expand),)  # a slot the space does not search holds a residual block
+        blocks = searched + (fixed if len(self.slots) < N_SLOTS else ())
+        return SuperNet(self.scale, self.max_feats, self.max_expand, self.widths, blocks, self.expansions,
+                        tuple(searched if s in self.slots else fixed for s in SLOTS), self.pool_sources)
 
     @property
     def slot_indices(self) -> tuple[int, ...]:
@@ -130,8 +132,9 @@ def setup_for(cfg: StudyConfig, widths: Sequence[int] | None = None, paths: str 
     if other:
         raise ValueError(f"blocks.choices: {other[0]!r}: the supernet holds res and ir blocks only")
     max_expand = max((b.expand for b in blocks if b.type == "ir"), default=1)
+    sources = tuple(s for s in POOL_SOURCES if s in space.pool_sources or s == "head")  # none toggled: the head
     return SupernetSetup(cfg.name, space.scale, tuple(sorted(widths)), tuple(space.block_choices), max_expand, paths,
-                         tuple(str(t) for t in train), tuple(space.block_slots), expansions)
+                         tuple(str(t) for t in train), tuple(space.block_slots), expansions, sources)
 
 
 def budget(cfg: StudyConfig, setup: SupernetSetup) -> Callable[[ArchSpec], bool] | None:
@@ -316,34 +319,3 @@ def load_supernet(path: str | Path) -> tuple[SuperNet, SupernetSetup, TrainingSt
     except RuntimeError as e:
         raise ValueError(f"{path}: weights do not fit its supernet ({str(e).splitlines()[0]})") from None
     return net.eval(), setup, state
-
-
-# ----- a study scored by a supernet -------------------------------------------------------------
-
-def with_supernet(cfg: StudyConfig, path: str) -> StudyConfig:
-    """``cfg`` scored by the supernet in ``path`` (``slwsr run --supernet``), refused where it asks
-    what a supernet does not score."""
-    cfg = dataclasses.replace(cfg, evaluator=EvaluatorSettings("supernet", str(path)))
-    cfg.evaluator.check([o.name for o in cfg.objective_table if o.kind == QUALITY], cfg.fidelity.multi,
-                        cfg.needs_int8, f"--supernet {path}")
-    return cfg
-
-
-def supernet_scorer(cfg: StudyConfig) -> tuple[dict | None, dict, SuperNet | None]:
-    """A supernet-scored study's evaluator as its protocol key holds it: the file's name, its
-    training steps and the SHA-256 of its weights (other weights, other scores: a study refuses to
-    resume under another), None for a study trained from scratch; with the study's record of its
-    evaluator (:func:`.supernet_audit.evaluator_record`: the audit the file records for those
-    weights); and the supernet itself, whose weights that digest names. It is loaded and checked
-    here, once, before a run records anything: a file rewritten since (a training still going)
-    cannot score a run under the digest of other weights."""
-    if cfg.evaluator.kind != "supernet":
-        return None, evaluator_record(None, {}), None
-    p = Path(cfg.evaluator.supernet)
-    if not p.is_file():
-        raise ValueError(f"{p}: supernet not found (train one: slwsr supernet train --study {cfg.name})")
-    net, setup, state = load_supernet(p)
-    if setup.scale != cfg.space.scale:
-        raise ValueError(f"{p}: a x{setup.scale} supernet cannot score study {cfg.name!r} (x{cfg.space.scale})")
-    key = {"kind": "supernet", "file": p.name, "steps": state.steps, "sha256": weights_digest(net.state_dict())}
-    return key, evaluator_record(key, state.extra), net

@@ -21,7 +21,7 @@ from torch import nn
 
 from .blocks import conv
 from .network import DIV2K_RGB_MEAN, PIXEL_RANGE, SLWSR, build_model
-from .spec import BUNCHES, FUSION_SKIPS, N_SLOTS, POOL_SOURCES, ArchSpec, BlockSpec
+from .spec import BUNCHES, FUSION_SKIPS, N_SLOTS, POOL_SOURCES, SLOTS, ArchSpec, BlockSpec
 
 
 #: How a slot's inverted residuals hold their expansions' weights.
@@ -61,12 +61,16 @@ class SuperNet(nn.Module):
     """Every design of ``scale`` with ``n_feats <= max_feats`` and inverted residuals of expansion
     ``<= max_expand``, as paths through shared weights. ``forward(x, spec)``: the design's output
     (0..255 in and out, as :class:`~.network.SLWSR`). ``widths`` and ``blocks`` (``(type, expand)``
-    pairs), when given, are the widths and block choices it was trained on: :meth:`check` refuses
-    any other, whose slices no training path used. ``expansions``: one of :data:`EXPANSIONS`
-    (separate weights are made for the inverted residuals ``blocks`` names, else 1..``max_expand``)."""
+    pairs), when given, are the widths and block choices it was trained on; ``slot_blocks`` (one
+    tuple of such pairs per slot) the choices each slot was trained on, and ``pool_sources`` the
+    pool sources its paths used: :meth:`check` refuses any other, whose slices no training path
+    used. ``expansions``: one of :data:`EXPANSIONS` (separate weights are made for the inverted
+    residuals ``blocks`` names, else 1..``max_expand``)."""
 
     def __init__(self, scale: int, max_feats: int, max_expand: int, widths: tuple[int, ...] | None = None,
-                 blocks: tuple[tuple[str, int | None], ...] | None = None, expansions: str = "shared") -> None:
+                 blocks: tuple[tuple[str, int | None], ...] | None = None, expansions: str = "shared",
+                 slot_blocks: tuple[tuple[tuple[str, int | None], ...], ...] | None = None,
+                 pool_sources: tuple[str, ...] | None = None) -> None:
         super().__init__()
         if scale not in (2, 3, 4):
             raise ValueError(f"scale: expected 2, 3 or 4, got {scale!r}")
@@ -74,6 +78,10 @@ class SuperNet(nn.Module):
             raise ValueError(f"expansions: expected one of {', '.join(EXPANSIONS)}, got {expansions!r}")
         self.scale, self.max_feats, self.max_expand, self.expansions = scale, max_feats, max_expand, expansions
         self.widths, self.blocks = widths, None if blocks is None else {(t, e) for t, e in blocks}
+        if slot_blocks is not None and len(slot_blocks) != N_SLOTS:
+            raise ValueError(f"slot_blocks: expected one tuple per slot ({N_SLOTS}), got {len(slot_blocks)}")
+        self.slot_blocks = None if slot_blocks is None else [set(c) for c in slot_blocks]
+        self.pool_sources = pool_sources
         ts = tuple(range(1, max_expand + 1)) if blocks is None else tuple(sorted({e for t, e in blocks if t == "ir"})) or (1,)
         n = max_feats
         self.register_buffer("rgb_mean", torch.tensor(DIV2K_RGB_MEAN).view(1, 3, 1, 1) * PIXEL_RANGE,
@@ -100,6 +108,13 @@ class SuperNet(nn.Module):
                 raise ValueError(f"blocks: {b.token} is not in the supernet (res, ir up to {self.max_expand})")
             if self.blocks is not None and (b.type, b.expand) not in self.blocks:
                 raise ValueError(f"blocks: {b.type}{b.expand or ''} is not a block choice the supernet was trained on")
+        for slot, b, trained in zip(SLOTS, spec.blocks, self.slot_blocks or ()):
+            if (b.type, b.expand) not in trained:
+                raise ValueError(f"blocks: {slot} holds {b.type}{b.expand or ''}, which no training path used there "
+                                 f"(trained: {', '.join(sorted(t + str(e or '') for t, e in trained))})")
+        unused = [src for src in spec.pool if self.pool_sources is not None and src not in self.pool_sources]
+        if unused:
+            raise ValueError(f"pool: {unused[0]} is not a source the supernet's paths used ({', '.join(self.pool_sources)})")
 
     def _block(self, w: _SlotWeights, b: BlockSpec, x: torch.Tensor, n: int, res_scale: float) -> torch.Tensor:
         act = F.relu if b.act else (lambda t: t)
