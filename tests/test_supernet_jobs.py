@@ -135,6 +135,24 @@ def test_a_file_of_another_plan_is_refused_naming_the_field(smoke, tmp_path, cha
         train_supernet_job(cfg, setup, other, tmp_path / "s.pt")
 
 
+def test_a_file_whose_paths_came_from_another_space_or_budget_is_refused(smoke, tmp_path):
+    cfg, setup, _ = smoke
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "s.pt", should_stop=stop_after(1))
+    tighter = dataclasses.replace(cfg, max_params=cfg.max_params - 1)  # the same widths fit: only the draw moves
+    assert setup_for(tighter, train=setup.train).widths == setup.widths
+    with pytest.raises(ValueError, match="s.pt: its paths were drawn from another search space or budget than study"):
+        train_supernet_job(tighter, setup_for(tighter, train=setup.train), PLAN, tmp_path / "s.pt")
+    # a file from before the digest (prior "") continues; with another thread count, which it records
+    train_supernet_job(cfg, dataclasses.replace(setup, prior=""), PLAN, tmp_path / "old.pt", should_stop=stop_after(1))
+    n = torch.get_num_threads()
+    torch.set_num_threads(2 if n == 1 else 1)
+    try:
+        assert train_supernet_job(cfg, setup, PLAN, tmp_path / "old.pt").finished
+    finally:
+        torch.set_num_threads(n)
+    assert load_state(tmp_path / "old.pt").extra["runs_on"] == [f"cpu, {n} thread(s)", f"cpu, {2 if n == 1 else 1} thread(s)"]
+
+
 def test_a_designs_checkpoint_is_not_a_supernet(tmp_path):
     from slwsr_search import PRESETS
     from slwsr_search.model.network import build_model

@@ -11,6 +11,8 @@ is told apart).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -61,6 +63,7 @@ class SupernetSetup:
     slots: tuple[str, ...] = SLOTS  # the searched slots (the others hold a residual block in every design)
     expansions: str = "shared"
     pool_sources: tuple[str, ...] = POOL_SOURCES  # files before: every source
+    prior: str = ""  # the space and budget the paths are drawn from (:func:`paths_digest`); files before: ""
 
     def __post_init__(self) -> None:
         if self.expansions not in EXPANSIONS:
@@ -87,7 +90,7 @@ class SupernetSetup:
             return cls(d["study"], int(d["scale"]), tuple(d["widths"]), tuple(d["choices"]), int(d["max_expand"]),
                        d["paths"], tuple(d["train"]), tuple(d.get("slots", SLOTS)),  # files before slots: all searched
                        d.get("expansions", "shared"),  # files before separate expansions: shared
-                       tuple(d.get("pool_sources", POOL_SOURCES)))
+                       tuple(d.get("pool_sources", POOL_SOURCES)), str(d.get("prior", "")))
         except KeyError as e:
             raise ValueError(f"{where}: missing field {e.args[0]!r}") from None
 
@@ -134,7 +137,15 @@ def setup_for(cfg: StudyConfig, widths: Sequence[int] | None = None, paths: str 
     max_expand = max((b.expand for b in blocks if b.type == "ir"), default=1)
     sources = tuple(s for s in POOL_SOURCES if s in space.pool_sources or s == "head")  # none toggled: the head
     return SupernetSetup(cfg.name, space.scale, tuple(sorted(widths)), tuple(space.block_choices), max_expand, paths,
-                         tuple(str(t) for t in train), tuple(space.block_slots), expansions, sources)
+                         tuple(str(t) for t in train), tuple(space.block_slots), expansions, sources, paths_digest(cfg))
+
+
+def paths_digest(cfg: StudyConfig) -> str:
+    """16 hex digits of the SHA-256 of what a path is drawn from: the study's space (its prior:
+    widths, res_scale, blocks, keep, pool, encoding) and its parameter and Multi-Adds limits."""
+    space = {k: v for k, v in asdict(cfg.space).items() if k not in ("name", "description")}
+    blob = json.dumps({"space": space, "max_params": cfg.max_params, "max_macs": cfg.max_macs}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def budget(cfg: StudyConfig, setup: SupernetSetup) -> Callable[[ArchSpec], bool] | None:
@@ -281,9 +292,12 @@ def _resumed(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPlan, out: Pa
     if out.exists():
         state = _matching_state(out, setup, plan)
         training.load_state_dict(state.training)
-        extra.update({k: state.extra[k] for k in ("train_seconds", "cpus") if k in state.extra})
+        extra.update({k: state.extra[k] for k in ("train_seconds", "cpus", "runs_on") if k in state.extra})
     if cpu_label() not in extra["cpus"]:
         extra["cpus"] = [*extra["cpus"], cpu_label()]
+    here = f"{training.dev.type}, {torch.get_num_threads()} thread(s)"  # a continuation elsewhere is not exact
+    if extra.get("runs_on", [None])[-1] != here:
+        extra["runs_on"] = [*extra.get("runs_on", []), here]
     return training, extra, len(train)
 
 
@@ -303,7 +317,10 @@ def _matching_state(path: Path, setup: SupernetSetup, plan: SupernetPlan) -> Tra
         raise ValueError(f"{path}: holds a supernet's weights only, no training to continue")
     for name, a, b in [*((k, getattr(have, k), getattr(setup, k)) for k in asdict(setup)),
                        *((k, state.protocol.get(k), v) for k, v in plan.to_dict().items())]:
-        if a != b:
+        if name == "prior" and a != b and a:  # "": a file from before the digest, not checked
+            raise ValueError(f"{path}: its paths were drawn from another search space or budget than study "
+                             f"{setup.study!r} has now (prior {a}, now {b}); name another file to train a new one")
+        if a != b and name != "prior":
             raise ValueError(f"{path}: holds a supernet trained with {name} {a!r}, not {b!r}; "
                              "name another file to train a new one")
     return state
