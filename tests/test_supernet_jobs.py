@@ -125,6 +125,18 @@ def test_a_kill_while_a_snapshot_is_written_loses_no_snapshot(smoke, tmp_path, m
     assert c.steps == 4 and all(torch.equal(a.weights[k], c.weights[k]) for k in a.weights)
 
 
+def test_a_snapshot_outside_the_training_is_refused_and_one_already_passed_is_named(smoke, tmp_path):
+    cfg, setup, _ = smoke
+    for bad in (0, PLAN.steps + 1):
+        with pytest.raises(ValueError, match=rf"snapshots: {bad} is not a step of this training \(1..{PLAN.steps}\)"):
+            train_supernet_job(cfg, setup, PLAN, tmp_path / "s.pt", snapshots=(bad,))
+    assert not (tmp_path / "s.pt").exists()
+    train_supernet_job(cfg, setup, PLAN, tmp_path / "s.pt", should_stop=stop_after(4))
+    with pytest.warns(UserWarning, match=r"s.pt: continues at step 4, past snapshot step\(s\) \[2\]"):
+        train_supernet_job(cfg, setup, PLAN, tmp_path / "s.pt", snapshots=(2, 5))
+    assert (tmp_path / "s.step5.pt").exists() and not (tmp_path / "s.step2.pt").exists()
+
+
 @pytest.mark.parametrize("change, field", [(dict(lr=1e-3), "lr"), (dict(sampling="uniform"), "sampling"),
                                            (dict(steps=9), "steps")])
 def test_a_file_of_another_plan_is_refused_naming_the_field(smoke, tmp_path, change, field):

@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -240,17 +241,21 @@ def train_supernet_job(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPla
     ``ValueError`` naming the file or field at fault."""
     if not is_int(checkpoint_every) or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: expected an integer >= 1, got {checkpoint_every!r}")
+    bad = [k for k in snapshots if not is_int(k) or not 1 <= k <= plan.steps]
+    if bad:
+        raise ValueError(f"snapshots: {bad[0]!r} is not a step of this training (1..{plan.steps})")
     out = Path(out)
     training, extra, n_train = _resumed(cfg, setup, plan, out, device)
     net = training.net
+    gone = [k for k in snapshots if k < training.steps_done and not snapshot_path(out, k).exists()]
+    if gone:
+        warnings.warn(f"{out}: continues at step {training.steps_done:,}, past snapshot step(s) {gone}: "
+                      "those weights cannot be kept now", stacklevel=2)
     if hooks.on_start:
         hooks.on_start(SupernetStart(setup, plan, out, training.steps_done, sum(p.numel() for p in net.parameters()),
                                      n_train))
     t0, spent = time.perf_counter(), float(extra["train_seconds"])
     marks = sorted({*range(checkpoint_every, plan.steps, checkpoint_every), *snapshots, plan.steps})
-
-    def snapshot(step: int) -> Path:
-        return out.with_name(f"{out.stem}.step{step}.pt")
 
     def save(path: Path, training_state: dict[str, Any]) -> None:
         extra["train_seconds"] = spent + time.perf_counter() - t0
@@ -258,13 +263,13 @@ def train_supernet_job(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPla
         save_state(path, TrainingState(largest_path(setup), plan.to_dict(), training.steps_done, training_state, extra))
 
     saved_at = training.steps_done
-    if saved_at in snapshots and not snapshot(saved_at).exists():  # lost to a kill, or newly asked for: these weights
-        save(snapshot(saved_at), {"model": net.state_dict()})
+    if saved_at in snapshots and not snapshot_path(out, saved_at).exists():  # lost to a kill, or newly asked for: these weights
+        save(snapshot_path(out, saved_at), {"model": net.state_dict()})
     for mark in (m for m in marks if m > training.steps_done):
         training.run(until=mark, on_step=hooks.on_step, should_stop=should_stop)
         if training.steps_done == mark and mark in snapshots:
             # before the state file: a kill between the two redoes these steps, and so the snapshot
-            save(snapshot(mark), {"model": net.state_dict()})
+            save(snapshot_path(out, mark), {"model": net.state_dict()})
         if training.steps_done > saved_at:  # once per step count: a stop right at a mark saves nothing more
             save(out, training.state_dict())
             saved_at = training.steps_done
@@ -299,6 +304,11 @@ def _resumed(cfg: StudyConfig, setup: SupernetSetup, plan: SupernetPlan, out: Pa
     if extra.get("runs_on", [None])[-1] != here:
         extra["runs_on"] = [*extra.get("runs_on", []), here]
     return training, extra, len(train)
+
+
+def snapshot_path(out: Path, step: int) -> Path:
+    """Where a training into ``out`` keeps its weights at ``step``: ``<out>.step<N>.pt``."""
+    return out.with_name(f"{out.stem}.step{step}.pt")
 
 
 def largest_path(setup: SupernetSetup) -> ArchSpec:
