@@ -193,7 +193,9 @@ def train_supernet(net: SuperNet, train: Sequence[ImagePair], plan: SupernetPlan
                    choices: Sequence[BlockSpec], extremes: tuple[ArchSpec, ArchSpec] | None = None,
                    on_step: Callable[[int, float], None] | None = None) -> list[float]:
     """Train ``net`` in place for ``plan.steps`` updates in one go (:class:`SupernetTraining`);
-    returns each step's logged loss (L1 on 0..255 against the ground truth)."""
+    returns each step's logged loss (L1 on 0..255 against the ground truth). ``net``'s initial
+    weights are the caller's: seed before building it (as :func:`..jobs.supernet.train_supernet_job`
+    does); torch's global generator is seeded here again for what the training itself draws."""
     torch.manual_seed(plan.seed)
     return SupernetTraining(net, train, plan, draw, choices, extremes).run(on_step=on_step)
 
