@@ -2,6 +2,8 @@
 
     python docs/results/2026-12-07-supernet/head_to_head.py [RUNS] > docs/results/2026-12-07-supernet/head-to-head.csv
     python docs/results/2026-12-07-supernet/head_to_head.py --markdown docs/results/2026-12-07-supernet/head-to-head.csv
+    python docs/results/2026-12-07-supernet/head_to_head.py --pairs docs/results/2026-12-07-supernet/head-to-head.csv \
+        > docs/results/2026-12-07-supernet/head-to-head-pairs.csv
 
 RUNS (default reports/h2h) holds one finalize run folder per training, LABEL-sSEED. Each finished one
 (its table.csv written) gives one row: the design, its seed, its parameters, its Set5 and Set14 PSNR /
@@ -65,6 +67,29 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+#: The comparisons item 7 asks for: each supernet pick against the design it must beat.
+PAIRS = (("sn-pick-150k", "s-lwsr16"), ("sn-pick-75k", "n11-all-res"), ("sn-pick-75k", "n12-all-res"))
+
+
+def pairs(rows: list[dict]) -> list[dict]:
+    """Per pair with both designs trained: each one's seeds and mean over the 19 images (plain and
+    with the self-ensemble), and the pick's lead over the other (negative: behind) as the mean of
+    the means and its smallest and largest over every pairing of one seed with one seed."""
+    out = []
+    for pick, other in PAIRS:
+        for col, kind in (("pooled_psnr", "plain"), ("pooled_psnr_se", "x8 self-ensemble")):
+            a = [float(r[col]) for r in rows if r["label"] == pick]
+            b = [float(r[col]) for r in rows if r["label"] == other]
+            if not a or not b:
+                continue
+            leads = [x - y for x in a for y in b]
+            out.append({"pick": pick, "against": other, "score": kind, "pick_seeds": len(a), "against_seeds": len(b),
+                        "pick_mean": f"{sum(a) / len(a):.4f}", "against_mean": f"{sum(b) / len(b):.4f}",
+                        "lead_mean": f"{sum(a) / len(a) - sum(b) / len(b):+.4f}", "lead_min": f"{min(leads):+.4f}",
+                        "lead_max": f"{max(leads):+.4f}"})
+    return out
+
+
 def main(runs: Path) -> None:
     w = csv.DictWriter(sys.stdout, COLUMNS, lineterminator="\n")
     w.writeheader()
@@ -78,5 +103,10 @@ def main(runs: Path) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--markdown"]:
         print(markdown(list(csv.DictReader(open(sys.argv[2])))))
+    elif sys.argv[1:2] == ["--pairs"]:
+        found = pairs(list(csv.DictReader(open(sys.argv[2]))))
+        w = csv.DictWriter(sys.stdout, list(found[0]) if found else ["pick"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(found)
     else:
         main(Path(sys.argv[1] if len(sys.argv) > 1 else "reports/h2h"))
