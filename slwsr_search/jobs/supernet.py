@@ -16,7 +16,7 @@ import json
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -325,14 +325,14 @@ def _matching_state(path: Path, setup: SupernetSetup, plan: SupernetPlan) -> Tra
     have = SupernetSetup.from_dict(state.extra.get("supernet"), str(path))
     if state.training is None or "optimizer" not in state.training:
         raise ValueError(f"{path}: holds a supernet's weights only, no training to continue")
+    if not have.prior:  # a file from before the digest: where its paths came from is not checked
+        have = replace(have, prior=setup.prior)
     for name, a, b in [*((k, getattr(have, k), getattr(setup, k)) for k in asdict(setup)),
                        *((k, state.protocol.get(k), v) for k, v in plan.to_dict().items())]:
-        if name == "prior" and a != b and a:  # "": a file from before the digest, not checked
-            raise ValueError(f"{path}: its paths were drawn from another search space or budget than study "
-                             f"{setup.study!r} has now (prior {a}, now {b}); name another file to train a new one")
-        if a != b and name != "prior":
-            raise ValueError(f"{path}: holds a supernet trained with {name} {a!r}, not {b!r}; "
-                             "name another file to train a new one")
+        if a != b:
+            what = (f"its paths were drawn from another search space or budget than study {setup.study!r} has now "
+                    f"(prior {a}, now {b})" if name == "prior" else f"holds a supernet trained with {name} {a!r}, not {b!r}")
+            raise ValueError(f"{path}: {what}; name another file to train a new one")
     return state
 
 

@@ -57,6 +57,11 @@ class _SlotWeights(nn.Module):
         return self.ir[str(t)] if self.separate else self
 
 
+def _choice(block_type: str, expand: int | None) -> str:
+    """A block choice as a space's TOML names it: ``res``, ``ir2``."""
+    return f"{block_type}{expand or ''}"
+
+
 class SuperNet(nn.Module):
     """Every design of ``scale`` with ``n_feats <= max_feats`` and inverted residuals of expansion
     ``<= max_expand``, as paths through shared weights. ``forward(x, spec)``: the design's output
@@ -107,11 +112,11 @@ class SuperNet(nn.Module):
             if b.type not in ("res", "ir") or (b.type == "ir" and b.expand > self.max_expand):
                 raise ValueError(f"blocks: {b.token} is not in the supernet (res, ir up to {self.max_expand})")
             if self.blocks is not None and (b.type, b.expand) not in self.blocks:
-                raise ValueError(f"blocks: {b.type}{b.expand or ''} is not a block choice the supernet was trained on")
+                raise ValueError(f"blocks: {_choice(b.type, b.expand)} is not a block choice the supernet was trained on")
         for slot, b, trained in zip(SLOTS, spec.blocks, self.slot_blocks or ()):
             if (b.type, b.expand) not in trained:
-                raise ValueError(f"blocks: {slot} holds {b.type}{b.expand or ''}, which no training path used there "
-                                 f"(trained: {', '.join(sorted(t + str(e or '') for t, e in trained))})")
+                raise ValueError(f"blocks: {slot} holds {_choice(b.type, b.expand)}, which no training path used there "
+                                 f"(trained: {', '.join(sorted(_choice(*c) for c in trained))})")
         unused = [src for src in spec.pool if self.pool_sources is not None and src not in self.pool_sources]
         if unused:
             raise ValueError(f"pool: {unused[0]} is not a source the supernet's paths used ({', '.join(self.pool_sources)})")
